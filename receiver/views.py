@@ -1,0 +1,111 @@
+"""Serve the webhook endpoints: check, capture, enqueue, answer.
+
+The caller gets generic answers; the log gets the details, tagged with the
+request id. The only 5xx is 503, when neither disk nor Redis took a payload.
+"""
+import logging
+
+import redis
+from flask import Blueprint, current_app, jsonify, request
+from rq.exceptions import DuplicateJobError
+from werkzeug.routing import BaseConverter
+
+from . import allowlist, auth, capture, ids, queueing
+from .body import BodyIncomplete, BodyTooLarge, read_body
+
+log = logging.getLogger("receiver")
+bp = Blueprint("webhook", __name__)
+PROBE_METHODS = ("GET", "HEAD")
+WEBHOOK_METHODS = ["GET", "HEAD", "POST"]
+REALM = 'Basic realm="smartech-dumper", charset="UTF-8"'
+
+
+class SourceConverter(BaseConverter):
+    """Match a webhook source name; anything else is a 404."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+
+
+def answer(status, code, **extra):
+    """Return a small JSON answer."""
+    response = jsonify(status=status, **extra)
+    response.status_code = code
+    return response
+
+
+def refuse(code, status, request_id, reason, ip):
+    """Log a refusal without secrets and return its generic answer."""
+    log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s",
+                request_id, code, reason, ip, request.method, request.path)
+    response = answer(status, code)
+    if code == 401:
+        response.headers["WWW-Authenticate"] = REALM
+    return response
+
+
+@bp.route("/healthz", methods=["GET", "HEAD"])
+def healthz():
+    """Answer liveness probes without touching anything slow."""
+    return answer("ok", 200)
+
+
+@bp.route("/webhook", defaults={"source": capture.DEFAULT_SOURCE}, methods=WEBHOOK_METHODS,
+          strict_slashes=False)
+@bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False)
+def webhook(source):
+    """Capture an authenticated POST and answer 200; answer probes with 200 too."""
+    settings = current_app.config["SETTINGS"]
+    request_id = ids.new_id()
+    ip = allowlist.client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                             settings.trusted_proxies)
+    if not allowlist.is_allowed(ip, settings.allowed_networks):
+        return refuse(403, "forbidden", request_id, "address not allowed", ip)
+    if request.method in PROBE_METHODS:
+        return answer("ok", 200)
+    user = None
+    if not settings.auth_disabled:
+        user = auth.authenticate(request.headers.get("Authorization"), settings.credentials)
+        if user is None:
+            return refuse(401, "unauthorized", request_id, "missing or wrong credentials", ip)
+    try:
+        body = read_body(request.environ, settings.max_bytes)
+    except BodyTooLarge as exc:
+        return refuse(413, "too large", request_id, f"body over {settings.max_bytes} bytes ({exc})", ip)
+    except BodyIncomplete as exc:
+        return refuse(400, "incomplete", request_id, f"body ended after {exc} bytes", ip)
+    delivery = capture.new_delivery(source, ip, request.method, request.path,
+                                    request.headers.get("Content-Type"), user, body)
+    return accept(settings, delivery)
+
+
+def accept(settings, delivery):
+    """Store the delivery on disk and in the queue; answer 200 if either holds it."""
+    record = capture.to_record(delivery)
+    on_disk = store_on_disk(settings, record, delivery)
+    queued = enqueue(record)
+    if not (on_disk or queued):
+        log.critical("request_id=%s LOST: neither disk nor Redis took the payload", delivery.id)
+        return answer("unavailable", 503)
+    return answer("accepted", 200, id=delivery.id)
+
+
+def store_on_disk(settings, record, delivery):
+    """Append the capture; return False (and log loudly) if the disk refused it."""
+    try:
+        capture.write(settings, record, delivery.received_at)
+        return True
+    except OSError as exc:
+        log.error("request_id=%s capture write failed: %s", delivery.id, exc)
+        return False
+
+
+def enqueue(record):
+    """Enqueue the processing job; return False (and log) if Redis refused it."""
+    try:
+        queueing.enqueue_capture(current_app.config["QUEUE"], record)
+        return True
+    except DuplicateJobError:
+        return True
+    except (redis.RedisError, OSError) as exc:  # ConnectionError, TimeoutError, OOM...
+        log.error("request_id=%s enqueue failed: %s", record["id"], exc)
+        return False

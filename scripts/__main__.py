@@ -1,0 +1,4 @@
+"""Run the CLI as ``python -m scripts``."""
+from scripts.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""The ``smartech-dumper`` command line: run, test and inspect the receiver."""
+from importlib import metadata
+
+import click
+
+from . import check, send, up, worker
+
+
+def version():
+    """Return the installed package version."""
+    try:
+        return metadata.version("smartech-dumper")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@click.group()
+@click.version_option(version(), prog_name="smartech-dumper")
+def main():
+    """Receive Netcore Smartech webhooks: capture, queue and process every payload."""
+
+
+main.add_command(worker.worker)
+main.add_command(up.up)
+main.add_command(send.send)
+main.add_command(check.check)

@@ -1,0 +1,65 @@
+"""Shared fixtures: a private real redis-server on a unix socket, data dirs, settings."""
+import os
+import shutil
+import tempfile
+
+import pytest
+import redis as redis_lib
+
+from scripts import redis_server as redis_proc
+from scripts.up import free_port  # noqa: F401  (re-exported for tests)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """Start one private redis-server per session and yield its ``unix://`` URL."""
+    # /tmp keeps the socket path far below the 107-character limit.
+    workdir = tempfile.mkdtemp(prefix="sdr-", dir="/tmp")
+    sock = os.path.join(workdir, "r.sock")
+    url = f"unix://{sock}"
+    try:
+        proc = redis_proc.start(workdir, unixsocket=sock)
+    except redis_proc.RedisNotFound as exc:
+        pytest.exit(f"{exc}; `make test` installs it", returncode=3)
+    try:
+        redis_proc.wait_ready(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """Yield the session Redis URL after emptying it, so each test starts clean."""
+    client = redis_lib.Redis.from_url(redis_server)
+    client.flushall()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    """Yield a client of the private Redis."""
+    client = redis_lib.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """Return a fresh data directory path (not yet created)."""
+    return str(tmp_path / "var")
+
+
+@pytest.fixture
+def env(redis_url, data_dir):
+    """Return the environment-style settings every component shares in a test."""
+    return {
+        "REDIS_URL": redis_url,
+        "DUMPER_DATA_DIR": data_dir,
+        "DUMPER_QUEUE": "smartech",
+        "DUMPER_BASIC_AUTH": "smartech:s3cret",
+        "DUMPER_FSYNC": "false",
+    }

@@ -1,0 +1,31 @@
+"""Small helpers shared by tests: auth headers and reading data files."""
+import base64
+import glob
+import json
+import os
+
+USER, PASSWORD = "smartech", "s3cret"
+
+
+def basic(user=USER, password=PASSWORD):
+    """Return an Authorization header value."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def read_kind(data_dir, kind):
+    """Return every record of every ``kind`` file (captures, events, rejects) in ``data_dir``."""
+    records = []
+    for path in sorted(glob.glob(os.path.join(data_dir, kind, "*.jsonl"))):
+        with open(path, encoding="utf-8") as handle:
+            records.extend(json.loads(line) for line in handle)
+    return records
+
+
+def all_text(data_dir):
+    """Return the concatenated text of every file under ``data_dir``."""
+    chunks = []
+    for root, _, files in os.walk(data_dir):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                chunks.append(handle.read().decode("utf-8", "replace"))
+    return "\n".join(chunks)
