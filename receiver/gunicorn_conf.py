@@ -18,6 +18,9 @@ threads = int(os.environ.get("DUMPER_WEB_THREADS", DEFAULT_THREADS))
 graceful_timeout = GRACEFUL_TIMEOUT
 accesslog = None
 errorlog = "-"
+# gunicorn 23+ opens a control socket at one fixed path per user; several receivers
+# on one host would fight over it, and we do not use it.
+control_socket_disable = True
 
 
 def on_starting(server):

@@ -108,7 +108,9 @@ def supervise(children, stopping):
 @click.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the web server binds to.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port the web server binds to.")
-def up(host, port):
+@click.option("--private-redis", is_flag=True,
+              help="Always start a private redis-server, even if REDIS_URL is set or one answers on localhost.")
+def up(host, port, private_redis):
     """Run web, worker and (when needed) a private Redis until Ctrl-C."""
     env = dict(os.environ)
     try:
@@ -120,7 +122,7 @@ def up(host, port):
         signal.signal(signum, lambda *_: stopping.set())
     children = []
     try:
-        if "REDIS_URL" not in env and not redis_server.answers(DEFAULT_REDIS_URL):
+        if private_redis or ("REDIS_URL" not in env and not redis_server.answers(DEFAULT_REDIS_URL)):
             proc, env["REDIS_URL"] = start_private_redis(settings.data_dir)
             children.append(("redis", proc))
             click.echo(f"started a private redis-server at {env['REDIS_URL']} (data in {settings.data_dir}/{REDIS_DIR})")

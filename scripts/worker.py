@@ -1,5 +1,6 @@
 """Run an RQ worker on the receiver's queue, with the JSON serializer."""
 import click
+import redis
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
@@ -31,6 +32,7 @@ def worker(burst, worker_class, name):
         raise click.ClickException(str(exc)) from None
     try:
         built = build_worker(settings, worker_class, name)
-        built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
-    except OSError as exc:
-        raise click.ClickException(f"REDIS_URL: cannot reach Redis: {exc}") from None
+        built.connection.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise click.ClickException(f"REDIS_URL: cannot reach Redis at {settings.redis_url}: {exc}") from None
+    built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)

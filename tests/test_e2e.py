@@ -1,0 +1,157 @@
+"""End to end with real processes: gunicorn serving the app, an RQ worker, requests and curl."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from scripts.up import free_port
+from tests.helpers import PASSWORD, USER, all_text, read_kind
+
+pytestmark = pytest.mark.slow
+BIN = os.path.dirname(sys.executable)
+SEED_WEB_ACTIVITY = (
+    'data="%7B%22%3Cpanel_name%3E%22%3A%5B%7B%22channel%22%3A%22custom_activity%22%2C%22custom_params%22'
+    '%3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11'
+    '%22%7D%2C%22msgid%22%3A%22103%22%2C%22webhook_name%22%3A%22Test%20Webhook%20URL%20for%20Automation%22'
+    '%2C%22payload_params%22%3A%7B%22items%22%3A%5B%7B%22dateofpurchase_sm%22%3A%222018-12-06%2017%3A11%3A30'
+    '%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3A1%2C%22prid_s%22%3A157%2C%22name_s%22%3A%22'
+    'sarvesh12345%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price_s%22%3A9990.91%7D%5D%7D%2C%22event_params'
+    '%22%3A%7B%22activity_source%22%3A%22web%22%2C%22ts%22%3A181212120708%2C%22activity_id%22%3A103%2C%22'
+    'foreignkey%22%3A%22%3Cforeignkey%3E%22%2C%22identity%22%3A%22%3Cidentity%3E%22%2C%22guid%22%3A%22'
+    '2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D%2C%22journey_name%22%3A%22act%20on%20webhook%20trigger%20'
+    'test1%22%7D%5D%7D%3Cdiv%3E"'
+)
+
+
+def wait_http(url, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def start_gunicorn(env, port, workers=2):
+    cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "receiver:create_app()"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()[0]
+
+
+@pytest.fixture
+def proc_env(env):
+    return {**os.environ, **env, "DUMPER_MAX_BYTES": "20000"}
+
+
+@pytest.fixture
+def server(proc_env):
+    port = free_port()
+    proc = start_gunicorn(proc_env, port)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    yield f"http://127.0.0.1:{port}"
+    log = stop(proc)
+    assert PASSWORD not in log
+
+
+def run_worker(proc_env):
+    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"], env=proc_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
+    payload = {"smartech_panel": [{
+        "webhook_name": "SMS_CLICK",
+        "event_params": {"foreignkey": "9999999997", "guid": "g-1", "ts": 181212120708},
+        "custom_params": {"channel": "sms", "link": "http://x.example/?a=1&b=2+3"},
+        "att_params": {"CITY": "Thane&Kalyan", "NAME": "Zürich मुंबई a+b"},
+    }]}
+    form = {"data": json.dumps(payload, ensure_ascii=False)}
+    answer = requests.post(server + "/webhook/crm/", data=form, auth=(USER, PASSWORD), timeout=10)
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    curl = shutil.which("curl")
+    assert curl, "curl is needed for this test"
+    done = subprocess.run([curl, "-sS", "-X", "POST", server + "/webhook/", "-u", f"{USER}:{PASSWORD}",
+                           "-H", "Content-Type: application/x-www-form-urlencoded ",
+                           "--data-binary", SEED_WEB_ACTIVITY, "-w", "\n%{http_code}"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip().endswith("200"), done.stdout + done.stderr
+    captures = read_kind(data_dir, "captures")
+    assert [c["source"] for c in captures] == ["crm", "default"]
+    assert captures[1]["body"] == SEED_WEB_ACTIVITY
+    run_worker(proc_env)
+    events = {e["event_id"]: e for e in read_kind(data_dir, "events")}
+    assert set(events) == {"g-1", "2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"}
+    assert events["g-1"]["att_params"] == payload["smartech_panel"][0]["att_params"]
+    assert events["g-1"]["channel"] == "sms" and events["g-1"]["activity"] == "click"
+    web = events["2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"]
+    assert web["ts"] == "2018-12-12T12:07:08" and web["att_params"]["CITY"] == "Thane&Kalyan"
+    assert any("<div>" in w for w in web["warnings"])
+    assert read_kind(data_dir, "rejects") == []
+    assert PASSWORD not in all_text(data_dir)
+
+
+def test_chunked_bodies_are_whole_or_refused(server, data_dir):
+    def chunks(total):
+        sent = 0
+        while sent < total:
+            piece = min(1000, total - sent)
+            sent += piece
+            yield b"x" * piece
+
+    small = requests.post(server + "/webhook", data=chunks(5000), auth=(USER, PASSWORD), timeout=10,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert small.status_code == 200
+    big = requests.post(server + "/webhook", data=chunks(50000), auth=(USER, PASSWORD), timeout=10,
+                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413
+    [record] = read_kind(data_dir, "captures")
+    assert record["size"] == 5000 and record["body"] == "x" * 5000
+
+
+def test_parallel_posts_across_processes_keep_lines_whole(server, data_dir):
+    bodies = [f"data=%7B%22n%22%3A{i}%7D&pad=" + "y" * (4000 + i) for i in range(200)]
+
+    def send(body):
+        return requests.post(server + "/webhook", data=body, auth=(USER, PASSWORD), timeout=30,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, bodies))
+    assert statuses == [200] * len(bodies)
+    assert sorted(c["body"] for c in read_kind(data_dir, "captures")) == sorted(bodies)
+
+
+def test_bad_setting_stops_gunicorn_naming_the_setting(proc_env):
+    proc = start_gunicorn({**proc_env, "DUMPER_ALLOWED_IPS": "10.0.0.0/99"}, free_port())
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode != 0
+    assert "DUMPER_ALLOWED_IPS" in output
+
+
+def test_worker_with_bad_redis_url_fails_with_a_clear_message(proc_env):
+    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"],
+                          env={**proc_env, "REDIS_URL": "unix:///nonexistent/r.sock"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "REDIS_URL" in done.stderr and "Traceback" not in done.stderr
