@@ -1,0 +1,199 @@
+"""Turn a decoded Smartech or Netcore Email API payload into flat event dicts.
+
+Failure policy: a payload whose shape is wrong (a top-level scalar, a panel
+that is not a list, an event that is not an object) raises ``NormaliseError``
+so the whole capture is rejected. An empty payload (``[]``, ``{}``, a panel
+with no events) is not an error: it yields no events. Inside a well-shaped
+event nothing raises: an unknown activity or an unparsable timestamp becomes
+``None`` plus a warning on that event, and ``raw`` always keeps the original.
+
+Timestamps: Smartech's ``ts`` is ``yymmddHHMMSS`` with no zone, so ``ts`` is a
+naive ISO 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel
+uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
+``Z`` suffix.
+"""
+import re
+
+from .timestamps import parse_smartech_ts, parse_unix_ts
+
+EVENT_FIELDS = (
+    "event_id", "capture_id", "source", "received_at", "panel", "webhook_name",
+    "channel", "activity", "foreignkey", "identity", "journey_name", "msgid",
+    "ts", "ts_raw", "custom_params", "att_params", "payload_params", "raw", "warnings",
+)
+EMAIL_CHANNEL = "email"
+CUSTOM_ACTIVITY = "custom_activity"
+WEBHOOK_CHANNELS = {"sms": "sms", "email": "email", "apn": "apn", "bpn": "bpn"}
+WEBHOOK_NAME_PATTERN = re.compile(r"^\s*([A-Za-z]+)_(.+?)\s*$")
+ACTIVITY_WORDS = {
+    "click": "click", "clicked": "click",
+    "open": "open", "opened": "open",
+    "bounce": "bounce", "bounced": "bounce", "hardbounce": "bounce", "softbounce": "bounce",
+    "delivered": "delivered",
+    "view": "view", "viewed": "view",
+    "sent": "sent",
+    "dropped": "dropped",
+    "spam": "spam",
+    "unsubscribe": "unsubscribe", "unsubscribed": "unsubscribe",
+    "invalid": "invalid",
+}
+PREVIEW_CHARS = 60
+JSON_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+
+
+class NormaliseError(ValueError):
+    """The payload does not have the shape of Smartech or Email API events."""
+
+
+def preview(value):
+    """Return ``repr(value)`` cut to a readable length for a warning."""
+    text = repr(value)
+    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
+
+
+def type_name(value):
+    """Return the JSON name of ``value``'s type with its article, like "an object"."""
+    name = "null" if value is None else JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def split_payload(value):
+    """Return ``(panel, event)`` pairs in payload order, or raise ``NormaliseError``."""
+    if isinstance(value, list):
+        pairs = [(None, item) for item in value]
+        where = "top-level array"
+    elif isinstance(value, dict):
+        pairs = []
+        for panel, items in value.items():
+            if not isinstance(items, list):
+                raise NormaliseError(f"panel {panel!r} holds {type_name(items)}, expected an array of events")
+            pairs.extend((panel, item) for item in items)
+        where = "panel"
+    else:
+        raise NormaliseError(f"payload is {type_name(value)}, expected an object of panels or an array of events")
+    for index, (panel, item) in enumerate(pairs):
+        if not isinstance(item, dict):
+            place = where if panel is None else f"{where} {panel!r}"
+            raise NormaliseError(f"event {index} in {place} is {type_name(item)}, expected an object")
+    return pairs
+
+
+def pick(mapping, *names):
+    """Return the first of ``names`` present (not None) in ``mapping``, else None."""
+    for name in names:
+        if isinstance(mapping, dict) and mapping.get(name) is not None:
+            return mapping[name]
+    return None
+
+
+def param(params, event, name):
+    """Return ``event_params[name]``, falling back to the event's top-level ``name``."""
+    return pick(params, name) if pick(params, name) is not None else event.get(name)
+
+
+def channel_name(value):
+    """Return a channel value lower-cased and stripped, or None when empty."""
+    text = str(value).strip().lower() if value is not None else ""
+    return text or None
+
+
+def activity_word(word):
+    """Map an activity word (any case, ``_``/``-``/spaces ignored) to the shared vocabulary."""
+    key = re.sub(r"[\s_-]+", "", str(word)).lower()
+    return ACTIVITY_WORDS.get(key)
+
+
+def base_event(capture, panel, event):
+    """Return an event dict with every field present, filled from the capture."""
+    record = dict.fromkeys(EVENT_FIELDS)
+    record.update(
+        capture_id=capture.get("id"),
+        source=capture.get("source"),
+        received_at=capture.get("received_at"),
+        panel=panel,
+        raw=event,
+        warnings=[],
+    )
+    return record
+
+
+def smartech_event(record, event):
+    """Fill ``record`` from a Smartech panel event (channel activity or web activity)."""
+    warnings = record["warnings"]
+    params = event.get("event_params")
+    if params is not None and not isinstance(params, dict):
+        warnings.append(f"event_params is {type_name(params)}, expected an object")
+        params = None
+    name = event.get("webhook_name")
+    if name is not None and not isinstance(name, str):
+        warnings.append(f"webhook_name is {type_name(name)}, expected a string")
+        name = None
+    record["webhook_name"] = name
+    match = WEBHOOK_NAME_PATTERN.match(name or "")
+    prefix = WEBHOOK_CHANNELS.get(match.group(1).lower()) if match else None
+    record["channel"] = (
+        channel_name(pick(event.get("custom_params"), "channel")) or channel_name(event.get("channel")) or prefix
+    )
+    if record["channel"] is None:
+        warnings.append(f"cannot tell the channel of webhook_name {preview(name)}")
+    if prefix:
+        record["activity"] = activity_word(match.group(2))
+        if record["activity"] is None:
+            warnings.append(f"unknown activity {preview(match.group(2))} in webhook_name {preview(name)}")
+    elif record["channel"] != CUSTOM_ACTIVITY:
+        warnings.append(f"cannot tell the activity from webhook_name {preview(name)}")
+    guid = param(params, event, "guid")
+    record["event_id"] = str(guid) if guid not in (None, "") else None
+    record["foreignkey"] = param(params, event, "foreignkey")
+    record["identity"] = param(params, event, "identity")
+    record["journey_name"] = event.get("journey_name")
+    record["msgid"] = event.get("msgid")
+    raw_ts = record["ts_raw"] = param(params, event, "ts")
+    if raw_ts is not None:
+        record["ts"] = parse_smartech_ts(raw_ts)
+        if record["ts"] is None:
+            warnings.append(f"unparsable ts {preview(raw_ts)}, expected yymmddHHMMSS")
+    for field in ("custom_params", "att_params", "payload_params"):
+        record[field] = event.get(field)
+
+
+def email_api_event(record, event):
+    """Fill ``record`` from a Netcore Email API event (upper-case keys, lower-case accepted)."""
+    warnings = record["warnings"]
+    record["channel"] = EMAIL_CHANNEL
+    kind = pick(event, "EVENT", "event")
+    if kind is None:
+        warnings.append("Email API event has no EVENT")
+    else:
+        record["activity"] = activity_word(kind)
+        if record["activity"] is None:
+            warnings.append(f"unknown Email API EVENT {preview(kind)}")
+    transid = pick(event, "TRANSID", "transid")
+    raw_ts = pick(event, "TIMESTAMP", "timestamp")
+    if transid not in (None, ""):
+        # TIMESTAMP keeps two opens of one message apart; a re-delivery repeats all three.
+        parts = [transid, "" if kind is None else kind] + ([] if raw_ts is None else [raw_ts])
+        record["event_id"] = ":".join(str(part) for part in parts)
+    record["identity"] = pick(event, "EMAIL", "email")
+    record["ts_raw"] = raw_ts
+    if raw_ts is not None:
+        record["ts"] = parse_unix_ts(raw_ts)
+        if record["ts"] is None:
+            warnings.append(f"unparsable TIMESTAMP {preview(raw_ts)}, expected Unix seconds")
+
+
+def normalise(value, capture, warnings=()):
+    """Return the events of a decoded payload, each carrying ``warnings`` plus its own."""
+    capture = capture if isinstance(capture, dict) else {}
+    events = []
+    for index, (panel, event) in enumerate(split_payload(value)):
+        record = base_event(capture, panel, event)
+        if panel is None:
+            email_api_event(record, event)
+        else:
+            smartech_event(record, event)
+        if record["event_id"] is None:
+            record["event_id"] = f"{capture.get('id')}:{index}"
+        record["warnings"] = list(warnings) + record["warnings"]
+        events.append(record)
+    return events

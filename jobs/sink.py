@@ -1,0 +1,60 @@
+"""Write normalised events and rejects to the daily JSONL files.
+
+Failure policy: I/O errors are not caught here; they propagate so RQ marks the
+job failed and the capture can be re-enqueued. The file day is the capture's
+``received_at`` UTC date, so reprocessing a capture always appends to the same
+day's file; a capture without a readable ``received_at`` uses today's date.
+All events of one capture go out in one append, so they stay together.
+"""
+from datetime import datetime, timezone
+
+from receiver.jsonl import append_records, day_name
+
+EVENTS_KIND = "events"
+REJECTS_KIND = "rejects"
+REJECT_FIELDS = ("capture_id", "source", "received_at", "rejected_at", "reason")
+TIMESTAMP_SPEC = "milliseconds"
+UTC_SUFFIX = "Z"
+
+
+def utc_stamp(when=None):
+    """Return ``when`` (default now) as ISO 8601 UTC with milliseconds and a ``Z``."""
+    when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return when.replace(tzinfo=None).isoformat(timespec=TIMESTAMP_SPEC) + UTC_SUFFIX
+
+
+def capture_day(capture):
+    """Return the ``YYYY-MM-DD`` UTC day the capture was received, or today when unknown."""
+    received_at = capture.get("received_at") if isinstance(capture, dict) else None
+    try:
+        when = datetime.fromisoformat(received_at)
+    except (TypeError, ValueError):
+        return day_name()
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return day_name(when)
+
+
+def write_events(settings, capture, events):
+    """Append all ``events`` of ``capture`` in one write; return the path, or None when there are none."""
+    if not events:
+        return None
+    return append_records(settings.data_dir, EVENTS_KIND, events, day=capture_day(capture), fsync=settings.fsync)
+
+
+def reject_record(capture, reason):
+    """Return the reject record for ``capture`` with ``reason``."""
+    meta = capture if isinstance(capture, dict) else {}
+    return {
+        "capture_id": meta.get("id"),
+        "source": meta.get("source"),
+        "received_at": meta.get("received_at"),
+        "rejected_at": utc_stamp(),
+        "reason": reason,
+    }
+
+
+def write_reject(settings, capture, reason):
+    """Append one reject record for ``capture``; return the path."""
+    record = reject_record(capture, reason)
+    return append_records(settings.data_dir, REJECTS_KIND, [record], day=capture_day(capture), fsync=settings.fsync)

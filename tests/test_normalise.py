@@ -1,0 +1,271 @@
+"""Normalising decoded payloads into events: shapes, ids, channels, activities, timestamps."""
+import copy
+import json
+
+import pytest
+
+from jobs.decode import decode_capture
+from jobs.normalise import EVENT_FIELDS, NormaliseError, normalise
+from job_payloads import (
+    BIG_TRANSID, CAPTURE_ID, EMAIL_API_BODY, RECEIVED_AT, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY,
+    SMS_CLICK_EVENT, make_capture, panel_payload,
+)
+
+CAPTURE = make_capture("unused", source="eu-panel")
+
+
+def events_of(value, warnings=()):
+    """Normalise ``value`` as if it came in ``CAPTURE``."""
+    return normalise(value, CAPTURE, list(warnings))
+
+
+def one_event(event, panel="panel1"):
+    """Normalise a payload holding just ``event`` and return its one event."""
+    [record] = events_of(panel_payload(event, panel=panel))
+    return record
+
+
+def test_seed_web_activity_sample_normalises_fully():
+    capture = make_capture(SEED_WEB_BODY, SEED_FORM_CONTENT_TYPE)
+    decoded = decode_capture(capture)
+    raw = copy.deepcopy(decoded.value["<panel_name>"][0])
+    [event] = normalise(decoded.value, capture, decoded.warnings)
+    assert event == {
+        "event_id": SEED_GUID,
+        "capture_id": CAPTURE_ID,
+        "source": "default",
+        "received_at": RECEIVED_AT,
+        "panel": "<panel_name>",
+        "webhook_name": "Test Webhook URL for Automation",
+        "channel": "custom_activity",
+        "activity": None,
+        "foreignkey": "<foreignkey>",
+        "identity": "<identity>",
+        "journey_name": "act on webhook trigger test1",
+        "msgid": "103",
+        "ts": "2018-12-12T12:07:08",
+        "ts_raw": 181212120708,
+        "custom_params": {},
+        "att_params": {"CITY": "Thane&Kalyan", "STATE": "Maharashtra11"},
+        "payload_params": raw["payload_params"],
+        "raw": raw,
+        "warnings": ["trailing text after JSON: '<div>'"],
+    }
+    assert list(event) == list(EVENT_FIELDS)
+
+
+def test_sms_click_sample_normalises_with_fallback_id():
+    event = one_event(copy.deepcopy(SMS_CLICK_EVENT))
+    assert list(event) == list(EVENT_FIELDS)
+    assert event["event_id"] == f"{CAPTURE_ID}:0"
+    assert (event["channel"], event["activity"]) == ("sms", "click")
+    assert event["foreignkey"] == "9999999997"
+    assert event["identity"] is None and event["journey_name"] is None and event["msgid"] is None
+    assert event["ts"] is None and event["ts_raw"] is None
+    assert event["custom_params"] == SMS_CLICK_EVENT["custom_params"]
+    assert event["att_params"] == SMS_CLICK_EVENT["att_params"]
+    assert event["payload_params"] is None
+    assert event["raw"] == SMS_CLICK_EVENT
+    assert event["source"] == "eu-panel" and event["panel"] == "panel1"
+    assert event["warnings"] == []
+
+
+@pytest.mark.parametrize("webhook_name, channel, activity", [
+    ("SMS_CLICK", "sms", "click"),
+    ("SMS_DELIVERED", "sms", "delivered"),
+    ("Email_CLICK", "email", "click"),
+    ("EMAIL_OPEN", "email", "open"),
+    ("EMAIL_BOUNCE", "email", "bounce"),
+    ("EMAIL_HARD_BOUNCE", "email", "bounce"),
+    ("APN_VIEW", "apn", "view"),
+    ("apn_click", "apn", "click"),
+    ("BPN_CLICK", "bpn", "click"),
+    ("BPN_VIEW", "bpn", "view"),
+])
+def test_channel_and_activity_come_from_webhook_name(webhook_name, channel, activity):
+    event = one_event({"webhook_name": webhook_name, "event_params": {"foreignkey": "1"}})
+    assert (event["channel"], event["activity"], event["warnings"]) == (channel, activity, [])
+
+
+def test_custom_params_channel_wins_and_is_lower_cased():
+    event = one_event({"webhook_name": "APN_CLICK", "custom_params": {"channel": " APN "}, "channel": "sms"})
+    assert event["channel"] == "apn"
+    event = one_event({"webhook_name": "SMS_CLICK", "custom_params": {"channel": "Email"}})
+    assert event["channel"] == "email"
+
+
+def test_top_level_channel_is_used_without_custom_params_channel():
+    event = one_event({"webhook_name": "SMS_CLICK", "custom_params": {}, "channel": "BPN"})
+    assert event["channel"] == "bpn"
+
+
+def test_unknown_webhook_activity_is_null_with_warning():
+    event = one_event({"webhook_name": "SMS_FORWARDED"})
+    assert (event["channel"], event["activity"]) == ("sms", None)
+    assert event["warnings"] == ["unknown activity 'FORWARDED' in webhook_name 'SMS_FORWARDED'"]
+
+
+def test_free_text_webhook_name_of_custom_activity_has_no_warning():
+    event = one_event({"channel": "custom_activity", "webhook_name": "Test Webhook URL for Automation"})
+    assert (event["channel"], event["activity"], event["warnings"]) == ("custom_activity", None, [])
+
+
+def test_free_text_webhook_name_of_a_channel_event_warns():
+    event = one_event({"custom_params": {"channel": "sms"}, "webhook_name": "My hook"})
+    assert (event["channel"], event["activity"]) == ("sms", None)
+    assert event["warnings"] == ["cannot tell the activity from webhook_name 'My hook'"]
+
+
+def test_event_without_any_channel_warns():
+    event = one_event({"webhook_name": "Hook_CLICK"})
+    assert (event["channel"], event["activity"]) == (None, None)
+    assert event["warnings"] == [
+        "cannot tell the channel of webhook_name 'Hook_CLICK'",
+        "cannot tell the activity from webhook_name 'Hook_CLICK'",
+    ]
+
+
+def test_malformed_event_params_and_webhook_name_warn_but_do_not_reject():
+    event = one_event({"webhook_name": 7, "event_params": "oops", "channel": "custom_activity", "guid": "g-1"})
+    assert event["webhook_name"] is None
+    assert event["event_id"] == "g-1"
+    assert event["warnings"] == [
+        "event_params is a string, expected an object", "webhook_name is a number, expected a string",
+    ]
+
+
+def test_guid_is_the_event_id_from_event_params_or_top_level():
+    assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": "g-params"}})["event_id"] == "g-params"
+    assert one_event({"webhook_name": "SMS_CLICK", "guid": "g-top"})["event_id"] == "g-top"
+    assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": ""}})["event_id"] == f"{CAPTURE_ID}:0"
+
+
+def test_fallback_ids_count_across_panels_in_order_and_are_deterministic():
+    payload = {
+        "alpha": [{"webhook_name": "SMS_CLICK"}, {"webhook_name": "SMS_DELIVERED", "event_params": {"guid": "g"}}],
+        "beta": [],
+        "gamma": [{"webhook_name": "APN_VIEW"}],
+    }
+    events = events_of(payload)
+    assert [(e["panel"], e["event_id"]) for e in events] == [
+        ("alpha", f"{CAPTURE_ID}:0"), ("alpha", "g"), ("gamma", f"{CAPTURE_ID}:2"),
+    ]
+    assert events_of(json.loads(json.dumps(payload))) == events
+
+
+def test_identity_foreignkey_journey_and_msgid_are_copied():
+    event = one_event({
+        "webhook_name": "EMAIL_OPEN", "msgid": "m-9", "journey_name": "Welcome",
+        "event_params": {"foreignkey": "fk-1", "identity": "user@example.com"},
+    })
+    assert (event["foreignkey"], event["identity"], event["journey_name"], event["msgid"]) == (
+        "fk-1", "user@example.com", "Welcome", "m-9",
+    )
+
+
+@pytest.mark.parametrize("where, raw, iso", [
+    ("params", 181212120708, "2018-12-12T12:07:08"),
+    ("params", "181212120708", "2018-12-12T12:07:08"),
+    ("top", "990101000000", "1999-01-01T00:00:00"),
+    ("params", 51212120708, "2005-12-12T12:07:08"),
+])
+def test_smartech_ts_is_naive_iso(where, raw, iso):
+    event = {"webhook_name": "SMS_CLICK"}
+    if where == "params":
+        event["event_params"] = {"ts": raw}
+    else:
+        event["ts"] = raw
+    record = one_event(event)
+    assert (record["ts"], record["ts_raw"], record["warnings"]) == (iso, raw, [])
+
+
+@pytest.mark.parametrize("raw", ["2018-12-12", "181312120708", 18121212070, "yesterday", 1.5, True, -1])
+def test_unparsable_smartech_ts_is_null_with_warning(raw):
+    record = one_event({"webhook_name": "SMS_CLICK", "event_params": {"ts": raw}})
+    assert record["ts"] is None
+    assert record["ts_raw"] == raw
+    assert record["warnings"] == [f"unparsable ts {raw!r}, expected yymmddHHMMSS"]
+
+
+def test_email_api_event_with_big_transid():
+    value = decode_capture(make_capture(EMAIL_API_BODY, "application/json")).value
+    [event] = events_of(value)
+    assert event["event_id"] == "9007199254740993123:opened:1700000000"
+    assert event["raw"]["TRANSID"] == BIG_TRANSID
+    assert (event["panel"], event["channel"], event["activity"]) == (None, "email", "open")
+    assert event["identity"] == "a@b.c"
+    assert (event["ts"], event["ts_raw"]) == ("2023-11-14T22:13:20Z", 1700000000)
+    assert event["webhook_name"] is None and event["foreignkey"] is None
+    assert event["warnings"] == []
+    assert list(event) == list(EVENT_FIELDS)
+
+
+@pytest.mark.parametrize("word, activity", [
+    ("sent", "sent"), ("delivered", "delivered"), ("opened", "open"), ("open", "open"), ("OPENED", "open"),
+    ("clicked", "click"), ("click", "click"), ("bounced", "bounce"), ("bounce", "bounce"),
+    ("hardbounce", "bounce"), ("softbounce", "bounce"), ("dropped", "dropped"), ("spam", "spam"),
+    ("unsubscribed", "unsubscribe"), ("unsubscribe", "unsubscribe"), ("invalid", "invalid"),
+])
+def test_email_api_event_vocabulary(word, activity):
+    [event] = events_of([{"TRANSID": 1, "EVENT": word}])
+    assert (event["activity"], event["event_id"], event["warnings"]) == (activity, f"1:{word}", [])
+
+
+def test_email_api_repeated_opens_of_one_message_keep_distinct_ids():
+    first, second, again = events_of([{"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000},
+                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000060},
+                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}])
+    assert first["event_id"] != second["event_id"]
+    assert again["event_id"] == first["event_id"] == "5:opened:1700000000"
+
+
+def test_email_api_unknown_event_and_bad_timestamp_warn():
+    [event] = events_of([{"TRANSID": "77", "EVENT": "deferred", "TIMESTAMP": "soon"}])
+    assert (event["activity"], event["ts"], event["ts_raw"]) == (None, None, "soon")
+    assert event["warnings"] == [
+        "unknown Email API EVENT 'deferred'", "unparsable TIMESTAMP 'soon', expected Unix seconds",
+    ]
+
+
+def test_email_api_string_timestamp_and_missing_transid():
+    [first, second] = events_of([{"EVENT": "sent", "TIMESTAMP": "1700000000"}, {"EVENT": "sent"}])
+    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", f"{CAPTURE_ID}:0")
+    assert (second["ts"], second["event_id"]) == (None, f"{CAPTURE_ID}:1")
+
+
+@pytest.mark.parametrize("value", [[], {}, {"p": []}, {"p": [], "q": []}], ids=["array", "object", "panel", "panels"])
+def test_empty_payloads_have_no_events(value):
+    assert events_of(value) == []
+
+
+@pytest.mark.parametrize("value, reason", [
+    ({"p": {"webhook_name": "SMS_CLICK"}}, "panel 'p' holds an object, expected an array of events"),
+    ({"ok": [], "p": "text"}, "panel 'p' holds a string, expected an array of events"),
+    ({"p": [{"webhook_name": "SMS_CLICK"}, 3]}, "event 1 in panel 'p' is a number, expected an object"),
+    ([{"EVENT": "sent"}, None], "event 1 in top-level array is a null, expected an object"),
+    ([["nested"]], "event 0 in top-level array is an array, expected an object"),
+    ("text", "payload is a string, expected an object of panels or an array of events"),
+    (42, "payload is a number, expected an object of panels or an array of events"),
+    (None, "payload is a null, expected an object of panels or an array of events"),
+    (True, "payload is a boolean, expected an object of panels or an array of events"),
+])
+def test_wrong_shapes_are_rejected(value, reason):
+    with pytest.raises(NormaliseError) as info:
+        events_of(value)
+    assert str(info.value) == reason
+
+
+def test_decode_warnings_go_on_every_event_first_and_are_not_shared():
+    events = events_of({"p": [{"webhook_name": "SMS_CLICK"}, {"webhook_name": "SMS_NOPE"}]}, ["from decode"])
+    assert events[0]["warnings"] == ["from decode"]
+    assert events[1]["warnings"] == ["from decode", "unknown activity 'NOPE' in webhook_name 'SMS_NOPE'"]
+    events[0]["warnings"].append("changed")
+    assert events[1]["warnings"][0] == "from decode" and len(events[1]["warnings"]) == 2
+
+
+def test_raw_event_is_left_unchanged():
+    payload = {"p": [copy.deepcopy(SMS_CLICK_EVENT)]}
+    before = copy.deepcopy(payload)
+    [event] = events_of(payload)
+    assert payload == before
+    assert event["raw"] == before["p"][0]
