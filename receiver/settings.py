@@ -3,9 +3,14 @@
 A bad value raises ``SettingsError`` whose message starts with the name of
 the variable, so a start-up failure always says which setting to fix.
 """
-import ipaddress
 import os
 from dataclasses import dataclass
+
+from .parsers import (SettingsError, parse_bool, parse_credentials, parse_duration, parse_durations,
+                      parse_emails, parse_float, parse_int, parse_log_level, parse_name, parse_networks,
+                      parse_url)
+
+__all__ = ["Settings", "SettingsError", "load"]
 
 DEFAULT_DATA_DIR = "./var"
 DEFAULT_QUEUE = "smartech"
@@ -14,30 +19,46 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_TRUSTED_PROXIES = 0
 DEFAULT_REDIS_TIMEOUT = 0.5
 DEFAULT_LOG_LEVEL = "INFO"
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
-LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed."""
+DEFAULT_FORWARD_INTERVAL = 0.05
+DEFAULT_DEDUP_WINDOW = "7d"
+DEFAULT_RETRY_INTERVALS = "10s,1m,5m,15m,1h"
+DEFAULT_JOB_TIMEOUT = "30s"
+DEFAULT_MAINTENANCE_INTERVAL = "30s"
+DEFAULT_SMTP_URL = "smtp://localhost:25"
+DEFAULT_ALERT_EVERY = "15m"
+DEFAULT_ALERT_PENDING_AFTER = "5m"
+DEFAULT_ALERT_REDIS_AFTER = "1m"
+DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Hold the validated settings of the receiver, the worker and the CLI."""
+    """Hold the validated settings of the receiver, the worker and the CLI; build it with ``load``."""
 
-    data_dir: str = DEFAULT_DATA_DIR
-    queue: str = DEFAULT_QUEUE
-    redis_url: str = DEFAULT_REDIS_URL
-    redis_timeout: float = DEFAULT_REDIS_TIMEOUT
-    credentials: tuple = ()
-    auth_disabled: bool = False
-    allowed_networks: tuple = ()
-    trusted_proxies: int = DEFAULT_TRUSTED_PROXIES
-    max_bytes: int = DEFAULT_MAX_BYTES
-    fsync: bool = True
-    log_level: str = DEFAULT_LOG_LEVEL
+    data_dir: str
+    queue: str
+    redis_url: str
+    redis_timeout: float
+    credentials: tuple
+    auth_disabled: bool
+    allowed_networks: tuple
+    trusted_proxies: int
+    max_bytes: int
+    fsync: bool
+    log_level: str
+    forwarder: bool
+    forward_interval: float
+    dedup_window: float
+    retry_intervals: tuple
+    job_timeout: float
+    maintenance_interval: float
+    alert_emails: tuple
+    smtp_url: str
+    alert_from: str
+    alert_every: float
+    alert_pending_after: float
+    alert_redis_after: float
+    min_free_bytes: int
 
     def require_web(self):
         """Raise unless the settings are safe to serve webhooks with."""
@@ -49,90 +70,6 @@ class Settings:
         return self
 
 
-def split_list(value):
-    """Split a comma-separated list, ignoring spaces around items and empty items."""
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
-
-
-def parse_bool(name, value):
-    """Parse a yes/no setting."""
-    word = (value or "").strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise SettingsError(f"{name}: expected true or false, got {value!r}")
-
-
-def parse_int(name, value, minimum=0):
-    """Parse a whole number that is at least ``minimum``."""
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
-    if number < minimum:
-        raise SettingsError(f"{name}: must be at least {minimum}, got {number}")
-    return number
-
-
-def parse_float(name, value):
-    """Parse a positive number of seconds."""
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise SettingsError(f"{name}: expected a number of seconds, got {value!r}") from None
-    if not number > 0:
-        raise SettingsError(f"{name}: must be greater than 0, got {value!r}")
-    return number
-
-
-def parse_credentials(name, value):
-    """Parse ``user:pass[,user:pass...]`` into a tuple of (user, password) pairs."""
-    pairs = []
-    for item in split_list(value):
-        user, sep, password = item.partition(":")
-        if not sep or not user or not password:
-            # Never echo the item: it may hold a password.
-            raise SettingsError(f"{name}: each entry must be 'user:password' (entry {len(pairs) + 1})")
-        pairs.append((user, password))
-    return tuple(pairs)
-
-
-def parse_networks(name, value):
-    """Parse IPs and CIDRs, IPv4 or IPv6, into ``ip_network`` objects."""
-    networks = []
-    for item in split_list(value):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise SettingsError(f"{name}: not an IP address or CIDR: {item!r}") from None
-    return tuple(networks)
-
-
-def parse_redis_url(name, value):
-    """Accept redis://, rediss:// and unix:// URLs."""
-    url = (value or "").strip()
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise SettingsError(f"{name}: expected a redis://, rediss:// or unix:// URL, got {value!r}")
-    return url
-
-
-def parse_queue(name, value):
-    """Accept a non-empty queue name."""
-    queue = (value or "").strip()
-    if not queue:
-        raise SettingsError(f"{name}: must not be empty")
-    return queue
-
-
-def parse_log_level(name, value):
-    """Accept a standard logging level name."""
-    level = (value or "").strip().upper()
-    if level not in LOG_LEVELS:
-        raise SettingsError(f"{name}: expected one of {', '.join(sorted(LOG_LEVELS))}, got {value!r}")
-    return level
-
-
 def load(environ=None, overrides=None):
     """Build ``Settings`` from ``environ`` (default ``os.environ``) updated with ``overrides``."""
     env = dict(os.environ if environ is None else environ)
@@ -140,12 +77,12 @@ def load(environ=None, overrides=None):
 
     def get(name, default):
         value = env.get(name)
-        return default if value is None else value
+        return str(default) if value is None else value
 
     return Settings(
         data_dir=get("DUMPER_DATA_DIR", DEFAULT_DATA_DIR).strip() or DEFAULT_DATA_DIR,
-        queue=parse_queue("DUMPER_QUEUE", get("DUMPER_QUEUE", DEFAULT_QUEUE)),
-        redis_url=parse_redis_url("REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL)),
+        queue=parse_name("DUMPER_QUEUE", get("DUMPER_QUEUE", DEFAULT_QUEUE)),
+        redis_url=parse_url("REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL), ("redis", "rediss", "unix")),
         redis_timeout=parse_float("DUMPER_REDIS_TIMEOUT", get("DUMPER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT)),
         credentials=parse_credentials("DUMPER_BASIC_AUTH", get("DUMPER_BASIC_AUTH", "")),
         auth_disabled=parse_bool("DUMPER_AUTH_DISABLED", get("DUMPER_AUTH_DISABLED", "false")),
@@ -154,4 +91,22 @@ def load(environ=None, overrides=None):
         max_bytes=parse_int("DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1),
         fsync=parse_bool("DUMPER_FSYNC", get("DUMPER_FSYNC", "true")),
         log_level=parse_log_level("DUMPER_LOG_LEVEL", get("DUMPER_LOG_LEVEL", DEFAULT_LOG_LEVEL)),
+        forwarder=parse_bool("DUMPER_FORWARDER", get("DUMPER_FORWARDER", "true")),
+        forward_interval=parse_float("DUMPER_FORWARD_INTERVAL",
+                                     get("DUMPER_FORWARD_INTERVAL", DEFAULT_FORWARD_INTERVAL)),
+        dedup_window=parse_duration("DUMPER_DEDUP_WINDOW", get("DUMPER_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)),
+        retry_intervals=parse_durations("DUMPER_RETRY_INTERVALS",
+                                        get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)),
+        job_timeout=parse_duration("DUMPER_JOB_TIMEOUT", get("DUMPER_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)),
+        maintenance_interval=parse_duration("DUMPER_MAINTENANCE_INTERVAL",
+                                            get("DUMPER_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL)),
+        alert_emails=parse_emails("DUMPER_ALERT_EMAILS", get("DUMPER_ALERT_EMAILS", "")),
+        smtp_url=parse_url("DUMPER_SMTP_URL", get("DUMPER_SMTP_URL", DEFAULT_SMTP_URL), ("smtp", "smtps")),
+        alert_from=parse_emails("DUMPER_ALERT_FROM", get("DUMPER_ALERT_FROM", "smartech-dumper@localhost"))[0],
+        alert_every=parse_duration("DUMPER_ALERT_EVERY", get("DUMPER_ALERT_EVERY", DEFAULT_ALERT_EVERY)),
+        alert_pending_after=parse_duration("DUMPER_ALERT_PENDING_AFTER",
+                                           get("DUMPER_ALERT_PENDING_AFTER", DEFAULT_ALERT_PENDING_AFTER)),
+        alert_redis_after=parse_duration("DUMPER_ALERT_REDIS_AFTER",
+                                         get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)),
+        min_free_bytes=parse_int("DUMPER_MIN_FREE_BYTES", get("DUMPER_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES)),
     )

@@ -1,0 +1,121 @@
+"""Parse setting values; each parser names the variable in its error."""
+import ipaddress
+import re
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def split_list(value):
+    """Split a comma-separated list, ignoring spaces around items and empty items."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def parse_bool(name, value):
+    """Parse a yes/no setting."""
+    word = (value or "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {value!r}")
+
+
+def parse_int(name, value, minimum=0):
+    """Parse a whole number that is at least ``minimum``."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def parse_float(name, value):
+    """Parse a positive number of seconds."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise SettingsError(f"{name}: must be greater than 0, got {value!r}")
+    return number
+
+
+def parse_duration(name, value):
+    """Parse ``90``, ``30s``, ``15m``, ``2h`` or ``7d`` into seconds (a positive float)."""
+    match = DURATION.match(str(value))
+    if not match or float(match.group(1)) <= 0:
+        raise SettingsError(f"{name}: expected a duration such as 30s, 15m, 2h or 7d, got {value!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+
+
+def parse_durations(name, value):
+    """Parse a comma-separated list of durations (may be empty)."""
+    return tuple(parse_duration(name, item) for item in split_list(value))
+
+
+def parse_credentials(name, value):
+    """Parse ``user:pass[,user:pass...]`` into a tuple of (user, password) pairs."""
+    pairs = []
+    for item in split_list(value):
+        user, sep, password = item.partition(":")
+        if not sep or not user or not password:
+            # Never echo the item: it may hold a password.
+            raise SettingsError(f"{name}: each entry must be 'user:password' (entry {len(pairs) + 1})")
+        pairs.append((user, password))
+    return tuple(pairs)
+
+
+def parse_networks(name, value):
+    """Parse IPs and CIDRs, IPv4 or IPv6, into ``ip_network`` objects."""
+    networks = []
+    for item in split_list(value):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: not an IP address or CIDR: {item!r}") from None
+    return tuple(networks)
+
+
+def parse_emails(name, value):
+    """Parse a list of e-mail addresses."""
+    addresses = split_list(value)
+    for address in addresses:
+        if not EMAIL.match(address):
+            raise SettingsError(f"{name}: not an e-mail address: {address!r}")
+    return tuple(addresses)
+
+
+def parse_url(name, value, schemes):
+    """Accept a URL whose scheme is one of ``schemes``."""
+    url = (value or "").strip()
+    if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
+        wanted = ", ".join(f"{scheme}://" for scheme in schemes)
+        raise SettingsError(f"{name}: expected a {wanted} URL, got {value!r}")
+    return url
+
+
+def parse_name(name, value):
+    """Accept a non-empty name."""
+    text = (value or "").strip()
+    if not text:
+        raise SettingsError(f"{name}: must not be empty")
+    return text
+
+
+def parse_log_level(name, value):
+    """Accept a standard logging level name."""
+    level = (value or "").strip().upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name}: expected one of {', '.join(sorted(LOG_LEVELS))}, got {value!r}")
+    return level
