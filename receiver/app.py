@@ -3,7 +3,8 @@ import logging
 
 from flask import Flask
 
-from . import queueing, settings as settings_mod, views
+from . import forwarder, queueing, settings as settings_mod, views
+from .breaker import Breaker
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -25,7 +26,10 @@ def build_app(test_config=None):
     configure_logging(settings.log_level)
     app = Flask(__name__)
     # We read bodies ourselves (see body.py); Flask must not truncate or buffer them.
-    app.config.update(SETTINGS=settings, QUEUE=queueing.get_queue(settings), MAX_CONTENT_LENGTH=None)
+    app.config.update(SETTINGS=settings, QUEUE=queueing.get_queue(settings), REDIS_BREAKER=Breaker(),
+                      MAX_CONTENT_LENGTH=None)
     app.url_map.converters["source"] = views.SourceConverter
     app.register_blueprint(views.bp)
+    if settings.forwarder:
+        forwarder.start_background(settings)
     return app

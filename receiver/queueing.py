@@ -1,14 +1,16 @@
 """Connect to Redis and hand captures to RQ.
 
 Every job uses the JSON serializer (never pickle) and the capture id as its
-job id, so a capture is one job and its id says where it came from.
+job id, enqueued with RQ's unique jobs: a capture handed over twice (after a
+crash, a replay) is queued once while its job exists. Failing jobs are
+retried at the configured intervals, then rest in RQ's FailedJobRegistry.
 """
 import redis
-from rq import Queue
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
 JOB_FUNCTION = "jobs.process.process_capture"
-JOB_TIMEOUT = 300
 RESULT_TTL = 3600
 
 
@@ -30,13 +32,25 @@ def get_queue(settings, connection=None):
     return Queue(settings.queue, connection=connection or connect(settings), serializer=JSONSerializer)
 
 
-def enqueue_capture(queue, capture):
-    """Enqueue one job that processes ``capture``; its job id is the capture id."""
-    return queue.enqueue(
-        JOB_FUNCTION,
-        args=(capture,),
-        job_id=capture["id"],
-        job_timeout=JOB_TIMEOUT,
-        result_ttl=RESULT_TTL,
-        description=f"capture {capture['id']} from {capture['source']}",
-    )
+def retry_policy(settings):
+    """Return RQ's Retry for the configured intervals, or None when there are none."""
+    intervals = [max(1, round(seconds)) for seconds in settings.retry_intervals]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue_capture(queue, capture, settings):
+    """Enqueue the job that processes ``capture``; return False if that job already exists."""
+    try:
+        queue.enqueue(
+            JOB_FUNCTION,
+            args=(capture,),
+            job_id=capture["id"],
+            unique=True,
+            job_timeout=max(1, round(settings.job_timeout)),
+            result_ttl=RESULT_TTL,
+            retry=retry_policy(settings),
+            description=f"capture {capture['id']} from {capture.get('source')}",
+        )
+    except DuplicateJobError:
+        return False
+    return True

@@ -1,16 +1,17 @@
 """Serve the webhook endpoints: check, capture, enqueue, answer.
 
 The caller gets generic answers; the log gets the details, tagged with the
-request id. The only 5xx is 503, when neither disk nor Redis took a payload.
+request id. The hot path writes the capture to disk and answers: it never
+waits for Redis. Only if the disk fails does it enqueue directly, and the
+only 5xx is 503, when neither disk nor Redis took a payload.
 """
 import logging
 
 import redis
 from flask import Blueprint, current_app, jsonify, request
-from rq.exceptions import DuplicateJobError
 from werkzeug.routing import BaseConverter
 
-from . import allowlist, auth, capture, ids, queueing
+from . import allowlist, auth, capture, ids, queueing, status
 from .body import BodyIncomplete, BodyTooLarge, read_body
 
 log = logging.getLogger("receiver")
@@ -79,14 +80,12 @@ def webhook(source):
 
 
 def accept(settings, delivery):
-    """Store the delivery on disk and in the queue; answer 200 if either holds it."""
+    """Store the delivery on disk (the forwarder queues it later); fall back to Redis if the disk fails."""
     record = capture.to_record(delivery)
-    on_disk = store_on_disk(settings, record, delivery)
-    queued = enqueue(record)
-    if not (on_disk or queued):
-        log.critical("request_id=%s LOST: neither disk nor Redis took the payload", delivery.id)
-        return answer("unavailable", 503)
-    return answer("accepted", 200, id=delivery.id)
+    if store_on_disk(settings, record, delivery) or enqueue_directly(settings, record):
+        return answer("accepted", 200, id=delivery.id)
+    log.critical("request_id=%s LOST: neither disk nor Redis took the payload", delivery.id)
+    return answer("unavailable", 503)
 
 
 def store_on_disk(settings, record, delivery):
@@ -99,13 +98,26 @@ def store_on_disk(settings, record, delivery):
         return False
 
 
-def enqueue(record):
-    """Enqueue the processing job; return False (and log) if Redis refused it."""
+def enqueue_directly(settings, record):
+    """Enqueue the job itself, unless Redis failed moments ago; return True if Redis took it."""
+    breaker = current_app.config["REDIS_BREAKER"]
+    if not breaker.allow():
+        return False
     try:
-        queueing.enqueue_capture(current_app.config["QUEUE"], record)
-        return True
-    except DuplicateJobError:
-        return True
+        queueing.enqueue_capture(current_app.config["QUEUE"], record, settings)
     except (redis.RedisError, OSError) as exc:  # ConnectionError, TimeoutError, OOM...
+        breaker.failed()
         log.error("request_id=%s enqueue failed: %s", record["id"], exc)
         return False
+    breaker.succeeded()
+    log.warning("request_id=%s held by Redis only: it is not in the captures file", record["id"])
+    return True
+
+
+@bp.route("/readyz", methods=["GET"])
+def readyz():
+    """Report Redis, queue, backlog, dead letters and disk; 503 when not ready."""
+    state = status.snapshot(current_app.config["SETTINGS"], current_app.config["QUEUE"])
+    response = jsonify(state)
+    response.status_code = 200 if state["ready"] else 503
+    return response

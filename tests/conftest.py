@@ -62,4 +62,6 @@ def env(redis_url, data_dir):
         "DUMPER_QUEUE": "smartech",
         "DUMPER_BASIC_AUTH": "smartech:s3cret",
         "DUMPER_FSYNC": "false",
+        # In-process apps forward on demand (Forwarder.drain); real servers run the thread.
+        "DUMPER_FORWARDER": "false",
     }

@@ -29,3 +29,23 @@ def all_text(data_dir):
             with open(os.path.join(root, name), "rb") as handle:
                 chunks.append(handle.read().decode("utf-8", "replace"))
     return "\n".join(chunks)
+
+
+def wait_until(predicate, timeout=20.0, interval=0.05):
+    """Poll ``predicate`` until it returns a true value; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s: {predicate.__doc__ or predicate}")
+
+
+def backlog(data_dir):
+    """Return how many captures in ``data_dir`` still wait for the forwarder."""
+    from receiver import cursor
+
+    return cursor.pending(data_dir, cursor.load(data_dir))[0]

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from scripts.up import free_port
-from tests.helpers import PASSWORD, USER, all_text, read_kind
+from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)
@@ -59,7 +59,7 @@ def stop(proc):
 
 @pytest.fixture
 def proc_env(env):
-    return {**os.environ, **env, "DUMPER_MAX_BYTES": "20000"}
+    return {**os.environ, **env, "DUMPER_MAX_BYTES": "20000", "DUMPER_FORWARDER": "true"}
 
 
 @pytest.fixture
@@ -99,6 +99,7 @@ def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
     captures = read_kind(data_dir, "captures")
     assert [c["source"] for c in captures] == ["crm", "default"]
     assert captures[1]["body"] == SEED_WEB_ACTIVITY
+    wait_until(lambda: backlog(data_dir) == 0)
     run_worker(proc_env)
     events = {e["event_id"]: e for e in read_kind(data_dir, "events")}
     assert set(events) == {"g-1", "2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"}

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 from rq import SimpleWorker
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from jobs.normalise import EVENT_FIELDS
@@ -32,11 +32,10 @@ def queue(env, monkeypatch):
 
 def run(queue, capture):
     """Enqueue ``capture`` as the receiver does, drain the queue with a real worker, return the job."""
-    job = enqueue_capture(queue, capture)
+    assert enqueue_capture(queue, capture, load())
     worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
     worker.work(burst=True)
-    job.refresh()
-    return job
+    return Job.fetch(capture["id"], connection=queue.connection, serializer=JSONSerializer)
 
 
 def kind_path(data_dir, kind, day=RECEIVED_DAY):
@@ -106,15 +105,38 @@ def test_all_events_of_a_capture_land_together_with_non_ascii_intact(queue, data
     assert "मुंबई" in text and "Zürich" in text  # written as UTF-8, not \u escapes
 
 
-def test_reprocessing_a_capture_appends_identical_lines_to_the_same_day(queue, data_dir):
+def test_a_capture_handed_over_twice_is_queued_once(queue, data_dir):
+    capture = make_capture(SEED_WEB_BODY, SEED_FORM_CONTENT_TYPE)
+    assert enqueue_capture(queue, capture, load())
+    assert not enqueue_capture(queue, capture, load())
+    assert queue.count == 1
+
+
+def test_reprocessing_a_capture_writes_no_second_copy_of_its_events(queue, data_dir):
     capture = make_capture(SEED_WEB_BODY, SEED_FORM_CONTENT_TYPE)
     run(queue, capture)
-    run(queue, capture)
-    with open(kind_path(data_dir, "events"), encoding="utf-8") as handle:
-        lines = handle.readlines()
-    assert len(lines) == 2
-    assert lines[0] == lines[1]
+    Job.fetch(capture["id"], connection=queue.connection, serializer=JSONSerializer).delete()  # as after its TTL
+    again = run(queue, capture)
+    assert again.return_value()["events"] == 0 and again.return_value()["duplicates"] == 1
+    assert len(read_lines(kind_path(data_dir, "events"))) == 1
     assert os.listdir(os.path.join(data_dir, "events")) == [f"{RECEIVED_DAY}.jsonl"]
+
+
+def test_duplicate_ids_inside_one_payload_are_written_once(queue, data_dir):
+    body = '[{"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}, {"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}]'
+    job = run(queue, make_capture(body, "application/json"))
+    assert job.return_value()["duplicates"] == 1
+    assert [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))] == ["1:sent:5"]
+
+
+def test_dedup_forgets_ids_after_the_window(queue, data_dir, redis_conn, monkeypatch):
+    from jobs import dedup
+    settings = load(overrides={"DUMPER_DEDUP_WINDOW": "1d"})
+    events = [{"event_id": "e-1"}]
+    dedup.mark_seen(redis_conn, settings, events, now=0)
+    assert dedup.new_events(redis_conn, settings, events, now=86400) == []
+    assert dedup.new_events(redis_conn, settings, events, now=3 * 86400) == events
+    assert 86400 < redis_conn.ttl(dedup.window_keys(settings, now=0)[0]) <= 2 * 86400
 
 
 @pytest.mark.parametrize("capture, reason", [
@@ -155,16 +177,18 @@ def test_settings_are_read_at_each_job(queue, data_dir, tmp_path, monkeypatch):
     run(queue, make_capture(EMAIL_API_BODY, "application/json"))
     other = str(tmp_path / "other")
     monkeypatch.setenv("DUMPER_DATA_DIR", other)
-    run(queue, make_capture(EMAIL_API_BODY, "application/json"))
+    run(queue, make_capture(EMAIL_API_BODY.replace("opened", "clicked"), "application/json", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
     assert len(read_lines(kind_path(data_dir, "events"))) == 1
     assert len(read_lines(kind_path(other, "events"))) == 1
 
 
-def test_disk_errors_fail_the_job(queue, data_dir):
+def test_disk_errors_fail_the_job(queue, data_dir, monkeypatch):
+    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "")
     with open(data_dir, "w", encoding="utf-8") as handle:  # a file where the data directory should be
         handle.write("not a directory")
     job = run(queue, make_capture(EMAIL_API_BODY, "application/json"))
     assert job.get_status() == JobStatus.FAILED
+    assert job in queue.failed_job_registry
     assert "FileExistsError" in job.latest_result().exc_string
 
 

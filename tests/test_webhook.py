@@ -9,6 +9,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from receiver import create_app, ids
+from receiver.forwarder import Forwarder
+from receiver.settings import load
 from tests.helpers import PASSWORD, basic, read_kind
 
 FORM = "application/x-www-form-urlencoded"
@@ -47,7 +49,7 @@ def post(client, path="/webhook", body=BODY, content_type=FORM, auth=True, **hea
     return client.post(path, data=body, content_type=content_type, headers=headers)
 
 
-def test_post_is_captured_enqueued_and_answered(client, data_dir, redis_conn):
+def test_post_is_captured_answered_then_forwarded(client, env, data_dir, redis_conn):
     response = post(client, "/webhook")
     assert response.status_code == 200
     payload = response.get_json()
@@ -64,6 +66,8 @@ def test_post_is_captured_enqueued_and_answered(client, data_dir, redis_conn):
     assert record["body"] == BODY and record["size"] == len(BODY)
     assert record["received_at"].endswith("Z")
     assert os.listdir(os.path.join(data_dir, "captures")) == [record["received_at"][:10] + ".jsonl"]
+    assert redis_conn.llen("rq:queue:smartech") == 0  # the hot path never waits for Redis
+    assert Forwarder(load(overrides=env)).drain() == 1
     job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
     assert job.func_name == "jobs.process.process_capture"
     assert job.args == (record,) or list(job.args) == [record]
@@ -226,7 +230,6 @@ def test_redis_down_still_answers_200_from_disk(env, data_dir, log_lines):
     response = post(client)
     assert response.status_code == 200
     assert read_kind(data_dir, "captures")[0]["id"] == response.get_json()["id"]
-    assert any("enqueue failed" in line for line in log_lines)
 
 
 def test_disk_failure_still_answers_200_when_redis_holds_the_payload(env, tmp_path, redis_conn, log_lines):
@@ -239,6 +242,7 @@ def test_disk_failure_still_answers_200_when_redis_holds_the_payload(env, tmp_pa
     job = Job.fetch(response.get_json()["id"], connection=redis_conn, serializer=JSONSerializer)
     assert job.args[0]["body"] == BODY
     assert any("capture write failed" in line for line in log_lines)
+    assert any("held by Redis only" in line for line in log_lines)
 
 
 def test_neither_disk_nor_redis_is_the_only_503(env, tmp_path, log_lines):
