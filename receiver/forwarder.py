@@ -59,43 +59,43 @@ class Forwarder:
             self._lock_fd = None
 
     def forward_once(self):
-        """Enqueue the next batch of captures; return how many were handed over."""
+        """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
         data_dir = self.settings.data_dir
         position = cursor.load(data_dir)
         lines, after = cursor.read_lines(data_dir, position, max_bytes=BATCH_BYTES)
         start = after.offset - sum(len(line) + 1 for line in lines)
-        done = 0
+        read = enqueued = 0
         try:
             if not lines and self.redis_down_since is not None:
                 self.queue.connection.ping()  # idle during an outage: find out when it ends
             for line in lines:
-                self.enqueue_line(line)
-                done += 1
+                enqueued += self.enqueue_line(line)
+                read += 1
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
-            after = cursor.Cursor(after.day, start + sum(len(line) + 1 for line in lines[:done]))
+            after = cursor.Cursor(after.day, start + sum(len(line) + 1 for line in lines[:read]))
         if after != position:
             cursor.save(data_dir, after)
-        return done
+        return read, enqueued
 
     def enqueue_line(self, line):
-        """Enqueue one capture line; a corrupt line is logged and skipped."""
+        """Enqueue one capture line; return 1 if a job was created, 0 if skipped or already queued."""
         try:
             record = json.loads(line)
             record["id"]
         except (ValueError, KeyError, TypeError):
             log.error("skipping a corrupt capture line: %r", line[:120])
-            return
-        queueing.enqueue_capture(self.queue, record, self.settings)
+            return 0
+        return int(queueing.enqueue_capture(self.queue, record, self.settings))
 
     def drain(self):
-        """Forward until nothing is left or Redis fails; return how many were handed over."""
+        """Forward until nothing is left or Redis fails; return how many jobs were enqueued."""
         total = 0
         while True:
-            done = self.forward_once()
-            total += done
-            if not done:
+            read, enqueued = self.forward_once()
+            total += enqueued
+            if not read:
                 return total
 
     def redis_failed(self, exc):

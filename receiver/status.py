@@ -53,9 +53,12 @@ def describe_failure(queue, job_id):
 
 def backlog_status(settings):
     """Return how many captures wait on disk for the queue, and the age in seconds of the oldest."""
-    count, oldest = cursor.pending(settings.data_dir, cursor.load(settings.data_dir))
+    try:
+        count, oldest = cursor.pending(settings.data_dir, cursor.load(settings.data_dir))
+    except (OSError, ValueError) as exc:
+        return {"awaiting_enqueue": None, "oldest_age_seconds": None, "error": str(exc)}
     age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else None
-    return {"awaiting_enqueue": count, "oldest_age_seconds": age}
+    return {"awaiting_enqueue": count, "oldest_age_seconds": age, "error": None}
 
 
 def snapshot(settings, queue):

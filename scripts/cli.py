@@ -3,7 +3,7 @@ from importlib import metadata
 
 import click
 
-from . import check, send, up, worker
+from . import check, forward, send, up, worker
 
 
 def version():
@@ -24,3 +24,4 @@ main.add_command(worker.worker)
 main.add_command(up.up)
 main.add_command(send.send)
 main.add_command(check.check)
+main.add_command(forward.forward)
