@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from scripts.up import free_port
+from tests.procs import BIN, run_burst_worker, start_gunicorn, stop, wait_http
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 
 pytestmark = pytest.mark.slow
-BIN = os.path.dirname(sys.executable)
 SEED_WEB_ACTIVITY = (
     'data="%7B%22%3Cpanel_name%3E%22%3A%5B%7B%22channel%22%3A%22custom_activity%22%2C%22custom_params%22'
     '%3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11'
@@ -27,34 +27,6 @@ SEED_WEB_ACTIVITY = (
     '2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D%2C%22journey_name%22%3A%22act%20on%20webhook%20trigger%20'
     'test1%22%7D%5D%7D%3Cdiv%3E"'
 )
-
-
-def wait_http(url, proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def start_gunicorn(env, port, workers=2):
-    cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
-           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "receiver:create_app()"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        return proc.communicate(timeout=30)[0]
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()[0]
 
 
 @pytest.fixture
@@ -70,13 +42,6 @@ def server(proc_env):
     yield f"http://127.0.0.1:{port}"
     log = stop(proc)
     assert PASSWORD not in log
-
-
-def run_worker(proc_env):
-    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"], env=proc_env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
@@ -100,7 +65,7 @@ def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
     assert [c["source"] for c in captures] == ["crm", "default"]
     assert captures[1]["body"] == SEED_WEB_ACTIVITY
     wait_until(lambda: backlog(data_dir) == 0)
-    run_worker(proc_env)
+    run_burst_worker(proc_env)
     events = {e["event_id"]: e for e in read_kind(data_dir, "events")}
     assert set(events) == {"g-1", "2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"}
     assert events["g-1"]["att_params"] == payload["smartech_panel"][0]["att_params"]

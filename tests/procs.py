@@ -1,0 +1,110 @@
+"""Real processes for tests: gunicorn serving the app, RQ workers, a redis-server we can stop."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from scripts import redis_server
+from scripts.up import free_port
+
+BIN = os.path.dirname(sys.executable)
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def wait_http(url, proc, timeout=20):
+    """Wait until ``url`` answers 200, failing if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def start_gunicorn(env, port, workers=2):
+    """Start gunicorn with our config on 127.0.0.1:``port``; return the Popen."""
+    cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "receiver:create_app()"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+class Web:
+    """A running gunicorn receiver."""
+
+    def __init__(self, env, workers=2):
+        self.env, self.workers = env, workers
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self):
+        """Start (or restart) gunicorn and wait until it answers."""
+        self.proc = start_gunicorn(self.env, self.port, self.workers)
+        wait_http(self.url + "/healthz", self.proc)
+
+    def worker_pids(self):
+        """Return the pids of gunicorn's worker processes."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def stop(self):
+        """Stop gunicorn gracefully and return its output."""
+        return stop(self.proc)
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=60):
+    """Signal ``proc``, wait for it and return its output."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        out = proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = proc.communicate()[0]
+    return out or ""
+
+
+def start_worker(env, burst=False, worker_class="simple"):
+    """Start ``smartech-dumper worker`` in its own process group; return the Popen."""
+    cmd = [os.path.join(BIN, "smartech-dumper"), "worker", "--worker-class", worker_class]
+    if burst:
+        cmd.append("--burst")
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def run_burst_worker(env):
+    """Drain the queue with a burst worker; fail if it fails."""
+    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+class StoppableRedis:
+    """A private redis-server on a unix socket that keeps an append-only file, so it can be stopped and restarted."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.sock = os.path.join(workdir, "r.sock")
+        self.url = f"unix://{self.sock}"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        """Start the server (again) on the same socket and data."""
+        self.proc = redis_server.start(self.workdir, unixsocket=self.sock, persist=True)
+        redis_server.wait_ready(self.url, self.proc)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop the server."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)

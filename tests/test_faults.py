@@ -1,0 +1,173 @@
+"""Fault injection with real processes: Redis down or hung, web restarts, killed gunicorn workers.
+
+Each test checks that every payload answered 200 ends up exactly once in the events file.
+"""
+import json
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
+from tests.procs import FORM, StoppableRedis, Web, run_burst_worker
+
+pytestmark = pytest.mark.slow
+
+
+def body(guid):
+    """Return a one-event Smartech form body whose event id is ``guid``."""
+    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid, "foreignkey": "9999999997"}}
+    return urlencode({"data": json.dumps({"panel": [event]})})
+
+
+def post(url, guid, timeout=10):
+    return requests.post(url + "/webhook", data=body(guid), headers=FORM, auth=(USER, PASSWORD), timeout=timeout)
+
+
+def assert_exactly_once(data_dir, guids):
+    counts = Counter(event["event_id"] for event in read_kind(data_dir, "events"))
+    assert {g: counts[g] for g in guids} == {g: 1 for g in guids}
+
+
+@pytest.fixture
+def redis_box():
+    workdir = tempfile.mkdtemp(prefix="sdf-", dir="/tmp")
+    box = StoppableRedis(workdir)
+    yield box
+    box.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def web_env(env, redis_box):
+    return {**os.environ, **env, "REDIS_URL": redis_box.url, "DUMPER_FORWARDER": "true",
+            "DUMPER_REDIS_TIMEOUT": "0.3"}
+
+
+def test_redis_down_acks_everything_and_catches_up_after_a_web_restart(redis_box, web_env, data_dir):
+    web = Web(web_env)
+    guids = [f"before-{i}" for i in range(20)]
+    assert all(post(web.url, g).status_code == 200 for g in guids)
+    wait_until(lambda: backlog(data_dir) == 0)
+    redis_box.stop()
+    during = [f"during-{i}" for i in range(100)]
+    assert [post(web.url, g).status_code for g in during] == [200] * 100
+    web.stop()  # the web process restarts in the middle of the outage
+    web.start()
+    after_restart = [f"restarted-{i}" for i in range(20)]
+    assert all(post(web.url, g).status_code == 200 for g in after_restart)
+    assert backlog(data_dir) == 120
+    redis_box.start()
+    wait_until(lambda: backlog(data_dir) == 0, timeout=30)  # no operator action
+    web.stop()
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, guids + during + after_restart)
+
+
+class BlackHole:
+    """A TCP front for Redis that accepts connections and, while hung, never answers them."""
+
+    def __init__(self, unix_path):
+        self.unix_path = unix_path
+        self.hung = True
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        if self.hung:
+            client.recv(65536)  # read the command, answer nothing; redis-py times out and drops us
+            return
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(self.unix_path)
+        threading.Thread(target=self.pipe, args=(upstream, client), daemon=True).start()
+        self.pipe(client, upstream)
+
+    @staticmethod
+    def pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def test_hung_redis_never_slows_an_ack(redis_box, web_env, data_dir):
+    hole = BlackHole(redis_box.sock)
+    # A long Redis timeout: a request that waited for Redis would take seconds.
+    web = Web({**web_env, "REDIS_URL": f"redis://127.0.0.1:{hole.port}/0", "DUMPER_REDIS_TIMEOUT": "5"})
+    guids = [f"hung-{i}" for i in range(30)]
+    slowest = 0.0
+    for guid in guids:
+        started = time.monotonic()
+        assert post(web.url, guid).status_code == 200
+        slowest = max(slowest, time.monotonic() - started)
+    assert slowest < 2.5, f"an ack waited {slowest:.2f}s: it must not wait for a hung Redis"
+    assert backlog(data_dir) == 30
+    hole.hung = False
+    wait_until(lambda: backlog(data_dir) == 0, timeout=60)
+    web.stop()
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, guids)
+
+
+def test_killed_gunicorn_worker_loses_no_acknowledged_payload(redis_box, web_env, data_dir):
+    web = Web(web_env, workers=2)
+    guids = [f"load-{i}" for i in range(300)]
+    victim = web.worker_pids()[0]
+
+    def send(guid):
+        if guid == "load-100":
+            os.kill(victim, signal.SIGKILL)
+        try:
+            return guid, post(web.url, guid).status_code
+        except requests.RequestException:
+            return guid, None
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, guids))
+    acked = [guid for guid, status in results if status == 200]
+    assert len(acked) >= 250, Counter(status for _, status in results)
+    assert len(read_kind(data_dir, "captures")) >= len(acked)
+    wait_until(lambda: backlog(data_dir) == 0, timeout=30)
+    web.stop()
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, acked)
+
+
+def test_disk_failure_is_acked_when_redis_holds_the_payload_and_503_when_not(redis_box, web_env, data_dir):
+    os.makedirs(data_dir, mode=0o700)
+    open(os.path.join(data_dir, "captures"), "w").close()  # captures cannot be written
+    web = Web(web_env)
+    assert requests.get(web.url + "/readyz", timeout=10).status_code == 503
+    guids = [f"diskless-{i}" for i in range(10)]
+    assert [post(web.url, g).status_code for g in guids] == [200] * 10
+    redis_box.stop()
+    lost = post(web.url, "nowhere")
+    assert lost.status_code == 503
+    redis_box.start()
+    web.stop()
+    os.remove(os.path.join(data_dir, "captures"))
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, guids)
