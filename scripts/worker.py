@@ -2,10 +2,11 @@
 
 Recovery timing: RQ notices a job whose worker died once the job's heartbeat
 lapses (job timeout + 60 s for SimpleWorker, job monitoring interval + 60 s
-for the forking Worker) and a worker next cleans its registries (every
-maintenance interval). With the defaults (30 s job timeout, 10 s monitoring,
-30 s maintenance) a killed job is retried within about two minutes, not
-RQ's default ten or more.
+for the forking Worker) and a live worker next cleans its registries (every
+maintenance interval, checked each time its blocking dequeue times out,
+which is worker TTL - 15 s). With the defaults (20 s job timeout, 10 s
+monitoring, 20 s maintenance, 20 s worker TTL) a killed job is retried within
+about two minutes, not RQ's default ten or more.
 """
 import click
 import redis
@@ -18,7 +19,7 @@ from receiver.settings import SettingsError, load
 WORKER_CLASSES = {"simple": SimpleWorker, "fork": Worker}
 DEFAULT_WORKER_CLASS = "simple"
 JOB_MONITORING_INTERVAL = 10
-WORKER_TTL = 60
+WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance runs on time
 
 
 def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None):

@@ -1,0 +1,92 @@
+"""RQ workers killed or stopped mid-job: the job is retried and completed, or finished first.
+
+A job is held mid-write by making its events file a FIFO with no reader: the
+worker blocks in open() until the test decides what happens next.
+"""
+import os
+import signal
+import time
+
+import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from receiver import create_app, jsonl
+from receiver.forwarder import Forwarder
+from receiver.settings import load
+from tests.helpers import basic, read_kind, wait_until
+from tests.procs import start_worker, stop
+
+pytestmark = pytest.mark.slow
+BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22guid%22%3A%22held-1%22%7D%5D%7D"
+RECOVERY_LIMIT = 150
+
+
+@pytest.fixture
+def worker_env(env):
+    return {**os.environ, **env, "DUMPER_JOB_TIMEOUT": "5s", "DUMPER_MAINTENANCE_INTERVAL": "2s",
+            "DUMPER_RETRY_INTERVALS": "1s,1s,1s"}
+
+
+def capture_and_queue(env):
+    """Capture one payload through the app and hand it to the queue; return its capture id."""
+    client = create_app(env).test_client()
+    answer = client.post("/webhook", data=BODY, content_type="application/x-www-form-urlencoded",
+                         headers={"Authorization": basic()})
+    Forwarder(load(overrides=env)).drain()
+    return answer.get_json()["id"]
+
+
+def hold_events_file(data_dir):
+    """Replace today's events file by a FIFO, so the job blocks when it writes; return its path."""
+    path = jsonl.day_path(data_dir, "events", jsonl.day_name())
+    jsonl.ensure_dir(os.path.dirname(path))
+    os.mkfifo(path, 0o600)
+    return path
+
+
+def started_jobs(redis_conn):
+    return redis_conn.zcard("rq:wip:smartech")
+
+
+@pytest.mark.parametrize("worker_class", ["simple", "fork"])
+def test_sigkilled_worker_job_is_retried_and_completed(worker_env, data_dir, redis_conn, worker_class):
+    capture_id = capture_and_queue(worker_env)
+    fifo = hold_events_file(data_dir)
+    first = start_worker(worker_env, worker_class=worker_class)
+    try:
+        wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
+    except AssertionError:
+        os.killpg(first.pid, signal.SIGKILL)
+        raise AssertionError(stop(first))
+    time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGKILL)  # parent, horse and scheduler alike
+    stop(first)
+    os.unlink(fifo)
+    killed_at = time.monotonic()
+    second = start_worker(worker_env, worker_class=worker_class)
+    try:
+        wait_until(lambda: read_kind(data_dir, "events"), timeout=RECOVERY_LIMIT)
+        print(f"\n{worker_class} worker: job recovered {time.monotonic() - killed_at:.0f}s after SIGKILL")
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        stop(second)
+    assert [e["event_id"] for e in read_kind(data_dir, "events")] == ["held-1"]
+    job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
+    assert job.get_status() == "finished"
+
+
+def test_sigterm_lets_the_worker_finish_its_current_job(worker_env, data_dir, redis_conn):
+    capture_id = capture_and_queue(worker_env)
+    fifo = hold_events_file(data_dir)
+    worker = start_worker(worker_env)
+    wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
+    worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the job, then exit
+    time.sleep(1.0)
+    assert worker.poll() is None, "the worker quit in the middle of a job"
+    with open(fifo, encoding="utf-8") as reader:  # let the job write
+        written = reader.read()
+    worker.wait(timeout=30)
+    assert worker.returncode == 0
+    assert '"event_id":"held-1"' in written
+    assert Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"
