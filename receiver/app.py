@@ -3,7 +3,7 @@ import logging
 
 from flask import Flask
 
-from . import forwarder, queueing, settings as settings_mod, views
+from . import forwarder, queueing, settings as settings_mod, status, views
 from .breaker import Breaker
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -31,5 +31,5 @@ def build_app(test_config=None):
     app.url_map.converters["source"] = views.SourceConverter
     app.register_blueprint(views.bp)
     if settings.forwarder:
-        forwarder.start_background(settings)
+        forwarder.start_background(settings, observer=status.alert_observer(settings))
     return app

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import redis
 
 from . import capture, cursor, jsonl
+from .redis_health import redis_config_warnings
 
 REDIS_ERRORS = (redis.RedisError, OSError)
 
@@ -37,10 +38,10 @@ def redis_status(queue):
         if failed_ids:
             first_error = describe_failure(queue, failed_ids[0])
         return {"reachable": True, "queue_depth": queue.count, "failed_count": failed.count,
-                "first_error": first_error, "error": None}
+                "first_error": first_error, "warnings": redis_config_warnings(queue.connection), "error": None}
     except REDIS_ERRORS as exc:
         return {"reachable": False, "queue_depth": None, "failed_count": None, "first_error": None,
-                "error": str(exc)}
+                "warnings": [], "error": str(exc)}
 
 
 def describe_failure(queue, job_id):
@@ -68,3 +69,27 @@ def snapshot(settings, queue):
     state["ready"] = bool(state["redis"]["reachable"] and disk["writable"]
                           and disk["free_bytes"] >= settings.min_free_bytes)
     return state
+
+
+def alert_snapshot(forwarder):
+    """Return what the alert monitor needs, noting a Redis outage the idle forwarder had not seen."""
+    redis_state = redis_status(forwarder.queue)
+    if not redis_state["reachable"]:
+        forwarder.redis_failed(redis_state["error"])
+    backlog = backlog_status(forwarder.settings)
+    since = forwarder.redis_down_since
+    return {
+        "failed_count": redis_state["failed_count"],
+        "first_error": redis_state["first_error"],
+        "pending_count": backlog["awaiting_enqueue"] or 0,
+        "oldest_pending_age": backlog["oldest_age_seconds"],
+        "redis_down_for": None if since is None else forwarder.clock() - since,
+    }
+
+
+def alert_observer(settings):
+    """Return the forwarder's periodic check: snapshot the state and let the alert monitor decide."""
+    from .alerts import AlertMonitor  # imported late: alerts pulls in smtplib, needed only here
+
+    monitor = AlertMonitor(settings)
+    return lambda forwarder: monitor.observe(alert_snapshot(forwarder))

@@ -2,7 +2,9 @@
 
 Prints one line per check, ``OK``, ``WARN``, ``FAIL`` or ``SKIP`` (a check that
 cannot run because the settings are invalid), and exits 1 if any check failed.
-Missing web credentials only warn: a worker host does not need them.
+Missing web credentials only warn: a worker host does not need them. A Redis
+that may drop jobs (eviction, nothing on disk) only warns too: it works, but
+a restart or memory pressure can lose queued jobs.
 """
 import os
 import stat
@@ -12,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
-from receiver import jsonl, queueing, settings as settings_mod
+from receiver import jsonl, queueing, redis_health, settings as settings_mod
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"
@@ -49,12 +51,13 @@ def one_line(exc):
 
 
 def check_redis(report, settings):
-    """PING Redis with the settings' short timeout."""
+    """PING Redis with the settings' short timeout, then warn about settings that can lose jobs."""
     where = redact_url(settings.redis_url)
     client = None
     try:
         client = queueing.connect(settings)
         client.ping()
+        warnings = redis_health.redis_config_warnings(client)
     except (redis.RedisError, OSError, ValueError) as exc:
         report.line(FAIL, "redis", f"cannot reach {where}: {one_line(exc)}")
         return
@@ -62,6 +65,8 @@ def check_redis(report, settings):
         if client is not None:
             client.close()
     report.line(OK, "redis", f"{where} answered PING")
+    for warning in warnings:
+        report.line(WARN, "redis", warning)
 
 
 def check_data_dir(report, settings):

@@ -3,7 +3,7 @@ from importlib import metadata
 
 import click
 
-from . import check, forward, send, up, worker
+from . import check, failed, forward, send, up, worker
 
 
 def version():
@@ -25,3 +25,5 @@ main.add_command(up.up)
 main.add_command(send.send)
 main.add_command(check.check)
 main.add_command(forward.forward)
+main.add_command(failed.failed)
+

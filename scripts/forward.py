@@ -6,6 +6,7 @@ import click
 
 from receiver.forwarder import Forwarder
 from receiver.settings import SettingsError, load
+from receiver.status import alert_observer
 
 
 @click.command()
@@ -16,7 +17,7 @@ def forward(once):
         settings = load()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    forwarder = Forwarder(settings)
+    forwarder = Forwarder(settings, observer=alert_observer(settings))
     if once:
         if not forwarder.try_lead():
             raise click.ClickException("another process is forwarding this data dir; nothing to do")

@@ -9,6 +9,8 @@ from conftest import free_port
 from scripts.check import check
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
+NO_DISK = "WARN redis: Redis keeps nothing on disk (no RDB snapshots, no AOF)"
+EVICTION = "WARN redis: Redis may evict keys (maxmemory-policy=allkeys-lru)"
 
 
 @pytest.fixture
@@ -43,8 +45,8 @@ def test_all_checks_pass_and_the_data_dir_is_created_private(environment, data_d
     result = run()
 
     assert result.exit_code == 0, result.output
-    assert statuses(result.output) == {"settings": ["OK"], "redis": ["OK"], "data dir": ["OK"],
-                                       "web auth": ["OK"]}
+    assert statuses(result.output) == {"settings": ["OK"], "redis": ["OK", "WARN"], "data dir": ["OK"],
+                                       "web auth": ["OK"]}  # the test Redis keeps nothing on disk
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     assert os.listdir(data_dir) == []  # the probe file is gone
     assert "Traceback" not in result.output
@@ -100,7 +102,7 @@ def test_data_dir_under_a_regular_file_fails(environment, tmp_path):
     assert result.exit_code == 1
     assert statuses(result.output)["data dir"] == ["FAIL"]
     assert f"{blocker / 'var'} is not writable" in result.output
-    assert statuses(result.output)["redis"] == ["OK"]
+    assert statuses(result.output)["redis"][0] == "OK"
     assert "Traceback" not in result.output
 
 
@@ -134,3 +136,55 @@ def test_data_dir_readable_by_others_warns(environment, data_dir):
     assert result.exit_code == 0, result.output
     assert statuses(result.output)["data dir"] == ["OK", "WARN"]
     assert f"chmod 700 {data_dir}" in result.output
+
+
+@pytest.fixture
+def redis_config(redis_conn):
+    """Give the test the shared Redis and restore the settings it changes."""
+    saved = {key: redis_conn.config_get(key)[key] for key in ("maxmemory-policy", "appendonly")}
+    yield redis_conn
+    for key, value in saved.items():
+        redis_conn.config_set(key, value)
+
+
+def test_a_redis_that_keeps_nothing_on_disk_warns(environment):
+    result = run()
+
+    assert result.exit_code == 0, result.output
+    assert NO_DISK in result.output
+    assert "enable appendonly yes" in result.output
+    assert EVICTION not in result.output
+
+
+def test_an_evicting_redis_warns_and_the_warning_goes_once_fixed(environment, redis_config):
+    redis_config.config_set("maxmemory-policy", "allkeys-lru")
+    redis_config.config_set("appendonly", "yes")
+
+    evicting = run()
+
+    assert evicting.exit_code == 0, evicting.output
+    assert statuses(evicting.output)["redis"] == ["OK", "WARN"]
+    assert EVICTION in evicting.output
+    assert "set maxmemory-policy noeviction" in evicting.output
+    assert NO_DISK not in evicting.output  # appendonly yes keeps the jobs on disk
+
+    redis_config.config_set("maxmemory-policy", "noeviction")
+    fixed = run()
+
+    assert fixed.exit_code == 0, fixed.output
+    assert statuses(fixed.output)["redis"] == ["OK"]
+
+
+def test_a_redis_that_refuses_config_warns_it_could_not_verify(environment, redis_conn, redis_url):
+    redis_conn.acl_setuser("no-config", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
+                           commands=["+@all", "-config"])
+    try:
+        environment.setenv("REDIS_URL", redis_url.replace("unix://", "unix://no-config:pw@"))
+        result = run()
+    finally:
+        redis_conn.acl_deluser("no-config")
+
+    assert result.exit_code == 0, result.output
+    assert statuses(result.output)["redis"] == ["OK", "WARN"]
+    assert "WARN redis: Redis refused CONFIG GET (" in result.output
+    assert "could not verify" in result.output

@@ -171,3 +171,25 @@ def test_disk_failure_is_acked_when_redis_holds_the_payload_and_503_when_not(red
     os.remove(os.path.join(data_dir, "captures"))
     run_burst_worker(web_env)
     assert_exactly_once(data_dir, guids)
+
+
+def test_redis_outage_e_mails_an_alert_once(redis_box, web_env, data_dir):
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (port, inbox):
+        alert_env = {**web_env, "DUMPER_ALERT_EMAILS": "ops@example.com", "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}",
+                     "DUMPER_ALERT_REDIS_AFTER": "1s", "DUMPER_ALERT_PENDING_AFTER": "1s",
+                     "DUMPER_ALERT_EVERY": "15m"}
+        web = Web(alert_env)
+        redis_box.stop()
+        assert post(web.url, "alerted-1").status_code == 200
+        wait_until(lambda: inbox.messages, timeout=40)
+        time.sleep(3)
+        [message] = inbox.messages  # one per DUMPER_ALERT_EVERY, however long the outage
+        assert "Redis" in message["Subject"] and "waiting" in message["Subject"]
+        assert "CAPTURES WAITING: 1 capture" in message.get_content() and "REDIS" in message.get_content()
+        redis_box.start()
+        wait_until(lambda: backlog(data_dir) == 0, timeout=30)
+        web.stop()
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, ["alerted-1"])

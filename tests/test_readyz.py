@@ -20,6 +20,8 @@ def test_ready_with_counts(env, data_dir, redis_conn):
     assert body["ready"] is True
     assert body["redis"]["reachable"] is True and body["redis"]["queue_depth"] == 0
     assert body["redis"]["failed_count"] == 0
+    # The test server keeps nothing on disk: RQ would lose queued jobs on a restart.
+    assert any("keeps nothing on disk" in w for w in body["redis"]["warnings"])
     assert body["backlog"]["awaiting_enqueue"] == 2 and body["backlog"]["oldest_age_seconds"] >= 0
     assert body["disk"]["writable"] is True and body["disk"]["free_bytes"] > 0
     Forwarder(load(overrides=env)).drain()

@@ -1,0 +1,213 @@
+"""E-mail the operators when captures stop flowing: dead letters, a stuck backlog, Redis away.
+
+``AlertMonitor.observe(snapshot)`` decides which conditions hold and sends at
+most one e-mail per ``DUMPER_ALERT_EVERY`` across processes and restarts: the
+time of the last alert sent is kept in ``DATA_DIR/spool/alerts.json`` (0600,
+replaced atomically), and a non-blocking flock on ``spool/alerts.lock`` lets
+one process at a time decide and send.
+
+Failure policy: ``observe`` never raises for a mail or disk failure. A failed
+send is logged (logger ``receiver.alerts``) and not counted as sent, so the
+next call tries again. If the state file cannot be read or written, the
+monitor falls back to its own memory of its last send, so a broken disk never
+makes it mail on every call.
+"""
+import fcntl
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from . import cursor, jsonl, mailer
+
+log = logging.getLogger("receiver.alerts")
+
+SENT, SUPPRESSED, NOTHING, FAILED, DISABLED = "sent", "suppressed", "nothing", "failed", "disabled"
+STATE_FILE = "alerts.json"
+LOCK_FILE = "alerts.lock"
+SUBJECT_PREFIX = "[smartech-dumper]"
+UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+class Busy(Exception):
+    """Another process is deciding on an alert right now."""
+
+
+def duration(seconds):
+    """Return ``seconds`` as its two largest units, e.g. ``45s``, ``5m``, ``2h 5m``, ``3d 4h``."""
+    left, parts = max(0, int(seconds)), []
+    for unit, size in UNITS:
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
+
+
+def plural(count, word):
+    """Return ``"1 word"`` or ``"N words"``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def conditions(snapshot, settings):
+    """Return the alert conditions that hold, as ``{"dead": n, "pending": (n, age), "redis": s}``."""
+    found = {}
+    failed = snapshot.get("failed_count")
+    if failed:
+        found["dead"] = failed
+    pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
+    if pending and age is not None and age > settings.alert_pending_after:
+        found["pending"] = (pending, age)
+    down = snapshot.get("redis_down_for")
+    if down is not None and down > settings.alert_redis_after:
+        found["redis"] = down
+    return found
+
+
+def subject(found):
+    """Return the subject, e.g. ``[smartech-dumper] 3 dead letters, 120 captures waiting, Redis down 5m``."""
+    parts = []
+    if "dead" in found:
+        parts.append(plural(found["dead"], "dead letter"))
+    if "pending" in found:
+        parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
+    if "redis" in found:
+        parts.append(f"Redis down {duration(found['redis'])}")
+    return f"{SUBJECT_PREFIX} {', '.join(parts)}"
+
+
+def body(found, snapshot, settings, now):
+    """Return the e-mail text: what is wrong, and what the operator should do about it."""
+    when = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = [f"smartech-dumper on {socket.gethostname()} needs attention ({when}).", ""]
+    if "dead" in found:
+        text += [f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
+                 f"RQ's failed registry of queue {settings.queue!r}.",
+                 f"First error: {snapshot.get('first_error') or 'not available'}",
+                 "Their captures are safe on disk. Fix the cause, then requeue them:",
+                 "  smartech-dumper failed list            # one line per failed job",
+                 "  smartech-dumper failed show ID         # the full traceback of one",
+                 "  smartech-dumper failed requeue --all   # put every one back on the queue", ""]
+    if "pending" in found:
+        count, age = found["pending"]
+        text += [f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
+                 f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
+                 f"{duration(settings.alert_pending_after)}).",
+                 f"They are safe in {os.path.join(settings.data_dir, cursor.CAPTURES)}."]
+        if "redis" in found:
+            text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
+        else:
+            text += ["Redis answers, so the forwarder is not running or is stuck: check that a receiver "
+                     "runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) and read its log "
+                     "for receiver.forwarder errors.", ""]
+    if "redis" in found:
+        text += [f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
+                 "are still answered and captured to disk, but nothing is queued or processed.",
+                 "Start or repair Redis; `smartech-dumper check` shows whether this host reaches it. "
+                 "Waiting captures are forwarded automatically once it answers.", ""]
+        if snapshot.get("failed_count") is None:
+            text += ["Dead letters cannot be counted while Redis is down.", ""]
+    text.append(f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) "
+                "while problems last.")
+    return "\n".join(text) + "\n"
+
+
+def read_last_sent(path):
+    """Return the time of the last alert recorded in ``path``, or None if there is none."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return float(json.load(handle)["last_sent"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable alert state %s: %s", path, exc)
+        return None
+
+
+def write_state(path, state):
+    """Replace ``path`` with ``state`` as JSON, atomically, mode 0600."""
+    fd, temp = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".tmp", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, jsonl.FILE_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+@contextmanager
+def exclusive(directory):
+    """Hold the alert lock in ``directory`` while the block runs; raise ``Busy`` if another process has it."""
+    fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy() from None
+        yield
+    finally:
+        os.close(fd)  # closing also releases the lock
+
+
+class AlertMonitor:
+    """Turn snapshots of the receiver's state into rate-limited alert e-mails."""
+
+    def __init__(self, settings, clock=time.time):
+        self.settings = settings
+        self.clock = clock
+        self.last_sent = None  # this process's own memory, used when the state file fails
+
+    def observe(self, snapshot):
+        """Send one alert if something is wrong and none went out within ``alert_every``; say what was done."""
+        if not self.settings.alert_emails:
+            return DISABLED
+        found = conditions(snapshot, self.settings)
+        if not found:
+            return NOTHING
+        try:
+            directory = cursor.spool_dir(self.settings.data_dir)
+        except OSError as exc:
+            log.warning("alert state unavailable, rate-limiting in memory only: %s", exc)
+            return self.decide(found, snapshot, None)
+        try:
+            with exclusive(directory):
+                return self.decide(found, snapshot, os.path.join(directory, STATE_FILE))
+        except Busy:
+            return SUPPRESSED
+        except OSError as exc:  # the lock file itself could not be opened
+            log.warning("alert lock unavailable, rate-limiting in memory only: %s", exc)
+            return self.decide(found, snapshot, None)
+
+    def decide(self, found, snapshot, path):
+        """Send unless an alert went out within ``alert_every``; record the send in ``path`` if given."""
+        now = self.clock()
+        recorded = read_last_sent(path) if path else None
+        last = max((t for t in (recorded, self.last_sent) if t is not None), default=None)
+        if last is not None and 0 <= now - last < self.settings.alert_every:
+            return SUPPRESSED
+        title = subject(found)
+        try:
+            settings = self.settings
+            refused = mailer.send_mail(settings.smtp_url, settings.alert_from, settings.alert_emails, title,
+                                       body(found, snapshot, settings, now))
+        except mailer.MailError as exc:
+            log.error("alert not sent (will retry): %s: %s", title, exc)
+            return FAILED
+        if refused:
+            log.warning("alert refused for %s", ", ".join(sorted(refused)))
+        log.info("alert sent to %s: %s", ", ".join(self.settings.alert_emails), title)
+        self.last_sent = now
+        if path:
+            try:
+                write_state(path, {"last_sent": now, "subject": title})
+            except OSError as exc:
+                log.warning("alert sent but its time not saved to %s: %s", path, exc)
+        return SENT
