@@ -14,10 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
+import redis as redis_lib
 import requests
+from click.testing import CliRunner
 
+from receiver import cursor
+from receiver.forwarder import Forwarder
+from receiver.settings import load
+from scripts.cli import main
 from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
-from tests.procs import FORM, StoppableRedis, Web, run_burst_worker
+from tests.procs import FORM, StoppableRedis, Web, run_burst_worker, start_worker, stop as stop_proc
+from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
 
@@ -174,8 +181,6 @@ def test_disk_failure_is_acked_when_redis_holds_the_payload_and_503_when_not(red
 
 
 def test_redis_outage_e_mails_an_alert_once(redis_box, web_env, data_dir):
-    from tests.smtp_server import smtp_server
-
     with smtp_server() as (port, inbox):
         alert_env = {**web_env, "DUMPER_ALERT_EMAILS": "ops@example.com", "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}",
                      "DUMPER_ALERT_REDIS_AFTER": "1s", "DUMPER_ALERT_PENDING_AFTER": "1s",
@@ -193,3 +198,65 @@ def test_redis_outage_e_mails_an_alert_once(redis_box, web_env, data_dir):
         web.stop()
     run_burst_worker(web_env)
     assert_exactly_once(data_dir, ["alerted-1"])
+
+
+def test_sigterm_to_gunicorn_finishes_the_request_in_flight(redis_box, web_env, data_dir):
+    web = Web(web_env, workers=1)
+    first_part = threading.Event()
+
+    def slow_body():
+        yield body("in-flight")[:20].encode()
+        first_part.set()
+        time.sleep(1.5)  # gunicorn gets SIGTERM while we are still sending
+        yield body("in-flight")[20:].encode()
+
+    result = {}
+
+    def send():
+        result["answer"] = requests.post(web.url + "/webhook", data=slow_body(), headers=FORM,
+                                         auth=(USER, PASSWORD), timeout=30)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert first_part.wait(10)
+    time.sleep(0.3)
+    web.proc.send_signal(signal.SIGTERM)
+    sender.join(30)
+    assert result["answer"].status_code == 200
+    web.proc.wait(timeout=40)
+    [capture] = read_kind(data_dir, "captures")
+    assert capture["body"] == body("in-flight")
+    Forwarder(load(web_env)).drain()  # gunicorn may have stopped before its forwarder got to it
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, ["in-flight"])
+
+
+def test_a_failing_job_is_retried_then_rests_in_the_dead_letters_until_requeued(redis_box, web_env, data_dir):
+    env = {**web_env, "DUMPER_RETRY_INTERVALS": "1s,1s", "DUMPER_FORWARDER": "false"}
+    web = Web(env)
+    assert post(web.url, "retried-1").status_code == 200
+    web.stop()
+    Forwarder(load(env)).drain()
+    events_dir = os.path.join(data_dir, "events")
+    open(events_dir, "w").close()  # the events directory cannot be made: every attempt fails
+    worker = start_worker(env)
+    try:
+        wait_until(lambda: redis_box_failed(redis_box) == 1, timeout=60)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        log = stop_proc(worker)
+    assert log.count("NotADirectoryError") + log.count("FileExistsError") >= 3, log  # first try + 2 retries
+    os.remove(events_dir)
+    requeued = CliRunner().invoke(main, ["failed", "requeue", "--all"], env=env)
+    assert requeued.exit_code == 0, requeued.output
+    run_burst_worker(env)
+    assert_exactly_once(data_dir, ["retried-1"])
+    assert cursor.load(data_dir).offset > 0
+
+
+def redis_box_failed(redis_box):
+    client = redis_lib.Redis.from_url(redis_box.url)
+    try:
+        return client.zcard("rq:failed:smartech")
+    finally:
+        client.close()
