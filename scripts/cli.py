@@ -3,7 +3,7 @@ from importlib import metadata
 
 import click
 
-from . import check, failed, forward, send, up, worker
+from . import check, failed, forward, inspect_cmds, replay, send, stats, tidy, up, worker
 
 
 def version():
@@ -27,3 +27,10 @@ main.add_command(check.check)
 main.add_command(forward.forward)
 main.add_command(failed.failed)
 
+main.add_command(inspect_cmds.tail)
+main.add_command(inspect_cmds.show)
+main.add_command(inspect_cmds.list_captures)
+main.add_command(stats.stats)
+main.add_command(replay.replay)
+main.add_command(tidy.prune)
+main.add_command(tidy.compress)

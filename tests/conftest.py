@@ -7,7 +7,7 @@ import pytest
 import redis as redis_lib
 
 from scripts import redis_server as redis_proc
-from scripts.up import free_port  # noqa: F401  (re-exported for tests)
+from scripts.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
 
 
 @pytest.fixture(scope="session")

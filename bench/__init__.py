@@ -1,0 +1,1 @@
+"""Benchmarks of the receiver: ack path, workers, replay. Run them all with ``make bench``."""

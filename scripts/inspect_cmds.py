@@ -1,0 +1,97 @@
+"""``smartech-dumper tail``, ``show`` and ``list``: look at what Smartech sent.
+
+All three read the captures files (``.jsonl`` and ``.jsonl.gz``) one record at
+a time and decode each capture with the worker's own code, so what they show
+is what the worker makes of it, whether or not a worker has run yet.
+"""
+from collections import deque
+
+import click
+
+from .captureview import CaptureLines, show_json, show_text
+from .filters import Analysis
+from .follow import Follower
+from .output import colour_enabled
+from .selection import (capture_reader, clear_errors, data_dir_option, filter_options, find_capture,
+                        matching, normal_id, select)
+
+DEFAULT_TAIL_LINES = 10
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines (for jq) instead of a table.")
+
+
+def last_matching(follower, filters, count):
+    """Return the last ``count`` matching captures: from the live files, then older ones if needed."""
+    latest = deque(matching(follower.poll(), filters, limit=False), maxlen=count)
+    for path in follower.older():
+        if len(latest) >= count:
+            break
+        earlier = deque(matching(follower.reader.records(path), filters, limit=False), maxlen=count - len(latest))
+        latest.extendleft(reversed(earlier))
+    return latest
+
+
+@click.command()
+@data_dir_option
+@filter_options(window=False, limit=False)
+@click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=DEFAULT_TAIL_LINES, show_default=True, metavar="N",
+              help="How many of the latest captures to show first.")
+@click.option("-f", "--follow", is_flag=True, help="Keep running and show each new capture as it arrives "
+              "(also across midnight, when the receiver starts a new day file). Ctrl-C stops.")
+@json_option
+def tail(data_dir, filters, count, follow, as_json):
+    """Show the latest captures, one line each; -f follows new ones as they arrive."""
+    reader = capture_reader()
+    follower = Follower(data_dir, reader)
+    out = CaptureLines(as_json)
+    with clear_errors():
+        for record, analysis in last_matching(follower, filters, count) if count else ():
+            out.add(record, analysis)
+        if not follow:
+            reader.report()
+            return
+        try:
+            for record, analysis in matching(follower.follow(), filters, limit=False):
+                out.add(record, analysis)
+        except KeyboardInterrupt:
+            reader.report()
+
+
+@click.command()
+@click.argument("capture_id", metavar="ID")
+@data_dir_option
+@click.option("--raw", is_flag=True, help="Also print the body exactly as received.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
+def show(capture_id, data_dir, raw, as_json):
+    """Show one capture: decoded payload, normalised events and parse warnings."""
+    capture_id = normal_id(capture_id)
+    with clear_errors():
+        record = find_capture(data_dir, capture_id, capture_reader())
+        analysis = Analysis(record)
+        if as_json:
+            show_json(record, analysis)
+        else:
+            show_text(record, analysis, raw=raw, colour=colour_enabled())
+
+
+LIST_EPILOG = """\b
+Examples:
+  smartech-dumper list --since yesterday --until today --foreignkey 9999999997
+  smartech-dumper list --since 2h --channel sms --activity click
+  smartech-dumper list --rejects-only --json | jq -r .id
+"""
+
+
+@click.command("list", epilog=LIST_EPILOG)
+@data_dir_option
+@filter_options()
+@json_option
+def list_captures(data_dir, filters, as_json):
+    """List the captures that match the filters, oldest first."""
+    reader = capture_reader()
+    out = CaptureLines(as_json)
+    with clear_errors():
+        for record, analysis in select(data_dir, filters, reader):
+            out.add(record, analysis)
+    reader.report()
+    if out.count == 0 and not as_json:
+        click.echo("no captures match", err=True)
