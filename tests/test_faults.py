@@ -4,6 +4,7 @@ Each test checks that every payload answered 200 ends up exactly once in the eve
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -260,3 +261,25 @@ def redis_box_failed(redis_box):
         return client.zcard("rq:failed:smartech")
     finally:
         client.close()
+
+
+def test_redis_restarted_empty_is_recovered_by_replaying_captures_since_the_loss(redis_box, web_env, data_dir):
+    web = Web(web_env)
+    processed = [f"processed-{i}" for i in range(5)]
+    assert all(post(web.url, g).status_code == 200 for g in processed)
+    wait_until(lambda: backlog(data_dir) == 0)
+    run_burst_worker(web_env)
+    time.sleep(1.1)
+    lost_since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    queued = [f"queued-{i}" for i in range(5)]
+    assert all(post(web.url, g).status_code == 200 for g in queued)
+    wait_until(lambda: backlog(data_dir) == 0)
+    redis_box.stop(signal.SIGKILL)  # Redis comes back empty: its queue and dedup sets are gone
+    shutil.rmtree(os.path.join(redis_box.workdir, "appendonlydir"), ignore_errors=True)
+    redis_box.start()
+    assert redis_lib.Redis.from_url(redis_box.url).dbsize() == 0
+    web.stop()
+    replayed = CliRunner().invoke(main, ["replay", "--enqueue", "--since", lost_since, "-q"], env=web_env)
+    assert replayed.exit_code == 0, replayed.output
+    run_burst_worker(web_env)
+    assert_exactly_once(data_dir, processed + queued)
