@@ -20,17 +20,10 @@ def main():
     """Receive Netcore Smartech webhooks: capture, queue and process every payload."""
 
 
-main.add_command(worker.worker)
-main.add_command(up.up)
-main.add_command(send.send)
-main.add_command(check.check)
-main.add_command(forward.forward)
-main.add_command(failed.failed)
-
-main.add_command(inspect_cmds.tail)
-main.add_command(inspect_cmds.show)
-main.add_command(inspect_cmds.list_captures)
-main.add_command(stats.stats)
-main.add_command(replay.replay)
-main.add_command(tidy.prune)
-main.add_command(tidy.compress)
+COMMANDS = (
+    up.up, worker.worker, forward.forward, send.send, check.check, failed.failed,
+    inspect_cmds.tail, inspect_cmds.show, inspect_cmds.list_captures, stats.stats, replay.replay,
+    tidy.compress, tidy.prune,
+)
+for command in COMMANDS:
+    main.add_command(command)

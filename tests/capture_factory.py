@@ -3,10 +3,8 @@ import gzip
 import json
 import os
 import random
-import threading
 from datetime import datetime, timedelta, timezone
 
-from werkzeug.serving import make_server
 
 from receiver import ids, jsonl
 from receiver.capture import Delivery, body_bytes, to_record
@@ -83,17 +81,6 @@ def days_ago(days, hour=12):
     return today - timedelta(days=days)
 
 
-def serve(app):
-    """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
-__all__ = ["body_bytes", "make_capture", "smartech_body", "write_captures", "write_gz", "read_all", "serve", "utc"]
+__all__ = ["body_bytes", "make_capture", "smartech_body", "write_captures", "write_gz", "read_all", "utc"]

@@ -49,3 +49,35 @@ def backlog(data_dir):
     from receiver import cursor
 
     return cursor.pending(data_dir, cursor.load(data_dir))[0]
+
+
+def serve(app):
+    """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def read_terminal(leader):
+    """Read everything written to the pseudo-terminal ``leader`` until it closes, then close it."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO once the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode()

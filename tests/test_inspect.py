@@ -16,6 +16,7 @@ from scripts import samples
 from scripts.inspect_cmds import list_captures, show, tail
 from scripts.stats import stats
 from tests.capture_factory import (body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz)
+from tests.helpers import read_terminal
 
 ANSI = re.compile(r"\x1b\[")
 BIN = os.path.dirname(sys.executable)
@@ -283,18 +284,9 @@ def run_on_a_tty(args, env):
     proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), *args], stdout=follower, stderr=subprocess.PIPE,
                             env=env)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    output = read_terminal(leader)
     proc.wait(timeout=30)
-    os.close(leader)
-    return b"".join(chunks).decode()
+    return output
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(dataset, data_dir):

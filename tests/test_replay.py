@@ -20,9 +20,9 @@ from receiver.queueing import get_queue
 from receiver.settings import load
 from scripts.replay import PASSWORD_ENVVAR, USER_ENVVAR, replay
 from scripts.up import free_port
-from tests.capture_factory import (body_bytes, days_ago, make_capture, read_all, serve, smartech_body, write_captures,
+from tests.capture_factory import (body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures,
                                    write_gz)
-from tests.helpers import PASSWORD, USER, wait_until
+from tests.helpers import PASSWORD, USER, read_terminal, serve, wait_until
 
 BIN = os.path.dirname(sys.executable)
 COUNT = 12
@@ -364,18 +364,9 @@ def test_progress_bar_on_a_terminal_only(captures, staging, data_dir):
         proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "replay", "--data-dir", data_dir,
                                  *to(url, "--limit", "3", *extra)], stdout=subprocess.PIPE, stderr=follower)
         os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        progress = read_terminal(leader)
         proc.wait(timeout=30)
-        os.close(leader)
-        return b"".join(chunks).decode(), proc.stdout.read().decode()
+        return progress, proc.stdout.read().decode()
 
     progress, summary = replay_on_tty()
     assert "replayed 3/3 (100%)" in progress and "ETA 0:00:00" in progress

@@ -2,34 +2,19 @@
 import base64
 import re
 import socket
-import threading
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 from werkzeug.utils import redirect
 
 from conftest import free_port
 from receiver import create_app
 from scripts import samples
 from scripts.send import PASSWORD_ENVVAR, USER_ENVVAR, send
-from tests.helpers import PASSWORD, USER, read_kind
+from tests.helpers import PASSWORD, USER, read_kind, serve
 
 SAMPLE_LINE = re.compile(r"^(\S+)\s+(\d{3})\s+(\S+)$")
 LABELS = [label for label, _ in samples.sample_bodies()]
-
-
-def serve(app):
-    """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @pytest.fixture
