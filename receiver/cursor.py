@@ -18,6 +18,7 @@ CURSOR_FILE = "cursor.json"
 CAPTURES = "captures"
 DAY_GRACE = 120.0
 DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+PENDING_SCAN_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,17 +102,23 @@ def read_complete(path, offset, max_bytes):
         return data[:end]
 
 
-def pending(data_dir, cursor, now=None):
-    """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ."""
-    count, oldest = 0, None
-    while True:
-        lines, cursor_next = read_lines(data_dir, cursor, now=now)
+def pending(data_dir, cursor, now=None, max_scan=PENDING_SCAN_BYTES):
+    """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ.
+
+    Counting stops after ``max_scan`` bytes, so a probe stays cheap during a long
+    outage; the count is then a lower bound.
+    """
+    count, oldest, scanned = 0, None, 0
+    while scanned < max_scan:
+        lines, cursor_next = read_lines(data_dir, cursor, max_bytes=min(DEFAULT_BATCH_BYTES, max_scan), now=now)
         if not lines:
             return count, oldest
         if oldest is None:
             oldest = received_at(lines[0])
         count += len(lines)
+        scanned += cursor_next.offset - cursor.offset if cursor_next.day == cursor.day else cursor_next.offset
         cursor = cursor_next
+    return count, oldest
 
 
 def received_at(line):

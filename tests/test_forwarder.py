@@ -115,3 +115,12 @@ def test_forward_once_command(settings, env, data_dir, redis_conn, monkeypatch):
     write(data_dir, today, capture("G2", today))
     result = CliRunner().invoke(main, ["forward", "--once"])
     assert result.exit_code == 1 and "REDIS_URL" in result.output
+
+
+def test_counting_the_backlog_stops_after_the_scan_limit(data_dir):
+    today = jsonl.day_name()
+    write(data_dir, today, *[capture(f"H{i}", today) for i in range(50)])
+    start = cursor.Cursor(today, 0)
+    assert cursor.pending(data_dir, start)[0] == 50
+    lower_bound, oldest = cursor.pending(data_dir, start, max_scan=1)
+    assert 1 <= lower_bound < 50 and oldest is not None
