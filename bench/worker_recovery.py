@@ -15,7 +15,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from receiver import capture, jsonl, queueing  # noqa: E402
+from receiver import capture, ids, jsonl, queueing  # noqa: E402
 from receiver.settings import load  # noqa: E402
 from scripts import redis_server  # noqa: E402
 
@@ -38,7 +38,7 @@ def measure(worker_class, workdir):
         env.pop(name, None)  # the defaults are what we measure
     settings = load(env)
     queue = queueing.get_queue(settings)
-    delivery = capture.new_delivery("default", "127.0.0.1", "POST", "/webhook",
+    delivery = capture.new_delivery(ids.new_id(), "default", "127.0.0.1", "POST", "/webhook",
                                     "application/x-www-form-urlencoded", "bench", BODY)
     queueing.enqueue_capture(queue, capture.to_record(delivery), settings)
     fifo = jsonl.day_path(data_dir, "events", jsonl.day_name(delivery.received_at))

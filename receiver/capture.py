@@ -34,9 +34,8 @@ class Delivery:
         return datetime.fromtimestamp(self.received_ms / 1000, tz=timezone.utc)
 
 
-def new_delivery(source, remote_addr, method, path, content_type, user, body):
-    """Return a ``Delivery`` with a fresh id whose timestamp is the receive time."""
-    capture_id = ids.new_id()
+def new_delivery(capture_id, source, remote_addr, method, path, content_type, user, body):
+    """Return a ``Delivery`` whose receive time is the time in its ULID ``capture_id``."""
     return Delivery(capture_id, ids.id_time_ms(capture_id), source, remote_addr, method,
                     path, content_type, user, body)
 

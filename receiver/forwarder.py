@@ -20,7 +20,7 @@ from . import cursor, queueing
 
 log = logging.getLogger("receiver.forwarder")
 LOCK_FILE = "forwarder.lock"
-BATCH_BYTES = 1024 * 1024
+BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: two Redis round trips each
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
 OBSERVE_EVERY = 10.0
@@ -63,31 +63,19 @@ class Forwarder:
         data_dir = self.settings.data_dir
         position = cursor.load(data_dir)
         lines, after = cursor.read_lines(data_dir, position, max_bytes=BATCH_BYTES)
-        start = after.offset - sum(len(line) + 1 for line in lines)
-        read = enqueued = 0
+        enqueued = 0
         try:
-            if not lines and self.redis_down_since is not None:
+            if lines:
+                enqueued = queueing.enqueue_captures(self.queue, parse_lines(lines), self.settings)
+            elif self.redis_down_since is not None:
                 self.queue.connection.ping()  # idle during an outage: find out when it ends
-            for line in lines:
-                enqueued += self.enqueue_line(line)
-                read += 1
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
-            after = cursor.Cursor(after.day, start + sum(len(line) + 1 for line in lines[:read]))
+            return 0, 0  # the cursor stays: the whole batch is tried again
         if after != position:
             cursor.save(data_dir, after)
-        return read, enqueued
-
-    def enqueue_line(self, line):
-        """Enqueue one capture line; return 1 if a job was created, 0 if skipped or already queued."""
-        try:
-            record = json.loads(line)
-            record["id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("skipping a corrupt capture line: %r", line[:120])
-            return 0
-        return int(queueing.enqueue_capture(self.queue, record, self.settings))
+        return len(lines), enqueued
 
     def drain(self):
         """Forward until nothing is left or Redis fails; return how many jobs were enqueued."""
@@ -129,6 +117,20 @@ class Forwarder:
 
 
 _started = {}
+
+
+def parse_lines(lines):
+    """Return the capture records of ``lines``; a corrupt line is logged and skipped."""
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            record["id"]
+        except (ValueError, KeyError, TypeError):
+            log.error("skipping a corrupt capture line: %r", line[:120])
+            continue
+        records.append(record)
+    return records
 
 
 def start_background(settings, observer=None):

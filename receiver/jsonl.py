@@ -1,8 +1,9 @@
 """Append JSON lines to the daily data files, which hold customer PII.
 
-Files are created 0600 and directories 0700. Each record is one ``write()``
-of one whole line under an exclusive ``flock``, so lines written by many
-processes and threads never interleave.
+Files are created 0600 and directories 0700. The lines of one call are one
+``write()`` under an exclusive ``flock``, so lines written by many processes
+and threads never interleave. ``fdatasync`` runs after the lock is released,
+so concurrent writers share the disk flush instead of queueing for it.
 """
 import fcntl
 import json
@@ -20,10 +21,26 @@ def day_name(when=None):
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
+_made = set()  # directories this process has made or seen, to spare a stat() per request
+
+
 def ensure_dir(path):
     """Create ``path`` and its parents with mode 0700 and return it."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    if path not in _made:
+        os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+        _made.add(path)
     return path
+
+
+def open_for_append(path):
+    """Open ``path`` for appending (0600), making its directory again if it was removed."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, FILE_MODE)
+    except FileNotFoundError:
+        _made.discard(os.path.dirname(path))
+        ensure_dir(os.path.dirname(path))
+        return os.open(path, flags, FILE_MODE)
 
 
 def day_path(data_dir, kind, day):
@@ -40,17 +57,18 @@ def append_lines(path, lines, fsync=False):
     """Append already-encoded ``lines`` to ``path`` atomically with respect to other writers."""
     ensure_dir(os.path.dirname(path))
     data = b"".join(lines)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    fd = open_for_append(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        fcntl.flock(fd, fcntl.LOCK_UN)
         if fsync:
             os.fdatasync(fd)
     finally:
-        os.close(fd)  # closing also releases the lock
+        os.close(fd)
 
 
 def append_records(data_dir, kind, records, day=None, fsync=False):

@@ -1,13 +1,16 @@
 """Connect to Redis and hand captures to RQ.
 
 Every job uses the JSON serializer (never pickle) and the capture id as its
-job id, enqueued with RQ's unique jobs: a capture handed over twice (after a
-crash, a replay) is queued once while its job exists. Failing jobs are
-retried at the configured intervals, then rest in RQ's FailedJobRegistry.
+job id, so a capture handed over twice (after a crash, a replay) is queued
+once while its job exists: one at a time with RQ's unique jobs, or in
+batches that skip the ids whose job exists (checked in the same two round
+trips). Failing jobs are retried at the configured intervals, then rest in
+RQ's FailedJobRegistry.
 """
 import redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 JOB_FUNCTION = "jobs.process.process_capture"
@@ -38,19 +41,39 @@ def retry_policy(settings):
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
+def job_options(capture, settings):
+    """Return the keyword arguments of the job that processes ``capture``."""
+    return {
+        "job_id": capture["id"],
+        "timeout": max(1, round(settings.job_timeout)),
+        "result_ttl": RESULT_TTL,
+        "retry": retry_policy(settings),
+        "description": f"capture {capture['id']} from {capture.get('source')}",
+    }
+
+
 def enqueue_capture(queue, capture, settings):
     """Enqueue the job that processes ``capture``; return False if that job already exists."""
+    options = job_options(capture, settings)
+    options["job_timeout"] = options.pop("timeout")
     try:
-        queue.enqueue(
-            JOB_FUNCTION,
-            args=(capture,),
-            job_id=capture["id"],
-            unique=True,
-            job_timeout=max(1, round(settings.job_timeout)),
-            result_ttl=RESULT_TTL,
-            retry=retry_policy(settings),
-            description=f"capture {capture['id']} from {capture.get('source')}",
-        )
+        queue.enqueue(JOB_FUNCTION, args=(capture,), unique=True, **options)
     except DuplicateJobError:
         return False
     return True
+
+
+def enqueue_captures(queue, captures, settings):
+    """Enqueue the jobs of ``captures`` in two round trips, skipping ids whose job exists; return the count."""
+    captures = list({capture["id"]: capture for capture in captures}.values())
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for capture in captures:
+            pipe.exists(Job.key_for(capture["id"]))
+        exists = pipe.execute()
+    fresh = [capture for capture, found in zip(captures, exists) if not found]
+    if fresh:
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many([Queue.prepare_data(JOB_FUNCTION, args=(capture,), **job_options(capture, settings))
+                                for capture in fresh], pipeline=pipe)
+            pipe.execute()
+    return len(fresh)

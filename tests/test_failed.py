@@ -12,6 +12,7 @@ from rq.serializers import JSONSerializer
 from conftest import free_port
 from helpers import read_kind
 from receiver.capture import new_delivery, to_record
+from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
@@ -46,7 +47,7 @@ def queue(environment):
 def capture(number):
     """Return a real capture record holding one distinct email event."""
     body = json.dumps([{"TRANSID": number, "EVENT": "sent", "TIMESTAMP": 1700000000 + number}]).encode()
-    return to_record(new_delivery(SOURCE, "203.0.113.7", "POST", "/", "application/json", "smartech", body))
+    return to_record(new_delivery(new_id(), SOURCE, "203.0.113.7", "POST", "/", "application/json", "smartech", body))
 
 
 def work(queue):

@@ -252,3 +252,13 @@ def test_neither_disk_nor_redis_is_the_only_503(env, tmp_path, log_lines):
     response = post(create_app(env).test_client())
     assert response.status_code == 503
     assert any("LOST" in line for line in log_lines)
+
+
+def test_a_removed_captures_directory_is_made_again(client, data_dir):
+    import shutil
+
+    assert post(client).status_code == 200
+    shutil.rmtree(os.path.join(data_dir, "captures"))
+    assert post(client).status_code == 200
+    assert len(read_kind(data_dir, "captures")) == 1
+    assert stat.S_IMODE(os.stat(os.path.join(data_dir, "captures")).st_mode) == 0o700
