@@ -3,7 +3,7 @@ from importlib import metadata
 
 import click
 
-from . import check, failed, forward, inspect_cmds, replay, send, stats, tidy, up, worker
+from . import check, failed, forward, inspect_cmds, replay, send, serve, stats, tidy, up, worker
 
 
 def version():
@@ -21,7 +21,7 @@ def main():
 
 
 COMMANDS = (
-    up.up, worker.worker, forward.forward, send.send, check.check, failed.failed,
+    up.up, serve.serve, worker.worker, forward.forward, send.send, check.check, failed.failed,
     inspect_cmds.tail, inspect_cmds.show, inspect_cmds.list_captures, stats.stats, replay.replay,
     tidy.compress, tidy.prune,
 )

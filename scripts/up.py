@@ -19,6 +19,7 @@ import requests
 from receiver import jsonl
 from receiver.settings import DEFAULT_REDIS_URL, SettingsError, load
 from scripts import redis_server
+from scripts.serve import gunicorn_command
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -129,8 +130,7 @@ def up(host, port, private_redis):
         if not settings.credentials and not settings.auth_disabled:
             env["DUMPER_BASIC_AUTH"] = saved_credentials(settings.data_dir)
         children.append(("worker", spawn([sys.executable, "-m", "scripts", "worker"], env)))
-        children.append(("web", spawn([sys.executable, "-m", "gunicorn", "--config", "python:receiver.gunicorn_conf",
-                                       "--bind", f"{host}:{port}", "receiver:create_app()"], env)))
+        children.append(("web", spawn(gunicorn_command(f"{host}:{port}"), env)))
         base = f"http://{host}:{port}"
         wait_healthy(base + "/healthz", children)
         user, _, password = env.get("DUMPER_BASIC_AUTH", "").split(",")[0].partition(":")
