@@ -30,6 +30,15 @@ def redis_server():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_servers():
+    """Stop any gunicorn a test started and did not stop (say, because an assertion failed)."""
+    from tests import procs
+
+    yield
+    procs.stop_all()
+
+
 @pytest.fixture
 def redis_url(redis_server):
     """Yield the session Redis URL after emptying it, so each test starts clean."""

@@ -35,6 +35,15 @@ def start_gunicorn(env, port, workers=2):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+RUNNING = set()  # every Web still up; stop_all() ends them when a test failed half-way
+
+
+def stop_all():
+    """Stop every Web a test left running."""
+    for web in list(RUNNING):
+        web.stop()
+
+
 class Web:
     """A running gunicorn receiver."""
 
@@ -47,6 +56,7 @@ class Web:
     def start(self):
         """Start (or restart) gunicorn and wait until it answers."""
         self.proc = start_gunicorn(self.env, self.port, self.workers)
+        RUNNING.add(self)
         wait_http(self.url + "/healthz", self.proc)
 
     def worker_pids(self):
@@ -56,6 +66,7 @@ class Web:
 
     def stop(self):
         """Stop gunicorn gracefully and return its output."""
+        RUNNING.discard(self)
         return stop(self.proc)
 
 
