@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import subprocess
-import tempfile
 import time
 
 import redis
@@ -26,7 +25,7 @@ import redis
 from receiver import queueing, settings as settings_mod
 
 from . import batches, captures, load
-from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, stop
+from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scratch_dir, stop
 from .report import median, ratio, table
 
 SETTINGS = [("gthread", 2, 4), ("gthread", 4, 2), ("gthread", 3, 8), ("sync", 4, 1), ("sync", 2, 1)]
@@ -326,8 +325,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="short rounds, two settings: a smoke test")
     options = parser.parse_args()
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-ack-", dir=os.path.join(ROOT, "bench", "results")) as workdir:
+    with scratch_dir("bench-ack-") as workdir:
         if options.quick:
             result = run(workdir, seconds=2, rounds=1, sweep_seconds=2, settings=SETTINGS[:2], trouble_rounds=1,
                          prefill_count=2000)

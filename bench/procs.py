@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import requests
@@ -12,6 +13,13 @@ from scripts.up import free_port
 
 BIN = os.path.dirname(sys.executable)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+
+def scratch_dir(prefix):
+    """Return a temporary directory under bench/results (gitignored) that removes itself on exit."""
+    os.makedirs(RESULTS, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=RESULTS)
 OUR_APP = "receiver:create_app()"
 BARE_APP = "bench.bare_app:app"
 USER, PASSWORD = "smartech", "bench-secret"

@@ -16,14 +16,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
 import redis
 
 from . import captures, synthetic
-from .procs import OUR_APP, PASSWORD, ROOT, USER, Gunicorn, Redis, base_env
+from .procs import OUR_APP, PASSWORD, ROOT, USER, Gunicorn, Redis, base_env, scratch_dir
 from .report import ratio, table
 
 PER_DAY = 10_000
@@ -126,8 +125,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small windows: a smoke test")
     options = parser.parse_args()
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-replay-", dir=os.path.join(ROOT, "bench", "results")) as workdir:
+    with scratch_dir("bench-replay-") as workdir:
         if options.quick:
             result = run(workdir, per_day=500, window_days=(1, 4), enqueue_days=(1, 2), send_limit=300)
         else:

@@ -8,15 +8,13 @@ import os
 import platform
 import signal
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 
 from . import ack, load, replay_bench, workers
-from .procs import ROOT
+from .procs import RESULTS, ROOT, scratch_dir
 from .report import table
 
-RESULTS = os.path.join(ROOT, "bench", "results")
 STEPS = ("ack", "workers", "replay")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25
 WORKER_RATIO_MAX, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 1.25, 5000, 1.2, 80
@@ -102,13 +100,12 @@ def main():
     options = parser.parse_args()
     skip = {step for step in options.skip.split(",") if step}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so every started process is stopped
-    os.makedirs(RESULTS, exist_ok=True)
     load.ensure_wrk()
     started = time.monotonic()
     results = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": options.quick,
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                            "load_average_at_start": os.getloadavg()}}
-    with tempfile.TemporaryDirectory(prefix="run-", dir=RESULTS) as workdir:
+    with scratch_dir("run-") as workdir:
         if "ack" not in skip:
             print("=" * 30 + " 1-2. ack path " + "=" * 30, flush=True)
             results["ack"] = (ack.run(os.path.join(workdir, "ack"), seconds=2, rounds=1, sweep_seconds=2,

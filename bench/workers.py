@@ -17,7 +17,6 @@ import glob
 import json
 import os
 import subprocess
-import tempfile
 import time
 from unittest import mock
 
@@ -27,7 +26,7 @@ from rq.serializers import JSONSerializer
 from receiver import queueing, settings as settings_mod
 
 from . import batches
-from .procs import BIN, ROOT, Redis, base_env
+from .procs import BIN, ROOT, Redis, base_env, scratch_dir
 from .report import ratio, table
 
 BATCH_SIZES = (1, 10, 100)
@@ -198,8 +197,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few jobs: a smoke test")
     options = parser.parse_args()
-    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-workers-", dir=os.path.join(ROOT, "bench", "results")) as workdir:
+    with scratch_dir("bench-workers-") as workdir:
         jobs = {cls: {b: 50 for b in BATCH_SIZES} for cls in JOBS} if options.quick else JOBS
         result = run(workdir, jobs)
     print(json.dumps(result, indent=1, default=str))

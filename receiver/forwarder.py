@@ -3,7 +3,8 @@
 Failure policy: Redis errors are logged once per outage and never raised;
 the forwarder backs off and tries again. The cursor only moves past captures
 that Redis took, so an outage delays processing but loses nothing, and a
-capture handed over twice is queued once (unique job ids). The forwarder is
+capture handed over twice is queued once (its job id is its capture id, and
+a batch skips ids whose job exists). The forwarder is
 whoever holds an exclusive flock on ``spool/forwarder.lock``; when its process
 dies the lock is freed and another process carries on from the saved cursor.
 """
@@ -14,9 +15,8 @@ import os
 import threading
 import time
 
-import redis
-
 from . import cursor, queueing
+from .queueing import REDIS_ERRORS
 
 log = logging.getLogger("receiver.forwarder")
 LOCK_FILE = "forwarder.lock"
@@ -24,7 +24,6 @@ BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: two Redis round trips e
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
 OBSERVE_EVERY = 10.0
-REDIS_ERRORS = (redis.RedisError, OSError)
 
 
 class Forwarder:

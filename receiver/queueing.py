@@ -14,6 +14,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 JOB_FUNCTION = "jobs.process.process_capture"
+# What "Redis did not take it" looks like: server errors, timeouts, refused or broken sockets.
+REDIS_ERRORS = (redis.RedisError, OSError)
 RESULT_TTL = 3600
 
 
@@ -55,7 +57,7 @@ def job_options(capture, settings):
 def enqueue_capture(queue, capture, settings):
     """Enqueue the job that processes ``capture``; return False if that job already exists."""
     options = job_options(capture, settings)
-    options["job_timeout"] = options.pop("timeout")
+    options["job_timeout"] = options.pop("timeout")  # enqueue() names it job_timeout, prepare_data() timeout
     try:
         queue.enqueue(JOB_FUNCTION, args=(capture,), unique=True, **options)
     except DuplicateJobError:

@@ -8,12 +8,9 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 
-import redis
-
 from . import capture, cursor, jsonl
+from .queueing import REDIS_ERRORS
 from .redis_health import redis_config_warnings
-
-REDIS_ERRORS = (redis.RedisError, OSError)
 
 
 def disk_status(settings):

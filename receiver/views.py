@@ -7,7 +7,6 @@ only 5xx is 503, when neither disk nor Redis took a payload.
 """
 import logging
 
-import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.routing import BaseConverter
 
@@ -107,7 +106,7 @@ def enqueue_directly(settings, record):
         return False
     try:
         queueing.enqueue_capture(current_app.config["QUEUE"], record, settings)
-    except (redis.RedisError, OSError) as exc:  # ConnectionError, TimeoutError, OOM...
+    except queueing.REDIS_ERRORS as exc:
         breaker.failed()
         log.error("request_id=%s enqueue failed: %s", record["id"], exc)
         return False

@@ -119,7 +119,7 @@ def our_queue():
         raise click.ClickException(f"REDIS_URL: {one_line(exc)}") from None
     try:
         yield queue
-    except (redis.RedisError, OSError) as exc:
+    except queueing.REDIS_ERRORS as exc:
         raise click.ClickException(redis_problem(settings, exc)) from None
     finally:
         queue.connection.close()

@@ -12,7 +12,6 @@ import sys
 from dataclasses import replace
 
 import click
-import redis
 from click.core import ParameterSource
 
 from receiver import queueing
@@ -52,7 +51,7 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
             queue.connection.ping()
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
-        except (redis.RedisError, OSError) as exc:
+        except queueing.REDIS_ERRORS as exc:
             raise click.ClickException(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
                                        f"{exc}") from None
         return QueueTarget(settings, queue)

@@ -9,7 +9,6 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
 import requests
 from requests.auth import HTTPBasicAuth
 from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -17,7 +16,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from receiver.capture import body_bytes
-from receiver.queueing import enqueue_capture
+from receiver.queueing import REDIS_ERRORS, enqueue_capture
 
 from .send import reason
 
@@ -25,7 +24,6 @@ OK, STATUS, ERROR = "ok", "status", "error"
 USER_AGENT = "smartech-dumper-replay"
 # A job in one of these states has run: replaying it means running it again.
 DONE_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
-REDIS_ERRORS = (redis.RedisError, OSError)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ monitoring, 20 s maintenance, 20 s worker TTL) a killed job is retried within
 about two minutes, not RQ's default ten or more.
 """
 import click
-import redis
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
@@ -48,7 +47,7 @@ def worker(burst, worker_class, name):
     try:
         built = build_worker(settings, worker_class, name)
         built.connection.ping()
-    except (redis.RedisError, OSError) as exc:
+    except queueing.REDIS_ERRORS as exc:
         raise click.ClickException(f"REDIS_URL: cannot reach Redis at {settings.redis_url}: {exc}") from None
     # The scheduler runs retries at their intervals; a burst worker exits before they are due.
     built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)

@@ -3,6 +3,12 @@ import base64
 import glob
 import json
 import os
+import threading
+import time
+
+from werkzeug.serving import make_server
+
+from receiver import cursor
 
 USER, PASSWORD = "smartech", "s3cret"
 
@@ -33,8 +39,6 @@ def all_text(data_dir):
 
 def wait_until(predicate, timeout=20.0, interval=0.05):
     """Poll ``predicate`` until it returns a true value; fail after ``timeout`` seconds."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -46,17 +50,11 @@ def wait_until(predicate, timeout=20.0, interval=0.05):
 
 def backlog(data_dir):
     """Return how many captures in ``data_dir`` still wait for the forwarder."""
-    from receiver import cursor
-
     return cursor.pending(data_dir, cursor.load(data_dir))[0]
 
 
 def serve(app):
     """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
