@@ -1,12 +1,19 @@
-"""Parse setting values; each parser names the variable in its error."""
+"""Parse setting values; each parser names the variable in its error.
+
+Failure policy: every parser raises ``SettingsError`` for any bad text, never
+another exception, and its message starts with the variable's name.
+"""
 import ipaddress
+import math
 import re
+from urllib.parse import urlsplit
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION = re.compile(r"^(\d{1,12}(?:\.\d{1,9})?)\s*([smhdw]?)$")
+MAX_DURATION = 10 * 365 * 86400  # ten years: longer is a typo, and RQ and Redis need finite numbers
 EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 
 
@@ -41,22 +48,31 @@ def parse_int(name, value, minimum=0):
 
 
 def parse_float(name, value):
-    """Parse a positive number of seconds."""
+    """Parse a positive, finite number of seconds."""
     try:
         number = float(str(value).strip())
     except ValueError:
         raise SettingsError(f"{name}: expected a number of seconds, got {value!r}") from None
-    if not number > 0:
-        raise SettingsError(f"{name}: must be greater than 0, got {value!r}")
+    if not (math.isfinite(number) and 0 < number <= MAX_DURATION):
+        raise SettingsError(f"{name}: must be greater than 0 and at most {MAX_DURATION}, got {value!r}")
     return number
 
 
-def parse_duration(name, value):
-    """Parse ``90``, ``30s``, ``15m``, ``2h`` or ``7d`` into seconds (a positive float)."""
-    match = DURATION.match(str(value))
-    if not match or float(match.group(1)) <= 0:
-        raise SettingsError(f"{name}: expected a duration such as 30s, 15m, 2h or 7d, got {value!r}")
+def duration_seconds(text):
+    """Return the seconds of ``90``, ``30s``, ``15m``, ``2h``, ``7d`` or ``2w``, or None when it is not one."""
+    match = DURATION.match(str(text).strip().lower())
+    if not match:
+        return None
     return float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+
+
+def parse_duration(name, value):
+    """Parse ``90``, ``30s``, ``15m``, ``2h``, ``7d`` or ``2w`` into seconds (a positive float)."""
+    seconds = duration_seconds(value)
+    if seconds is None or not 0 < seconds <= MAX_DURATION:
+        raise SettingsError(f"{name}: expected a duration such as 30s, 15m, 2h, 7d or 2w "
+                            f"(at most ten years), got {value!r}")
+    return seconds
 
 
 def parse_durations(name, value):
@@ -96,13 +112,37 @@ def parse_emails(name, value):
     return tuple(addresses)
 
 
+def parse_email(name, value):
+    """Parse exactly one e-mail address."""
+    addresses = parse_emails(name, value)
+    if len(addresses) != 1:
+        raise SettingsError(f"{name}: expected one e-mail address, got {value!r}")
+    return addresses[0]
+
+
 def parse_url(name, value, schemes):
-    """Accept a URL whose scheme is one of ``schemes``."""
+    """Accept a URL whose scheme is one of ``schemes`` and whose port, if any, is a number."""
     url = (value or "").strip()
     if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
         wanted = ", ".join(f"{scheme}://" for scheme in schemes)
         raise SettingsError(f"{name}: expected a {wanted} URL, got {value!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}: {redacted(url)!r}") from None
+    if parts.scheme == "unix" and not parts.path:
+        raise SettingsError(f"{name}: a unix:// URL needs a socket path, got {redacted(url)!r}")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise SettingsError(f"{name}: the URL has no host, got {redacted(url)!r}")
     return url
+
+
+def redacted(url):
+    """Return ``url`` without the password it may hold, for an error message."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}" if at else url
 
 
 def parse_name(name, value):

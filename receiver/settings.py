@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from .parsers import (SettingsError, parse_bool, parse_credentials, parse_duration, parse_durations,
-                      parse_emails, parse_float, parse_int, parse_log_level, parse_name, parse_networks,
+                      parse_email, parse_emails, parse_float, parse_int, parse_log_level, parse_name, parse_networks,
                       parse_url)
 
 __all__ = ["Settings", "SettingsError", "load"]
@@ -29,6 +29,7 @@ DEFAULT_ALERT_EVERY = "15m"
 DEFAULT_ALERT_PENDING_AFTER = "5m"
 DEFAULT_ALERT_REDIS_AFTER = "1m"
 DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
+DEFAULT_ALERT_FROM = "smartech-dumper@localhost"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def load(environ=None, overrides=None):
                                             get("DUMPER_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL)),
         alert_emails=parse_emails("DUMPER_ALERT_EMAILS", get("DUMPER_ALERT_EMAILS", "")),
         smtp_url=parse_url("DUMPER_SMTP_URL", get("DUMPER_SMTP_URL", DEFAULT_SMTP_URL), ("smtp", "smtps")),
-        alert_from=parse_emails("DUMPER_ALERT_FROM", get("DUMPER_ALERT_FROM", "smartech-dumper@localhost"))[0],
+        alert_from=parse_email("DUMPER_ALERT_FROM", get("DUMPER_ALERT_FROM", DEFAULT_ALERT_FROM)),
         alert_every=parse_duration("DUMPER_ALERT_EVERY", get("DUMPER_ALERT_EVERY", DEFAULT_ALERT_EVERY)),
         alert_pending_after=parse_duration("DUMPER_ALERT_PENDING_AFTER",
                                            get("DUMPER_ALERT_PENDING_AFTER", DEFAULT_ALERT_PENDING_AFTER)),

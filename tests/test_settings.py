@@ -1,5 +1,8 @@
 """Settings are read in one place; a bad value names its variable."""
+import inspect
 import ipaddress
+import math
+import re
 
 import pytest
 
@@ -68,3 +71,44 @@ def test_app_starts_without_credentials_only_with_explicit_opt_out(tmp_path, mon
     monkeypatch.delenv("DUMPER_BASIC_AUTH", raising=False)
     app = create_app({"DUMPER_DATA_DIR": str(tmp_path), "DUMPER_AUTH_DISABLED": "true"})
     assert app.config["SETTINGS"].auth_disabled is True
+
+
+SETTING_NAMES = sorted(set(re.findall(r'get\("([A-Z_]+)"', inspect.getsource(load))))
+HOSTILE_VALUES = ["", "  ", ",", "inf", "-inf", "nan", "-1", "0", "1e999", "9" * 400, "é", "\x00", "a:b:c", "1w",
+                  "redis://host:notaport/0", "smtp://:25"]
+
+
+def test_every_setting_is_read_by_one_parser():
+    assert len(SETTING_NAMES) >= 20 and "DUMPER_ALERT_FROM" in SETTING_NAMES
+
+
+@pytest.mark.parametrize("name", SETTING_NAMES)
+def test_no_value_of_any_setting_escapes_as_anything_but_a_settings_error(name):
+    for value in HOSTILE_VALUES:
+        try:
+            settings = load(environ={name: value})
+        except SettingsError as exc:
+            assert str(exc).startswith(name + ":"), (value, str(exc))
+        else:
+            # What loads must be usable: finite numbers, RQ-safe durations.
+            for field, setting in vars(settings).items():
+                if isinstance(setting, float):
+                    assert math.isfinite(setting) and setting >= 0, (name, value, field)
+
+
+def test_an_empty_alert_sender_names_the_setting():
+    with pytest.raises(SettingsError, match="^DUMPER_ALERT_FROM: expected one e-mail address"):
+        load(environ={"DUMPER_ALERT_FROM": ""})
+
+
+def test_durations_accept_weeks_and_refuse_what_rq_cannot_hold():
+    assert load(environ={"DUMPER_DEDUP_WINDOW": "2w"}).dedup_window == 14 * 86400
+    for value in ("9" * 400, "1e3s", "11000d"):
+        with pytest.raises(SettingsError, match="^DUMPER_JOB_TIMEOUT:"):
+            load(environ={"DUMPER_JOB_TIMEOUT": value})
+
+
+def test_a_redis_url_with_a_bad_port_stops_the_start_without_echoing_its_password():
+    with pytest.raises(SettingsError, match="^REDIS_URL: Port") as info:
+        load(environ={"REDIS_URL": "redis://user:hunter2@host:six/0"})
+    assert "hunter2" not in str(info.value)
