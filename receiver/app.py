@@ -1,12 +1,21 @@
-"""Build the Flask app from validated settings (the application factory)."""
+"""Build the Flask app from validated settings (the application factory).
+
+``create_app`` only builds: it starts no thread and opens no connection. The
+live objects of a process (Redis queue, circuit breaker, group commit, readiness cache) sit in
+``app.extensions[EXTENSION]`` and are made on first use, so they are made in
+the process that serves (after gunicorn forks and gevent patches), and
+``--preload`` stays safe.
+"""
 import logging
+from functools import cached_property
 
 from flask import Flask
 
-from . import forwarder, queueing, settings as settings_mod, status, views
+from . import commit, queueing, settings as settings_mod, status, views
 from .breaker import Breaker
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+EXTENSION = "smartech_dumper"
 
 
 def configure_logging(level):
@@ -20,16 +29,41 @@ def configure_logging(level):
         logger.propagate = False
 
 
+class Runtime:
+    """Hold one process's live objects, each made on first use."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    @cached_property
+    def queue(self):
+        """Return the RQ queue (its Redis client connects on first command)."""
+        return queueing.get_queue(self.settings)
+
+    @cached_property
+    def breaker(self):
+        """Return the breaker that spares the hot path a Redis that just failed."""
+        return Breaker()
+
+    @cached_property
+    def readiness(self):
+        """Return the cached readiness snapshot."""
+        return status.Readiness(self.settings, self.queue)
+
+    @cached_property
+    def committer(self):
+        """Return the group commit that writes captures."""
+        return commit.GroupCommit(fsync=self.settings.fsync)
+
+
 def build_app(test_config=None):
     """Return the receiver app; ``test_config`` overrides environment settings by name."""
     settings = settings_mod.load(overrides=test_config).require_web()
     configure_logging(settings.log_level)
     app = Flask(__name__)
     # We read bodies ourselves (see body.py); Flask must not truncate or buffer them.
-    app.config.update(SETTINGS=settings, QUEUE=queueing.get_queue(settings), REDIS_BREAKER=Breaker(),
-                      MAX_CONTENT_LENGTH=None)
+    app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=None)
+    app.extensions[EXTENSION] = Runtime(settings)
     app.url_map.converters["source"] = views.SourceConverter
     app.register_blueprint(views.bp)
-    if settings.forwarder:
-        forwarder.start_background(settings, observer=status.alert_observer(settings))
     return app

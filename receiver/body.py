@@ -2,8 +2,17 @@
 
 Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH without saying so; we read
 the WSGI input ourselves and raise ``BodyTooLarge`` past the limit instead.
+Under gevent (the receiver's worker class) the whole body must arrive within
+the timeout, so a client trickling a body a byte a second gives up its
+connection; other servers keep only their own socket timeouts.
 """
+import contextlib
+
 CHUNK_SIZE = 64 * 1024
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive in time."""
 
 
 class BodyTooLarge(Exception):
@@ -24,7 +33,26 @@ def declared_length(environ):
     return length if length >= 0 else None
 
 
-def read_body(environ, max_bytes):
+def deadline(seconds):
+    """Return a context that raises ``BodyTimeout`` after ``seconds`` under gevent, or does nothing."""
+    try:
+        from gevent import Timeout, monkey
+    except ImportError:
+        return contextlib.nullcontext()
+    if not monkey.is_module_patched("socket"):
+        return contextlib.nullcontext()
+    return Timeout(seconds, BodyTimeout(seconds))
+
+
+def read_body(environ, max_bytes, timeout=None):
+    """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``, ``BodyTimeout`` after ``timeout``."""
+    if timeout is None:
+        return read_whole(environ, max_bytes)
+    with deadline(timeout):
+        return read_whole(environ, max_bytes)
+
+
+def read_whole(environ, max_bytes):
     """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``."""
     stream = environ["wsgi.input"]
     length = declared_length(environ)

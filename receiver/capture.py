@@ -3,15 +3,28 @@
 The capture log is the source of truth: a record is written, whole, before
 the request is answered. Write failures are raised to the caller, which
 decides whether another store (Redis) holds the payload instead.
+
+A capture's day file is the UTC day of its id, chosen once the body is read.
+A day file takes captures until ``WRITE_GRACE`` seconds after its midnight;
+the check runs under the file's lock, so once the forwarder has taken that
+lock after the deadline, no capture can be added behind it. A writer that
+stalled past the deadline gets ``DayClosed`` and takes a new id.
 """
 import base64
-from dataclasses import dataclass
-from datetime import datetime, timezone
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 from . import ids, jsonl
 
 KIND = "captures"
 DEFAULT_SOURCE = "default"
+WRITE_GRACE = 120.0
+DAY_FORMAT = "%Y-%m-%d"
+
+
+class DayClosed(Exception):
+    """The capture's day file no longer takes writes; the capture needs a new id."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,29 @@ def new_delivery(capture_id, source, remote_addr, method, path, content_type, us
     """Return a ``Delivery`` whose receive time is the time in its ULID ``capture_id``."""
     return Delivery(capture_id, ids.id_time_ms(capture_id), source, remote_addr, method,
                     path, content_type, user, body)
+
+
+def renewed(delivery):
+    """Return ``delivery`` with a new id (and so a new day), for one whose day closed."""
+    capture_id = ids.new_id()
+    return replace(delivery, id=capture_id, received_ms=ids.id_time_ms(capture_id))
+
+
+def day_deadline(day):
+    """Return the Unix time after which ``day``'s captures file takes no more writes."""
+    start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=timezone.utc)
+    return (start + timedelta(days=1)).timestamp() + WRITE_GRACE
+
+
+def open_check(day, clock=time.time):
+    """Return the check, run under the file lock, that refuses writes to ``day`` past its deadline."""
+    deadline = day_deadline(day)
+
+    def check():
+        if clock() > deadline:
+            raise DayClosed(day)
+
+    return check
 
 
 def iso_ms(when):
@@ -73,7 +109,17 @@ def body_bytes(record):
     return record["body"].encode("utf-8")
 
 
-def write(settings, record, received_at):
-    """Append ``record`` to the captures file of its UTC day; raise ``OSError`` on failure."""
-    return jsonl.append_records(settings.data_dir, KIND, [record],
-                                day=jsonl.day_name(received_at), fsync=settings.fsync)
+def write(settings, record, received_at, committer=None):
+    """Append ``record`` to the captures file of its UTC day; raise ``OSError`` or ``DayClosed``.
+
+    With a ``committer`` (``commit.GroupCommit``) the write and sync are shared with concurrent requests.
+    """
+    day = jsonl.day_name(received_at)
+    path = jsonl.day_path(settings.data_dir, KIND, day)
+    jsonl.ensure_dir(settings.data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
+    line = jsonl.encode_line(record)
+    check = open_check(day)
+    check()  # also before the open, so a stalled writer does not create a closed day's file again
+    if committer is not None:
+        return committer.append(path, line, check)
+    return jsonl.append_lines(path, [line], fsync=settings.fsync, check=check)

@@ -1,22 +1,41 @@
 """Gunicorn settings for the receiver; load with ``--config python:receiver.gunicorn_conf``.
 
-The master validates the settings before it forks, so a bad value stops the
-start with one line naming the variable instead of a worker boot loop.
+The worker class is gevent: each connection is a greenlet, so connections
+that trickle their headers or body, or send nothing, cost a greenlet each and
+never stop other requests from being read and answered (the gthread class
+gave each of them a thread until none was left: eight slow connections
+stopped a 4x2 server). Request line and headers must arrive within
+``keepalive`` seconds (gunicorn's gevent worker bounds that read); the body
+within ``DUMPER_BODY_TIMEOUT`` (see ``receiver/body.py``). The blocking disk
+writes and syncs run in gevent's native thread pool (``receiver/commit.py``).
+
+The master validates the settings when it reads this file, before it forks,
+so a bad value stops the start with one line naming the variable instead of
+a worker boot loop. (A bad WEB_CONCURRENCY already breaks gunicorn's own
+defaults; ``smartech-dumper serve`` checks it first.)
 """
-import os
 import sys
 
 from receiver.settings import SettingsError, load
 
-# Chosen by `make bench` on 2 cores: 4 processes beat 2 in every run (gthread 4x2 and sync 4 were
-# within noise of each other); gthread keeps keep-alive and a slow client cannot hold a process.
-DEFAULT_WORKERS = 4
-DEFAULT_THREADS = 2
 GRACEFUL_TIMEOUT = 30
+KEEPALIVE = 5
 
-worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", DEFAULT_WORKERS))
-threads = int(os.environ.get("DUMPER_WEB_THREADS", DEFAULT_THREADS))
+
+def validated():
+    """Return the settings, or stop the start with one line naming the bad setting."""
+    try:
+        return load().require_web()
+    except SettingsError as exc:
+        print(f"smartech-dumper: bad setting: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+_settings = validated()
+worker_class = "gevent"
+workers = _settings.web_processes
+worker_connections = _settings.web_connections
+keepalive = KEEPALIVE
 graceful_timeout = GRACEFUL_TIMEOUT
 accesslog = None
 errorlog = "-"
@@ -24,11 +43,3 @@ errorlog = "-"
 # on one host would fight over it, and we do not use it.
 control_socket_disable = True
 
-
-def on_starting(server):
-    """Refuse to start with bad settings, naming the setting."""
-    try:
-        load().require_web()
-    except SettingsError as exc:
-        print(f"smartech-dumper: bad setting: {exc}", file=sys.stderr)
-        sys.exit(2)

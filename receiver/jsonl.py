@@ -2,17 +2,29 @@
 
 Files are created 0600 and directories 0700. The lines of one call are one
 ``write()`` under an exclusive ``flock``, so lines written by many processes
-and threads never interleave. ``fdatasync`` runs after the lock is released,
-so concurrent writers share the disk flush instead of queueing for it.
+and threads never interleave. An append is all or nothing for the lines that
+follow it:
+
+- it starts on a fresh line, so a fragment left by a writer killed mid-append
+  stays a line of its own (readers keep it aside as a torn line) instead of
+  swallowing the next record;
+- a write that fails half-way is cut back to where it started;
+- a file unlinked while we waited for its lock (``compress``, ``prune``) is
+  reopened by name, so no line is ever written into a file nobody reads.
+
+``fdatasync`` runs after the lock is released, so concurrent writers share
+the disk flush instead of queueing for it.
 """
 import fcntl
 import json
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SUFFIX = ".jsonl"
+NEWLINE = b"\n"
 
 
 def day_name(when=None):
@@ -34,7 +46,7 @@ def ensure_dir(path):
 
 def open_for_append(path):
     """Open ``path`` for appending (0600), making its directory again if it was removed."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC  # read: to see if the last line is whole
     try:
         return os.open(path, flags, FILE_MODE)
     except FileNotFoundError:
@@ -53,22 +65,58 @@ def encode_line(record):
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def append_lines(path, lines, fsync=False):
-    """Append already-encoded ``lines`` to ``path`` atomically with respect to other writers."""
-    ensure_dir(os.path.dirname(path))
-    data = b"".join(lines)
-    fd = open_for_append(path)
+def write_all(fd, data):
+    """Write every byte of ``data`` to ``fd``."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def locked_append(fd, data, check=None):
+    """Append ``data`` to the locked ``fd`` on a fresh line; return its start offset, cutting back on failure."""
+    start = os.fstat(fd).st_size
+    if check is not None:
+        check()
+    # A torn line before us (a writer killed mid-append): end it, so our record stands alone.
+    lead = NEWLINE if start and os.pread(fd, 1, start - 1) != NEWLINE else b""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        write_all(fd, lead + data)
+    except BaseException:
+        try:
+            os.ftruncate(fd, start)  # no half record stays behind for the next writer to glue onto
+        except OSError:
+            pass
+        raise
+    return start + len(lead)
+
+
+@contextmanager
+def locked(path, opener=open_for_append):
+    """Yield ``path`` opened for appending and exclusively locked; a file unlinked meanwhile is reopened."""
+    ensure_dir(os.path.dirname(path))
+    while True:
+        fd = opener(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink == 0:
+                continue  # compressed or pruned while we waited: use the file that has the name now
+            yield fd
+            return
+        finally:
+            os.close(fd)  # also releases the lock
+
+
+def append_lines(path, lines, fsync=False, check=None):
+    """Append encoded ``lines`` to ``path`` atomically; return the offset of the first.
+
+    ``check`` runs under the lock before writing and may raise to refuse the append.
+    """
+    with locked(path) as fd:
+        start = locked_append(fd, b"".join(lines), check)
         fcntl.flock(fd, fcntl.LOCK_UN)
         if fsync:
             os.fdatasync(fd)
-    finally:
-        os.close(fd)
+        return start
 
 
 def append_records(data_dir, kind, records, day=None, fsync=False):

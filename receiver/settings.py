@@ -30,6 +30,9 @@ DEFAULT_ALERT_PENDING_AFTER = "5m"
 DEFAULT_ALERT_REDIS_AFTER = "1m"
 DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
 DEFAULT_ALERT_FROM = "smartech-dumper@localhost"
+DEFAULT_BODY_TIMEOUT = "60s"
+DEFAULT_WEB_PROCESSES = 4  # chosen by `make bench` on 2 cores (README, Performance)
+DEFAULT_WEB_CONNECTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class Settings:
     allowed_networks: tuple
     trusted_proxies: int
     max_bytes: int
+    body_timeout: float
+    web_processes: int
+    web_connections: int
     fsync: bool
     log_level: str
     forwarder: bool
@@ -90,6 +96,10 @@ def load(environ=None, overrides=None):
         allowed_networks=parse_networks("DUMPER_ALLOWED_IPS", get("DUMPER_ALLOWED_IPS", "")),
         trusted_proxies=parse_int("DUMPER_TRUSTED_PROXIES", get("DUMPER_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
         max_bytes=parse_int("DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1),
+        body_timeout=parse_duration("DUMPER_BODY_TIMEOUT", get("DUMPER_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
+        web_processes=parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES), minimum=1),
+        web_connections=parse_int("DUMPER_WEB_CONNECTIONS", get("DUMPER_WEB_CONNECTIONS", DEFAULT_WEB_CONNECTIONS),
+                                  minimum=1),
         fsync=parse_bool("DUMPER_FSYNC", get("DUMPER_FSYNC", "true")),
         log_level=parse_log_level("DUMPER_LOG_LEVEL", get("DUMPER_LOG_LEVEL", DEFAULT_LOG_LEVEL)),
         forwarder=parse_bool("DUMPER_FORWARDER", get("DUMPER_FORWARDER", "true")),

@@ -10,8 +10,8 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.routing import BaseConverter
 
-from . import allowlist, auth, capture, ids, queueing, status
-from .body import BodyIncomplete, BodyTooLarge, read_body
+from . import allowlist, auth, capture, ids, queueing
+from .body import BodyIncomplete, BodyTimeout, BodyTooLarge, read_body
 
 log = logging.getLogger("receiver")
 bp = Blueprint("webhook", __name__)
@@ -19,6 +19,7 @@ PROBE_METHODS = ("GET", "HEAD")
 WEBHOOK_METHODS = ["GET", "HEAD", "POST"]
 REALM = 'Basic realm="smartech-dumper", charset="UTF-8"'
 ACCEPTED = '{"status":"accepted","id":"%s"}\n'
+DAY_ATTEMPTS = 2  # a second day change within one request cannot happen
 
 
 class SourceConverter(BaseConverter):
@@ -34,13 +35,21 @@ def answer(status, code, **extra):
     return response
 
 
-def refuse(code, status, request_id, reason, ip):
+def runtime():
+    """Return this process's live objects (see ``app.Runtime``)."""
+    return current_app.extensions["smartech_dumper"]
+
+
+def refuse(code, status, reason, ip):
     """Log a refusal without secrets and return its generic answer."""
+    request_id = ids.new_id()  # a tag for the log line; a refused request has no capture
     log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s",
                 request_id, code, reason, ip, request.method, request.path)
     response = answer(status, code)
     if code == 401:
         response.headers["WWW-Authenticate"] = REALM
+    # The body of a refused request is not read: close, so the server does not keep reading it for us.
+    response.headers["Connection"] = "close"
     return response
 
 
@@ -56,56 +65,64 @@ def healthz():
 def webhook(source):
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]
-    request_id = ids.new_id()  # also the capture id, so log lines and captures share it
     ip = allowlist.client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
                              settings.trusted_proxies)
     if not allowlist.is_allowed(ip, settings.allowed_networks):
-        return refuse(403, "forbidden", request_id, "address not allowed", ip)
+        return refuse(403, "forbidden", "address not allowed", ip)
     if request.method in PROBE_METHODS:
         return answer("ok", 200)
     user = None
     if not settings.auth_disabled:
         user = auth.authenticate(request.headers.get("Authorization"), settings.credentials)
         if user is None:
-            return refuse(401, "unauthorized", request_id, "missing or wrong credentials", ip)
+            return refuse(401, "unauthorized", "missing or wrong credentials", ip)
     try:
-        body = read_body(request.environ, settings.max_bytes)
+        body = read_body(request.environ, settings.max_bytes, settings.body_timeout)
     except BodyTooLarge as exc:
-        return refuse(413, "too large", request_id, f"body over {settings.max_bytes} bytes ({exc})", ip)
+        return refuse(413, "too large", f"body over {settings.max_bytes} bytes ({exc})", ip)
     except BodyIncomplete as exc:
-        return refuse(400, "incomplete", request_id, f"body ended after {exc} bytes", ip)
-    delivery = capture.new_delivery(request_id, source, ip, request.method, request.path,
+        return refuse(400, "incomplete", f"body ended after {exc} bytes", ip)
+    except BodyTimeout:
+        return refuse(408, "timeout", f"body not received within {settings.body_timeout:g}s", ip)
+    # The id, and so the day file, is chosen now that the body is in: a body that trickled in
+    # across midnight belongs to the new day. It is also the request id of the log lines.
+    delivery = capture.new_delivery(ids.new_id(), source, ip, request.method, request.path,
                                     request.headers.get("Content-Type"), user, body)
     return accept(settings, delivery)
 
 
 def accept(settings, delivery):
     """Store the delivery on disk (the forwarder queues it later); fall back to Redis if the disk fails."""
-    record = capture.to_record(delivery)
-    if store_on_disk(settings, record, delivery) or enqueue_directly(settings, record):
-        # Formatted by hand: jsonify costs more than the rest of a small request (ids are [0-9A-Z]).
-        return Response(ACCEPTED % delivery.id, 200, mimetype="application/json")
+    for _ in range(DAY_ATTEMPTS):
+        record = capture.to_record(delivery)
+        try:
+            capture.write(settings, record, delivery.received_at, runtime().committer)
+        except capture.DayClosed:
+            delivery = capture.renewed(delivery)  # we stalled past the day's deadline: today it is
+            continue
+        except OSError as exc:
+            log.error("request_id=%s capture write failed: %s", delivery.id, exc)
+            break
+        return accepted(delivery)
+    if enqueue_directly(settings, capture.to_record(delivery)):
+        return accepted(delivery)
     log.critical("request_id=%s LOST: neither disk nor Redis took the payload", delivery.id)
     return answer("unavailable", 503)
 
 
-def store_on_disk(settings, record, delivery):
-    """Append the capture; return False (and log loudly) if the disk refused it."""
-    try:
-        capture.write(settings, record, delivery.received_at)
-        return True
-    except OSError as exc:
-        log.error("request_id=%s capture write failed: %s", delivery.id, exc)
-        return False
+def accepted(delivery):
+    """Return the 200 that names the capture id."""
+    # Formatted by hand: jsonify costs more than the rest of a small request (ids are [0-9A-Z]).
+    return Response(ACCEPTED % delivery.id, 200, mimetype="application/json")
 
 
 def enqueue_directly(settings, record):
     """Enqueue the job itself, unless Redis failed moments ago; return True if Redis took it."""
-    breaker = current_app.config["REDIS_BREAKER"]
+    breaker = runtime().breaker
     if not breaker.allow():
         return False
     try:
-        queueing.enqueue_capture(current_app.config["QUEUE"], record, settings)
+        queueing.enqueue_capture(runtime().queue, record, settings)
     except queueing.REDIS_ERRORS as exc:
         breaker.failed()
         log.error("request_id=%s enqueue failed: %s", record["id"], exc)
@@ -117,8 +134,8 @@ def enqueue_directly(settings, record):
 
 @bp.route("/readyz", methods=["GET"])
 def readyz():
-    """Report Redis, queue, backlog, dead letters and disk; 503 when not ready."""
-    state = status.snapshot(current_app.config["SETTINGS"], current_app.config["QUEUE"])
+    """Report Redis, queue, retries, dead letters, backlog, forwarder and disk; 503 when not ready."""
+    state = runtime().readiness.get()
     response = jsonify(state)
     response.status_code = 200 if state["ready"] else 503
     return response

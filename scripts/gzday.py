@@ -3,22 +3,21 @@
 Steps: copy the file into a gzip member in a temporary file (mode 0600) next
 to it, after the members of an existing ``.gz`` of that day; take the
 writers' ``flock`` and copy what was appended meanwhile; fsync, rename over
-the ``.gz``, fsync the directory, unlink the ``.jsonl``; release the lock.
-A writer that opened the file just before the unlink appends to the unlinked
-file once the lock is free, so after ``SALVAGE_WAIT`` seconds the lock is
-taken again and any such lines are appended to a fresh ``.jsonl`` of the day,
-which every reader reads after the ``.gz``.
+the ``.gz``, unlink the ``.jsonl``, fsync the directory; release the lock.
+A writer that opened the file before the unlink finds it unlinked once it
+holds the lock, and appends to the file that has the name now (see
+``receiver.jsonl``), which every reader reads after the ``.gz``: no sleep, no
+line written into a file nobody reads.
 """
 import fcntl
 import gzip
 import os
 import shutil
-import time
 
-from receiver.jsonl import FILE_MODE, append_lines
+from receiver.jsonl import FILE_MODE
+from receiver.statefile import fsync_dir
 
 CHUNK = 1024 * 1024
-SALVAGE_WAIT = 0.2
 GZIP_LEVEL = 6
 
 
@@ -33,20 +32,8 @@ def copy_range(fd, start, sink):
         offset += len(chunk)
 
 
-def fsync_dir(path):
-    """Flush a directory entry change (rename, unlink) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def compress(plain):
-    """Replace ``plain`` (``.jsonl``) by ``plain + '.gz'``; return ``(gz size, late-line check)``.
-
-    The caller must pass every returned check to ``salvage_all`` (which closes them).
-    """
+    """Replace ``plain`` (``.jsonl``) by ``plain + '.gz'``; return the size of the ``.gz``."""
     target = plain + ".gz"
     folder, name = os.path.split(plain)
     temp = os.path.join(folder, f".{name}.gz.{os.getpid()}.tmp")
@@ -75,24 +62,6 @@ def compress(plain):
             if os.path.exists(temp):
                 os.unlink(temp)
             raise
-    except BaseException:
+    finally:
         os.close(source)
-        raise
-    return os.path.getsize(target), (source, copied, plain)
-
-
-def salvage_all(checks, wait=SALVAGE_WAIT):
-    """After one short wait, move lines late writers added to unlinked files into fresh ``.jsonl`` files."""
-    if checks:
-        time.sleep(wait)
-    saved = 0
-    for source, copied, plain in checks:
-        try:
-            fcntl.flock(source, fcntl.LOCK_EX)
-            size = os.fstat(source).st_size
-            if size > copied:
-                append_lines(plain, [os.pread(source, size - copied, copied)])
-                saved += 1
-        finally:
-            os.close(source)  # also releases the lock
-    return saved
+    return os.path.getsize(target)

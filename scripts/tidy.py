@@ -2,18 +2,19 @@
 
 Both work on whole days of all three kinds (captures, events, rejects); a
 file's day is its name. Neither touches today, nor a day the receiver may
-still append to (until ``cursor.DAY_GRACE`` after its midnight), nor a
-captures day the forwarder has not yet handed to the queue in full.
+still append to (until ``capture.WRITE_GRACE`` after its midnight), nor a
+captures day the forwarder has not yet handed to the queue in full; without a
+saved cursor, no captures day counts as handed over.
 """
 import os
 from datetime import timedelta
 
 import click
 
-from receiver import cursor
+from receiver import capture, cursor
 
 from .datafiles import KINDS, DataFileError, day_files
-from .gzday import compress as compress_file, salvage_all
+from .gzday import compress as compress_file
 from .output import human_size
 from .selection import data_dir_option
 from .timeexpr import TIME, parse_time, utc_now
@@ -21,21 +22,22 @@ from .timeexpr import TIME, parse_time, utc_now
 
 def last_closed_day(now):
     """Return the newest day that is closed: over for longer than the receiver's grace period."""
-    return (now - timedelta(days=1, seconds=cursor.DAY_GRACE)).date().isoformat()
+    return (now - timedelta(days=1, seconds=capture.WRITE_GRACE)).date().isoformat()
 
 
 def unforwarded(data_dir, kind, day):
     """Say whether captures of ``day`` may still wait for the forwarder."""
-    if kind != "captures" or not os.path.exists(os.path.join(data_dir, cursor.SPOOL, cursor.CURSOR_FILE)):
+    if kind != capture.KIND:
         return False
-    return day >= cursor.load(data_dir).day
+    saved = cursor.load(data_dir)
+    return saved is None or day >= saved.day
 
 
 def candidates(data_dir, last_day, gzipped):
     """Yield ``(kind, DayFile, note)`` for files up to ``last_day``; ``note`` says why one is kept."""
     for kind in KINDS:
         for item in day_files(data_dir, kind, last_day=last_day, gzipped=gzipped):
-            note = "the forwarder has not handed all of it to the queue" if unforwarded(data_dir, kind, item.day) else None
+            note = "the forwarder has not handed all of it to the queue (see smartech-dumper forward)" if unforwarded(data_dir, kind, item.day) else None
             yield kind, item, note
 
 
@@ -85,7 +87,7 @@ def prune(data_dir, older_than, dry_run):
 def compress(data_dir, dry_run):
     """Gzip every closed day of captures, events and rejects to .jsonl.gz."""
     last_day = last_closed_day(utc_now())
-    checks, files, before, after = [], 0, 0, 0
+    files, before, after = 0, 0, 0
     try:
         for kind, item, note in candidates(data_dir, last_day, gzipped=False):
             name = relative(data_dir, item.path)
@@ -96,17 +98,12 @@ def compress(data_dir, dry_run):
             if dry_run:
                 click.echo(f"would compress {name} ({human_size(size)})")
             else:
-                packed, check = compress_file(item.path)
-                checks.append(check)
+                packed = compress_file(item.path)
                 click.echo(f"compressed {name} ({human_size(size)} -> {human_size(packed)})")
                 after += packed
             files, before = files + 1, before + size
     except (OSError, DataFileError) as exc:
         raise click.ClickException(f"cannot compress: {exc}") from None
-    finally:
-        salvaged = salvage_all(checks)
-    if salvaged:
-        click.echo(f"kept {salvaged} late writes in fresh .jsonl files")
     if dry_run:
         click.echo(f"would compress {files_text(files)} ({human_size(before)}) of days up to {last_day}")
     else:

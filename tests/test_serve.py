@@ -23,12 +23,12 @@ def test_serve_answers_webhooks(env):
         assert answer.status_code == 200 and answer.json()["status"] == "accepted"
     finally:
         output = stop(proc)
-    assert "gthread" in output  # the worker class of receiver/gunicorn_conf.py
+    assert "Using worker: gevent" in output  # the worker class of receiver/gunicorn_conf.py
 
 
-def test_serve_refuses_bad_settings_naming_them(env):
+@pytest.mark.parametrize("name, value", [("DUMPER_TRUSTED_PROXIES", "many"), ("WEB_CONCURRENCY", "four")])
+def test_serve_refuses_bad_settings_naming_them(env, name, value):
     done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "serve"],
-                          env={**os.environ, **env, "DUMPER_TRUSTED_PROXIES": "many"},
-                          capture_output=True, text=True, timeout=30)
+                          env={**os.environ, **env, name: value}, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
-    assert "DUMPER_TRUSTED_PROXIES" in done.stderr and "Traceback" not in done.stderr
+    assert name in done.stderr and "Traceback" not in done.stderr

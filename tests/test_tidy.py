@@ -20,8 +20,13 @@ def day(days):
     return days_ago(days).strftime("%Y-%m-%d")
 
 
-def fill(data_dir, *ages):
-    """Write one capture, one event and one reject for each age in days; return the captures."""
+def fill(data_dir, *ages, forwarded=True):
+    """Write one capture, one event and one reject for each age in days; return the captures.
+
+    With ``forwarded``, the forwarder's cursor says every day before today was handed to the queue.
+    """
+    if forwarded:
+        cursor.save(data_dir, cursor.Cursor(day(0), 0))
     written = []
     for age in ages:
         record = write_captures(data_dir, [make_capture(days_ago(age), smartech_body())])[0]
@@ -84,19 +89,28 @@ def test_a_day_written_to_after_compression_is_merged_in_order(data_dir):
         assert handle.read() == jsonl.encode_line(first[0]) + jsonl.encode_line(later[0])
 
 
-def test_a_line_a_late_writer_adds_to_the_unlinked_file_is_kept(data_dir):
+def test_a_writer_that_opened_the_file_before_compression_writes_to_the_new_file(data_dir):
     fill(data_dir, 2)
     plain = os.path.join(data_dir, "events", f"{day(2)}.jsonl")
-    writer = os.open(plain, os.O_WRONLY | os.O_APPEND)  # a worker that opened the file just before
-    try:
-        _, check = gzday.compress(plain)
-        assert not os.path.exists(plain)
-        os.write(writer, jsonl.encode_line({"event_id": "late"}))
-    finally:
-        os.close(writer)
-    assert gzday.salvage_all([check], wait=0) == 1
+    early = [jsonl.open_for_append(plain)]  # a worker opened the file, then waited for its lock
+
+    def opener(path):
+        return early.pop() if early else jsonl.open_for_append(path)
+
+    gzday.compress(plain)  # compression finished meanwhile: the file it opened is unlinked
+    assert not os.path.exists(plain)
+    with jsonl.locked(plain, opener=opener) as fd:
+        jsonl.locked_append(fd, jsonl.encode_line({"event_id": "late"}))
     assert [e["event_id"] for e in read_all(data_dir, "events")] == ["e-2", "late"]
     assert stat.S_IMODE(os.stat(plain).st_mode) == 0o600
+
+
+def test_without_a_cursor_no_captures_day_counts_as_forwarded(data_dir):
+    fill(data_dir, 40, 3, forwarded=False)
+    result = invoke(compress, data_dir)
+    assert f"kept captures/{day(40)}.jsonl: the forwarder has not handed all of it to the queue" in result.stdout
+    assert invoke(prune, data_dir, "--older-than", "30d").exit_code == 0
+    assert f"captures/{day(40)}.jsonl" in names(data_dir) and f"events/{day(40)}.jsonl.gz" not in names(data_dir)
 
 
 def test_captures_the_forwarder_has_not_finished_are_kept(data_dir):
