@@ -1,4 +1,4 @@
-"""E-mail the operators when captures stop flowing: dead letters, a stuck backlog, Redis away.
+"""E-mail the operators when captures stop flowing: retries, dead letters, a stuck backlog, Redis away.
 
 ``AlertMonitor.observe(snapshot)`` decides which conditions hold and sends at
 most one e-mail per ``DUMPER_ALERT_EVERY`` across processes and restarts: the
@@ -13,16 +13,14 @@ monitor falls back to its own memory of its last send, so a broken disk never
 makes it mail on every call.
 """
 import fcntl
-import json
 import logging
 import os
 import socket
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from . import cursor, jsonl, mailer
+from . import capture, cursor, jsonl, mailer, statefile
 
 log = logging.getLogger("receiver.alerts")
 
@@ -53,11 +51,13 @@ def plural(count, word):
 
 
 def conditions(snapshot, settings):
-    """Return the alert conditions that hold, as ``{"dead": n, "pending": (n, age), "redis": s}``."""
+    """Return the alert conditions that hold, as ``{"dead": n, "retrying": n, "pending": (n, age), "redis": s}``."""
     found = {}
     failed = snapshot.get("failed_count")
     if failed:
         found["dead"] = failed
+    if snapshot.get("retrying"):
+        found["retrying"] = snapshot["retrying"]
     pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
     if pending and age is not None and age > settings.alert_pending_after:
         found["pending"] = (pending, age)
@@ -72,6 +72,8 @@ def subject(found):
     parts = []
     if "dead" in found:
         parts.append(plural(found["dead"], "dead letter"))
+    if "retrying" in found:
+        parts.append(f"{plural(found['retrying'], 'job')} retrying")
     if "pending" in found:
         parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
     if "redis" in found:
@@ -91,18 +93,22 @@ def body(found, snapshot, settings, now):
                  "  smartech-dumper failed list            # one line per failed job",
                  "  smartech-dumper failed show ID         # the full traceback of one",
                  "  smartech-dumper failed requeue --all   # put every one back on the queue", ""]
+    if "retrying" in found:
+        text += [f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
+                 f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
+                 "met a fault of its own (disk, permissions, Redis): read the worker's log.", ""]
     if "pending" in found:
         count, age = found["pending"]
         text += [f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
                  f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
                  f"{duration(settings.alert_pending_after)}).",
-                 f"They are safe in {os.path.join(settings.data_dir, cursor.CAPTURES)}."]
+                 f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}."]
         if "redis" in found:
             text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
         else:
-            text += ["Redis answers, so the forwarder is not running or is stuck: check that a receiver "
-                     "runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) and read its log "
-                     "for receiver.forwarder errors.", ""]
+            text += ["Redis answers, so the forwarder is not running or is stuck: check that "
+                     "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
+                     "and read its log for receiver.forwarder errors.", ""]
     if "redis" in found:
         text += [f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
                  "are still answered and captured to disk, but nothing is queued or processed.",
@@ -118,29 +124,11 @@ def body(found, snapshot, settings, now):
 def read_last_sent(path):
     """Return the time of the last alert recorded in ``path``, or None if there is none."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return float(json.load(handle)["last_sent"])
-    except FileNotFoundError:
-        return None
+        state = statefile.read_json(path)
+        return None if state is None else float(state["last_sent"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable alert state %s: %s", path, exc)
         return None
-
-
-def write_state(path, state):
-    """Replace ``path`` with ``state`` as JSON, atomically, mode 0600."""
-    fd, temp = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, jsonl.FILE_MODE)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 @contextmanager
@@ -207,7 +195,7 @@ class AlertMonitor:
         self.last_sent = now
         if path:
             try:
-                write_state(path, {"last_sent": now, "subject": title})
+                statefile.write_json(path, {"last_sent": now, "subject": title})
             except OSError as exc:
                 log.warning("alert sent but its time not saved to %s: %s", path, exc)
         return SENT

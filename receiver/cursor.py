@@ -1,24 +1,35 @@
 """Remember how far the captures log has been handed to RQ, and read what follows.
 
-The cursor is ``{"day": "YYYY-MM-DD", "offset": N}`` in ``spool/cursor.json``,
-replaced atomically (write, fsync, rename). Only complete lines are read, so a
-capture still being written is never handed over half-written. A day is left
-behind only once it has been over for ``DAY_GRACE`` seconds, so a request that
-began before midnight and wrote just after it is never skipped.
+The cursor is ``{"day", "offset", "last_id"}`` in ``spool/cursor.json``: the
+offset just after the capture ``last_id`` in ``captures/<day>.jsonl``. Rules
+that keep the forwarder from ever skipping a capture:
+
+- Only complete lines are read, so a capture still being written waits.
+- ``save`` flushes the captures file before the cursor that points past it.
+- ``checked`` tests the cursor against its file before each read: the line
+  that ends at the offset must still be the capture ``last_id``. A file
+  shorter than the offset (its tail lost in a power cut), or cut and grown
+  again, makes the cursor ``resync``: just after the line of ``last_id``, or,
+  when that line is gone, at the first capture received
+  ``RESYNC_MARGIN_MS`` before it. Handing a capture over twice is harmless:
+  its job is queued at most once and its events are deduplicated.
+- Without a saved cursor, forwarding starts at the oldest captures file.
+
+Reading what follows the cursor is ``backlog``'s job.
 """
 import json
+import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
-from . import jsonl
+from . import capture, ids, jsonl, statefile
 
+log = logging.getLogger("receiver.forwarder")
 SPOOL = "spool"
 CURSOR_FILE = "cursor.json"
-CAPTURES = "captures"
-DAY_GRACE = 120.0
-DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
-PENDING_SCAN_BYTES = 64 * 1024 * 1024
+CAPTURES = capture.KIND
+RESYNC_MARGIN_MS = 60_000
+NEWLINE = b"\n"
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,8 @@ class Cursor:
 
     day: str
     offset: int
+    last_id: str = None  # the capture on the line that ends at ``offset`` (None: unknown, or a torn line)
+    last_len: int = 0  # that line's length in bytes (0: unknown)
 
 
 def spool_dir(data_dir):
@@ -34,26 +47,50 @@ def spool_dir(data_dir):
     return jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), SPOOL))
 
 
-def load(data_dir, now=None):
-    """Return the saved cursor, or the start of today's captures when there is none."""
-    try:
-        with open(os.path.join(data_dir, SPOOL, CURSOR_FILE), encoding="utf-8") as handle:
-            saved = json.load(handle)
-        return Cursor(str(saved["day"]), int(saved["offset"]))
-    except FileNotFoundError:
-        return Cursor(jsonl.day_name(now), 0)
+def cursor_path(data_dir):
+    """Return the path of the saved cursor."""
+    return os.path.join(data_dir, SPOOL, CURSOR_FILE)
+
+
+def load(data_dir):
+    """Return the saved cursor, or None when none was ever saved."""
+    saved = statefile.read_json(cursor_path(data_dir))
+    if saved is None:
+        return None
+    return Cursor(str(saved["day"]), int(saved["offset"]), saved.get("last_id"), int(saved.get("last_len", 0)))
+
+
+def start(data_dir):
+    """Return where forwarding starts without a saved cursor: the oldest captures file, else today."""
+    days = capture_days(data_dir)
+    return Cursor(days[0] if days else jsonl.day_name(), 0)
+
+
+def current(data_dir):
+    """Return the saved cursor, or where forwarding would start."""
+    return load(data_dir) or start(data_dir)
 
 
 def save(data_dir, cursor):
-    """Replace the saved cursor atomically."""
-    path = os.path.join(spool_dir(data_dir), CURSOR_FILE)
-    temp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, jsonl.FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"day": cursor.day, "offset": cursor.offset}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    """Flush the captures file the cursor points into, then replace the saved cursor atomically."""
+    path = captures_path(data_dir, cursor.day)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = None
+    if fd is not None:
+        try:
+            os.fdatasync(fd)  # a cursor must never point past bytes that a power cut can take back
+        finally:
+            os.close(fd)
+    spool_dir(data_dir)
+    statefile.write_json(cursor_path(data_dir), {"day": cursor.day, "offset": cursor.offset,
+                                                 "last_id": cursor.last_id, "last_len": cursor.last_len})
+
+
+def captures_path(data_dir, day):
+    """Return the captures file of ``day``."""
+    return jsonl.day_path(data_dir, CAPTURES, day)
 
 
 def capture_days(data_dir):
@@ -65,66 +102,73 @@ def capture_days(data_dir):
     return sorted(name[: -len(jsonl.SUFFIX)] for name in names if name.endswith(jsonl.SUFFIX))
 
 
-def day_is_closed(day, now):
-    """Return True once ``day`` (UTC) has been over for ``DAY_GRACE`` seconds."""
-    end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=1)
-    return (now or datetime.now(timezone.utc)) > end + timedelta(seconds=DAY_GRACE)
-
-
-def read_lines(data_dir, cursor, max_bytes=DEFAULT_BATCH_BYTES, now=None):
-    """Return ``(lines, next_cursor)``: complete capture lines after ``cursor``, oldest first."""
-    while True:
-        data = read_complete(jsonl.day_path(data_dir, CAPTURES, cursor.day), cursor.offset, max_bytes)
-        if data:
-            return data.splitlines(), Cursor(cursor.day, cursor.offset + len(data))
-        later = [day for day in capture_days(data_dir) if day > cursor.day]
-        if not later or not day_is_closed(cursor.day, now):
-            return [], cursor
-        cursor = Cursor(later[0], 0)
-
-
-def read_complete(path, offset, max_bytes):
-    """Return the complete lines from ``offset``: about ``max_bytes``, more if one line is longer."""
+def parse_capture(line):
+    """Return the capture record on ``line``, or None when the line is not one (torn, not JSON, no id)."""
     try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return b""
-    with handle:
-        handle.seek(offset)
-        data = handle.read(max_bytes)
-        end = data.rfind(b"\n") + 1
-        while end == 0 and len(data) >= max_bytes:
-            more = handle.read(max_bytes)
-            if not more:
-                break
-            data += more
-            end = data.rfind(b"\n") + 1
-        return data[:end]
-
-
-def pending(data_dir, cursor, now=None, max_scan=PENDING_SCAN_BYTES):
-    """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ.
-
-    Counting stops after ``max_scan`` bytes, so a probe stays cheap during a long
-    outage; the count is then a lower bound.
-    """
-    count, oldest, scanned = 0, None, 0
-    while scanned < max_scan:
-        lines, cursor_next = read_lines(data_dir, cursor, max_bytes=min(DEFAULT_BATCH_BYTES, max_scan), now=now)
-        if not lines:
-            return count, oldest
-        if oldest is None:
-            oldest = received_at(lines[0])
-        count += len(lines)
-        scanned += cursor_next.offset - cursor.offset if cursor_next.day == cursor.day else cursor_next.offset
-        cursor = cursor_next
-    return count, oldest
-
-
-def received_at(line):
-    """Return the ``received_at`` of a capture line as a datetime, or None."""
-    try:
-        stamp = json.loads(line)["received_at"]
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    except (ValueError, KeyError, TypeError):
+        record = json.loads(line)
+    except ValueError:
         return None
+    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+
+
+def record_id(line):
+    """Return the ``id`` of a capture line, or None when the line is not a capture."""
+    record = parse_capture(line)
+    return None if record is None else record["id"]
+
+
+def id_time(capture_id):
+    """Return the millisecond time of a capture id, or None when it is not one."""
+    try:
+        return ids.id_time_ms(capture_id) if capture_id else None
+    except ValueError:
+        return None
+
+
+def checked(data_dir, cursor):
+    """Return ``cursor`` if its file still holds, just before the offset, the line it was saved after.
+
+    Otherwise (the file was cut, or cut and grew again) return where forwarding must resume.
+    """
+    if cursor.offset == 0:
+        return cursor
+    span = min(cursor.last_len or 1, cursor.offset)
+    try:
+        with open(captures_path(data_dir, cursor.day), "rb") as handle:
+            fd = handle.fileno()
+            if os.fstat(fd).st_size >= cursor.offset:
+                start = cursor.offset - span
+                # The byte before the line (a newline, or the start of the file), then the line itself.
+                before = (os.pread(fd, span + 1, start - 1) if start else NEWLINE + os.pread(fd, span, 0))
+                if (before.endswith(NEWLINE) and (not cursor.last_len or before[:1] == NEWLINE)
+                        and (cursor.last_id is None or record_id(before[1:]) == cursor.last_id)):
+                    return cursor
+    except FileNotFoundError:
+        pass
+    return resync(data_dir, cursor)
+
+
+def resync(data_dir, cursor):
+    """Return the cursor just after ``last_id``'s line, or at the first capture near its time."""
+    found, found_len, margin_start, offset = None, 0, None, 0
+    last_time = id_time(cursor.last_id)
+    floor = last_time - RESYNC_MARGIN_MS if last_time is not None else 0
+    try:
+        with open(captures_path(data_dir, cursor.day), "rb") as handle:
+            for line in handle:
+                if not line.endswith(NEWLINE):
+                    break
+                line_id = record_id(line)
+                if line_id is not None and line_id == cursor.last_id:
+                    found, found_len = offset + len(line), len(line)
+                elif margin_start is None and (id_time(line_id) or 0) >= floor:
+                    margin_start = offset
+                offset += len(line)
+    except FileNotFoundError:
+        pass
+    resume = found if found is not None else (margin_start if margin_start is not None else offset)
+    log.warning("cursor %s@%d does not match its captures file; resuming at offset %d (%s)", cursor.day,
+                cursor.offset, resume, "after its last capture" if found is not None else "a minute before it")
+    if found is not None:
+        return Cursor(cursor.day, resume, cursor.last_id, found_len)
+    return Cursor(cursor.day, resume)

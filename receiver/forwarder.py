@@ -1,47 +1,85 @@
-"""Hand captures from the disk log to RQ in the background, one process at a time.
+"""Hand captures from the disk log to RQ, in a process of its own, one process at a time.
 
 Failure policy: Redis errors are logged once per outage and never raised;
 the forwarder backs off and tries again. The cursor only moves past captures
-that Redis took, so an outage delays processing but loses nothing, and a
-capture handed over twice is queued once (its job id is its capture id, and
-a batch skips ids whose job exists). The forwarder is
-whoever holds an exclusive flock on ``spool/forwarder.lock``; when its process
-dies the lock is freed and another process carries on from the saved cursor.
+that Redis took (and past torn lines, once they are kept aside in
+``spool/torn-captures.jsonl``), so an outage delays processing but loses
+nothing, and a capture handed over twice is queued once (its job id is its
+capture id; see ``queueing.enqueue_absent``). Any other error is logged and
+the pass is tried again. The forwarder is whoever holds an exclusive flock on
+``spool/forwarder.lock``; when its process dies the lock is freed and another
+carries on from the saved cursor. While it leads, the cursor lives in memory
+and is checked against its file before each read (see ``cursor``).
+
+A pass that ends without an exception rewrites ``spool/forwarder.heartbeat``
+(its pid, and since when Redis has been unreachable) at most once a second,
+so ``/readyz`` and the alerts can tell a live forwarder from a dead or stuck
+one, and learn of a Redis outage as soon as the forwarder does.
 """
 import fcntl
-import json
 import logging
 import os
-import threading
 import time
 
-from . import cursor, queueing
+from . import backlog, cursor, queueing, statefile, torn
 from .queueing import REDIS_ERRORS
 
 log = logging.getLogger("receiver.forwarder")
 LOCK_FILE = "forwarder.lock"
-BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: two Redis round trips each
+HEARTBEAT_FILE = "forwarder.heartbeat"
+HEARTBEAT_EVERY = 1.0
+BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: three Redis round trips each
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
-OBSERVE_EVERY = 10.0
+
+
+def heartbeat_path(data_dir):
+    """Return the file whose modification time is the forwarder's last pass that ended without an error."""
+    return os.path.join(data_dir, cursor.SPOOL, HEARTBEAT_FILE)
+
+
+def read_heartbeat(data_dir):
+    """Return ``(age in seconds, Unix time since which Redis is down or None)``; ``(None, None)`` without one."""
+    path = heartbeat_path(data_dir)
+    try:
+        age = max(0.0, time.time() - os.stat(path).st_mtime)
+        state = statefile.read_json(path) or {}
+    except (OSError, ValueError):
+        return None, None
+    since = state.get("redis_down_since") if isinstance(state, dict) else None
+    return age, since if isinstance(since, (int, float)) else None
+
+
+def split_records(lines):
+    """Return ``(records, torn)`` from ``(offset, line)`` pairs: capture dicts, and lines that are none."""
+    records, broken = [], []
+    for offset, line in lines:
+        record = cursor.parse_capture(line) if line.endswith(b"\n") else None
+        if record is None:
+            broken.append((offset, line))
+        else:
+            records.append(record)
+    return records, broken
 
 
 class Forwarder:
     """Move captures from the captures files to the RQ queue."""
 
-    def __init__(self, settings, queue=None, observer=None, clock=time.time):
+    def __init__(self, settings, queue=None, clock=time.time):
         self.settings = settings
+        self.data_dir = settings.data_dir
         self.queue = queue or queueing.get_queue(settings)
-        self.observer = observer
         self.clock = clock
         self.redis_down_since = None
+        self.position = None
+        self.beat_at = 0.0
         self._lock_fd = None
 
     def try_lead(self):
         """Return True if this forwarder holds (or just took) the leader lock."""
         if self._lock_fd is not None:
             return True
-        path = os.path.join(cursor.spool_dir(self.settings.data_dir), LOCK_FILE)
+        path = os.path.join(cursor.spool_dir(self.data_dir), LOCK_FILE)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -49,31 +87,41 @@ class Forwarder:
             os.close(fd)
             return False
         self._lock_fd = fd
+        self.position = None  # read afresh: another leader may have moved it
         return True
 
     def release(self):
         """Give up the leader lock."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
-            self._lock_fd = None
+            self._lock_fd, self.position = None, None
 
     def forward_once(self):
         """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
-        data_dir = self.settings.data_dir
-        position = cursor.load(data_dir)
-        lines, after = cursor.read_lines(data_dir, position, max_bytes=BATCH_BYTES)
+        if self.position is None:
+            self.position = cursor.current(self.data_dir)
+        position = cursor.checked(self.data_dir, self.position)
+        lines, after = backlog.read_lines(self.data_dir, position, max_bytes=BATCH_BYTES, now=self.clock())
+        records, broken = split_records(lines)
         enqueued = 0
         try:
-            if lines:
-                enqueued = queueing.enqueue_captures(self.queue, parse_lines(lines), self.settings)
+            if records:
+                enqueued = queueing.enqueue_absent(self.queue, records, self.settings)
             elif self.redis_down_since is not None:
                 self.queue.connection.ping()  # idle during an outage: find out when it ends
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
             return 0, 0  # the cursor stays: the whole batch is tried again
+        for offset, line in broken:
+            torn.keep(self.data_dir, after.day, offset, line, fsync=self.settings.fsync)
+        if lines:  # remember the last line, so the next pass can check the file still holds it
+            last_offset, last_line = lines[-1]
+            torn_last = bool(broken) and broken[-1][0] == last_offset
+            after = cursor.Cursor(after.day, after.offset, None if torn_last else records[-1]["id"], len(last_line))
         if after != position:
-            cursor.save(data_dir, after)
+            cursor.save(self.data_dir, after)
+        self.position = after
         return len(lines), enqueued
 
     def drain(self):
@@ -84,6 +132,15 @@ class Forwarder:
             total += enqueued
             if not read:
                 return total
+
+    def beat(self):
+        """Rewrite the heartbeat file, at most once a second."""
+        now = time.monotonic()
+        if now - self.beat_at >= HEARTBEAT_EVERY:
+            self.beat_at = now
+            cursor.spool_dir(self.data_dir)
+            statefile.write_json(heartbeat_path(self.data_dir), {
+                "pid": os.getpid(), "redis_down_since": self.redis_down_since}, durable=False)
 
     def redis_failed(self, exc):
         """Note an outage, logging only its start."""
@@ -99,45 +156,17 @@ class Forwarder:
 
     def run(self, stop):
         """Forward until ``stop`` is set: lead when possible, back off while Redis is down."""
-        next_observe = 0.0
         while not stop.is_set():
             if not self.try_lead():
                 stop.wait(LEADER_RETRY)
                 continue
             try:
                 self.drain()
-                if self.observer and time.monotonic() >= next_observe:
-                    next_observe = time.monotonic() + OBSERVE_EVERY
-                    self.observer(self)
+                self.beat()
             except Exception:  # the loop must outlive any surprise (a full disk, a bad file)
-                log.exception("forwarder loop error")
+                log.exception("forwarder pass failed; trying again")
+                stop.wait(MAX_BACKOFF)
+                continue
             down = self.redis_down_since is not None
             stop.wait(MAX_BACKOFF if down else self.settings.forward_interval)
-
-
-_started = {}
-
-
-def parse_lines(lines):
-    """Return the capture records of ``lines``; a corrupt line is logged and skipped."""
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-            record["id"]
-        except (ValueError, KeyError, TypeError):
-            log.error("skipping a corrupt capture line: %r", line[:120])
-            continue
-        records.append(record)
-    return records
-
-
-def start_background(settings, observer=None):
-    """Start this process's forwarder thread once; return the thread."""
-    pid = os.getpid()
-    if pid not in _started:
-        forwarder = Forwarder(settings, observer=observer)
-        thread = threading.Thread(target=forwarder.run, args=(threading.Event(),), name="forwarder", daemon=True)
-        thread.start()
-        _started[pid] = thread
-    return _started[pid]
+        self.release()

@@ -1,15 +1,14 @@
 """Connect to Redis and hand captures to RQ.
 
 Every job uses the JSON serializer (never pickle) and the capture id as its
-job id, so a capture handed over twice (after a crash, a replay) is queued
-once while its job exists: one at a time with RQ's unique jobs, or in
-batches that skip the ids whose job exists (checked in the same two round
-trips). Failing jobs are retried at the configured intervals, then rest in
-RQ's FailedJobRegistry.
+job id. ``enqueue_absent`` queues the job of each capture whose job does not
+exist, in one transaction that WATCHes those job keys: a replay racing the
+forwarder cannot queue a capture twice, and a job key is never written
+without its queue entry (MULTI/EXEC is all or nothing). Failing jobs are
+retried at the configured intervals, then rest in RQ's FailedJobRegistry.
 """
 import redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -17,6 +16,8 @@ JOB_FUNCTION = "jobs.process.process_capture"
 # What "Redis did not take it" looks like: server errors, timeouts, refused or broken sockets.
 REDIS_ERRORS = (redis.RedisError, OSError)
 RESULT_TTL = 3600
+# One round trip for "which of these job keys exist?", on the connection that WATCHes them.
+EXISTS_EACH = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
 
 
 def connect(settings, blocking=False):
@@ -56,26 +57,27 @@ def job_options(capture, settings):
 
 def enqueue_capture(queue, capture, settings):
     """Enqueue the job that processes ``capture``; return False if that job already exists."""
-    options = job_options(capture, settings)
-    options["job_timeout"] = options.pop("timeout")  # enqueue() names it job_timeout, prepare_data() timeout
-    try:
-        queue.enqueue(JOB_FUNCTION, args=(capture,), unique=True, **options)
-    except DuplicateJobError:
-        return False
-    return True
+    return enqueue_absent(queue, [capture], settings) == 1
 
 
-def enqueue_captures(queue, captures, settings):
-    """Enqueue the jobs of ``captures`` in two round trips, skipping ids whose job exists; return the count."""
+def enqueue_absent(queue, captures, settings):
+    """Queue the job of each capture whose job does not exist, atomically; return how many were queued."""
     captures = list({capture["id"]: capture for capture in captures}.values())
-    with queue.connection.pipeline(transaction=False) as pipe:
-        for capture in captures:
-            pipe.exists(Job.key_for(capture["id"]))
-        exists = pipe.execute()
-    fresh = [capture for capture, found in zip(captures, exists) if not found]
-    if fresh:
-        with queue.connection.pipeline() as pipe:
-            queue.enqueue_many([Queue.prepare_data(JOB_FUNCTION, args=(capture,), **job_options(capture, settings))
-                                for capture in fresh], pipeline=pipe)
-            pipe.execute()
-    return len(fresh)
+    if not captures:
+        return 0
+    keys = [Job.key_for(capture["id"]) for capture in captures]
+    with queue.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(*keys)  # any change to these keys before EXEC aborts it, and we look again
+                found = pipe.eval(EXISTS_EACH, len(keys), *keys)
+                fresh = [capture for capture, exists in zip(captures, found) if not exists]
+                pipe.multi()
+                if fresh:
+                    queue.enqueue_many([Queue.prepare_data(JOB_FUNCTION, args=(capture,),
+                                                           **job_options(capture, settings))
+                                        for capture in fresh], pipeline=pipe)
+                pipe.execute()
+                return len(fresh)
+            except redis.WatchError:
+                continue

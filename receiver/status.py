@@ -1,16 +1,27 @@
-"""Take stock of the receiver: Redis, queue, backlog, dead letters, disk.
+"""Take stock of the receiver: Redis, queue, retries, dead letters, backlog, forwarder, disk.
 
 Used by ``GET /readyz`` and by the failure alerts. Every probe is bounded by
-the Redis timeout; a probe that fails is reported, never raised.
+the Redis timeout, reads at most ``backlog.PENDING_SCAN_BYTES`` of captures,
+and is reported, never raised. Reports hold counts and ages, never error
+texts: ``/readyz`` is open to monitors, and an error text can quote a payload
+or a path; the details go to the log. ``Readiness`` caches the snapshot for
+``CACHE_SECONDS``, so a flood of probes costs one snapshot a second.
 """
+import logging
 import os
 import shutil
 import tempfile
+import threading
+import time
 from datetime import datetime, timezone
 
-from . import capture, cursor, jsonl
+from . import backlog, capture, forwarder, jsonl, torn
 from .queueing import REDIS_ERRORS
 from .redis_health import redis_config_warnings
+
+log = logging.getLogger("receiver.status")
+CACHE_SECONDS = 1.0
+FORWARDER_STALE_AFTER = 15.0  # a live forwarder beats every second, or every 2 s of back-off
 
 
 def disk_status(settings):
@@ -19,74 +30,72 @@ def disk_status(settings):
         directory = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(settings.data_dir), capture.KIND))
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
             pass
-        free = shutil.disk_usage(directory).free
-        return {"writable": True, "free_bytes": free, "error": None}
+        return {"writable": True, "free_bytes": shutil.disk_usage(directory).free}
     except OSError as exc:
-        return {"writable": False, "free_bytes": None, "error": str(exc)}
+        log.warning("readiness: the captures directory takes no write: %s", exc)
+        return {"writable": False, "free_bytes": None}
 
 
 def redis_status(queue):
-    """Return Redis reachability, queue depth and the dead letters (count and first error)."""
+    """Return Redis reachability, queue depth, jobs waiting for a retry and dead letters."""
     try:
         queue.connection.ping()
-        failed = queue.failed_job_registry
-        first_error = None
-        failed_ids = failed.get_job_ids(0, 0)
-        if failed_ids:
-            first_error = describe_failure(queue, failed_ids[0])
-        return {"reachable": True, "queue_depth": queue.count, "failed_count": failed.count,
-                "first_error": first_error, "warnings": redis_config_warnings(queue.connection), "error": None}
+        return {"reachable": True, "queue_depth": queue.count, "retrying": queue.scheduled_job_registry.count,
+                "failed_count": queue.failed_job_registry.count,
+                "warnings": redis_config_warnings(queue.connection)}
     except REDIS_ERRORS as exc:
-        return {"reachable": False, "queue_depth": None, "failed_count": None, "first_error": None,
-                "warnings": [], "error": str(exc)}
-
-
-def describe_failure(queue, job_id):
-    """Return ``"<job id>: <last line of its exception>"``."""
-    job = queue.fetch_job(job_id)
-    result = job.latest_result() if job else None
-    text = (getattr(result, "exc_string", None) or "").strip().splitlines()
-    return f"{job_id}: {text[-1] if text else 'no error recorded'}"
+        log.warning("readiness: Redis unreachable: %s", exc)
+        return {"reachable": False, "queue_depth": None, "retrying": None, "failed_count": None, "warnings": []}
 
 
 def backlog_status(settings):
-    """Return how many captures wait on disk for the queue, and the age in seconds of the oldest."""
+    """Return how many captures wait on disk for the queue, the age of the oldest, and the torn lines."""
     try:
-        count, oldest = cursor.pending(settings.data_dir, cursor.load(settings.data_dir))
+        count, oldest = backlog.pending(settings.data_dir)
+        kept = torn.count(settings.data_dir)
     except (OSError, ValueError) as exc:
-        return {"awaiting_enqueue": None, "oldest_age_seconds": None, "error": str(exc)}
+        log.warning("readiness: cannot read the backlog: %s", exc)
+        return {"awaiting_enqueue": None, "oldest_age_seconds": None, "torn_lines": None}
     age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else None
-    return {"awaiting_enqueue": count, "oldest_age_seconds": age, "error": None}
+    return {"awaiting_enqueue": count, "oldest_age_seconds": age, "torn_lines": kept}
+
+
+def forwarder_status(settings):
+    """Return the age of the forwarder's last heartbeat (None if it never beat), whether it lives, and its Redis."""
+    age, down_since = forwarder.read_heartbeat(settings.data_dir)
+    alive = age is not None and age < FORWARDER_STALE_AFTER
+    return {"enabled": settings.forwarder, "heartbeat_age_seconds": age, "alive": alive,
+            "redis_down_seconds": max(0.0, time.time() - down_since) if alive and down_since else None}
 
 
 def snapshot(settings, queue):
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
-    state = {"redis": redis_status(queue), "disk": disk, "backlog": backlog_status(settings)}
+    state = {"redis": redis_status(queue), "disk": disk, "backlog": backlog_status(settings),
+             "forwarder": forwarder_status(settings)}
     state["ready"] = bool(state["redis"]["reachable"] and disk["writable"]
-                          and disk["free_bytes"] >= settings.min_free_bytes)
+                          and disk["free_bytes"] >= settings.min_free_bytes
+                          and (state["forwarder"]["alive"] or not settings.forwarder))
     return state
 
 
-def alert_snapshot(forwarder):
-    """Return what the alert monitor needs, noting a Redis outage the idle forwarder had not seen."""
-    redis_state = redis_status(forwarder.queue)
-    if not redis_state["reachable"]:
-        forwarder.redis_failed(redis_state["error"])
-    backlog = backlog_status(forwarder.settings)
-    since = forwarder.redis_down_since
-    return {
-        "failed_count": redis_state["failed_count"],
-        "first_error": redis_state["first_error"],
-        "pending_count": backlog["awaiting_enqueue"] or 0,
-        "oldest_pending_age": backlog["oldest_age_seconds"],
-        "redis_down_for": None if since is None else forwarder.clock() - since,
-    }
+class Readiness:
+    """Serve the snapshot from a cache that one caller at a time refreshes."""
 
+    def __init__(self, settings, queue, max_age=CACHE_SECONDS, clock=time.monotonic):
+        self.settings, self.queue, self.max_age, self.clock = settings, queue, max_age, clock
+        self.lock = threading.Lock()
+        self.state, self.taken_at = None, None
 
-def alert_observer(settings):
-    """Return the forwarder's periodic check: snapshot the state and let the alert monitor decide."""
-    from .alerts import AlertMonitor  # imported late: alerts pulls in smtplib, needed only here
-
-    monitor = AlertMonitor(settings)
-    return lambda forwarder: monitor.observe(alert_snapshot(forwarder))
+    def get(self):
+        """Return a snapshot at most ``max_age`` old; others keep the last one while one caller refreshes."""
+        if self.state is not None and self.clock() - self.taken_at < self.max_age:
+            return self.state
+        if not self.lock.acquire(blocking=self.state is None):
+            return self.state
+        try:
+            if self.state is None or self.clock() - self.taken_at >= self.max_age:
+                self.state, self.taken_at = snapshot(self.settings, self.queue), self.clock()
+            return self.state
+        finally:
+            self.lock.release()

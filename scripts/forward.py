@@ -1,23 +1,29 @@
-"""Run the forwarder on its own: hand captures waiting on disk to the RQ queue."""
+"""Run the forwarder: hand captures waiting on disk to the RQ queue (``serve`` runs one for you)."""
+import os
 import signal
 import threading
 
 import click
 
+from receiver.app import configure_logging
 from receiver.forwarder import Forwarder
 from receiver.settings import SettingsError, load
-from receiver.status import alert_observer
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Hand over what is waiting now, then exit.")
-def forward(once):
-    """Hand captures from the captures files to the queue (web processes do this by default)."""
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
+              help="Lower this process's CPU priority by this much (serve uses 10, so acks come first).")
+def forward(once, niceness):
+    """Hand captures from the captures files to the queue."""
     try:
         settings = load()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    forwarder = Forwarder(settings, observer=alert_observer(settings))
+    configure_logging(settings.log_level)
+    if niceness:
+        os.nice(niceness)
+    forwarder = Forwarder(settings)
     if once:
         if not forwarder.try_lead():
             raise click.ClickException("another process is forwarding this data dir; nothing to do")

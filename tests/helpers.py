@@ -8,7 +8,7 @@ import time
 
 from werkzeug.serving import make_server
 
-from receiver import cursor
+from receiver import backlog as backlog_mod
 
 USER, PASSWORD = "smartech", "s3cret"
 
@@ -50,7 +50,7 @@ def wait_until(predicate, timeout=20.0, interval=0.05):
 
 def backlog(data_dir):
     """Return how many captures in ``data_dir`` still wait for the forwarder."""
-    return cursor.pending(data_dir, cursor.load(data_dir))[0]
+    return backlog_mod.pending(data_dir)[0]
 
 
 def serve(app):

@@ -28,11 +28,25 @@ def wait_http(url, proc, timeout=20):
     raise RuntimeError(f"{url} did not answer")
 
 
-def start_gunicorn(env, port, workers=2):
-    """Start gunicorn with our config on 127.0.0.1:``port``; return the Popen."""
-    cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
-           "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "receiver:create_app()"]
+def start_serve(env, port, workers=2):
+    """Start ``smartech-dumper serve`` (gunicorn and the forwarder) on 127.0.0.1:``port``; return the Popen."""
+    cmd = [os.path.join(BIN, "smartech-dumper"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def children(pid):
+    """Return the pids of the child processes of ``pid``."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(child) for child in out.stdout.split()]
+
+
+def command_of(pid):
+    """Return the command line of ``pid``, or '' once it is gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 RUNNING = set()  # every Web still up; stop_all() ends them when a test failed half-way
@@ -45,7 +59,7 @@ def stop_all():
 
 
 class Web:
-    """A running gunicorn receiver."""
+    """A running receiver: ``smartech-dumper serve``, which runs gunicorn and the forwarder."""
 
     def __init__(self, env, workers=2):
         self.env, self.workers = env, workers
@@ -55,14 +69,21 @@ class Web:
 
     def start(self):
         """Start (or restart) gunicorn and wait until it answers."""
-        self.proc = start_gunicorn(self.env, self.port, self.workers)
+        self.proc = start_serve(self.env, self.port, self.workers)
         RUNNING.add(self)
         wait_http(self.url + "/healthz", self.proc)
 
+    def gunicorn_pid(self):
+        """Return the pid of the gunicorn master."""
+        return next(pid for pid in children(self.proc.pid) if "gunicorn" in command_of(pid))
+
+    def forwarder_pid(self):
+        """Return the pid of the forwarder process, or None."""
+        return next((pid for pid in children(self.proc.pid) if " forward" in command_of(pid)), None)
+
     def worker_pids(self):
         """Return the pids of gunicorn's worker processes."""
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(pid) for pid in out.stdout.split()]
+        return children(self.gunicorn_pid())
 
     def stop(self):
         """Stop gunicorn gracefully and return its output."""

@@ -1,6 +1,9 @@
-"""GET /readyz reports Redis, queue depth, backlog, dead letters and disk; 503 when not ready."""
-from receiver import create_app, jsonl
-from receiver.forwarder import Forwarder
+"""GET /readyz reports Redis, queue, retries, dead letters, backlog, forwarder and disk; 503 when not ready."""
+import os
+import time
+
+from receiver import create_app, jsonl, status
+from receiver.forwarder import Forwarder, heartbeat_path
 from receiver.settings import load
 from tests.helpers import basic
 
@@ -8,6 +11,12 @@ from tests.helpers import basic
 def post(client):
     return client.post("/webhook", data="data=%7B%7D", content_type="application/x-www-form-urlencoded",
                        headers={"Authorization": basic()})
+
+
+def fresh(client):
+    """Return /readyz once its cache has expired."""
+    time.sleep(status.CACHE_SECONDS)
+    return client.get("/readyz")
 
 
 def test_ready_with_counts(env, data_dir, redis_conn):
@@ -19,22 +28,47 @@ def test_ready_with_counts(env, data_dir, redis_conn):
     body = state.get_json()
     assert body["ready"] is True
     assert body["redis"]["reachable"] is True and body["redis"]["queue_depth"] == 0
-    assert body["redis"]["failed_count"] == 0
+    assert body["redis"]["failed_count"] == 0 and body["redis"]["retrying"] == 0
     # The test server keeps nothing on disk: RQ would lose queued jobs on a restart.
     assert any("keeps nothing on disk" in w for w in body["redis"]["warnings"])
-    assert body["backlog"]["awaiting_enqueue"] == 2 and body["backlog"]["oldest_age_seconds"] >= 0
+    assert body["backlog"]["awaiting_enqueue"] == 2 and 0 <= body["backlog"]["oldest_age_seconds"] < 60
+    assert body["backlog"]["torn_lines"] == 0
     assert body["disk"]["writable"] is True and body["disk"]["free_bytes"] > 0
     Forwarder(load(overrides=env)).drain()
-    body = client.get("/readyz").get_json()
+    body = fresh(client).get_json()
     assert body["backlog"]["awaiting_enqueue"] == 0 and body["redis"]["queue_depth"] == 2
 
 
-def test_not_ready_without_redis(env):
+def test_a_flood_of_probes_is_answered_from_a_cache(env, data_dir, redis_conn):
+    client = create_app(env).test_client()
+    assert client.get("/readyz").get_json()["backlog"]["awaiting_enqueue"] == 0
+    post(client)
+    assert client.get("/readyz").get_json()["backlog"]["awaiting_enqueue"] == 0  # the cached answer
+    assert fresh(client).get_json()["backlog"]["awaiting_enqueue"] == 1
+
+
+def test_not_ready_without_redis_and_no_error_text_for_strangers(env):
     env["REDIS_URL"] = "unix:///nonexistent/r.sock"
     state = create_app(env).test_client().get("/readyz")
     assert state.status_code == 503
     assert state.get_json()["redis"]["reachable"] is False
-    assert "nonexistent" in state.get_json()["redis"]["error"]
+    assert "nonexistent" not in state.get_data(as_text=True)
+
+
+def test_not_ready_without_a_live_forwarder(env, data_dir, redis_conn):
+    env["DUMPER_FORWARDER"] = "true"
+    client = create_app(env).test_client()
+    body = client.get("/readyz").get_json()
+    assert body["ready"] is False and body["forwarder"]["heartbeat_age_seconds"] is None
+    forwarder = Forwarder(load(overrides=env))
+    forwarder.drain()
+    forwarder.beat()
+    body = fresh(client).get_json()
+    assert body["ready"] is True and body["forwarder"]["alive"] is True
+    stale = time.time() - status.FORWARDER_STALE_AFTER - 1
+    os.utime(heartbeat_path(data_dir), (stale, stale))
+    body = fresh(client).get_json()
+    assert body["ready"] is False and body["forwarder"]["heartbeat_age_seconds"] > status.FORWARDER_STALE_AFTER
 
 
 def test_not_ready_when_the_captures_dir_cannot_be_written(env, data_dir):

@@ -1,0 +1,91 @@
+"""Read the captures that wait for the forwarder: the lines after the cursor, day after day.
+
+A day is left only once its deadline (``capture.day_deadline``) has passed and
+its file has been locked once after it, so no writer can still append to it.
+The last bytes of a closed day without a newline (torn by a writer killed
+mid-append) come out as a line of their own, for the forwarder to keep aside.
+Failure policy: OS errors propagate; the forwarder retries on its next pass.
+"""
+import fcntl
+import os
+import time
+from datetime import datetime, timezone
+
+from . import capture
+from .cursor import Cursor, capture_days, captures_path, current, id_time, record_id
+from .lines import NEWLINE, read_complete
+
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+PENDING_SCAN_BYTES = 64 * 1024 * 1024
+SCAN_CHUNK = 1024 * 1024
+
+
+def closed_rest(path, offset):
+    """Lock a day file past its deadline once, then return what follows ``offset``: no writer can add to it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a writer that passed the deadline check has finished under it
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return os.pread(fd, os.fstat(fd).st_size - offset, offset) if os.fstat(fd).st_size > offset else b""
+    finally:
+        os.close(fd)
+
+
+def read_lines(data_dir, cursor, max_bytes=DEFAULT_BATCH_BYTES, now=None):
+    """Return ``(lines, next_cursor)``: ``(offset, line)`` pairs after ``cursor``, oldest first.
+
+    ``now`` is a Unix time (default: the clock).
+    """
+    while True:
+        path = captures_path(data_dir, cursor.day)
+        data = read_complete(path, cursor.offset, max_bytes)
+        if not data:
+            later = [day for day in capture_days(data_dir) if day > cursor.day]
+            clock = now if now is not None else time.time()
+            if not later or clock <= capture.day_deadline(cursor.day):
+                return [], cursor
+            data = closed_rest(path, cursor.offset)
+            if not data:
+                cursor = Cursor(later[0], 0)
+                continue
+        lines, offset = [], cursor.offset
+        for line in data.splitlines(keepends=True):
+            lines.append((offset, line))
+            offset += len(line)
+        return lines, Cursor(cursor.day, offset, cursor.last_id)
+
+
+def pending(data_dir, cursor=None, max_scan=PENDING_SCAN_BYTES):
+    """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ.
+
+    Nothing is locked or parsed but the first waiting line, and counting stops after
+    ``max_scan`` bytes, so a probe stays cheap during a long outage (the count is then a lower bound).
+    """
+    cursor = cursor or current(data_dir)
+    count, oldest, scanned = 0, None, 0
+    for day in [day for day in capture_days(data_dir) if day >= cursor.day]:
+        try:
+            handle = open(captures_path(data_dir, day), "rb")
+        except FileNotFoundError:
+            continue
+        with handle:
+            handle.seek(cursor.offset if day == cursor.day else 0)
+            if oldest is None:
+                first = handle.readline()
+                oldest = received_at(first) if first.endswith(NEWLINE) else None
+                count, scanned = count + first.endswith(NEWLINE), scanned + len(first)
+            while scanned < max_scan:
+                chunk = handle.read(min(SCAN_CHUNK, max_scan - scanned))
+                if not chunk:
+                    break
+                count, scanned = count + chunk.count(NEWLINE), scanned + len(chunk)
+    return count, oldest
+
+
+def received_at(line):
+    """Return when the capture on ``line`` was received (its id's time), or None."""
+    millis = id_time(record_id(line))
+    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=timezone.utc)

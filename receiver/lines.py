@@ -1,0 +1,21 @@
+"""Read complete lines only: a line still being written (no newline yet) is left for a later read."""
+NEWLINE = b"\n"
+
+
+def read_complete(path, offset, max_bytes):
+    """Return the complete lines from ``offset``: about ``max_bytes``, more if one line is longer."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return b""
+    with handle:
+        handle.seek(offset)
+        data = handle.read(max_bytes)
+        end = data.rfind(NEWLINE) + 1
+        while end == 0 and len(data) >= max_bytes:
+            more = handle.read(max_bytes)
+            if not more:
+                break
+            data += more
+            end = data.rfind(NEWLINE) + 1
+        return data[:end]

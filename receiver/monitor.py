@@ -1,0 +1,77 @@
+"""Check for trouble on a timer of its own and let the alerts decide whether to e-mail.
+
+The monitor runs beside the forwarder, not inside it (``smartech-dumper
+serve`` runs it in its own process): a forwarder that is dead, stuck or
+failing on every pass still gets reported, and a slow SMTP server never
+delays forwarding. Several monitors may run; the alert lock and state file
+keep it to one e-mail per ``DUMPER_ALERT_EVERY``.
+
+Failure policy: a check never raises; what goes wrong is logged and the next
+check runs on time.
+"""
+import logging
+import time
+
+from . import queueing, status
+
+log = logging.getLogger("receiver.monitor")
+CHECK_EVERY = 10.0
+
+
+def first_failure(queue):
+    """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter, or None."""
+    try:
+        job_ids = queue.failed_job_registry.get_job_ids(0, 0)
+        job = queue.fetch_job(job_ids[0]) if job_ids else None
+        result = job.latest_result() if job else None
+    except queueing.REDIS_ERRORS:
+        return None
+    if not job_ids:
+        return None
+    text = (getattr(result, "exc_string", None) or "").strip().splitlines()
+    return f"{job_ids[0]}: {text[-1] if text else 'no error recorded'}"
+
+
+class Monitor:
+    """Snapshot the receiver's state every ``interval`` seconds and hand it to the alert monitor."""
+
+    def __init__(self, settings, queue=None, interval=CHECK_EVERY, clock=time.time):
+        from .alerts import AlertMonitor  # imported late: alerts pulls in smtplib, needed only here
+
+        self.settings, self.interval, self.clock = settings, interval, clock
+        self.queue = queue or queueing.get_queue(settings)
+        self.alerts = AlertMonitor(settings, clock=clock)
+        self.redis_down_since = None
+
+    def observe(self):
+        """Return the alert snapshot: dead letters, retries, backlog and how long Redis has been away."""
+        redis_state = status.redis_status(self.queue)
+        now = self.clock()
+        if redis_state["reachable"]:
+            self.redis_down_since = None
+        elif self.redis_down_since is None:
+            # The forwarder meets an outage first (it talks to Redis all the time): start from its account.
+            forwarder_down = status.forwarder_status(self.settings)["redis_down_seconds"]
+            self.redis_down_since = now - (forwarder_down or 0.0)
+        waiting = status.backlog_status(self.settings)
+        return {
+            "failed_count": redis_state["failed_count"],
+            "first_error": first_failure(self.queue) if redis_state["failed_count"] else None,
+            "retrying": redis_state["retrying"],
+            "pending_count": waiting["awaiting_enqueue"] or 0,
+            "oldest_pending_age": waiting["oldest_age_seconds"],
+            "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
+        }
+
+    def check_once(self):
+        """Take one snapshot and let the alert monitor decide; return what it did."""
+        return self.alerts.observe(self.observe())
+
+    def run(self, stop):
+        """Check every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.check_once()
+            except Exception:  # the timer must outlive any surprise
+                log.exception("monitor check failed; the next one runs on time")
+            stop.wait(self.interval)
