@@ -1,21 +1,20 @@
-"""The RQ job: decode one capture, normalise it to events, write new events or a reject.
+"""The RQ job: decode one capture, normalise it to events, write the new events or a reject.
 
 Failure policy: bad input never raises. A capture that cannot be decoded or
 normalised is written to the rejects file and the job returns normally, so a
 worker never crash-loops on a poison payload. Anything else (a bad setting,
-a full disk, a permission error, Redis going away) is raised so RQ retries
-the job and finally keeps it in the FailedJobRegistry. Reprocessing a capture
-yields the same event ids, and events already written are not written again.
+a full disk, a permission error) is raised so RQ retries the job and finally
+keeps it in the FailedJobRegistry. The job touches no Redis itself, so a
+Redis outage cannot fail it half-way. Reprocessing a capture yields the same
+event ids, and events (or a reject) already written on this host are not
+written again (see ``ledger``).
 """
-from rq import get_current_job
-
-from receiver import queueing
 from receiver.settings import load
 
-from . import dedup
+from . import ledger
 from .decode import DecodeError, decode_capture
 from .normalise import NormaliseError, normalise
-from .sink import write_events, write_reject
+from .sink import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 
 MAX_SUMMARY_WARNINGS = 20
 
@@ -23,12 +22,6 @@ MAX_SUMMARY_WARNINGS = 20
 def unique(items, limit=MAX_SUMMARY_WARNINGS):
     """Return the first ``limit`` distinct ``items`` in order."""
     return list(dict.fromkeys(items))[:limit]
-
-
-def redis_connection(settings):
-    """Return the running job's Redis connection, or a new one outside a worker."""
-    job = get_current_job()
-    return job.connection if job is not None else queueing.connect(settings)
 
 
 def process_capture(capture):
@@ -39,12 +32,12 @@ def process_capture(capture):
         decoded = decode_capture(capture)
         events = normalise(decoded.value, capture, decoded.warnings)
     except (DecodeError, NormaliseError) as exc:
-        write_reject(settings, capture, str(exc))
-        return {"capture_id": capture_id, "events": 0, "rejected": True, "reason": str(exc)}
-    connection = redis_connection(settings)
-    fresh = dedup.new_events(connection, settings, events)
-    write_events(settings, capture, fresh)
-    dedup.mark_seen(connection, settings, fresh)
+        written = ledger.write_once(settings, REJECTS_KIND, capture_day(capture), [reject_record(capture, str(exc))])
+        summary = {"capture_id": capture_id, "events": 0, "rejected": True, "reason": str(exc)}
+        if not written:
+            summary["duplicate"] = True  # rejected before, on this host
+        return summary
+    fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events) if events else []
     warnings = [w for event in events for w in event["warnings"]] or decoded.warnings
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(warnings)}
     if len(fresh) < len(events):

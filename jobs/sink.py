@@ -1,14 +1,13 @@
-"""Write normalised events and rejects to the daily JSONL files.
+"""Name the daily files a capture's events and rejects go to, and shape a reject record.
 
-Failure policy: I/O errors are not caught here; they propagate so RQ marks the
-job failed and the capture can be re-enqueued. The file day is the capture's
-``received_at`` UTC date, so reprocessing a capture always appends to the same
-day's file; a capture without a readable ``received_at`` uses today's date.
-All events of one capture go out in one append, so they stay together.
+The file day is the capture's ``received_at`` UTC date, so reprocessing a
+capture always writes to the same day's file; a capture without a readable
+``received_at`` uses today's date. ``ledger.write_once`` does the writing.
+Nothing here raises.
 """
 from datetime import datetime, timezone
 
-from receiver.jsonl import append_records, day_name
+from receiver.jsonl import day_name
 
 EVENTS_KIND = "events"
 REJECTS_KIND = "rejects"
@@ -35,13 +34,6 @@ def capture_day(capture):
     return day_name(when)
 
 
-def write_events(settings, capture, events):
-    """Append all ``events`` of ``capture`` in one write; return the path, or None when there are none."""
-    if not events:
-        return None
-    return append_records(settings.data_dir, EVENTS_KIND, events, day=capture_day(capture), fsync=settings.fsync)
-
-
 def reject_record(capture, reason):
     """Return the reject record for ``capture`` with ``reason``."""
     meta = capture if isinstance(capture, dict) else {}
@@ -52,9 +44,3 @@ def reject_record(capture, reason):
         "rejected_at": utc_stamp(),
         "reason": reason,
     }
-
-
-def write_reject(settings, capture, reason):
-    """Append one reject record for ``capture``; return the path."""
-    record = reject_record(capture, reason)
-    return append_records(settings.data_dir, REJECTS_KIND, [record], day=capture_day(capture), fsync=settings.fsync)

@@ -1,35 +1,88 @@
-"""Run an RQ worker on the receiver's queue, with the JSON serializer and RQ's scheduler.
+"""Run an RQ worker on the receiver's queue that outlives Redis outages.
 
-Recovery timing: RQ notices a job whose worker died once the job's heartbeat
-lapses (job timeout + 60 s for SimpleWorker, job monitoring interval + 60 s
-for the forking Worker) and a live worker next cleans its registries (every
-maintenance interval, checked each time its blocking dequeue times out,
-which is worker TTL - 15 s). With the defaults (20 s job timeout, 10 s
-monitoring, 20 s maintenance, 20 s worker TTL) a killed job is retried within
-about two minutes, not RQ's default ten or more.
+RQ's own worker quits on a Redis error met outside its dequeue loop (when it
+finishes a job, sends a heartbeat, cleans its registries) and then dies with
+a traceback from its teardown. Ours never exits on a connection error: it
+logs the outage once, waits for Redis with back-off, and starts working
+again. The job it had in hand is handed back to RQ's own recovery at once
+(its execution is marked expired and RQ retries it), instead of after the
+job's heartbeat lapses. Processing a capture twice is harmless: its events
+are deduplicated (see ``jobs.ledger``). Only SIGTERM/SIGINT (or the end of a
+``--burst``) stop it.
+
+Recovery timing when a worker is killed outright: RQ notices its job once the
+job's heartbeat lapses (job timeout + 60 s for SimpleWorker, job monitoring
+interval + 60 s for the forking Worker) and a live worker next cleans its
+registries (every maintenance interval). With the defaults (20 s job
+timeout, 10 s monitoring, 20 s maintenance, 20 s worker TTL) a killed job is
+retried within about two minutes.
 """
+import logging
+import signal
+import threading
+
 import click
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from receiver import queueing
+from receiver.app import configure_logging
 from receiver.settings import SettingsError, load
 
-WORKER_CLASSES = {"simple": SimpleWorker, "fork": Worker}
+from .worker_outage import Outage, Resilient, recover
+
+WORKER_CLASSES = {"simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
+                  "fork": type("DumperWorker", (Resilient, Worker), {})}
 DEFAULT_WORKER_CLASS = "simple"
 JOB_MONITORING_INTERVAL = 10
 WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance runs on time
+# Far above the 5 s dequeue wait, so only a Redis that stopped answering trips it.
+SOCKET_TIMEOUT = 30.0
+MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redis
+log = logging.getLogger("receiver.worker")
 
 
-def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None):
+def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
     """Return an RQ worker of ``worker_class`` listening on the configured queue."""
     connection = queueing.connect(settings, blocking=True)
+    connection.connection_pool.connection_kwargs["socket_timeout"] = SOCKET_TIMEOUT
     queue = queueing.get_queue(settings, connection)
-    return WORKER_CLASSES[worker_class](
+    built = WORKER_CLASSES[worker_class](
         [queue], connection=connection, serializer=JSONSerializer, name=name,
         worker_ttl=WORKER_TTL, job_monitoring_interval=JOB_MONITORING_INTERVAL,
         maintenance_interval=max(1, round(settings.maintenance_interval)),
     )
+    built.max_connection_wait_time = MAX_CONNECTION_WAIT
+    built.outage = outage or Outage()
+    return built
+
+
+def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
+    """Work until stopped, starting over after every Redis outage; return the exit status."""
+    stop = threading.Event()
+    outage = Outage()
+
+    def request_stop(*_):
+        stop.set()
+
+    while not stop.is_set():
+        built = build_worker(settings, worker_class, name, outage)
+        try:
+            # The scheduler runs retries at their intervals; a burst worker exits before they are due.
+            built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
+        except queueing.REDIS_ERRORS as exc:  # from RQ's teardown, after it quit on the outage
+            built.redis_failure = built.redis_failure or exc
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
+                signal.signal(signum, request_stop)
+        if built._stop_requested or built.redis_failure is None:
+            return 0
+        outage.failed(built.redis_failure)
+        if not outage.wait_for_redis(built.connection, stop):
+            return 0
+        recover(built.connection, settings, built.in_hand)
+        name = None  # the old name may still be registered until its TTL lapses
+    return 0
 
 
 @click.command()
@@ -44,10 +97,9 @@ def worker(burst, worker_class, name):
         settings = load()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level)
     try:
-        built = build_worker(settings, worker_class, name)
-        built.connection.ping()
+        queueing.connect(settings).ping()
     except queueing.REDIS_ERRORS as exc:
         raise click.ClickException(f"REDIS_URL: cannot reach Redis at {settings.redis_url}: {exc}") from None
-    # The scheduler runs retries at their intervals; a burst worker exits before they are due.
-    built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
+    raise SystemExit(run(settings, worker_class, name, burst))

@@ -129,16 +129,6 @@ def test_duplicate_ids_inside_one_payload_are_written_once(queue, data_dir):
     assert [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))] == ["1:sent:5"]
 
 
-def test_dedup_forgets_ids_after_the_window(queue, data_dir, redis_conn, monkeypatch):
-    from jobs import dedup
-    settings = load(overrides={"DUMPER_DEDUP_WINDOW": "1d"})
-    events = [{"event_id": "e-1"}]
-    dedup.mark_seen(redis_conn, settings, events, now=0)
-    assert dedup.new_events(redis_conn, settings, events, now=86400) == []
-    assert dedup.new_events(redis_conn, settings, events, now=3 * 86400) == events
-    assert 86400 < redis_conn.ttl(dedup.window_keys(settings, now=0)[0]) <= 2 * 86400
-
-
 @pytest.mark.parametrize("capture, reason", [
     (make_capture('data=%7B%22p%22%3A%5B'), "invalid JSON: Expecting value: line 1 column 7 (char 6)"),
     (make_capture(""), "empty body"),

@@ -1,11 +1,13 @@
 """RQ workers killed or stopped mid-job: the job is retried and completed, or finished first.
 
-A job is held mid-write by making its events file a FIFO with no reader: the
-worker blocks in open() until the test decides what happens next.
+A job is held mid-write by holding the lock of its events file: the worker
+blocks in flock() until the test decides what happens next.
 """
+import fcntl
 import os
 import signal
 import time
+from contextlib import contextmanager
 
 import pytest
 from rq.job import Job
@@ -37,12 +39,16 @@ def capture_and_queue(env):
     return answer.get_json()["id"]
 
 
-def hold_events_file(data_dir):
-    """Replace today's events file by a FIFO, so the job blocks when it writes; return its path."""
+@contextmanager
+def held_events_file(data_dir):
+    """Hold the lock of today's events file, so a job blocks when it writes; yield its path."""
     path = jsonl.day_path(data_dir, "events", jsonl.day_name())
-    jsonl.ensure_dir(os.path.dirname(path))
-    os.mkfifo(path, 0o600)
-    return path
+    fd = jsonl.open_for_append(path)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield path
+    finally:
+        os.close(fd)
 
 
 def started_jobs(redis_conn):
@@ -52,17 +58,16 @@ def started_jobs(redis_conn):
 @pytest.mark.parametrize("worker_class", ["simple", "fork"])
 def test_sigkilled_worker_job_is_retried_and_completed(worker_env, data_dir, redis_conn, worker_class):
     capture_id = capture_and_queue(worker_env)
-    fifo = hold_events_file(data_dir)
-    first = start_worker(worker_env, worker_class=worker_class)
-    try:
-        wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
-    except AssertionError:
-        os.killpg(first.pid, signal.SIGKILL)
-        raise AssertionError(stop(first))
-    time.sleep(0.5)
-    os.killpg(first.pid, signal.SIGKILL)  # parent, horse and scheduler alike
-    stop(first)
-    os.unlink(fifo)
+    with held_events_file(data_dir):
+        first = start_worker(worker_env, worker_class=worker_class)
+        try:
+            wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
+        except AssertionError:
+            os.killpg(first.pid, signal.SIGKILL)
+            raise AssertionError(stop(first))
+        time.sleep(0.5)
+        os.killpg(first.pid, signal.SIGKILL)  # parent, horse and scheduler alike
+        stop(first)
     killed_at = time.monotonic()
     second = start_worker(worker_env, worker_class=worker_class)
     try:
@@ -78,15 +83,14 @@ def test_sigkilled_worker_job_is_retried_and_completed(worker_env, data_dir, red
 
 def test_sigterm_lets_the_worker_finish_its_current_job(worker_env, data_dir, redis_conn):
     capture_id = capture_and_queue(worker_env)
-    fifo = hold_events_file(data_dir)
-    worker = start_worker(worker_env)
-    wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
-    worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the job, then exit
-    time.sleep(1.0)
-    assert worker.poll() is None, "the worker quit in the middle of a job"
-    with open(fifo, encoding="utf-8") as reader:  # let the job write
-        written = reader.read()
+    with held_events_file(data_dir):
+        worker = start_worker(worker_env)
+        wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: finish the job, then exit
+        time.sleep(1.0)
+        assert worker.poll() is None, "the worker quit in the middle of a job"
+    # The lock is free: the job writes.
     worker.wait(timeout=30)
     assert worker.returncode == 0
-    assert '"event_id":"held-1"' in written
+    assert [e["event_id"] for e in read_kind(data_dir, "events")] == ["held-1"]
     assert Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"

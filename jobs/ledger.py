@@ -1,0 +1,175 @@
+"""Write events and rejects exactly once per host: the data files are the truth, an index remembers them.
+
+An event id (for a reject: its capture id) is written at most once within the
+dedup window. The check and the append happen under the day file's lock,
+after the index has read every complete line the file holds, so a worker
+killed between its append and its index update, a second worker on this
+host, a retry after a Redis outage or a replay never writes an event twice.
+
+The index (``spool/ledger.sqlite3``) is derived from the files, never the
+other way round: deleted, it is rebuilt from the files of the window; a file
+that lost its tail in a power cut gives up the ids it no longer holds, so
+they are written again; a file replaced by its ``.gz`` keeps its ids.
+
+Failure policy: OS and SQLite errors propagate, so RQ retries the job.
+"""
+import gzip
+import json
+import os
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+
+from receiver import jsonl
+from receiver.cursor import spool_dir
+
+INDEX_FILE = "ledger.sqlite3"
+KEY_FIELDS = {"events": "event_id", "rejects": "capture_id"}
+BUSY_TIMEOUT_MS = 30_000
+IN_CHUNK = 500  # ids per SELECT ... IN (...)
+PRUNE_EVERY = 3600.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, inode INTEGER, size INTEGER, day TEXT);
+CREATE TABLE IF NOT EXISTS seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode INTEGER, offset INTEGER,
+                                 PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS seen_by_file ON seen (path, inode, offset);
+CREATE INDEX IF NOT EXISTS seen_by_day ON seen (day);
+"""
+_open = {}  # (pid, data dir) -> connection: a forked work horse must not share its parent's
+_pruned = {}  # (pid, data dir) -> when this process last pruned
+
+
+def connect(data_dir):
+    """Return this process's connection to the index of ``data_dir``."""
+    key = (os.getpid(), os.path.abspath(data_dir))
+    if key not in _open:
+        connection = sqlite3.connect(os.path.join(spool_dir(data_dir), INDEX_FILE), timeout=BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # derived data: the files say what is true
+        connection.executescript(SCHEMA)
+        _open[key] = connection
+    return _open[key]
+
+
+def window_days(settings, extra_day, now=None):
+    """Return the days whose files the dedup window covers, plus ``extra_day``."""
+    today = (now or datetime.now(timezone.utc)).date()
+    days = {(today - timedelta(days=back)).isoformat() for back in range(int(settings.dedup_window // 86400) + 2)}
+    return sorted(days | {extra_day})
+
+
+def key_of(kind, line):
+    """Return the id a data line is known by, or None for a line that is not a record."""
+    try:
+        value = json.loads(line).get(KEY_FIELDS[kind])
+    except (ValueError, AttributeError):
+        return None
+    return None if value is None else str(value)
+
+
+def read_from(path, start):
+    """Yield ``(offset, line)`` for the complete lines of ``path`` from ``start`` (a .gz from its beginning)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        handle.seek(start)
+        offset = start
+        for line in handle:
+            if not line.endswith(b"\n"):
+                return
+            yield offset, line
+            offset += len(line)
+
+
+def catch_up(connection, kind, day, path, stat):
+    """Index the complete lines of ``path`` that the index has not read yet."""
+    row = connection.execute("SELECT inode, size FROM files WHERE path = ?", (path,)).fetchone()
+    start = 0
+    if row is not None and row[0] == stat.st_ino and not path.endswith(".gz"):
+        if stat.st_size == row[1]:
+            return
+        if stat.st_size > row[1]:
+            start = row[1]
+        else:  # the file lost its tail: forget what it no longer holds
+            connection.execute("DELETE FROM seen WHERE path = ? AND inode = ? AND offset >= ?",
+                               (path, stat.st_ino, stat.st_size))
+    elif row is not None and row[0] == stat.st_ino:
+        return  # a .gz only ever changes by being replaced
+    end, rows = start, []
+    for offset, line in read_from(path, start):
+        key = key_of(kind, line)
+        if key is not None:
+            rows.append((kind, key, day, path, stat.st_ino, offset))
+        end = offset + len(line)
+    connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?)", rows)
+    size = stat.st_size if path.endswith(".gz") else end
+    connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, stat.st_ino, size, day))
+
+
+def catch_up_window(connection, settings, kind, day, locked_fd, locked_path):
+    """Index every file of ``kind`` in the window; the locked file through its descriptor."""
+    for each in window_days(settings, day):
+        plain = jsonl.day_path(settings.data_dir, kind, each)
+        for path in (plain + ".gz", plain):
+            try:
+                stat = os.fstat(locked_fd) if path == locked_path else os.stat(path)
+            except FileNotFoundError:
+                continue
+            catch_up(connection, kind, each, path, stat)
+
+
+def seen_keys(connection, kind, keys):
+    """Return which of ``keys`` the index holds."""
+    found = set()
+    for begin in range(0, len(keys), IN_CHUNK):
+        chunk = keys[begin:begin + IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(key for (key,) in connection.execute(
+            f"SELECT key FROM seen WHERE kind = ? AND key IN ({marks})", (kind, *chunk)))
+    return found
+
+
+def prune(connection, settings):
+    """Forget ids of days that left the window, at most once per ``PRUNE_EVERY``."""
+    key = (os.getpid(), os.path.abspath(settings.data_dir))
+    if key in _pruned and time.monotonic() - _pruned[key] < PRUNE_EVERY:
+        return
+    _pruned[key] = time.monotonic()
+    oldest = window_days(settings, "9999-12-31")[0]
+    connection.execute("DELETE FROM seen WHERE day < ?", (oldest,))
+    connection.execute("DELETE FROM files WHERE day < ?", (oldest,))
+
+
+def write_once(settings, kind, day, records):
+    """Append the ``records`` of ``kind`` whose ids were not written within the window; return those."""
+    connection = connect(settings.data_dir)
+    prune(connection, settings)
+    path = jsonl.day_path(settings.data_dir, kind, day)
+    jsonl.ensure_dir(settings.data_dir)
+    with jsonl.locked(path) as fd:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            catch_up_window(connection, settings, kind, day, fd, path)
+            keys = [str(record[KEY_FIELDS[kind]]) for record in records]
+            known, fresh, fresh_keys = seen_keys(connection, kind, keys), [], []
+            for key, record in zip(keys, records):
+                if key not in known:
+                    known.add(key)
+                    fresh.append(record)
+                    fresh_keys.append(key)
+            if fresh:
+                lines = [jsonl.encode_line(record) for record in fresh]
+                offset = jsonl.locked_append(fd, b"".join(lines))
+                if settings.fsync:
+                    os.fdatasync(fd)
+                inode, rows = os.fstat(fd).st_ino, []
+                for key, line in zip(fresh_keys, lines):
+                    rows.append((kind, key, day, path, inode, offset))
+                    offset += len(line)
+                connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?)", rows)
+                connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, inode, offset, day))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return fresh
