@@ -8,10 +8,11 @@ from collections import deque
 
 import click
 
-from .captureview import CaptureLines, show_json, show_text
+from .captureview import CaptureLines, capture_name, show_json, show_text
 from .filters import Analysis
 from .follow import Follower
-from .output import colour_enabled
+from .output import colour_enabled, describe_error
+from .safetext import escape
 from .selection import (capture_reader, clear_errors, data_dir_option, filter_options, find_capture,
                         matching, normal_id, select)
 
@@ -59,18 +60,23 @@ def tail(data_dir, filters, count, follow, as_json):
 @click.command()
 @click.argument("capture_id", metavar="ID")
 @data_dir_option
-@click.option("--raw", is_flag=True, help="Also print the body exactly as received.")
+@click.option("--raw", is_flag=True, help="Also print the body as received (unsafe characters escaped).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
 def show(capture_id, data_dir, raw, as_json):
     """Show one capture: decoded payload, normalised events and parse warnings."""
     capture_id = normal_id(capture_id)
     with clear_errors():
         record = find_capture(data_dir, capture_id, capture_reader())
-        analysis = Analysis(record)
-        if as_json:
-            show_json(record, analysis)
-        else:
-            show_text(record, analysis, raw=raw, colour=colour_enabled())
+        try:
+            if as_json:
+                show_json(record, Analysis(record))
+            else:
+                show_text(record, Analysis(record), raw=raw, colour=colour_enabled())
+        except (OSError, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a hostile capture ends in one line, never a traceback
+            message = f"cannot show {capture_name(record)}: {describe_error(exc)}"
+            raise click.ClickException(escape(message)) from None
 
 
 LIST_EPILOG = """\b
