@@ -7,12 +7,14 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.inspect_cmds import list_captures, show, tail
+from scripts.replay import replay
 from scripts.stats import stats
 from tests.capture_factory import make_capture, smartech_body, utc
 from tests.hostile import (CITY, ESCAPED, JSON_ESCAPED, PLACE, VALUE, assert_safe, assert_visible,
                            hostile_captures, hostile_payload, write_day)
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
+DRY_TARGET = f"http://127.0.0.1:9/{VALUE}"
 
 
 @pytest.fixture
@@ -95,6 +97,22 @@ def test_show_json_is_escaped_valid_and_round_trips(hostile, data_dir):
     document = json.loads(out)
     assert document["capture"] == hostile[0] and document["payload"] == hostile_payload()
     assert document["events"][0]["webhook_name"] == document["events"][0]["journey_name"] == VALUE
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_replay_dry_run_lines_and_summary_are_escaped(hostile, data_dir, as_json):
+    out = safe_run(replay, data_dir, "--to", DRY_TARGET, "--dry-run", *(["--json"] if as_json else []),
+                   one_per_line=True).stdout
+    lines = out.splitlines()
+    sent = hostile[:3]  # the forged capture's received_at sorts after the replay's start: not selected
+    assert len(lines) == len(sent) + 1
+    if as_json:
+        assert_visible(out, JSON_ESCAPED, natives=(CITY, PLACE))
+        assert [json.loads(line).get("received_at") for line in lines[:-1]] == [r["received_at"] for r in sent]
+        assert json.loads(lines[-1])["summary"]["target"] == f"POST {DRY_TARGET}"
+    else:
+        assert_visible(out)
+        assert lines[-1].startswith(f"dry run: 3 captures would be sent to POST http://127.0.0.1:9/{CITY}\\x1b]0;")
 
 
 def test_warnings_and_errors_quoting_a_path_are_escaped(tmp_path):
