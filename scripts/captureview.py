@@ -1,10 +1,19 @@
-"""Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``."""
+"""Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``.
+
+Every value shown comes from the capture file and its payload, so every value
+is escaped (``safetext``); a capture that still cannot be rendered becomes a
+warning on stderr and the listing carries on.
+"""
+import binascii
+
 import click
 
 from receiver.capture import body_bytes
 
 from .filters import OK, REJECTED, WARNINGS
-from .output import Table, human_size, json_line, paint, pretty_json, short_time
+from .output import (Table, each_item, echo_block, echo_line, human_size, json_line, paint, pretty_json,
+                     short_time)
+from .safetext import escape
 
 COLUMNS = [("RECEIVED (UTC)", 19), ("ID", 26), ("SOURCE", 10), ("USER", 10), ("PANEL", 16),
            ("WEBHOOK", 28), ("EVENTS", 6), ("SIZE", 9), ("STATUS", 0)]
@@ -47,14 +56,16 @@ class CaptureLines:
         self.count = 0
 
     def add(self, record, analysis):
-        """Print one capture (and the header before the first)."""
-        if self.as_json:
-            json_line(summary(record, analysis))
-        else:
-            if self.count == 0:
-                self.table.header()
-            self.table.row(self.cells(record, analysis), {STATUS_COLUMN: STATUS_COLOURS[analysis.status]})
-        self.count += 1
+        """Print one capture (and the header before the first), or a warning when it cannot be shown."""
+        with each_item(capture_name(record)):
+            if self.as_json:
+                json_line(summary(record, analysis))
+            else:
+                cells, colour = self.cells(record, analysis), STATUS_COLOURS[analysis.status]
+                if self.count == 0:
+                    self.table.header()
+                self.table.row(cells, {STATUS_COLUMN: colour})
+            self.count += 1
 
     @staticmethod
     def cells(record, analysis):
@@ -65,6 +76,19 @@ class CaptureLines:
                 human_size(record.get("size")), status_text(analysis)]
 
 
+def capture_name(record):
+    """Return ``capture ID received at TIME``, for a warning about a capture that cannot be shown."""
+    return f"capture {record.get('id')} received at {record.get('received_at')}"
+
+
+def body_text(record):
+    """Return the body as text: bytes that are not UTF-8 as ``\\xff`` escapes."""
+    try:
+        return body_bytes(record).decode("utf-8", "backslashreplace")
+    except (binascii.Error, ValueError, TypeError, AttributeError):
+        return f"{record.get('body')} (body_encoding {record.get('body_encoding')!r}: cannot decode it)"
+
+
 def show_json(record, analysis):
     """Print everything about one capture as a single JSON line."""
     json_line({"capture": record, "payload": analysis.value, "events": analysis.events,
@@ -72,30 +96,35 @@ def show_json(record, analysis):
 
 
 def show_text(record, analysis, raw=False, colour=False):
-    """Print one capture for a person: its metadata, payload, warnings and events."""
-    def heading(text):
-        click.echo(paint(text, bold=True, enabled=colour), color=colour)
+    """Print one capture for a person: its metadata, payload, warnings and events, all escaped."""
+    def heading(title, gap=True):
+        click.echo(("\n" if gap else "") + paint(escape(title), bold=True, enabled=colour), color=colour)
 
-    heading(f"capture {record['id']}")
+    heading(f"capture {record['id']}", gap=False)
     for name in RECORD_FIELDS[1:]:
-        click.echo(f"  {name + ':':<14}{record.get(name) if record.get(name) is not None else NONE}")
+        echo_line(f"  {name + ':':<14}{record.get(name) if record.get(name) is not None else NONE}")
     if record.get("body_encoding"):
-        click.echo(f"  {'body_encoding:':<14}{record['body_encoding']} (the body is not UTF-8)")
-    status = paint(analysis.status, STATUS_COLOURS[analysis.status], enabled=colour)
-    click.echo(f"  {'status:':<14}{status}", color=colour)
+        echo_line(f"  {'body_encoding:':<14}{record['body_encoding']} (the body is not UTF-8)")
+    try:
+        status = analysis.status
+    except Exception:
+        heading("body as received")  # what the analysis choked on is what the reader needs to see
+        echo_block(body_text(record))
+        raise
+    click.echo(f"  {'status:':<14}{paint(status, STATUS_COLOURS[status], enabled=colour)}", color=colour)
     if analysis.reason:
-        heading("\nrejected")
-        click.echo(f"  {analysis.reason}")
+        heading("rejected")
+        echo_line(f"  {analysis.reason}")
     if analysis.warnings:
-        heading("\nwarnings")
+        heading("warnings")
         for warning in analysis.warnings:
-            click.echo(f"  - {warning}")
+            echo_line(f"  - {warning}")
     if raw or analysis.reason:
-        heading("\nbody as received")
-        click.echo(body_bytes(record).decode("utf-8", "replace"))
+        heading("body as received")
+        echo_block(body_text(record))
     if not analysis.reason:
-        heading("\npayload (decoded)")
+        heading("payload (decoded)")
         click.echo(pretty_json(analysis.value))
-        heading(f"\nevents ({len(analysis.events)}; 'raw' omitted: it is the payload above)")
+        heading(f"events ({len(analysis.events)}; 'raw' omitted: it is the payload above)")
         for event in analysis.events:
             click.echo(pretty_json({k: v for k, v in event.items() if k not in EVENT_OMITTED}))

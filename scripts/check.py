@@ -16,6 +16,8 @@ import redis
 
 from receiver import jsonl, queueing, redis_health, settings as settings_mod
 
+from .safetext import escape
+
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"
 PRIVATE_MODE_MASK = 0o077
@@ -32,7 +34,7 @@ class Report:
         """Print one result line and note a failure."""
         if status == FAIL:
             self.failed = True
-        click.echo(f"{status:<4} {name}: {detail}")
+        click.echo(f"{status:<4} {name}: {escape(detail)}")  # details quote settings values and error texts
 
 
 def redact_url(url):

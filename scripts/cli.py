@@ -4,6 +4,7 @@ from importlib import metadata
 import click
 
 from . import check, failed, forward, inspect_cmds, replay, send, serve, stats, tidy, up, worker
+from .safetext import escape
 
 
 def version():
@@ -14,7 +15,19 @@ def version():
         return "0+unknown"
 
 
-@click.group()
+class SafeGroup(click.Group):
+    """Escape the message of every error a command raises, whatever it quotes (a path, a value, an error text)."""
+
+    def invoke(self, ctx):
+        """Run the command; escape its error message on the way out."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = escape(exc.message)  # idempotent: messages already escaped stay as they are
+            raise
+
+
+@click.group(cls=SafeGroup)
 @click.version_option(version(), prog_name="smartech-dumper")
 def main():
     """Receive Netcore Smartech webhooks: capture, queue and process every payload."""

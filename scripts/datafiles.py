@@ -14,7 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-import click
+from .output import warn
 
 KINDS = ("captures", "events", "rejects")
 PLAIN, GZIP = ".jsonl", ".jsonl.gz"
@@ -83,7 +83,7 @@ class Reader:
         """Count one unreadable line and warn about the first few."""
         self.skipped += 1
         if self.warn and self.skipped <= MAX_LINE_WARNINGS:
-            click.echo(f"warning: {path} line {number}: {why}; skipped", err=True)
+            warn(f"{path} line {number}: {why}; skipped")
 
     def parse(self, line, path, number):
         """Return the JSON object on ``line``, or None (counted) when it is not one."""
@@ -91,6 +91,9 @@ class Reader:
             record = json.loads(line)
         except ValueError as exc:
             self.skip(path, number, f"not JSON ({exc.__class__.__name__})")
+            return None
+        except RecursionError:  # json.loads gives up on arrays nested thousands deep
+            self.skip(path, number, "not JSON (nested too deeply)")
             return None
         if not isinstance(record, dict):
             self.skip(path, number, "not a JSON object")
@@ -123,4 +126,4 @@ class Reader:
     def report(self):
         """Print how many lines were skipped in all, when more were skipped than were shown."""
         if self.warn and self.skipped > MAX_LINE_WARNINGS:
-            click.echo(f"warning: skipped {self.skipped} unreadable lines in all", err=True)
+            warn(f"skipped {self.skipped} unreadable lines in all")

@@ -9,7 +9,6 @@ Failure policy: whatever the operator meets (an unknown id, Redis away, a bad
 setting) ends the command with one clear line and a non-zero exit, never a
 traceback. A job whose data cannot be read is still listed, with what is known.
 """
-import json
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timezone
@@ -22,6 +21,8 @@ from rq.job import Job
 from receiver import queueing, settings as settings_mod
 
 from .check import one_line, redact_url
+from .output import echo_block, echo_line
+from .safetext import escape, json_text
 
 UNKNOWN = "-"
 NO_ERROR = "no error recorded"
@@ -74,7 +75,8 @@ def traceback_of(job):
 
 def last_line(text):
     """Return the last non-blank line of ``text``: the exception type and message."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # Only "\n" ends a traceback line: splitlines() would also cut at a CR, NEL or U+2028 quoted from a payload.
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
     return lines[-1] if lines else NO_ERROR
 
 
@@ -112,15 +114,15 @@ def our_queue():
     try:
         settings = settings_mod.load()
     except settings_mod.SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(escape(str(exc))) from None
     try:
         queue = queueing.get_queue(settings)
     except ValueError as exc:  # a URL redis-py cannot parse, e.g. a port that is not a number
-        raise click.ClickException(f"REDIS_URL: {one_line(exc)}") from None
+        raise click.ClickException(escape(f"REDIS_URL: {one_line(exc)}")) from None
     try:
         yield queue
     except queueing.REDIS_ERRORS as exc:
-        raise click.ClickException(redis_problem(settings, exc)) from None
+        raise click.ClickException(escape(redis_problem(settings, exc))) from None
     finally:
         queue.connection.close()
 
@@ -147,12 +149,13 @@ def list_failed(as_json):
         found = [describe(job_id, job) for job_id, job in zip(ids, jobs)]
     if as_json:
         fields = ("id", "ended_at", "source", "capture_id", "received_at", "error")
-        click.echo(json.dumps([{name: asdict(item)[name] for name in fields} for item in found], indent=2))
+        click.echo(json_text([{name: asdict(item)[name] for name in fields} for item in found], indent=2))
         return
     if not found:
-        click.echo(f"no failed jobs in queue {queue.name!r}", err=True)
+        echo_line(f"no failed jobs in queue {queue.name!r}", err=True)
     for item in found:
-        click.echo(f"{item.id}  {item.ended_at}  {item.source}  {item.error}")
+        # Each field escaped on its own: a newline or tab in one cannot forge another job's line.
+        click.echo("  ".join(escape(value) for value in (item.id, item.ended_at, item.source, item.error)))
 
 
 @failed.command()
@@ -166,9 +169,9 @@ def show(job_id):
     for label, value in (("job id", item.id), ("capture id", item.capture_id), ("source", item.source),
                          ("received_at", item.received_at), ("enqueued_at", item.enqueued_at),
                          ("ended_at", item.ended_at), ("retries left", retries)):
-        click.echo(f"{label + ':':<14}{value}")
+        echo_line(f"{label + ':':<14}{value}")
     click.echo("traceback:")
-    click.echo(item.traceback or item.error)
+    echo_block(item.traceback or item.error)
 
 
 @failed.command()
@@ -189,7 +192,7 @@ def requeue(job_id, every):
             except NoSuchJobError:
                 raise click.ClickException(f"failed job {job_id!r} has no data left in Redis; "
                                            "its capture is still in the captures file") from None
-            click.echo(f"requeued {job_id} to queue {queue.name!r}")
+            echo_line(f"requeued {job_id} to queue {queue.name!r}")
             return
         requeued, gone = 0, []
         for each in registry.get_job_ids():
@@ -200,7 +203,7 @@ def requeue(job_id, every):
                 continue
             except NoSuchJobError:
                 gone.append(each)
-    click.echo(f"requeued {requeued} failed job(s) to queue {queue.name!r}")
+    echo_line(f"requeued {requeued} failed job(s) to queue {queue.name!r}")
     if gone:
-        raise click.ClickException(f"{len(gone)} failed job(s) have no data left in Redis and were not "
-                                   f"requeued: {', '.join(gone)}")
+        raise click.ClickException(escape(f"{len(gone)} failed job(s) have no data left in Redis and were not "
+                                          f"requeued: {', '.join(gone)}"))

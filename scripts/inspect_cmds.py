@@ -4,14 +4,18 @@ All three read the captures files (``.jsonl`` and ``.jsonl.gz``) one record at
 a time and decode each capture with the worker's own code, so what they show
 is what the worker makes of it, whether or not a worker has run yet.
 """
+import sys
 from collections import deque
 
 import click
 
-from .captureview import CaptureLines, show_json, show_text
+from receiver.capture import body_bytes
+
+from .captureview import CaptureLines, capture_name, show_json, show_text
 from .filters import Analysis
 from .follow import Follower
-from .output import colour_enabled
+from .output import colour_enabled, describe_error
+from .safetext import escape
 from .selection import (capture_reader, clear_errors, data_dir_option, filter_options, find_capture,
                         matching, normal_id, select)
 
@@ -56,21 +60,47 @@ def tail(data_dir, filters, count, follow, as_json):
             reader.report()
 
 
+def write_body_bytes(record, force):
+    """Write the capture's exact body bytes to stdout; refuse a terminal unless ``force``."""
+    if sys.stdout.isatty() and not force:
+        raise click.ClickException("refusing to write the raw body bytes to a terminal: they may hold escape "
+                                   "sequences that take it over. Redirect stdout to a file or a pipe "
+                                   "(show ID --raw-bytes > body.bin), or add --force to write them anyway.")
+    sys.stdout.flush()  # anything already written as text goes first
+    # The buffer, not click.echo: bytes that are not UTF-8 must go out exactly as Smartech sent them.
+    sys.stdout.buffer.write(body_bytes(record))
+    sys.stdout.buffer.flush()
+
+
 @click.command()
 @click.argument("capture_id", metavar="ID")
 @data_dir_option
-@click.option("--raw", is_flag=True, help="Also print the body exactly as received.")
+@click.option("--raw", is_flag=True, help="Also print the body as received (unsafe characters escaped).")
+@click.option("--raw-bytes", is_flag=True, help="Print only the body's exact bytes, unescaped, for a file "
+              "or a pipe (show ID --raw-bytes > body.bin); refused on a terminal without --force.")
+@click.option("--force", is_flag=True, help="With --raw-bytes: write the bytes even when stdout is a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
-def show(capture_id, data_dir, raw, as_json):
+def show(capture_id, data_dir, raw, raw_bytes, force, as_json):
     """Show one capture: decoded payload, normalised events and parse warnings."""
+    if force and not raw_bytes:
+        raise click.UsageError("--force goes with --raw-bytes")
+    if raw_bytes and (raw or as_json):
+        raise click.UsageError("--raw-bytes prints the body alone: it does not go with --raw or --json")
     capture_id = normal_id(capture_id)
     with clear_errors():
         record = find_capture(data_dir, capture_id, capture_reader())
-        analysis = Analysis(record)
-        if as_json:
-            show_json(record, analysis)
-        else:
-            show_text(record, analysis, raw=raw, colour=colour_enabled())
+        try:
+            if raw_bytes:
+                write_body_bytes(record, force)
+            elif as_json:
+                show_json(record, Analysis(record))
+            else:
+                show_text(record, Analysis(record), raw=raw, colour=colour_enabled())
+        except (OSError, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a hostile capture ends in one line, never a traceback
+            message = f"cannot show {capture_name(record)}: {describe_error(exc)}"
+            raise click.ClickException(escape(message)) from None
 
 
 LIST_EPILOG = """\b

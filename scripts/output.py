@@ -2,13 +2,17 @@
 
 Colour is used only when stdout is a terminal and ``NO_COLOR`` is unset or
 empty (https://no-color.org). Tables have fixed column widths so rows can be
-printed as they stream in; a long cell is cut with an ellipsis.
+printed as they stream in; a long cell is cut with an ellipsis. Everything
+printed here goes through ``safetext``: a payload can never send a terminal
+an escape sequence, forge a table row or hide text behind a bidi override.
 """
-import json
+import contextlib
 import os
 import sys
 
 import click
+
+from .safetext import escape, json_text, safe_str
 
 ELLIPSIS = "…"
 NO_COLOR_ENVVAR = "NO_COLOR"
@@ -32,18 +36,49 @@ def paint(text, colour=None, bold=False, enabled=True):
 
 
 def json_line(value):
-    """Print ``value`` as one compact JSON line (UTF-8, exact big integers)."""
-    click.echo(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str), color=False)
+    """Print ``value`` as one compact JSON line (UTF-8, exact big integers, unsafe characters escaped)."""
+    click.echo(json_text(value), color=False)
 
 
 def pretty_json(value):
-    """Return ``value`` as indented JSON text."""
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    """Return ``value`` as indented JSON text, unsafe characters escaped."""
+    return json_text(value, indent=2)
+
+
+def echo_line(text, err=False):
+    """Print ``text`` as exactly one line, every unsafe character (newline and tab too) escaped."""
+    click.echo(escape(text), err=err, color=False)
+
+
+def echo_block(text, err=False):
+    """Print multi-line ``text`` (a body, a traceback) with unsafe characters escaped, keeping lines and tabs."""
+    click.echo(escape(text, multiline=True), err=err, color=False)
+
+
+def warn(text):
+    """Print ``warning: text`` as one escaped line on stderr."""
+    echo_line(f"warning: {text}", err=True)
+
+
+def describe_error(exc):
+    """Return ``Type: message`` for an exception, on one line."""
+    return f"{type(exc).__name__}: {safe_str(exc)}"
+
+
+@contextlib.contextmanager
+def each_item(what, action="show"):
+    """Turn a failure to ``action`` one item into a warning naming ``what``, so a listing carries on."""
+    try:
+        yield
+    except OSError:
+        raise  # a closed pipe or a full disk ends the command, not just this item
+    except Exception as exc:  # noqa: BLE001 - a hostile record must not stop the listing
+        warn(f"{what}: cannot {action} it ({describe_error(exc)}); skipped")
 
 
 def fit(text, width):
-    """Return ``text`` padded or cut (with an ellipsis) to exactly ``width`` characters."""
-    text = "" if text is None else str(text)
+    """Return ``text`` escaped, then padded or cut (with an ellipsis) to exactly ``width`` characters."""
+    text = "" if text is None else escape(text)
     if len(text) > width:
         return text[: max(width - 1, 0)] + ELLIPSIS
     return text.ljust(width)
@@ -62,7 +97,7 @@ class Table:
         parts = []
         last = len(self.columns) - 1
         for index, ((_, width), cell) in enumerate(zip(self.columns, cells)):
-            text = ("" if cell is None else str(cell)) if index == last else fit(cell, width)
+            text = ("" if cell is None else escape(cell)) if index == last else fit(cell, width)
             parts.append(paint(text, colours.get(index), enabled=self.colour))
         return GAP.join(parts).rstrip()
 
@@ -77,8 +112,13 @@ class Table:
 
 
 def human_size(size):
-    """Return a byte count as a short human figure: 812 B, 12.3 KiB, 4.0 MiB."""
-    size = float(size or 0)
+    """Return a byte count as a short human figure: 812 B, 12.3 KiB, 4.0 MiB; anything else as text."""
+    if isinstance(size, bool) or not isinstance(size, (int, float, type(None))):
+        return safe_str(size)  # a hand-made record may hold any JSON value here
+    try:
+        size = float(size or 0)
+    except OverflowError:
+        return f"{safe_str(size)} B"
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
@@ -88,4 +128,4 @@ def human_size(size):
 
 def short_time(stamp):
     """Return ``2026-11-29T08:30:01.123Z`` as ``2026-11-29 08:30:01``."""
-    return (stamp or "")[:19].replace("T", " ")
+    return safe_str(stamp or "")[:19].replace("T", " ")

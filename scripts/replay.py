@@ -20,6 +20,7 @@ from receiver.settings import SettingsError, load
 from .check import redact_url
 from .replay_run import ReplayRun, stop_on_signals
 from .resume import ResumeError, ResumeState
+from .safetext import escape
 from .selection import (UnknownCaptureError, by_ids, capture_reader, check_ids_exist, clear_errors,
                         data_dir_option, filter_options, matching, normal_id, select)
 from .send import URL_SCHEMES
@@ -50,10 +51,10 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
             queue = queueing.get_queue(settings)
             queue.connection.ping()
         except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(escape(str(exc))) from None
         except queueing.REDIS_ERRORS as exc:
-            raise click.ClickException(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
-                                       f"{exc}") from None
+            raise click.ClickException(escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
+                                              f"{exc}")) from None
         return QueueTarget(settings, queue)
     if not url.startswith(URL_SCHEMES):
         raise click.BadParameter("must start with http:// or https://", param_hint="--to")
@@ -171,7 +172,7 @@ def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, ke
                 status = run.run(stream(data_dir, filters, files, wanted_ids, reader), concurrency, rate,
                                  max_errors, total, show_progress)
         except (ResumeError, UnknownCaptureError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(escape(str(exc))) from None
         finally:
             if state is not None:
                 state.close()

@@ -10,9 +10,7 @@ import signal
 import threading
 from collections import Counter
 
-import click
-
-from .output import json_line
+from .output import echo_line, json_line
 from .pool import RateLimiter, run_bounded
 from .progress import Progress
 from .targets import ERROR, OK, STATUS
@@ -51,7 +49,9 @@ class ReplayRun:
                        "size": record.get("size"), "content_type": record.get("content_type"),
                        "outcome": outcome_kind, "result": detail})
         else:
-            click.echo(f"{record['id']}  {record['received_at']}  {record.get('size') or 0:>8} B  {detail}")
+            size = record.get("size") or 0
+            size = f"{size:>8}" if isinstance(size, int) else size  # a hand-made record may hold anything
+            echo_line(f"{record['id']}  {record['received_at']}  {size} B  {detail}")
 
     def on_result(self, item, outcome):
         """Account for one finished capture (called in the main thread)."""
@@ -115,19 +115,19 @@ class ReplayRun:
             return
         skipped = f"; skipped {self.counts['skipped']} already delivered ({state_path})" if self.counts["skipped"] else ""
         if self.dry_run:
-            click.echo(f"dry run: {self.counts['would']} captures would be sent to {where}{skipped}; nothing was sent")
+            echo_line(f"dry run: {self.counts['would']} captures would be sent to {where}{skipped}; nothing was sent")
             return
         statuses = ", ".join(f"{code}×{count}" for code, count in sorted(self.statuses.items()))
         oks = ", ".join(f"{name}×{count}" for name, count in sorted(self.details.items()))
-        click.echo(f"sent {self.counts['sent']} to {where}: ok {self.counts[OK]}" + (f" ({oks})" if oks else "")
-                   + f", other status {self.counts[STATUS]}" + (f" ({statuses})" if statuses else "")
-                   + f", connection errors {self.counts[ERROR]}{skipped}")
+        echo_line(f"sent {self.counts['sent']} to {where}: ok {self.counts[OK]}" + (f" ({oks})" if oks else "")
+                  + f", other status {self.counts[STATUS]}" + (f" ({statuses})" if statuses else "")
+                  + f", connection errors {self.counts[ERROR]}{skipped}")
         if self.stopped:
-            click.echo(f"stopped after {self.stopped}", err=True)
+            echo_line(f"stopped after {self.stopped}", err=True)
         if self.interrupted:
-            click.echo("interrupted", err=True)
+            echo_line("interrupted", err=True)
         if (self.stopped or self.interrupted or self.counts[STATUS] or self.counts[ERROR]) and state_path:
-            click.echo(f"to continue, run the same command again with --resume {state_path}", err=True)
+            echo_line(f"to continue, run the same command again with --resume {state_path}", err=True)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,10 @@ from receiver.jsonl import day_name
 from receiver.settings import DEFAULT_DATA_DIR
 
 from .datafiles import DataFileError, Reader, day_files
+from .captureview import capture_name
 from .filters import Analysis, Filters, Matcher, is_capture
+from .output import describe_error, warn
+from .safetext import escape
 from .timeexpr import TIME
 
 CAPTURES = "captures"
@@ -96,12 +99,21 @@ def check_window(filters):
                                  param_hint="--since/--until")
 
 
+def matches(matcher, record, analysis):
+    """Say whether a capture passes the filters; one that cannot be matched is skipped with a warning."""
+    try:
+        return matcher.matches(record, analysis)
+    except Exception as exc:  # noqa: BLE001 - a hostile record or payload must not stop a listing or a replay
+        warn(f"{capture_name(record)}: cannot match it against the filters ({describe_error(exc)}); skipped")
+        return False
+
+
 def matching(records, filters, limit=True):
     """Yield the ``(record, Analysis)`` pairs of ``records`` that pass ``filters``."""
     matcher, count = Matcher(filters), 0
     for record in records:
         analysis = Analysis(record)
-        if matcher.matches(record, analysis):
+        if matches(matcher, record, analysis):
             yield record, analysis
             count += 1
             if limit and filters.limit and count >= filters.limit:
@@ -162,7 +174,7 @@ def clear_errors():
     try:
         yield
     except (DataFileError, UnknownCaptureError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(escape(str(exc))) from None
     except BrokenPipeError:
         # The reader (head, less) went away: stop quietly, without a traceback at exit.
         with contextlib.suppress(OSError, ValueError):

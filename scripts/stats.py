@@ -8,7 +8,9 @@ from collections import Counter, defaultdict
 
 import click
 
-from .output import Table, human_size, json_line
+from .captureview import capture_name
+from .output import Table, each_item, human_size, json_line
+from .safetext import safe_str
 from .selection import capture_reader, clear_errors, data_dir_option, filter_options, select
 
 PERIODS = {"day": 10, "hour": 13}  # how much of received_at names the period
@@ -17,6 +19,13 @@ MAX_REASONS = 100
 OTHER, NONE = "(other)", "(none)"
 KIB = 1024
 SIZE_BOUNDS = [KIB, 4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, KIB * KIB]
+MAX_SIZE = 2 ** 63 - 1  # no body is larger: a bigger number in a hand-made record is not a size
+
+
+def size_of(record):
+    """Return the capture's size in bytes; 0 when a hand-made record holds something else there."""
+    size = record.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_SIZE else 0
 
 
 def size_bucket(size):
@@ -42,14 +51,16 @@ class Tally:
         self.smallest = self.largest = None
 
     def add(self, record, analysis):
-        """Count one capture."""
-        size = int(record.get("size") or 0)
-        row = self.periods[record["received_at"][: self.width].replace("T", " ")]
-        row.update(captures=1, events=len(analysis.events), bytes=size,
-                   rejected=int(analysis.reason is not None), warnings=int(bool(analysis.warnings)))
-        for event in analysis.events:
-            for name in EVENT_FIELDS:
-                self.by_field[name][str(event.get(name)) if event.get(name) is not None else NONE] += 1
+        """Count one capture; everything is read before anything is counted, so a failure counts nothing."""
+        size = size_of(record)
+        period = safe_str(record["received_at"])[: self.width].replace("T", " ")
+        keys = [(name, safe_str(event.get(name)) if event.get(name) is not None else NONE)
+                for event in analysis.events for name in EVENT_FIELDS]
+        counts = dict(captures=1, events=len(analysis.events), bytes=size,
+                      rejected=int(analysis.reason is not None), warnings=int(bool(analysis.warnings)))
+        self.periods[period].update(counts)
+        for name, key in keys:
+            self.by_field[name][key] += 1
         if analysis.reason:
             key = analysis.reason if analysis.reason in self.reasons or len(self.reasons) < MAX_REASONS else OTHER
             self.reasons[key] += 1
@@ -60,7 +71,7 @@ class Tally:
 
     def size_summary(self):
         """Return the payload size figures."""
-        mean = round(self.total / self.count) if self.count else 0
+        mean = (self.total + self.count // 2) // self.count if self.count else 0  # exact: no float overflow
         return {"captures": self.count, "bytes": self.total, "min": self.smallest or 0,
                 "mean": mean, "max": self.largest or 0}
 
@@ -121,7 +132,8 @@ def stats(data_dir, filters, period, as_json):
     reader = capture_reader()
     with clear_errors():
         for record, analysis in select(data_dir, filters, reader):
-            tally.add(record, analysis)
+            with each_item(capture_name(record), action="count"):
+                tally.add(record, analysis)
     reader.report()
     if as_json:
         for table, key, counts in tally.rows(period):

@@ -68,6 +68,11 @@ def serve(app):
 
 def read_terminal(leader):
     """Read everything written to the pseudo-terminal ``leader`` until it closes, then close it."""
+    return read_terminal_bytes(leader).decode()
+
+
+def read_terminal_bytes(leader):
+    """Return the bytes written to the pseudo-terminal ``leader`` until it closes, then close it."""
     chunks = []
     while True:
         try:
@@ -78,4 +83,4 @@ def read_terminal(leader):
             break
         chunks.append(chunk)
     os.close(leader)
-    return b"".join(chunks).decode()
+    return b"".join(chunks)

@@ -1,0 +1,85 @@
+"""Captures whose every field and payload value tries to take over the terminal that shows them."""
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from receiver import jsonl
+from scripts import samples
+from tests.capture_factory import FORM, make_capture
+from tests.helpers import read_terminal
+from scripts.selection import id_day
+
+BIN = os.path.dirname(sys.executable)
+# Sets the window title, clears the screen, a one-character CSI, a right-to-left override, NUL, DEL, CR.
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u009b31m\u202e\x00\x7f\rtwo\nlines\tand a tab"
+CITY, PLACE = "मुंबई", "Thane&Kalyan"
+VALUE = f"{CITY}{HOSTILE}{PLACE}"
+NOT_UTF8 = b"data=\xff\xfe" + HOSTILE.encode()
+# What a command must never write: controls but newline and tab, DEL, C1, bidi and other format characters,
+# line and paragraph separators, lone surrogates.
+FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029"
+                       "\u2060-\u2069\ufeff\ud800-\udfff]")
+ESCAPED = ("\\x1b]0;pwned\\x07", "\\x1b[2J", "\\x9b31m", "\\u202e", "\\x00", "\\x7f", "\\r")
+JSON_ESCAPED = ("\\u001b]0;pwned\\u0007", "\\u001b[2J", "\\u009b31m", "\\u202e", "\\u0000", "\\u007f")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def assert_safe(text, one_per_line=False):
+    """Fail if ``text`` holds a character a terminal acts on; ``one_per_line`` also refuses tabs."""
+    found = sorted(set(FORBIDDEN.findall(text)) | ({"\t"} if one_per_line and "\t" in text else set()))
+    assert not found, f"unsafe characters {found!r} in output:\n{text!r}"
+
+
+def assert_visible(text, forms=ESCAPED, natives=(CITY, PLACE)):
+    """Fail unless every escape in ``forms`` and every native text in ``natives`` shows in ``text``."""
+    missing = [form for form in (*forms, *natives) if form not in text]
+    assert not missing, f"{missing!r} not in output:\n{text}"
+
+
+def hostile_payload():
+    """Return a Smartech payload whose panel name and every string value carry ``VALUE``."""
+    event = samples.channel_event("SMS_CLICK")
+    event["webhook_name"] = event["journey_name"] = VALUE
+    event["event_params"].update(foreignkey=VALUE, identity=VALUE, guid=VALUE)
+    event["custom_params"]["link"] = VALUE
+    event["att_params"]["CITY"] = VALUE
+    return {VALUE: [event]}
+
+
+def hostile_captures(when):
+    """Return four captures received from ``when`` on, every field hostile.
+
+    A decodes (hostile payload), B is rejected (hostile content type and body), C is not UTF-8,
+    D has an id and a receive time that are no ULID and no time at all.
+    """
+    decodes = make_capture(when, samples.encode_body(hostile_payload()), content_type=f"{FORM}; x={VALUE}",
+                           source=VALUE, user=VALUE)
+    decodes.update(remote_addr=VALUE, method=VALUE, path=VALUE, received_at=decodes["received_at"] + VALUE)
+    rejected = make_capture(when.replace(second=1), VALUE.encode(), content_type=VALUE, source=VALUE, user=VALUE)
+    not_utf8 = make_capture(when.replace(second=2), NOT_UTF8, source=VALUE)
+    forged = dict(decodes, id=VALUE, received_at=VALUE + decodes["received_at"])
+    return [decodes, rejected, not_utf8, forged]
+
+
+def write_day(data_dir, records):
+    """Append ``records`` to the captures file of the first one's id, whatever their own times say."""
+    jsonl.append_records(data_dir, "captures", records, day=id_day(records[0]["id"]))
+    return records
+
+
+def run_on_a_tty(args, env=None):
+    """Run ``smartech-dumper args`` with stdout on a pseudo-terminal; return (exit status, text, stderr)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), *args], stdout=follower,
+                            stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    output = read_terminal(leader)
+    status = proc.wait(timeout=30)
+    return status, output.replace("\r\n", "\n"), proc.stderr.read().decode()
+
+
+def no_colour_env():
+    """Return the environment with colour switched off, so any ESC on a terminal came from a payload."""
+    return {**os.environ, "NO_COLOR": "1"}
