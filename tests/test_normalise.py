@@ -1,11 +1,13 @@
 """Normalising decoded payloads into events: shapes, ids, channels, activities, timestamps."""
 import copy
 import json
+import time
 
 import pytest
 
 from jobs.decode import decode_capture
-from jobs.normalise import EVENT_FIELDS, NormaliseError, normalise
+from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
+from jobs.vocabulary import MAX_ACTIVITY_CHARS
 from job_payloads import (
     BIG_TRANSID, CAPTURE_ID, EMAIL_API_BODY, RECEIVED_AT, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY,
     SMS_CLICK_EVENT, make_capture, panel_payload,
@@ -269,3 +271,69 @@ def test_raw_event_is_left_unchanged():
     [event] = events_of(payload)
     assert payload == before
     assert event["raw"] == before["p"][0]
+
+
+@pytest.mark.parametrize("webhook_name, channel, activity", [
+    ("  SMS_CLICK \t", "sms", "click"),
+    ("Email_Hard-Bounce", "email", "bounce"),
+    ("EMAIL_ soft bounce ", "email", "bounce"),
+    ("BPN_VIEW_", "bpn", "view"),
+])
+def test_webhook_names_are_read_with_spaces_case_and_separators_ignored(webhook_name, channel, activity):
+    event = one_event({"webhook_name": webhook_name})
+    assert (event["channel"], event["activity"], event["warnings"]) == (channel, activity, [])
+
+
+@pytest.mark.parametrize("webhook_name", ["SMS", "SMS_", "_CLICK", "S1S_CLICK", "SMŠ_CLICK", ""])
+def test_webhook_names_without_an_ascii_prefix_and_a_rest_give_no_channel(webhook_name):
+    event = one_event({"webhook_name": webhook_name})
+    assert (event["channel"], event["activity"]) == (None, None)
+    assert event["warnings"][0] == f"cannot tell the channel of webhook_name {webhook_name!r}"
+
+
+def test_an_activity_longer_than_the_cap_is_unknown():
+    padded = "CLICK" + " " * (MAX_ACTIVITY_CHARS - 4)
+    assert one_event({"webhook_name": "SMS_CLICK" + " " * (MAX_ACTIVITY_CHARS - 5) + "x"})["activity"] is None
+    assert one_event({"webhook_name": "SMS_" + padded + "x"})["activity"] is None
+    assert one_event({"webhook_name": "SMS_" + "C L I C K"})["activity"] == "click"
+
+
+@pytest.mark.parametrize("name", [
+    "a_" + " " * 300_000 + "x",  # backtracked quadratically in the old pattern: minutes
+    "SMS_" + " " * 300_000 + "x",
+    "SMS_" + "_-" * 150_000 + "click",
+    " " * 300_000 + "SMS_CLICK" + " " * 300_000 + "!",
+], ids=["other-prefix", "sms-prefix", "separators", "padded"])
+def test_hostile_webhook_names_take_linear_time(name):
+    started = time.monotonic()
+    event = one_event({"webhook_name": name, "EVENT": name})
+    assert time.monotonic() - started < 0.5  # the old regex took over a minute on the first
+    assert event["activity"] is None
+    assert all(len(warning) < 200 for warning in event["warnings"])  # previews are cut, not the whole name
+
+
+def test_warnings_preview_big_values_briefly():
+    big = {"k" + str(i): [["x" * 1000]] for i in range(1000)}
+    [event] = events_of([{"EVENT": big, "TIMESTAMP": big}])
+    shown = "{'k0': [['" + "x" * 27 + "..." + "x" * 20 + "…"  # reprlib's cut string, then the preview's cut
+    assert event["warnings"] == [f"unknown Email API EVENT {shown}", f"unparsable TIMESTAMP {shown}, expected Unix seconds"]
+
+
+@pytest.mark.parametrize("raw", [10 ** 12, 10 ** 99, -(10 ** 99)], ids=["13-digits", "100-digits", "negative"])
+def test_integer_ts_with_more_than_twelve_digits_is_unparsable(raw):
+    record = one_event({"webhook_name": "SMS_CLICK", "event_params": {"ts": raw}})
+    assert record["ts"] is None and record["ts_raw"] == raw
+
+
+def test_a_long_timestamp_string_is_unparsable_without_reading_it():
+    raw = "1" * 3_000_000
+    [event] = events_of([{"EVENT": "sent", "TIMESTAMP": raw}])
+    assert event["ts"] is None
+    assert event["warnings"] == ["unparsable TIMESTAMP '" + "1" * 59 + "…, expected Unix seconds"]
+
+
+@pytest.mark.parametrize("value, count", [
+    ([], 0), ([{}, {}], 2), ({"p": [{}], "q": [{}, {}], "r": []}, 3), ({"p": [{}], "q": "x"}, 1), ("x", 0), (None, 0),
+])
+def test_count_events_counts_before_normalising(value, count):
+    assert count_events(value) == count
