@@ -11,6 +11,9 @@ Time is linear in the payload: names and words are read with string methods
 (``jobs.vocabulary``), never a regular expression, and previews of sent
 values are cut before ``repr`` does any work on them.
 
+Event ids follow ``jobs.eventid``: the Smartech ``guid``, else a hash of the
+event as sent.
+
 Timestamps: Smartech's ``ts`` is ``yymmddHHMMSS`` with no zone, so ``ts`` is a
 naive ISO 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel
 uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
@@ -18,6 +21,7 @@ uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
 """
 import reprlib
 
+from .eventid import MAX_GUID_CHARS, EventIds, guid_id
 from .timestamps import parse_smartech_ts, parse_unix_ts
 from .vocabulary import WEBHOOK_CHANNELS, activity_word, split_webhook_name
 
@@ -133,8 +137,10 @@ def smartech_event(record, event):
             warnings.append(f"unknown activity {preview(parts[1])} in webhook_name {preview(name)}")
     elif record["channel"] != CUSTOM_ACTIVITY:
         warnings.append(f"cannot tell the activity from webhook_name {preview(name)}")
-    guid = param(params, event, "guid")
-    record["event_id"] = str(guid) if guid not in (None, "") else None
+    record["event_id"] = guid_id(param(params, event, "guid"))
+    if record["event_id"] is not None and len(record["event_id"]) > MAX_GUID_CHARS:
+        warnings.append(f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event")
+        record["event_id"] = None
     record["foreignkey"] = param(params, event, "foreignkey")
     record["identity"] = param(params, event, "identity")
     record["journey_name"] = event.get("journey_name")
@@ -159,12 +165,7 @@ def email_api_event(record, event):
         record["activity"] = activity_word(kind)
         if record["activity"] is None:
             warnings.append(f"unknown Email API EVENT {preview(kind)}")
-    transid = pick(event, "TRANSID", "transid")
     raw_ts = pick(event, "TIMESTAMP", "timestamp")
-    if transid not in (None, ""):
-        # TIMESTAMP keeps two opens of one message apart; a re-delivery repeats all three.
-        parts = [transid, "" if kind is None else kind] + ([] if raw_ts is None else [raw_ts])
-        record["event_id"] = ":".join(str(part) for part in parts)
     record["identity"] = pick(event, "EMAIL", "email")
     record["ts_raw"] = raw_ts
     if raw_ts is not None:
@@ -185,15 +186,16 @@ def count_events(value):
 def normalise(value, capture, warnings=()):
     """Return the events of a decoded payload, each carrying ``warnings`` plus its own."""
     capture = capture if isinstance(capture, dict) else {}
-    events = []
-    for index, (panel, event) in enumerate(split_payload(value)):
+    events, ids = [], EventIds(capture.get("source"))
+    for panel, event in split_payload(value):
         record = base_event(capture, panel, event)
         if panel is None:
             email_api_event(record, event)
         else:
             smartech_event(record, event)
         if record["event_id"] is None:
-            record["event_id"] = f"{capture.get('id')}:{index}"
+            # A TRANSID is not enough (two clicks of one mail share it and the TIMESTAMP): hash the whole event.
+            record["event_id"] = ids.next_id(panel, event)
         record["warnings"] = list(warnings) + record["warnings"]
         events.append(record)
     return events

@@ -1,11 +1,13 @@
 """Normalising decoded payloads into events: shapes, ids, channels, activities, timestamps."""
 import copy
+import hashlib
 import json
 import time
 
 import pytest
 
 from jobs.decode import decode_capture
+from jobs.eventid import MAX_GUID_CHARS
 from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
 from jobs.vocabulary import MAX_ACTIVITY_CHARS
 from job_payloads import (
@@ -25,6 +27,12 @@ def one_event(event, panel="panel1"):
     """Normalise a payload holding just ``event`` and return its one event."""
     [record] = events_of(panel_payload(event, panel=panel))
     return record
+
+
+def hash_id(event, panel="panel1", source="eu-panel"):
+    """Return the id the README promises an event without a guid: sha256 of source, panel and sorted event."""
+    text = json.dumps([source, panel, event], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "h:" + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
 
 
 def test_seed_web_activity_sample_normalises_fully():
@@ -56,10 +64,10 @@ def test_seed_web_activity_sample_normalises_fully():
     assert list(event) == list(EVENT_FIELDS)
 
 
-def test_sms_click_sample_normalises_with_fallback_id():
+def test_sms_click_sample_normalises_with_hash_id():
     event = one_event(copy.deepcopy(SMS_CLICK_EVENT))
     assert list(event) == list(EVENT_FIELDS)
-    assert event["event_id"] == f"{CAPTURE_ID}:0"
+    assert event["event_id"] == hash_id(SMS_CLICK_EVENT)
     assert (event["channel"], event["activity"]) == ("sms", "click")
     assert event["foreignkey"] == "9999999997"
     assert event["identity"] is None and event["journey_name"] is None and event["msgid"] is None
@@ -139,10 +147,29 @@ def test_malformed_event_params_and_webhook_name_warn_but_do_not_reject():
 def test_guid_is_the_event_id_from_event_params_or_top_level():
     assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": "g-params"}})["event_id"] == "g-params"
     assert one_event({"webhook_name": "SMS_CLICK", "guid": "g-top"})["event_id"] == "g-top"
-    assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": ""}})["event_id"] == f"{CAPTURE_ID}:0"
+    assert one_event({"webhook_name": "SMS_CLICK", "guid": 12345678901234567890123})["event_id"] == (
+        "12345678901234567890123")
 
 
-def test_fallback_ids_count_across_panels_in_order_and_are_deterministic():
+@pytest.mark.parametrize("guid", ["", "   ", None, True, [], {}, {"id": "g"}], ids=[
+    "empty", "blank", "null", "boolean", "array", "object", "object-with-id"])
+def test_a_guid_that_is_not_a_non_empty_string_or_number_gives_a_hash_id(guid):
+    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid}}
+    record = one_event(event)
+    assert record["event_id"] == hash_id(event)
+    assert record["warnings"] == []
+
+
+def test_a_guid_longer_than_the_cap_gives_a_hash_id_with_warning():
+    long_guid = "g" * (MAX_GUID_CHARS + 1)
+    assert one_event({"webhook_name": "SMS_CLICK", "guid": "g" * MAX_GUID_CHARS})["event_id"] == "g" * MAX_GUID_CHARS
+    event = {"webhook_name": "SMS_CLICK", "guid": long_guid}
+    record = one_event(event)
+    assert record["event_id"] == hash_id(event)
+    assert record["warnings"] == [f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event"]
+
+
+def test_hash_ids_are_deterministic_and_ignore_key_order():
     payload = {
         "alpha": [{"webhook_name": "SMS_CLICK"}, {"webhook_name": "SMS_DELIVERED", "event_params": {"guid": "g"}}],
         "beta": [],
@@ -150,9 +177,40 @@ def test_fallback_ids_count_across_panels_in_order_and_are_deterministic():
     }
     events = events_of(payload)
     assert [(e["panel"], e["event_id"]) for e in events] == [
-        ("alpha", f"{CAPTURE_ID}:0"), ("alpha", "g"), ("gamma", f"{CAPTURE_ID}:2"),
+        ("alpha", hash_id({"webhook_name": "SMS_CLICK"}, "alpha")), ("alpha", "g"),
+        ("gamma", hash_id({"webhook_name": "APN_VIEW"}, "gamma")),
     ]
     assert events_of(json.loads(json.dumps(payload))) == events
+    reordered = {"p": [{"b": 1, "a": {"y": 2, "x": 1}}]}
+    assert events_of(reordered)[0]["event_id"] == events_of({"p": [{"a": {"x": 1, "y": 2}, "b": 1}]})[0]["event_id"]
+
+
+def test_a_redelivery_in_a_new_capture_gets_the_same_ids_but_another_source_or_panel_does_not():
+    payload = {"p": [{"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}]}
+    first = normalise(payload, make_capture("unused", source="eu-panel"))
+    again = normalise(payload, make_capture("unused", source="eu-panel", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
+    other_source = normalise(payload, make_capture("unused", source="us-panel"))
+    other_panel = normalise({"q": payload["p"]}, make_capture("unused", source="eu-panel"))
+    assert first[0]["event_id"] == again[0]["event_id"] != other_source[0]["event_id"]
+    assert first[0]["event_id"] != other_panel[0]["event_id"]
+    assert first[0]["capture_id"] != again[0]["capture_id"]
+
+
+def test_identical_events_in_one_capture_are_numbered_from_the_second():
+    click = {"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}
+    events = events_of({"p": [click, {"webhook_name": "SMS_DELIVERED"}, dict(click), dict(click)]})
+    base = hash_id(click, "p")
+    assert [e["event_id"] for e in events] == [base, hash_id({"webhook_name": "SMS_DELIVERED"}, "p"),
+                                               base + ":2", base + ":3"]
+    assert len({e["event_id"] for e in events}) == 4
+
+
+def test_email_api_clicks_of_one_message_at_one_time_on_different_urls_keep_distinct_ids():
+    first = {"TRANSID": 5, "EVENT": "clicked", "TIMESTAMP": 1700000000, "URL": "https://a.test/"}
+    second = dict(first, URL="https://b.test/")
+    events = events_of([first, second])
+    assert [e["event_id"] for e in events] == [hash_id(first, None), hash_id(second, None)]
+    assert events[0]["event_id"] != events[1]["event_id"]
 
 
 def test_identity_foreignkey_journey_and_msgid_are_copied():
@@ -192,7 +250,7 @@ def test_unparsable_smartech_ts_is_null_with_warning(raw):
 def test_email_api_event_with_big_transid():
     value = decode_capture(make_capture(EMAIL_API_BODY, "application/json")).value
     [event] = events_of(value)
-    assert event["event_id"] == "9007199254740993123:opened:1700000000"
+    assert event["event_id"] == hash_id(json.loads(EMAIL_API_BODY)[0], None)
     assert event["raw"]["TRANSID"] == BIG_TRANSID
     assert (event["panel"], event["channel"], event["activity"]) == (None, "email", "open")
     assert event["identity"] == "a@b.c"
@@ -210,15 +268,15 @@ def test_email_api_event_with_big_transid():
 ])
 def test_email_api_event_vocabulary(word, activity):
     [event] = events_of([{"TRANSID": 1, "EVENT": word}])
-    assert (event["activity"], event["event_id"], event["warnings"]) == (activity, f"1:{word}", [])
+    assert (event["activity"], event["warnings"]) == (activity, [])
 
 
 def test_email_api_repeated_opens_of_one_message_keep_distinct_ids():
-    first, second, again = events_of([{"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000},
-                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000060},
-                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}])
+    opened = {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}
+    first, second, again = events_of([opened, dict(opened, TIMESTAMP=1700000060), dict(opened)])
     assert first["event_id"] != second["event_id"]
-    assert again["event_id"] == first["event_id"] == "5:opened:1700000000"
+    # The same open twice in one batch is two events as far as the payload says: both are kept.
+    assert (first["event_id"], again["event_id"]) == (hash_id(opened, None), hash_id(opened, None) + ":2")
 
 
 def test_email_api_unknown_event_and_bad_timestamp_warn():
@@ -231,8 +289,8 @@ def test_email_api_unknown_event_and_bad_timestamp_warn():
 
 def test_email_api_string_timestamp_and_missing_transid():
     [first, second] = events_of([{"EVENT": "sent", "TIMESTAMP": "1700000000"}, {"EVENT": "sent"}])
-    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", f"{CAPTURE_ID}:0")
-    assert (second["ts"], second["event_id"]) == (None, f"{CAPTURE_ID}:1")
+    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", hash_id(first["raw"], None))
+    assert (second["ts"], second["event_id"]) == (None, hash_id({"EVENT": "sent"}, None))
 
 
 @pytest.mark.parametrize("value", [[], {}, {"p": []}, {"p": [], "q": []}], ids=["array", "object", "panel", "panels"])
