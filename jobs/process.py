@@ -13,8 +13,7 @@ from receiver import queueing
 from receiver.settings import load
 
 from . import dedup
-from .decode import DecodeError, decode_capture
-from .normalise import NormaliseError, normalise
+from .analyse import Reject, analyse_capture
 from .sink import write_events, write_reject
 
 MAX_SUMMARY_WARNINGS = 20
@@ -36,16 +35,16 @@ def process_capture(capture):
     settings = load()
     capture_id = capture.get("id") if isinstance(capture, dict) else None
     try:
-        decoded = decode_capture(capture)
-        events = normalise(decoded.value, capture, decoded.warnings)
-    except (DecodeError, NormaliseError) as exc:
-        write_reject(settings, capture, str(exc))
-        return {"capture_id": capture_id, "events": 0, "rejected": True, "reason": str(exc)}
+        analysis = analyse_capture(capture, settings)
+    except Reject as exc:
+        write_reject(settings, capture, exc.reason)
+        return {"capture_id": capture_id, "events": 0, "rejected": True, "reason": exc.reason}
+    events = analysis.events
     connection = redis_connection(settings)
     fresh = dedup.new_events(connection, settings, events)
     write_events(settings, capture, fresh)
     dedup.mark_seen(connection, settings, fresh)
-    warnings = [w for event in events for w in event["warnings"]] or decoded.warnings
+    warnings = analysis.warnings
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(warnings)}
     if len(fresh) < len(events):
         summary["duplicates"] = len(events) - len(fresh)

@@ -29,6 +29,8 @@ DEFAULT_ALERT_EVERY = "15m"
 DEFAULT_ALERT_PENDING_AFTER = "5m"
 DEFAULT_ALERT_REDIS_AFTER = "1m"
 DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
+# Far above a real Smartech batch; a capture with more events is rejected (3 MB of `{}` would be 1,000,000).
+DEFAULT_MAX_EVENTS = 10000
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Settings:
     alert_pending_after: float
     alert_redis_after: float
     min_free_bytes: int
+    max_events: int
 
     def require_web(self):
         """Raise unless the settings are safe to serve webhooks with."""
@@ -109,4 +112,5 @@ def load(environ=None, overrides=None):
         alert_redis_after=parse_duration("DUMPER_ALERT_REDIS_AFTER",
                                          get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)),
         min_free_bytes=parse_int("DUMPER_MIN_FREE_BYTES", get("DUMPER_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES)),
+        max_events=parse_int("DUMPER_MAX_EVENTS", get("DUMPER_MAX_EVENTS", DEFAULT_MAX_EVENTS), minimum=1),
     )
