@@ -163,6 +163,8 @@ def decode_capture(capture):
     if not body.lstrip(BOM).strip():
         raise DecodeError("empty body")
     content_type = capture.get("content_type")
+    if content_type is not None and not isinstance(content_type, str):
+        raise DecodeError("capture content_type is not text")  # the receiver never writes one; a hand-made record may
     kind = media_type(content_type)
     if kind == FORM_TYPE:
         value, warnings = decode_form(body)

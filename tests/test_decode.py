@@ -158,13 +158,14 @@ def test_base64_body_that_is_utf8_after_all_is_decoded():
     (make_capture("not base64!", body_encoding="base64"), "body_encoding is base64 but the body is not valid base64"),
     (make_capture("e30=", body_encoding="gzip"), "unknown body_encoding 'gzip'"),
     (dict(make_capture(""), body=None), "capture has no text body"),
+    (make_capture("[]", ["application/json"]), "capture content_type is not text"),
     ("not a capture", "capture has no text body"),
 ], ids=[
     "empty", "whitespace", "bom-only", "text-plain", "multipart", "no-content-type", "blank-content-type",
     "missing-data", "empty-data", "empty-quoted-data", "data-not-utf8", "truncated-json", "single-quotes",
     "html", "nan", "infinity", "float-overflow", "too-deep", "deeper-than-limit", "deeper-than-limit-in-object",
     "base64-not-utf8", "bad-base64",
-    "unknown-encoding", "no-body", "not-a-dict",
+    "unknown-encoding", "no-body", "content-type-not-text", "not-a-dict",
 ])
 def test_rejects_with_a_clear_reason(capture, reason):
     assert rejected(capture) == reason
