@@ -2,21 +2,24 @@
 
 Failure policy: anything that makes the payload unreadable (a body that is not
 UTF-8, an unexpected content type, an empty body, a form without a ``data``
-field, invalid JSON, JSON nested deeper than ``MAX_JSON_DEPTH``) raises
-``DecodeError`` with a short reason that is safe to store in a reject record.
-Oddities that still leave a usable value (text after the JSON, a form body
-that is really raw JSON) become warnings instead.
+field, invalid JSON, JSON nested deeper than ``MAX_JSON_DEPTH``, a number of
+more than ``MAX_NUMBER_DIGITS`` digits) raises ``DecodeError`` with a short
+reason that is safe to store in a reject record. Oddities that still leave a
+usable value (text after the JSON, a form body that is really raw JSON, a
+duplicated key, a float that underflows) become warnings instead. Every step
+is linear in the body: no regular expression, and no search in a growing list.
 
-Numbers keep Python's ``json`` behaviour: integers are exact at any size (the
-Email API's TRANSID exceeds 2**53); NaN, Infinity and overflowing floats are
-refused because they cannot be written back out as standard JSON.
+How numbers and duplicate keys are kept is the JSON parser's rule, see
+``jobs.jsonparse``.
 """
 import base64
 import binascii
-import json
-import math
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import unquote_plus
+
+from .jsonparse import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS, JsonError, parse_leading, preview
+
+__all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "DecodeError", "Decoded", "decode_capture", "preview"]
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
@@ -27,10 +30,8 @@ BOM = "\ufeff"
 QUOTE = '"'
 JSON_OPENERS = ("{", "[")
 FORM_SEPARATOR = "&"
-PREVIEW_CHARS = 40
+PERCENT = "%"
 MAX_LISTED_FIELDS = 5
-# Far above any Smartech payload, far below the recursion limit the JSONL writer hits.
-MAX_JSON_DEPTH = 200
 RAW_JSON_WARNING = "form body has no 'data' field but is raw JSON; parsed it as JSON"
 
 
@@ -43,11 +44,6 @@ class Decoded(NamedTuple):
 
     value: Any
     warnings: list
-
-
-def preview(text, limit=PREVIEW_CHARS):
-    """Return ``text`` cut to ``limit`` characters, marked when cut."""
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def body_text(capture):
@@ -84,50 +80,26 @@ def looks_like_json(text):
     return text.lstrip(BOM + " \t\r\n").startswith(JSON_OPENERS)
 
 
-def _reject_constant(name):
-    """Refuse the non-standard JSON constants NaN, Infinity and -Infinity."""
-    raise DecodeError(f"invalid JSON: non-standard constant {name}")
-
-
-def _finite_float(text):
-    """Parse a JSON float, refusing values that overflow to infinity."""
-    number = float(text)
-    if not math.isfinite(number):
-        raise DecodeError(f"invalid JSON: number out of range: {preview(text)}")
-    return number
-
-
-DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-
-
-def json_depth(value):
-    """Return how deeply arrays and objects nest in ``value``, without recursing."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is not None:
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def parse_json(text):
-    """Parse the leading JSON value of ``text``; return it with warnings about trailing text."""
+    """Parse the leading JSON value of ``text``; return it with warnings about trailing text and oddities."""
     stripped = text.lstrip(BOM).strip()
     if not stripped:
         raise DecodeError("empty JSON document")
     try:
-        value, end = DECODER.raw_decode(stripped)
-    except json.JSONDecodeError as exc:
+        value, end, warnings = parse_leading(stripped)
+    except JsonError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
-    except RecursionError:
-        raise DecodeError("invalid JSON: nested too deeply") from None
-    if json_depth(value) > MAX_JSON_DEPTH:
-        raise DecodeError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     trailing = stripped[end:].strip()
-    warnings = [f"trailing text after JSON: {preview(trailing)!r}"] if trailing else []
+    if trailing:
+        warnings.append(f"trailing text after JSON: {preview(trailing)!r}")
     return value, warnings
+
+
+def field_name(raw_name):
+    """Return a form field's decoded name; names without ``%`` skip the decoder (a body may hold millions)."""
+    if PERCENT not in raw_name:
+        return raw_name.replace("+", " ")
+    return unquote_plus(raw_name, encoding="utf-8", errors="replace")
 
 
 def form_data_values(body):
@@ -136,7 +108,7 @@ def form_data_values(body):
     for pair in body.split(FORM_SEPARATOR):
         raw_name, _, raw_value = pair.partition("=")
         # Decode the (short) name first: the value, often tens of KB, is decoded once, and only for `data`.
-        if unquote_plus(raw_name, encoding="utf-8", errors="replace") != DATA_FIELD:
+        if field_name(raw_name) != DATA_FIELD:
             continue
         try:
             value = unquote_plus(raw_value, encoding="utf-8", errors="strict")
@@ -151,11 +123,14 @@ def form_data_values(body):
 
 def form_field_names(body):
     """Return a short, comma-separated list of the form's field names, for a reject reason."""
-    names = []
-    for name, _ in parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="replace"):
-        if name not in names:
-            names.append(name)
-    shown = ", ".join(repr(preview(n)) for n in names[:MAX_LISTED_FIELDS])
+    names = {}
+    for pair in body.split(FORM_SEPARATOR):
+        raw_name = pair.partition("=")[0]
+        if pair:  # as parse_qsl: an empty pair is no field
+            names[field_name(raw_name)] = None
+        if len(names) > MAX_LISTED_FIELDS:
+            break  # a set, not a list, and an early stop: a body may hold millions of distinct names
+    shown = ", ".join(repr(preview(n)) for n in list(names)[:MAX_LISTED_FIELDS])
     return shown + (", …" if len(names) > MAX_LISTED_FIELDS else "") if names else "none"
 
 
@@ -188,6 +163,8 @@ def decode_capture(capture):
     if not body.lstrip(BOM).strip():
         raise DecodeError("empty body")
     content_type = capture.get("content_type")
+    if content_type is not None and not isinstance(content_type, str):
+        raise DecodeError("capture content_type is not text")  # the receiver never writes one; a hand-made record may
     kind = media_type(content_type)
     if kind == FORM_TYPE:
         value, warnings = decode_form(body)

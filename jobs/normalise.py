@@ -7,14 +7,23 @@ with no events) is not an error: it yields no events. Inside a well-shaped
 event nothing raises: an unknown activity or an unparsable timestamp becomes
 ``None`` plus a warning on that event, and ``raw`` always keeps the original.
 
+Time is linear in the payload: names and words are read with string methods
+(``jobs.vocabulary``), never a regular expression, and previews of sent
+values are cut before ``repr`` does any work on them.
+
+Event ids follow ``jobs.eventid``: the Smartech ``guid``, else a hash of the
+event as sent.
+
 Timestamps: Smartech's ``ts`` is ``yymmddHHMMSS`` with no zone, so ``ts`` is a
 naive ISO 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel
 uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
 ``Z`` suffix.
 """
-import re
+import reprlib
 
+from .eventid import MAX_GUID_CHARS, EventIds, guid_id
 from .timestamps import parse_smartech_ts, parse_unix_ts
+from .vocabulary import WEBHOOK_CHANNELS, activity_word, split_webhook_name
 
 EVENT_FIELDS = (
     "event_id", "capture_id", "source", "received_at", "panel", "webhook_name",
@@ -23,21 +32,10 @@ EVENT_FIELDS = (
 )
 EMAIL_CHANNEL = "email"
 CUSTOM_ACTIVITY = "custom_activity"
-WEBHOOK_CHANNELS = {"sms": "sms", "email": "email", "apn": "apn", "bpn": "bpn"}
-WEBHOOK_NAME_PATTERN = re.compile(r"^\s*([A-Za-z]+)_(.+?)\s*$")
-ACTIVITY_WORDS = {
-    "click": "click", "clicked": "click",
-    "open": "open", "opened": "open",
-    "bounce": "bounce", "bounced": "bounce", "hardbounce": "bounce", "softbounce": "bounce",
-    "delivered": "delivered",
-    "view": "view", "viewed": "view",
-    "sent": "sent",
-    "dropped": "dropped",
-    "spam": "spam",
-    "unsubscribe": "unsubscribe", "unsubscribed": "unsubscribe",
-    "invalid": "invalid",
-}
 PREVIEW_CHARS = 60
+# repr of a nested value stops after a few items and levels, however big the value.
+SHORT_REPR = reprlib.Repr()
+SHORT_REPR.maxlevel, SHORT_REPR.maxstring, SHORT_REPR.maxother = 3, PREVIEW_CHARS, PREVIEW_CHARS
 JSON_TYPE_NAMES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
 
 
@@ -47,7 +45,10 @@ class NormaliseError(ValueError):
 
 def preview(value):
     """Return ``repr(value)`` cut to a readable length for a warning."""
-    text = repr(value)
+    if isinstance(value, str):
+        text = repr(value[:PREVIEW_CHARS + 1])  # enough to fill the preview, and never a MB-long repr
+    else:
+        text = repr(value) if isinstance(value, (int, float, bool, type(None))) else SHORT_REPR.repr(value)
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
@@ -66,14 +67,14 @@ def split_payload(value):
         pairs = []
         for panel, items in value.items():
             if not isinstance(items, list):
-                raise NormaliseError(f"panel {panel!r} holds {type_name(items)}, expected an array of events")
+                raise NormaliseError(f"panel {preview(panel)} holds {type_name(items)}, expected an array of events")
             pairs.extend((panel, item) for item in items)
         where = "panel"
     else:
         raise NormaliseError(f"payload is {type_name(value)}, expected an object of panels or an array of events")
     for index, (panel, item) in enumerate(pairs):
         if not isinstance(item, dict):
-            place = where if panel is None else f"{where} {panel!r}"
+            place = where if panel is None else f"{where} {preview(panel)}"
             raise NormaliseError(f"event {index} in {place} is {type_name(item)}, expected an object")
     return pairs
 
@@ -95,12 +96,6 @@ def channel_name(value):
     """Return a channel value lower-cased and stripped, or None when empty."""
     text = str(value).strip().lower() if value is not None else ""
     return text or None
-
-
-def activity_word(word):
-    """Map an activity word (any case, ``_``/``-``/spaces ignored) to the shared vocabulary."""
-    key = re.sub(r"[\s_-]+", "", str(word)).lower()
-    return ACTIVITY_WORDS.get(key)
 
 
 def base_event(capture, panel, event):
@@ -129,21 +124,23 @@ def smartech_event(record, event):
         warnings.append(f"webhook_name is {type_name(name)}, expected a string")
         name = None
     record["webhook_name"] = name
-    match = WEBHOOK_NAME_PATTERN.match(name or "")
-    prefix = WEBHOOK_CHANNELS.get(match.group(1).lower()) if match else None
+    parts = split_webhook_name(name)
+    prefix = WEBHOOK_CHANNELS.get(parts[0].lower()) if parts else None
     record["channel"] = (
         channel_name(pick(event.get("custom_params"), "channel")) or channel_name(event.get("channel")) or prefix
     )
     if record["channel"] is None:
         warnings.append(f"cannot tell the channel of webhook_name {preview(name)}")
     if prefix:
-        record["activity"] = activity_word(match.group(2))
+        record["activity"] = activity_word(parts[1])
         if record["activity"] is None:
-            warnings.append(f"unknown activity {preview(match.group(2))} in webhook_name {preview(name)}")
+            warnings.append(f"unknown activity {preview(parts[1])} in webhook_name {preview(name)}")
     elif record["channel"] != CUSTOM_ACTIVITY:
         warnings.append(f"cannot tell the activity from webhook_name {preview(name)}")
-    guid = param(params, event, "guid")
-    record["event_id"] = str(guid) if guid not in (None, "") else None
+    record["event_id"] = guid_id(param(params, event, "guid"))
+    if record["event_id"] is not None and len(record["event_id"]) > MAX_GUID_CHARS:
+        warnings.append(f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event")
+        record["event_id"] = None
     record["foreignkey"] = param(params, event, "foreignkey")
     record["identity"] = param(params, event, "identity")
     record["journey_name"] = event.get("journey_name")
@@ -168,12 +165,7 @@ def email_api_event(record, event):
         record["activity"] = activity_word(kind)
         if record["activity"] is None:
             warnings.append(f"unknown Email API EVENT {preview(kind)}")
-    transid = pick(event, "TRANSID", "transid")
     raw_ts = pick(event, "TIMESTAMP", "timestamp")
-    if transid not in (None, ""):
-        # TIMESTAMP keeps two opens of one message apart; a re-delivery repeats all three.
-        parts = [transid, "" if kind is None else kind] + ([] if raw_ts is None else [raw_ts])
-        record["event_id"] = ":".join(str(part) for part in parts)
     record["identity"] = pick(event, "EMAIL", "email")
     record["ts_raw"] = raw_ts
     if raw_ts is not None:
@@ -182,18 +174,28 @@ def email_api_event(record, event):
             warnings.append(f"unparsable TIMESTAMP {preview(raw_ts)}, expected Unix seconds")
 
 
+def count_events(value):
+    """Return how many events a decoded payload holds, before normalising any (shapes are checked later)."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(items) for items in value.values() if isinstance(items, list))
+    return 0
+
+
 def normalise(value, capture, warnings=()):
     """Return the events of a decoded payload, each carrying ``warnings`` plus its own."""
     capture = capture if isinstance(capture, dict) else {}
-    events = []
-    for index, (panel, event) in enumerate(split_payload(value)):
+    events, ids = [], EventIds(capture.get("source"))
+    for panel, event in split_payload(value):
         record = base_event(capture, panel, event)
         if panel is None:
             email_api_event(record, event)
         else:
             smartech_event(record, event)
         if record["event_id"] is None:
-            record["event_id"] = f"{capture.get('id')}:{index}"
+            # A TRANSID is not enough (two clicks of one mail share it and the TIMESTAMP): hash the whole event.
+            record["event_id"] = ids.next_id(panel, event)
         record["warnings"] = list(warnings) + record["warnings"]
         events.append(record)
     return events

@@ -12,6 +12,9 @@ from datetime import datetime, timezone
 
 SMARTECH_TS_FORMAT = "%y%m%d%H%M%S"
 SMARTECH_TS_DIGITS = 12
+SMARTECH_TS_LIMIT = 10 ** SMARTECH_TS_DIGITS
+# Unix seconds with milliseconds and some padding fit in far fewer characters.
+MAX_UNIX_TS_CHARS = 64
 UTC_SUFFIX = "Z"
 WHOLE_SECONDS = "seconds"
 FRACTIONAL_SECONDS = "milliseconds"
@@ -19,7 +22,9 @@ FRACTIONAL_SECONDS = "milliseconds"
 
 def parse_smartech_ts(raw):
     """Return Smartech's ``yymmddHHMMSS`` as a naive ISO 8601 string, or None."""
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        if not 0 <= raw < SMARTECH_TS_LIMIT:
+            return None  # also spares str() an int too long to convert
         digits = str(raw).zfill(SMARTECH_TS_DIGITS)
     elif isinstance(raw, str):
         digits = raw.strip()
@@ -37,6 +42,8 @@ def parse_unix_ts(raw):
     """Return Unix seconds (number or numeric string) as a UTC ISO 8601 string ending in Z, or None."""
     if isinstance(raw, bool):
         return None
+    if isinstance(raw, str) and len(raw) > MAX_UNIX_TS_CHARS:
+        return None  # not a time, and float() need not read megabytes to say so
     try:
         seconds = float(raw.strip()) if isinstance(raw, str) else float(raw)
     except (TypeError, ValueError, OverflowError):

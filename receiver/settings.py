@@ -33,6 +33,8 @@ DEFAULT_ALERT_FROM = "smartech-dumper@localhost"
 DEFAULT_BODY_TIMEOUT = "60s"
 DEFAULT_WEB_PROCESSES = 4  # chosen by `make bench` on 2 cores (README, Performance)
 DEFAULT_WEB_CONNECTIONS = 1000
+# Far above a real Smartech batch; a capture with more events is rejected (3 MB of `{}` would be 1,000,000).
+DEFAULT_MAX_EVENTS = 10000
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Settings:
     alert_pending_after: float
     alert_redis_after: float
     min_free_bytes: int
+    max_events: int
 
     def require_web(self):
         """Raise unless the settings are safe to serve webhooks with."""
@@ -120,4 +123,5 @@ def load(environ=None, overrides=None):
         alert_redis_after=parse_duration("DUMPER_ALERT_REDIS_AFTER",
                                          get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)),
         min_free_bytes=parse_int("DUMPER_MIN_FREE_BYTES", get("DUMPER_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES)),
+        max_events=parse_int("DUMPER_MAX_EVENTS", get("DUMPER_MAX_EVENTS", DEFAULT_MAX_EVENTS), minimum=1),
     )

@@ -6,18 +6,39 @@ with the worker's own code instead of trusting an events file that may lag.
 Values of one option are alternatives (``--channel sms --channel email``);
 different options must all hold, and event options must hold for one and the
 same event of the capture.
-"""
-from dataclasses import dataclass, field
-from functools import cached_property
 
-from jobs.decode import DecodeError, decode_capture
-from jobs.normalise import NormaliseError, normalise
+A capture the worker would reject (bad input of any kind, caps included) is
+reported with its reason, never as a traceback and never after a hang:
+``jobs.analyse`` is linear in the body and raises nothing but ``Reject``.
+"""
+import os
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+
+from jobs.analyse import Reject, analyse_capture
 from receiver.capture import iso_ms
+from receiver.settings import SettingsError, load
 
 from .timeexpr import parse_time
 
 OK, WARNINGS, REJECTED = "ok", "warnings", "rejected"
 CAPTURE_FIELDS = ("id", "received_at", "body")
+MAX_EVENTS_VARIABLE = "DUMPER_MAX_EVENTS"
+
+
+def worker_settings():
+    """Return settings holding the worker's ``DUMPER_MAX_EVENTS`` from the environment, as the worker parses it."""
+    return settings_for_cap(os.environ.get(MAX_EVENTS_VARIABLE))
+
+
+@cache
+def settings_for_cap(text):
+    """Return settings with only ``DUMPER_MAX_EVENTS`` set to ``text``; None (the default cap) when invalid."""
+    # Only this variable: reading captures must not fail on, say, a bad DUMPER_ALLOWED_IPS.
+    try:
+        return load(environ={} if text is None else {MAX_EVENTS_VARIABLE: text})
+    except SettingsError:
+        return None
 
 
 class Analysis:
@@ -28,14 +49,12 @@ class Analysis:
 
     @cached_property
     def _result(self):
-        """Decode and normalise once; return ``(value, events, warnings, reason)``."""
+        """Analyse once, as the worker does; return ``(value, events, warnings, reason)``."""
         try:
-            decoded = decode_capture(self.record)
-            events = normalise(decoded.value, self.record, decoded.warnings)
-        except (DecodeError, NormaliseError) as exc:
-            return None, [], [], str(exc)
-        warnings = list(dict.fromkeys([w for event in events for w in event["warnings"]] or decoded.warnings))
-        return decoded.value, events, warnings, None
+            analysis = analyse_capture(self.record, worker_settings())
+        except Reject as exc:
+            return None, [], [], exc.reason
+        return analysis.value, analysis.events, analysis.warnings, None
 
     @property
     def value(self):

@@ -1,10 +1,13 @@
 """Decoding capture bodies: form and JSON bodies, lenient JSON, and every reject reason."""
 import base64
 import json
+import math
+import time
 
 import pytest
 
-from jobs.decode import DecodeError, Decoded, decode_capture
+from jobs.decode import MAX_NUMBER_DIGITS, DecodeError, Decoded, decode_capture
+from jobs.jsonparse import MAX_NOTES
 from job_payloads import (
     BIG_TRANSID, EMAIL_API_BODY, FORM, SEED_FORM_CONTENT_TYPE, SEED_WEB_BODY, SMS_CLICK_EVENT,
     TRICKY_ATTRIBUTES, form_body, make_capture, panel_payload,
@@ -155,13 +158,14 @@ def test_base64_body_that_is_utf8_after_all_is_decoded():
     (make_capture("not base64!", body_encoding="base64"), "body_encoding is base64 but the body is not valid base64"),
     (make_capture("e30=", body_encoding="gzip"), "unknown body_encoding 'gzip'"),
     (dict(make_capture(""), body=None), "capture has no text body"),
+    (make_capture("[]", ["application/json"]), "capture content_type is not text"),
     ("not a capture", "capture has no text body"),
 ], ids=[
     "empty", "whitespace", "bom-only", "text-plain", "multipart", "no-content-type", "blank-content-type",
     "missing-data", "empty-data", "empty-quoted-data", "data-not-utf8", "truncated-json", "single-quotes",
     "html", "nan", "infinity", "float-overflow", "too-deep", "deeper-than-limit", "deeper-than-limit-in-object",
     "base64-not-utf8", "bad-base64",
-    "unknown-encoding", "no-body", "not-a-dict",
+    "unknown-encoding", "no-body", "content-type-not-text", "not-a-dict",
 ])
 def test_rejects_with_a_clear_reason(capture, reason):
     assert rejected(capture) == reason
@@ -175,3 +179,94 @@ def test_nesting_up_to_the_limit_is_accepted():
 def test_decode_error_is_a_value_error():
     assert issubclass(DecodeError, ValueError)
     assert not issubclass(DecodeError, json.JSONDecodeError)
+
+
+def decoded_json(text):
+    """Return ``Decoded`` for ``text`` sent as application/json."""
+    return decode_capture(make_capture(text, "application/json"))
+
+
+@pytest.mark.parametrize("digits", [MAX_NUMBER_DIGITS, MAX_NUMBER_DIGITS - 1], ids=["at-cap", "below"])
+def test_integers_up_to_the_digit_cap_stay_exact(digits):
+    number = int("7" * digits)
+    assert decoded_json(f"[{number}, -{number}]").value == [number, -number]
+    assert type(decoded_json(f"[{number}]").value[0]) is int
+
+
+@pytest.mark.parametrize("literal, digits", [
+    ("9" * (MAX_NUMBER_DIGITS + 1), MAX_NUMBER_DIGITS + 1),
+    ("-" + "9" * 5000, 5000),  # over Python's own 4,300-digit limit: a ValueError escaped before
+    ("0." + "1" * 5000, 5001),
+    ("1" * 60 + "." + "2" * 60 + "e5", 121),
+], ids=["just-over", "5000-digits", "long-fraction", "long-float"])
+def test_numbers_over_the_digit_cap_are_rejected(literal, digits):
+    reason = rejected(make_capture(f'{{"p": [{{"n": {literal}}}]}}', "application/json"))
+    assert reason == (f"invalid JSON: number of {digits} digits, over the limit of {MAX_NUMBER_DIGITS}: "
+                      f"{literal[:40]}…")
+
+
+def test_negative_zero_keeps_its_sign_as_a_float():
+    value = decoded_json('[-0, 0, -0.0, 0.0, -0e3]').value
+    assert value == [0, 0, 0, 0, 0]
+    assert [type(n).__name__ for n in value] == ["float", "int", "float", "float", "float"]
+    assert [math.copysign(1, n) for n in value] == [-1, 1, -1, 1, -1]
+    assert json.dumps(value) == "[-0.0, 0, -0.0, 0.0, -0.0]"
+
+
+def test_floats_that_underflow_to_zero_are_kept_as_their_text_with_a_warning():
+    decoded = decoded_json('[1e-400, -2.5E-999, 0e-400, 5e-324, 1.5]')
+    assert decoded.value == ["1e-400", "-2.5E-999", 0.0, 5e-324, 1.5]
+    assert decoded.warnings == [
+        "number 1e-400 is too small for a float; kept as the string '1e-400'",
+        "number -2.5E-999 is too small for a float; kept as the string '-2.5E-999'",
+    ]
+
+
+def test_a_duplicate_key_keeps_the_last_value_with_a_warning():
+    decoded = decoded_json('{"p": [{"guid": "a", "x": 1, "x": 2, "guid": "b"}]}')
+    assert decoded.value == {"p": [{"guid": "b", "x": 2}]}
+    assert decoded.warnings == ["duplicate key 'x' in an object; the last value was used",
+                                "duplicate key 'guid' in an object; the last value was used"]
+
+
+def test_a_panel_sent_twice_keeps_the_events_of_both_in_order():
+    decoded = decoded_json('{"panel": [{"guid": "a"}], "other": [{"guid": "o"}], "panel": [{"guid": "b"}, {"guid": "c"}]}')
+    assert decoded.value == {"panel": [{"guid": "a"}, {"guid": "b"}, {"guid": "c"}], "other": [{"guid": "o"}]}
+    assert decoded.warnings == ["duplicate panel 'panel': kept the events of all 2 of its arrays"]
+
+
+def test_a_top_level_key_not_all_arrays_keeps_the_last_value():
+    decoded = decoded_json('{"panel": [{"guid": "a"}], "panel": "text", "p": [], "p": [{"guid": "x"}], "p": {}}')
+    assert decoded.value == {"panel": "text", "p": {}}
+    assert decoded.warnings == ["duplicate key 'panel' in an object; the last value was used",
+                                "duplicate key 'p' in an object; the last value was used"]
+
+
+def test_an_inner_object_with_a_duplicated_panel_name_is_not_merged():
+    decoded = decoded_json('{"panel": [{"list": [1], "list": [2]}]}')
+    assert decoded.value == {"panel": [{"list": [2]}]}
+    assert decoded.warnings == ["duplicate key 'list' in an object; the last value was used"]
+
+
+def test_parser_warnings_stop_at_the_cap_with_a_count():
+    keys = ", ".join(f'"k{i}": 1, "k{i}": 2' for i in range(1000))
+    decoded = decoded_json(f'[{{{keys}}}] <div>')
+    assert len(decoded.warnings) == MAX_NOTES + 2
+    assert decoded.warnings[0] == "duplicate key 'k0' in an object; the last value was used"
+    assert decoded.warnings[-2:] == [f"… and {1000 - MAX_NOTES} more warnings of the JSON parser",
+                                     "trailing text after JSON: '<div>'"]
+
+
+def test_a_form_with_a_percent_encoded_data_name_is_still_read():
+    assert decode_capture(make_capture("other=1&d%61ta=%5B%5D")).value == []
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("&" * 3_000_000, "form body has no 'data' field (fields: none)"),
+    ("&".join(f"n{i}=" for i in range(400_000)), "form body has no 'data' field (fields: 'n0', 'n1', 'n2', 'n3', 'n4', …)"),
+    ("x=%41&" * 400_000, "form body has no 'data' field (fields: 'x')"),
+], ids=["separators", "distinct-names", "encoded-names"])
+def test_huge_forms_without_data_are_rejected_in_linear_time(body, reason):
+    started = time.monotonic()
+    assert rejected(make_capture(body)) == reason
+    assert time.monotonic() - started < 3  # listing distinct names in a list took minutes

@@ -1,11 +1,15 @@
 """Normalising decoded payloads into events: shapes, ids, channels, activities, timestamps."""
 import copy
+import hashlib
 import json
+import time
 
 import pytest
 
 from jobs.decode import decode_capture
-from jobs.normalise import EVENT_FIELDS, NormaliseError, normalise
+from jobs.eventid import MAX_GUID_CHARS
+from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
+from jobs.vocabulary import MAX_ACTIVITY_CHARS
 from job_payloads import (
     BIG_TRANSID, CAPTURE_ID, EMAIL_API_BODY, RECEIVED_AT, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY,
     SMS_CLICK_EVENT, make_capture, panel_payload,
@@ -23,6 +27,12 @@ def one_event(event, panel="panel1"):
     """Normalise a payload holding just ``event`` and return its one event."""
     [record] = events_of(panel_payload(event, panel=panel))
     return record
+
+
+def hash_id(event, panel="panel1", source="eu-panel"):
+    """Return the id the README promises an event without a guid: sha256 of source, panel and sorted event."""
+    text = json.dumps([source, panel, event], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "h:" + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
 
 
 def test_seed_web_activity_sample_normalises_fully():
@@ -54,10 +64,10 @@ def test_seed_web_activity_sample_normalises_fully():
     assert list(event) == list(EVENT_FIELDS)
 
 
-def test_sms_click_sample_normalises_with_fallback_id():
+def test_sms_click_sample_normalises_with_hash_id():
     event = one_event(copy.deepcopy(SMS_CLICK_EVENT))
     assert list(event) == list(EVENT_FIELDS)
-    assert event["event_id"] == f"{CAPTURE_ID}:0"
+    assert event["event_id"] == hash_id(SMS_CLICK_EVENT)
     assert (event["channel"], event["activity"]) == ("sms", "click")
     assert event["foreignkey"] == "9999999997"
     assert event["identity"] is None and event["journey_name"] is None and event["msgid"] is None
@@ -137,10 +147,29 @@ def test_malformed_event_params_and_webhook_name_warn_but_do_not_reject():
 def test_guid_is_the_event_id_from_event_params_or_top_level():
     assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": "g-params"}})["event_id"] == "g-params"
     assert one_event({"webhook_name": "SMS_CLICK", "guid": "g-top"})["event_id"] == "g-top"
-    assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": ""}})["event_id"] == f"{CAPTURE_ID}:0"
+    assert one_event({"webhook_name": "SMS_CLICK", "guid": 12345678901234567890123})["event_id"] == (
+        "12345678901234567890123")
 
 
-def test_fallback_ids_count_across_panels_in_order_and_are_deterministic():
+@pytest.mark.parametrize("guid", ["", "   ", None, True, [], {}, {"id": "g"}], ids=[
+    "empty", "blank", "null", "boolean", "array", "object", "object-with-id"])
+def test_a_guid_that_is_not_a_non_empty_string_or_number_gives_a_hash_id(guid):
+    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid}}
+    record = one_event(event)
+    assert record["event_id"] == hash_id(event)
+    assert record["warnings"] == []
+
+
+def test_a_guid_longer_than_the_cap_gives_a_hash_id_with_warning():
+    long_guid = "g" * (MAX_GUID_CHARS + 1)
+    assert one_event({"webhook_name": "SMS_CLICK", "guid": "g" * MAX_GUID_CHARS})["event_id"] == "g" * MAX_GUID_CHARS
+    event = {"webhook_name": "SMS_CLICK", "guid": long_guid}
+    record = one_event(event)
+    assert record["event_id"] == hash_id(event)
+    assert record["warnings"] == [f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event"]
+
+
+def test_hash_ids_are_deterministic_and_ignore_key_order():
     payload = {
         "alpha": [{"webhook_name": "SMS_CLICK"}, {"webhook_name": "SMS_DELIVERED", "event_params": {"guid": "g"}}],
         "beta": [],
@@ -148,9 +177,40 @@ def test_fallback_ids_count_across_panels_in_order_and_are_deterministic():
     }
     events = events_of(payload)
     assert [(e["panel"], e["event_id"]) for e in events] == [
-        ("alpha", f"{CAPTURE_ID}:0"), ("alpha", "g"), ("gamma", f"{CAPTURE_ID}:2"),
+        ("alpha", hash_id({"webhook_name": "SMS_CLICK"}, "alpha")), ("alpha", "g"),
+        ("gamma", hash_id({"webhook_name": "APN_VIEW"}, "gamma")),
     ]
     assert events_of(json.loads(json.dumps(payload))) == events
+    reordered = {"p": [{"b": 1, "a": {"y": 2, "x": 1}}]}
+    assert events_of(reordered)[0]["event_id"] == events_of({"p": [{"a": {"x": 1, "y": 2}, "b": 1}]})[0]["event_id"]
+
+
+def test_a_redelivery_in_a_new_capture_gets_the_same_ids_but_another_source_or_panel_does_not():
+    payload = {"p": [{"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}]}
+    first = normalise(payload, make_capture("unused", source="eu-panel"))
+    again = normalise(payload, make_capture("unused", source="eu-panel", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
+    other_source = normalise(payload, make_capture("unused", source="us-panel"))
+    other_panel = normalise({"q": payload["p"]}, make_capture("unused", source="eu-panel"))
+    assert first[0]["event_id"] == again[0]["event_id"] != other_source[0]["event_id"]
+    assert first[0]["event_id"] != other_panel[0]["event_id"]
+    assert first[0]["capture_id"] != again[0]["capture_id"]
+
+
+def test_identical_events_in_one_capture_are_numbered_from_the_second():
+    click = {"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}
+    events = events_of({"p": [click, {"webhook_name": "SMS_DELIVERED"}, dict(click), dict(click)]})
+    base = hash_id(click, "p")
+    assert [e["event_id"] for e in events] == [base, hash_id({"webhook_name": "SMS_DELIVERED"}, "p"),
+                                               base + ":2", base + ":3"]
+    assert len({e["event_id"] for e in events}) == 4
+
+
+def test_email_api_clicks_of_one_message_at_one_time_on_different_urls_keep_distinct_ids():
+    first = {"TRANSID": 5, "EVENT": "clicked", "TIMESTAMP": 1700000000, "URL": "https://a.test/"}
+    second = dict(first, URL="https://b.test/")
+    events = events_of([first, second])
+    assert [e["event_id"] for e in events] == [hash_id(first, None), hash_id(second, None)]
+    assert events[0]["event_id"] != events[1]["event_id"]
 
 
 def test_identity_foreignkey_journey_and_msgid_are_copied():
@@ -190,7 +250,7 @@ def test_unparsable_smartech_ts_is_null_with_warning(raw):
 def test_email_api_event_with_big_transid():
     value = decode_capture(make_capture(EMAIL_API_BODY, "application/json")).value
     [event] = events_of(value)
-    assert event["event_id"] == "9007199254740993123:opened:1700000000"
+    assert event["event_id"] == hash_id(json.loads(EMAIL_API_BODY)[0], None)
     assert event["raw"]["TRANSID"] == BIG_TRANSID
     assert (event["panel"], event["channel"], event["activity"]) == (None, "email", "open")
     assert event["identity"] == "a@b.c"
@@ -208,15 +268,15 @@ def test_email_api_event_with_big_transid():
 ])
 def test_email_api_event_vocabulary(word, activity):
     [event] = events_of([{"TRANSID": 1, "EVENT": word}])
-    assert (event["activity"], event["event_id"], event["warnings"]) == (activity, f"1:{word}", [])
+    assert (event["activity"], event["warnings"]) == (activity, [])
 
 
 def test_email_api_repeated_opens_of_one_message_keep_distinct_ids():
-    first, second, again = events_of([{"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000},
-                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000060},
-                                      {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}])
+    opened = {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}
+    first, second, again = events_of([opened, dict(opened, TIMESTAMP=1700000060), dict(opened)])
     assert first["event_id"] != second["event_id"]
-    assert again["event_id"] == first["event_id"] == "5:opened:1700000000"
+    # The same open twice in one batch is two events as far as the payload says: both are kept.
+    assert (first["event_id"], again["event_id"]) == (hash_id(opened, None), hash_id(opened, None) + ":2")
 
 
 def test_email_api_unknown_event_and_bad_timestamp_warn():
@@ -229,8 +289,8 @@ def test_email_api_unknown_event_and_bad_timestamp_warn():
 
 def test_email_api_string_timestamp_and_missing_transid():
     [first, second] = events_of([{"EVENT": "sent", "TIMESTAMP": "1700000000"}, {"EVENT": "sent"}])
-    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", f"{CAPTURE_ID}:0")
-    assert (second["ts"], second["event_id"]) == (None, f"{CAPTURE_ID}:1")
+    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", hash_id(first["raw"], None))
+    assert (second["ts"], second["event_id"]) == (None, hash_id({"EVENT": "sent"}, None))
 
 
 @pytest.mark.parametrize("value", [[], {}, {"p": []}, {"p": [], "q": []}], ids=["array", "object", "panel", "panels"])
@@ -269,3 +329,69 @@ def test_raw_event_is_left_unchanged():
     [event] = events_of(payload)
     assert payload == before
     assert event["raw"] == before["p"][0]
+
+
+@pytest.mark.parametrize("webhook_name, channel, activity", [
+    ("  SMS_CLICK \t", "sms", "click"),
+    ("Email_Hard-Bounce", "email", "bounce"),
+    ("EMAIL_ soft bounce ", "email", "bounce"),
+    ("BPN_VIEW_", "bpn", "view"),
+])
+def test_webhook_names_are_read_with_spaces_case_and_separators_ignored(webhook_name, channel, activity):
+    event = one_event({"webhook_name": webhook_name})
+    assert (event["channel"], event["activity"], event["warnings"]) == (channel, activity, [])
+
+
+@pytest.mark.parametrize("webhook_name", ["SMS", "SMS_", "_CLICK", "S1S_CLICK", "SMŠ_CLICK", ""])
+def test_webhook_names_without_an_ascii_prefix_and_a_rest_give_no_channel(webhook_name):
+    event = one_event({"webhook_name": webhook_name})
+    assert (event["channel"], event["activity"]) == (None, None)
+    assert event["warnings"][0] == f"cannot tell the channel of webhook_name {webhook_name!r}"
+
+
+def test_an_activity_longer_than_the_cap_is_unknown():
+    padded = "CLICK" + " " * (MAX_ACTIVITY_CHARS - 4)
+    assert one_event({"webhook_name": "SMS_CLICK" + " " * (MAX_ACTIVITY_CHARS - 5) + "x"})["activity"] is None
+    assert one_event({"webhook_name": "SMS_" + padded + "x"})["activity"] is None
+    assert one_event({"webhook_name": "SMS_" + "C L I C K"})["activity"] == "click"
+
+
+@pytest.mark.parametrize("name", [
+    "a_" + " " * 300_000 + "x",  # backtracked quadratically in the old pattern: minutes
+    "SMS_" + " " * 300_000 + "x",
+    "SMS_" + "_-" * 150_000 + "click",
+    " " * 300_000 + "SMS_CLICK" + " " * 300_000 + "!",
+], ids=["other-prefix", "sms-prefix", "separators", "padded"])
+def test_hostile_webhook_names_take_linear_time(name):
+    started = time.monotonic()
+    event = one_event({"webhook_name": name, "EVENT": name})
+    assert time.monotonic() - started < 0.5  # the old regex took over a minute on the first
+    assert event["activity"] is None
+    assert all(len(warning) < 200 for warning in event["warnings"])  # previews are cut, not the whole name
+
+
+def test_warnings_preview_big_values_briefly():
+    big = {"k" + str(i): [["x" * 1000]] for i in range(1000)}
+    [event] = events_of([{"EVENT": big, "TIMESTAMP": big}])
+    shown = "{'k0': [['" + "x" * 27 + "..." + "x" * 20 + "…"  # reprlib's cut string, then the preview's cut
+    assert event["warnings"] == [f"unknown Email API EVENT {shown}", f"unparsable TIMESTAMP {shown}, expected Unix seconds"]
+
+
+@pytest.mark.parametrize("raw", [10 ** 12, 10 ** 99, -(10 ** 99)], ids=["13-digits", "100-digits", "negative"])
+def test_integer_ts_with_more_than_twelve_digits_is_unparsable(raw):
+    record = one_event({"webhook_name": "SMS_CLICK", "event_params": {"ts": raw}})
+    assert record["ts"] is None and record["ts_raw"] == raw
+
+
+def test_a_long_timestamp_string_is_unparsable_without_reading_it():
+    raw = "1" * 3_000_000
+    [event] = events_of([{"EVENT": "sent", "TIMESTAMP": raw}])
+    assert event["ts"] is None
+    assert event["warnings"] == ["unparsable TIMESTAMP '" + "1" * 59 + "…, expected Unix seconds"]
+
+
+@pytest.mark.parametrize("value, count", [
+    ([], 0), ([{}, {}], 2), ({"p": [{}], "q": [{}, {}], "r": []}, 3), ({"p": [{}], "q": "x"}, 1), ("x", 0), (None, 0),
+])
+def test_count_events_counts_before_normalising(value, count):
+    assert count_events(value) == count

@@ -78,7 +78,7 @@ def test_email_api_big_transid_is_written_exactly(queue, data_dir):
     path = kind_path(data_dir, "events")
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    assert '"event_id":"9007199254740993123:opened:1700000000"' in text
+    assert '"event_id":"h:' in text  # no guid: a hash of the event, see test_normalise
     assert '"TRANSID":9007199254740993123' in text
     assert "9007199254740993024" not in text  # what a float round trip would have written
     [event] = read_lines(path)
@@ -96,9 +96,10 @@ def test_all_events_of_a_capture_land_together_with_non_ascii_intact(queue, data
     assert job.return_value() == {"capture_id": CAPTURE_ID, "events": 3, "warnings": []}
     path = kind_path(data_dir, "events")
     events = read_lines(path)
-    assert [(e["event_id"], e["panel"], e["activity"]) for e in events] == [
-        (f"{CAPTURE_ID}:0", "first", "click"), (f"{CAPTURE_ID}:1", "first", "delivered"), ("g-apn", "second", "view"),
+    assert [(e["event_id"][:2], e["panel"], e["activity"]) for e in events] == [
+        ("h:", "first", "click"), ("h:", "first", "delivered"), ("g-", "second", "view"),
     ]
+    assert events[2]["event_id"] == "g-apn" and events[0]["event_id"] != events[1]["event_id"]
     assert events[0]["att_params"] == TRICKY_ATTRIBUTES
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -123,10 +124,18 @@ def test_reprocessing_a_capture_writes_no_second_copy_of_its_events(queue, data_
 
 
 def test_duplicate_ids_inside_one_payload_are_written_once(queue, data_dir):
-    body = '[{"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}, {"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}]'
+    body = '{"p": [{"webhook_name": "SMS_CLICK", "guid": "g-1"}, {"webhook_name": "SMS_CLICK", "guid": "g-1"}]}'
     job = run(queue, make_capture(body, "application/json"))
     assert job.return_value()["duplicates"] == 1
-    assert [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))] == ["1:sent:5"]
+    assert [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))] == ["g-1"]
+
+
+def test_identical_events_without_guid_in_one_payload_are_all_written(queue, data_dir):
+    body = '[{"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}, {"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}]'
+    job = run(queue, make_capture(body, "application/json"))
+    assert "duplicates" not in job.return_value() and job.return_value()["events"] == 2
+    first, second = [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))]
+    assert second == first + ":2"
 
 
 @pytest.mark.parametrize("capture, reason", [
