@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench chaos clean
 
 install: $(STAMP)
 
@@ -28,3 +28,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# Chaos: real stack, random faults, then every 200 checked against its events. DURATION in seconds; SEED to replay one.
+DURATION ?= 180
+chaos: install
+	$(BIN)/python -m tests.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))

@@ -58,6 +58,8 @@ def conditions(snapshot, settings):
         found["dead"] = failed
     if snapshot.get("retrying"):
         found["retrying"] = snapshot["retrying"]
+    if snapshot.get("backlog_unreadable"):
+        found["unreadable"] = True
     pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
     if pending and age is not None and age > settings.alert_pending_after:
         found["pending"] = (pending, age)
@@ -74,6 +76,8 @@ def subject(found):
         parts.append(plural(found["dead"], "dead letter"))
     if "retrying" in found:
         parts.append(f"{plural(found['retrying'], 'job')} retrying")
+    if "unreadable" in found:
+        parts.append("captures backlog unreadable")
     if "pending" in found:
         parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
     if "redis" in found:
@@ -97,6 +101,10 @@ def body(found, snapshot, settings, now):
         text += [f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
                  f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
                  "met a fault of its own (disk, permissions, Redis): read the worker's log.", ""]
+    if "unreadable" in found:
+        text += [f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
+                 "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
+                 "(receiver.status and receiver.forwarder lines) and fix the file it names.", ""]
     if "pending" in found:
         count, age = found["pending"]
         text += [f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "

@@ -73,10 +73,12 @@ def pending(data_dir, cursor=None, max_scan=PENDING_SCAN_BYTES):
             continue
         with handle:
             handle.seek(cursor.offset if day == cursor.day else 0)
-            if oldest is None:
-                first = handle.readline()
-                oldest = received_at(first) if first.endswith(NEWLINE) else None
-                count, scanned = count + first.endswith(NEWLINE), scanned + len(first)
+            while oldest is None and scanned < max_scan:  # the oldest capture: torn lines have no time
+                line = handle.readline()
+                if not line.endswith(NEWLINE):
+                    break
+                oldest = received_at(line)
+                count, scanned = count + 1, scanned + len(line)
             while scanned < max_scan:
                 chunk = handle.read(min(SCAN_CHUNK, max_scan - scanned))
                 if not chunk:

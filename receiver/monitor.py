@@ -59,6 +59,7 @@ class Monitor:
             "first_error": first_failure(self.queue) if redis_state["failed_count"] else None,
             "retrying": redis_state["retrying"],
             "pending_count": waiting["awaiting_enqueue"] or 0,
+            "backlog_unreadable": waiting["awaiting_enqueue"] is None,
             "oldest_pending_age": waiting["oldest_age_seconds"],
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
         }

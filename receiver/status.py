@@ -49,13 +49,20 @@ def redis_status(queue):
 
 
 def backlog_status(settings):
-    """Return how many captures wait on disk for the queue, the age of the oldest, and the torn lines."""
+    """Return how many captures wait on disk for the queue, the age of the oldest, and the torn lines.
+
+    Each figure is read on its own, so one unreadable file hides only its own figure (None).
+    """
     try:
         count, oldest = backlog.pending(settings.data_dir)
-        kept = torn.count(settings.data_dir)
     except (OSError, ValueError) as exc:
         log.warning("readiness: cannot read the backlog: %s", exc)
-        return {"awaiting_enqueue": None, "oldest_age_seconds": None, "torn_lines": None}
+        count = oldest = None
+    try:
+        kept = torn.count(settings.data_dir)
+    except OSError as exc:
+        log.warning("readiness: cannot count the torn lines: %s", exc)
+        kept = None
     age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else None
     return {"awaiting_enqueue": count, "oldest_age_seconds": age, "torn_lines": kept}
 

@@ -38,9 +38,9 @@ def die_with_parent():
 class Child:
     """One supervised process: how to start it, and its restart state."""
 
-    def __init__(self, name, argv, env=None, stop_signal=signal.SIGTERM, on_start=None, quiet=False):
+    def __init__(self, name, argv, env=None, stop_signal=signal.SIGTERM, on_start=None, output=None):
         self.name, self.argv, self.env, self.stop_signal = name, argv, env, stop_signal
-        self.output = subprocess.DEVNULL if quiet else None
+        self.output = output  # where its stdout and stderr go: ours by default, or DEVNULL, or a file
         self.on_start = on_start  # called with the child after each start, e.g. to wait until it is ready
         self.proc = None
         self.started_at = 0.0

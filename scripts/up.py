@@ -10,6 +10,7 @@ left behind.
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 
@@ -58,7 +59,8 @@ def redis_child(data_dir):
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     child = Child("redis", redis_server.command(workdir, port=port, persist=True),
-                  on_start=lambda child: redis_server.wait_ready(url, child.proc), quiet=True)
+                  on_start=lambda child: redis_server.wait_ready(url, child.proc),
+                  output=subprocess.DEVNULL)
     return child, url
 
 

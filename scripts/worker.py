@@ -29,6 +29,7 @@ from receiver import queueing
 from receiver.app import configure_logging
 from receiver.settings import SettingsError, load
 
+from .check import redact_url
 from .worker_outage import Outage, Resilient, recover
 
 WORKER_CLASSES = {"simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
@@ -65,22 +66,28 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
     def request_stop(*_):
         stop.set()
 
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
     while not stop.is_set():
-        built = build_worker(settings, worker_class, name, outage)
+        built = None
         try:
+            built = build_worker(settings, worker_class, name, outage)  # RQ asks Redis for our address here
             # The scheduler runs retries at their intervals; a burst worker exits before they are due.
             built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
-        except queueing.REDIS_ERRORS as exc:  # from RQ's teardown, after it quit on the outage
-            built.redis_failure = built.redis_failure or exc
+        except queueing.REDIS_ERRORS as exc:  # from RQ's start-up or teardown, once it quit on the outage
+            failure = exc
+        else:
+            failure = built.redis_failure
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
                 signal.signal(signum, request_stop)
-        if built._stop_requested or built.redis_failure is None:
+        if failure is None or (built is not None and built._stop_requested):
             return 0
-        outage.failed(built.redis_failure)
-        if not outage.wait_for_redis(built.connection, stop):
+        outage.failed(failure)
+        if not outage.wait_for_redis(queueing.connect(settings), stop):
             return 0
-        recover(built.connection, settings, built.in_hand)
+        if built is not None:
+            recover(built.connection, settings, built.in_hand)
         name = None  # the old name may still be registered until its TTL lapses
     return 0
 
@@ -98,8 +105,10 @@ def worker(burst, worker_class, name):
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_level)
-    try:
-        queueing.connect(settings).ping()
-    except queueing.REDIS_ERRORS as exc:
-        raise click.ClickException(f"REDIS_URL: cannot reach Redis at {settings.redis_url}: {exc}") from None
+    if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
+        try:
+            queueing.connect(settings).ping()
+        except queueing.REDIS_ERRORS as exc:
+            raise click.ClickException(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
+                                       f"{exc}") from None
     raise SystemExit(run(settings, worker_class, name, burst))

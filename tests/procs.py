@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import requests
@@ -31,7 +32,22 @@ def wait_http(url, proc, timeout=20):
 def start_serve(env, port, workers=2):
     """Start ``smartech-dumper serve`` (gunicorn and the forwarder) on 127.0.0.1:``port``; return the Popen."""
     cmd = [os.path.join(BIN, "smartech-dumper"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return logged_popen(cmd, env)
+
+
+def logged_popen(cmd, env, **options):
+    """Start ``cmd`` with its output going to a temporary file (a pipe nobody reads would block it when full)."""
+    log = tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, **options)
+    log.close()
+    proc.log_path = log.name
+    return proc
+
+
+def output_of(proc):
+    """Return what a process started by ``logged_popen`` has written so far."""
+    with open(proc.log_path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
 
 
 def children(pid):
@@ -100,6 +116,9 @@ def stop(proc, sig=signal.SIGTERM, timeout=60):
     except subprocess.TimeoutExpired:
         proc.kill()
         out = proc.communicate()[0]
+    if hasattr(proc, "log_path"):
+        out = output_of(proc)
+        os.unlink(proc.log_path)
     return out or ""
 
 
@@ -108,8 +127,7 @@ def start_worker(env, burst=False, worker_class="simple"):
     cmd = [os.path.join(BIN, "smartech-dumper"), "worker", "--worker-class", worker_class]
     if burst:
         cmd.append("--burst")
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return logged_popen(cmd, env, start_new_session=True)
 
 
 def run_burst_worker(env):
