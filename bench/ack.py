@@ -1,10 +1,11 @@
 """Ack path: our receiver against a bare Flask app under the same gunicorn settings, both driven by wrk.
 
-1. Sweep: short alternating rounds of ours and bare for each candidate gunicorn setting; the setting
-   that gives ours the most requests/s is the recommendation (the current default stays unless beaten
-   by more than 5%), and the rest of the bench uses it.
-2. Main: alternating rounds of bare; ours as shipped (fsync on, forwarder thread in a web process);
-   ours with DUMPER_FSYNC=false; ours with the forwarder in a process of its own. Medians, ratios
+1. Sweep: short alternating rounds of ours and bare for each candidate gunicorn setting (gevent, the
+   shipped worker class, at several process counts); the setting that gives ours the most requests/s
+   is the recommendation (the current default stays unless beaten by more than 5%), and the rest of
+   the bench uses it.
+2. Main: alternating rounds of bare and of ours in four configurations: as shipped by `serve` (fsync
+   on, a forwarder process at nice 10), fsync off, no forwarder, and both off. Medians, ratios
    ours/bare, web worker RSS. The queue is emptied between rounds, as if workers kept up.
 3. Trouble: no worker and a backlog of queued jobs that keeps growing; then Redis killed.
    Rounds alternate with bare again; then 1 connection at a time, for unloaded latencies.
@@ -24,12 +25,17 @@ import redis
 
 from receiver import queueing, settings as settings_mod
 
+from scripts.serve import FORWARDER_NICE
+
 from . import batches, captures, load
 from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scratch_dir, stop
 from .report import median, ratio, table
 
-SETTINGS = [("gthread", 2, 4), ("gthread", 4, 2), ("gthread", 3, 8), ("sync", 4, 1), ("sync", 2, 1)]
-DEFAULT_SETTING = ("gthread", 2, 4)  # receiver/gunicorn_conf.py today
+# gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
+SETTINGS = [("gevent", 4, 1), ("gevent", 2, 1), ("gevent", 6, 1)]
+DEFAULT_SETTING = ("gevent", 4, 1)  # receiver/gunicorn_conf.py and DEFAULT_WEB_PROCESSES today
+CONFIGURATIONS = [("ours", {}, True), ("ours-fsync-off", {"DUMPER_FSYNC": "false"}, True),
+                  ("ours-no-forwarder", {}, False), ("ours-fsync-off-no-forwarder", {"DUMPER_FSYNC": "false"}, False)]
 KEEP_DEFAULT_WITHIN = 0.05  # a setting must beat the default by more than this to replace it
 CONNECTIONS = 32
 BACKLOG_PREFILL = 50_000
@@ -43,21 +49,20 @@ FIGURES = ("rps", "p50", "p99", "p999")
 class Variant:
     """One server under test: bare, or ours with some settings; it keeps its rounds' results."""
 
-    def __init__(self, name, app, workdir, redis_url, setting, forward_process=False, **env):
+    def __init__(self, name, app, workdir, redis_url, setting, forwarder=True, **env):
         self.name, self.app, self.setting = name, app, setting
         self.data_dir = os.path.join(workdir, name)
-        if forward_process:
-            env["DUMPER_FORWARDER"] = "false"
         self.env = base_env(self.data_dir, redis_url, **env)
-        self.forwards = forward_process or self.env.get("DUMPER_FORWARDER", "true") != "false"
+        self.forwards = forwarder and app == OUR_APP
         self.rounds = []
         self.forwarder = None
         worker_class, workers, threads = setting
         self.server = Gunicorn(app, self.env, worker_class, workers, threads,
                                log_path=os.path.join(workdir, f"{name}.log"))
-        if forward_process:
-            self.forwarder = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "forward"], env=self.env,
-                                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.forwards:  # as `smartech-dumper serve` runs it
+            self.forwarder = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "forward", "--nice",
+                                               str(FORWARDER_NICE)], env=self.env, cwd=ROOT,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @property
     def ours(self):
@@ -187,7 +192,7 @@ def sweep(bench, settings, rounds, seconds):
     default = next((row for row in rows if row["setting"] == DEFAULT_SETTING), None)
     if default and best["ours"]["rps"] <= default["ours"]["rps"] * (1 + KEEP_DEFAULT_WITHIN):
         best = default  # within the noise of the default: keep it
-    table("Gunicorn settings for ours (DUMPER_FSYNC=true, forwarder thread in a web process), "
+    table("Gunicorn settings for ours (DUMPER_FSYNC=true, forwarder process at nice 10), "
           f"{rounds}x{seconds}s each, {bench.connections} connections",
           ["worker class / workers / threads", "ours req/s", "ours p99 ms", "bare req/s", "bare p99 ms",
            "req/s ratio", "p99 ratio", "max RSS MB"],
@@ -204,8 +209,8 @@ def prefill(bench, count):
     with open(bench.body_file, "rb") as handle:
         raw = handle.read()
     for start in range(0, count, PREFILL_CHUNK):
-        queueing.enqueue_captures(queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))],
-                                  settings)
+        queueing.enqueue_absent(queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))],
+                                settings)
     return queue.count
 
 
@@ -240,10 +245,10 @@ def run(workdir, seconds=6, rounds=3, sweep_seconds=3, sweep_rounds=3, settings=
         out["recommended"] = {"worker_class": best[0], "workers": best[1], "threads": best[2]}
         print(f"[ack] main rounds with {best[0]}, {best[1]} workers, {best[2]} threads", flush=True)
         bare = bench.start("bare", BARE_APP, best)
-        ours = bench.start("ours", OUR_APP, best)
-        nofsync = bench.start("ours-fsync-off", OUR_APP, best, DUMPER_FSYNC="false")
-        fwdproc = bench.start("ours-forwarder-process", OUR_APP, best, forward_process=True)
-        variants = [bare, ours, nofsync, fwdproc]
+        configs = [bench.start(name, OUR_APP, best, forwarder=forwarder, **env)
+                   for name, env, forwarder in CONFIGURATIONS]
+        ours, nofsync = configs[0], configs[1]
+        variants = [bare] + configs
         alternate(bench, variants, rounds, label="normal", between=bench.empty_queue)
         main = {v.name: summarize(v, "normal") for v in variants}
         for variant in variants:
@@ -263,7 +268,7 @@ def run(workdir, seconds=6, rounds=3, sweep_seconds=3, sweep_rounds=3, settings=
         out["fsync_cost"] = fsync_cost
         print(f"fsync cost (fsync on / fsync off): req/s x{fsync_cost['rps']:.2f}, p50 x{fsync_cost['p50']:.2f}, "
               f"p99 x{fsync_cost['p99']:.2f}", flush=True)
-        for variant in (nofsync, fwdproc):
+        for variant in configs[1:]:
             variant.stop()
         out["trouble"] = trouble(bench, bare, ours, trouble_rounds, prefill_count, main)
     finally:

@@ -53,7 +53,7 @@ def base_env(data_dir, redis_url, **extra):
 class Gunicorn:
     """gunicorn with our config file serving ``app`` under the given worker class, workers and threads."""
 
-    def __init__(self, app, env, worker_class="gthread", workers=2, threads=4, log_path=os.devnull):
+    def __init__(self, app, env, worker_class="gevent", workers=4, threads=1, log_path=os.devnull):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # sync with --threads > 1 would silently become gthread: pass 1 for sync.
@@ -61,7 +61,7 @@ class Gunicorn:
         cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
                "--bind", f"127.0.0.1:{self.port}", "--worker-class", worker_class,
                "--workers", str(workers), "--threads", str(threads), app]
-        env = dict(env, WEB_CONCURRENCY=str(workers), DUMPER_WEB_THREADS=str(threads))
+        env = dict(env, WEB_CONCURRENCY=str(workers))
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)

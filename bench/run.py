@@ -72,7 +72,7 @@ def recommendations(results):
     if a:
         rec = a["recommended"]
         print(f"Recommended gunicorn settings (most req/s for ours in the sweep): worker_class={rec['worker_class']}, "
-              f"WEB_CONCURRENCY={rec['workers']}, DUMPER_WEB_THREADS={rec['threads']}")
+              f"WEB_CONCURRENCY={rec['workers']}")
         cost = a["fsync_cost"]
         print(f"DUMPER_FSYNC=true (default) costs: ack req/s x{cost['rps']:.2f}, p99 x{cost['p99']:.2f} "
               "against DUMPER_FSYNC=false")
@@ -119,7 +119,7 @@ def main():
             results["workers"] = workers.run(os.path.join(workdir, "workers"), jobs)
         if "replay" not in skip:
             print("=" * 30 + " 4. replay " + "=" * 30, flush=True)
-            setting = tuple(results["ack"]["recommended"].values()) if "ack" in results else ("gthread", 2, 4)
+            setting = tuple(results["ack"]["recommended"].values()) if "ack" in results else ack.DEFAULT_SETTING
             kwargs = dict(per_day=500, window_days=(1, 4), enqueue_days=(1, 2), send_limit=300) if options.quick else {}
             results["replay"] = replay_bench.run(os.path.join(workdir, "replay"), setting=setting, **kwargs)
     results["seconds"] = round(time.monotonic() - started)

@@ -1,31 +1,58 @@
 """Decide the client IP and whether it may call us: pure functions.
 
-The client IP is the socket peer. Only when ``trusted_proxies`` is N > 0 do
-we believe X-Forwarded-For, and then only the address the Nth proxy from us
-saw, so a forged header prepended by a client never gets past the list.
+The client IP is the socket peer. Only when ``trusted_proxies`` is N > 0 and
+the peer is one of ``proxy_networks`` do we believe X-Forwarded-For, and then
+only the address the Nth proxy from us saw, so a forged header prepended by a
+client never gets past the list. Whatever is used must parse as an IP
+address; the client is always returned as a normalised address text, never
+as what a header said (werkzeug's ProxyFix trusts the hops without checking
+the peer or the text, which is why this is ours).
 """
 import ipaddress
 
 
-def client_ip(remote_addr, forwarded_for, trusted_proxies):
-    """Return the client IP as a string, honouring only ``trusted_proxies`` X-Forwarded-For hops."""
-    if trusted_proxies <= 0 or not forwarded_for:
-        return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+class BadForwardedFor(ValueError):
+    """The X-Forwarded-For hop we would trust is not an IP address."""
+
+
+HEADER_SPACE = " \t"  # str.strip() would also eat U+0085 and other Unicode spaces
+
+
+def parse_ip(text):
+    """Return ``text`` as an ``ip_address`` (IPv4-mapped IPv6 as IPv4), or raise ValueError."""
+    text = (text or "").strip(HEADER_SPACE)
+    if "%" in text:  # an IPv6 scope id may hold any text at all: no client of ours has one
+        raise ValueError(f"an address with a scope id: {text!r}")
+    address = ipaddress.ip_address(text)
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address
+
+
+def client_ip(remote_addr, forwarded_for, trusted_proxies, proxy_networks=()):
+    """Return the client IP as text; raise ``BadForwardedFor`` when the trusted hop is not an address."""
+    peer = str(parse_ip(remote_addr)) if remote_addr else ""
+    if trusted_proxies <= 0 or not forwarded_for or not in_networks(peer, proxy_networks):
+        return peer
+    hops = [hop.strip(HEADER_SPACE) for hop in forwarded_for.split(",")]
     if len(hops) < trusted_proxies:
         # Fewer hops than proxies: the chain is not what we were told; trust the peer only.
-        return remote_addr
-    return hops[-trusted_proxies]
+        return peer
+    try:
+        return str(parse_ip(hops[-trusted_proxies]))
+    except ValueError:
+        raise BadForwardedFor(f"X-Forwarded-For hop {len(hops) - trusted_proxies + 1} is not an IP address") from None
+
+
+def in_networks(ip, networks):
+    """Return True if ``ip`` parses and lies in one of ``networks``."""
+    try:
+        address = parse_ip(ip)
+    except ValueError:
+        return False
+    return any(address.version == net.version and address in net for net in networks)
 
 
 def is_allowed(ip, networks):
     """Return True if ``ip`` is in one of ``networks``, or if the list is empty."""
-    if not networks:
-        return True
-    try:
-        address = ipaddress.ip_address((ip or "").split("%")[0])
-    except ValueError:
-        return False
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address.version == net.version and address in net for net in networks)
+    return not networks or in_networks(ip, networks)

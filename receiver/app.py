@@ -56,6 +56,26 @@ class Runtime:
         return commit.GroupCommit(fsync=self.settings.fsync)
 
 
+def closing(wsgi_app):
+    """Wrap ``wsgi_app`` so that a response saying ``Connection: close`` really closes the connection.
+
+    gunicorn drops an application's Connection header (it is hop-by-hop) and would keep the
+    connection, reading the refused request's whole body before the next one; its own Response
+    object, whose bound ``start_response`` we are handed, can be told to close instead.
+    """
+    def app(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
+                force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+                if force_close is not None:
+                    force_close()
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return app
+
+
 def build_app(test_config=None):
     """Return the receiver app; ``test_config`` overrides environment settings by name."""
     settings = settings_mod.load(overrides=test_config).require_web()
@@ -65,5 +85,10 @@ def build_app(test_config=None):
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=None)
     app.extensions[EXTENSION] = Runtime(settings)
     app.url_map.converters["source"] = views.SourceConverter
+    # `/webhook//a` must be a 404 and `/webhook/default` a capture, never a redirect built from the Host header.
+    app.url_map.merge_slashes = False
+    app.url_map.redirect_defaults = False
     app.register_blueprint(views.bp)
+    app.register_error_handler(Exception, views.unforeseen)
+    app.wsgi_app = closing(app.wsgi_app)
     return app

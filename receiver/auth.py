@@ -1,6 +1,8 @@
 """Check HTTP Basic credentials: a pure function, independent of Flask.
 
-Passwords are compared in constant time and never logged or returned.
+Passwords are compared in constant time and never logged or returned. Any
+header that is not well-formed Basic (bytes that are not ASCII, base64 that
+is not, text that is not UTF-8, no colon) is simply no credential: a 401.
 """
 import base64
 import binascii
@@ -18,7 +20,7 @@ def parse_basic(header):
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: a header of non-ASCII bytes; UnicodeDecodeError is one
         return None
     user, sep, password = decoded.partition(":")
     if not sep:

@@ -23,6 +23,10 @@ class BodyIncomplete(Exception):
     """The client sent less than its Content-Length before the stream ended."""
 
 
+class BodyMalformed(Exception):
+    """The body's framing is broken (a bad or cut-off chunked encoding)."""
+
+
 def declared_length(environ):
     """Return the Content-Length as an int, or None when absent or malformed."""
     value = environ.get("CONTENT_LENGTH", "")
@@ -53,6 +57,16 @@ def read_body(environ, max_bytes, timeout=None):
 
 
 def read_whole(environ, max_bytes):
+    """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``, ``BodyMalformed`` for bad framing."""
+    try:
+        return read_stream(environ, max_bytes)
+    except (BodyTooLarge, BodyIncomplete):
+        raise
+    except Exception as exc:  # the server's parser refused the framing (gunicorn: InvalidChunkSize, NoMoreData…)
+        raise BodyMalformed(f"{type(exc).__name__}: {exc}") from None
+
+
+def read_stream(environ, max_bytes):
     """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``."""
     stream = environ["wsgi.input"]
     length = declared_length(environ)

@@ -11,9 +11,11 @@ lock after the deadline, no capture can be added behind it. A writer that
 stalled past the deadline gets ``DayClosed`` and takes a new id.
 """
 import base64
+import string
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 from . import ids, jsonl
 
@@ -21,6 +23,8 @@ KIND = "captures"
 DEFAULT_SOURCE = "default"
 WRITE_GRACE = 120.0
 DAY_FORMAT = "%Y-%m-%d"
+# Printable ASCII stays as sent (percent-escapes too); a space, a control or a non-ASCII byte is %-encoded.
+QUERY_SAFE = "".join(sorted(set(string.printable) - set(string.whitespace)))
 
 
 class DayClosed(Exception):
@@ -40,6 +44,7 @@ class Delivery:
     content_type: str
     user: str
     body: bytes
+    query: str = ""
 
     @property
     def received_at(self):
@@ -47,10 +52,10 @@ class Delivery:
         return datetime.fromtimestamp(self.received_ms / 1000, tz=timezone.utc)
 
 
-def new_delivery(capture_id, source, remote_addr, method, path, content_type, user, body):
+def new_delivery(capture_id, source, remote_addr, method, path, content_type, user, body, query=""):
     """Return a ``Delivery`` whose receive time is the time in its ULID ``capture_id``."""
     return Delivery(capture_id, ids.id_time_ms(capture_id), source, remote_addr, method,
-                    path, content_type, user, body)
+                    path, content_type, user, body, query)
 
 
 def renewed(delivery):
@@ -94,6 +99,9 @@ def to_record(delivery):
         "user": delivery.user,
         "size": len(delivery.body),
     }
+    if delivery.query:
+        # WSGI hands the raw query bytes as Latin-1 text; non-ASCII bytes are percent-encoded, exactly.
+        record["query"] = quote(delivery.query.encode("latin-1"), safe=QUERY_SAFE)
     try:
         record["body"] = delivery.body.decode("utf-8")
     except UnicodeDecodeError:

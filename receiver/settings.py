@@ -17,6 +17,8 @@ DEFAULT_QUEUE = "smartech"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_TRUSTED_PROXIES = 0
+# Where a proxy of ours can be: loopback and the private ranges. A peer elsewhere is the client itself.
+DEFAULT_PROXY_IPS = "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"
 DEFAULT_REDIS_TIMEOUT = 0.5
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_FORWARD_INTERVAL = 0.05
@@ -49,6 +51,7 @@ class Settings:
     auth_disabled: bool
     allowed_networks: tuple
     trusted_proxies: int
+    proxy_networks: tuple
     max_bytes: int
     body_timeout: float
     web_processes: int
@@ -98,6 +101,7 @@ def load(environ=None, overrides=None):
         auth_disabled=parse_bool("DUMPER_AUTH_DISABLED", get("DUMPER_AUTH_DISABLED", "false")),
         allowed_networks=parse_networks("DUMPER_ALLOWED_IPS", get("DUMPER_ALLOWED_IPS", "")),
         trusted_proxies=parse_int("DUMPER_TRUSTED_PROXIES", get("DUMPER_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
+        proxy_networks=parse_networks("DUMPER_PROXY_IPS", get("DUMPER_PROXY_IPS", DEFAULT_PROXY_IPS)),
         max_bytes=parse_int("DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1),
         body_timeout=parse_duration("DUMPER_BODY_TIMEOUT", get("DUMPER_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
         web_processes=parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES), minimum=1),

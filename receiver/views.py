@@ -1,17 +1,22 @@
 """Serve the webhook endpoints: check, capture, enqueue, answer.
 
 The caller gets generic answers; the log gets the details, tagged with the
-request id. The hot path writes the capture to disk and answers: it never
-waits for Redis. Only if the disk fails does it enqueue directly, and the
-only 5xx is 503, when neither disk nor Redis took a payload.
+request id, each value a client chose quoted (``logsafe``). The hot path
+writes the capture to disk and answers: it never waits for Redis. Only if the
+disk fails does it enqueue directly. The only 5xx is 503: neither disk nor
+Redis took a payload, or something unforeseen broke (logged with its
+traceback). A refusal closes the connection, so nobody keeps a server
+reading a body it will not take.
 """
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from . import allowlist, auth, capture, ids, queueing
-from .body import BodyIncomplete, BodyTimeout, BodyTooLarge, read_body
+from .body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
+from .logsafe import field
 
 log = logging.getLogger("receiver")
 bp = Blueprint("webhook", __name__)
@@ -43,8 +48,8 @@ def runtime():
 def refuse(code, status, reason, ip):
     """Log a refusal without secrets and return its generic answer."""
     request_id = ids.new_id()  # a tag for the log line; a refused request has no capture
-    log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s",
-                request_id, code, reason, ip, request.method, request.path)
+    log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s", request_id, code,
+                field(reason), field(ip), field(request.method), field(request.path))
     response = answer(status, code)
     if code == 401:
         response.headers["WWW-Authenticate"] = REALM
@@ -59,14 +64,19 @@ def healthz():
     return answer("ok", 200)
 
 
+# No redirects, ever: a redirect is no answer for a POST, and Werkzeug would build its Location from
+# the Host header (see merge_slashes and redirect_defaults in app.py).
 @bp.route("/webhook", defaults={"source": capture.DEFAULT_SOURCE}, methods=WEBHOOK_METHODS,
           strict_slashes=False)
 @bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False)
 def webhook(source):
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]
-    ip = allowlist.client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                             settings.trusted_proxies)
+    try:
+        ip = allowlist.client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                 settings.trusted_proxies, settings.proxy_networks)
+    except allowlist.BadForwardedFor as exc:
+        return refuse(400, "bad request", str(exc), request.remote_addr)
     if not allowlist.is_allowed(ip, settings.allowed_networks):
         return refuse(403, "forbidden", "address not allowed", ip)
     if request.method in PROBE_METHODS:
@@ -82,12 +92,15 @@ def webhook(source):
         return refuse(413, "too large", f"body over {settings.max_bytes} bytes ({exc})", ip)
     except BodyIncomplete as exc:
         return refuse(400, "incomplete", f"body ended after {exc} bytes", ip)
+    except BodyMalformed as exc:
+        return refuse(400, "bad request", f"broken body framing ({exc})", ip)
     except BodyTimeout:
         return refuse(408, "timeout", f"body not received within {settings.body_timeout:g}s", ip)
     # The id, and so the day file, is chosen now that the body is in: a body that trickled in
     # across midnight belongs to the new day. It is also the request id of the log lines.
     delivery = capture.new_delivery(ids.new_id(), source, ip, request.method, request.path,
-                                    request.headers.get("Content-Type"), user, body)
+                                    request.headers.get("Content-Type"), user, body,
+                                    request.environ.get("QUERY_STRING", ""))
     return accept(settings, delivery)
 
 
@@ -100,7 +113,7 @@ def accept(settings, delivery):
         except capture.DayClosed:
             delivery = capture.renewed(delivery)  # we stalled past the day's deadline: today it is
             continue
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a data dir path the OS cannot take
             log.error("request_id=%s capture write failed: %s", delivery.id, exc)
             break
         return accepted(delivery)
@@ -138,4 +151,24 @@ def readyz():
     state = runtime().readiness.get()
     response = jsonify(state)
     response.status_code = 200 if state["ready"] else 503
+    return response
+
+
+def http_error(error):
+    """Answer a routing error (404, 405) in JSON, and close a connection whose body we will not read."""
+    response = answer(error.name.lower(), error.code)
+    for name, value in error.get_headers():
+        if name == "Allow":
+            response.headers[name] = value
+    response.headers["Connection"] = "close"
+    return response
+
+
+def unforeseen(error):
+    """Answer anything unforeseen with the documented 503 (Smartech retries it), and log it in full."""
+    if isinstance(error, HTTPException):
+        return http_error(error)
+    log.exception("request_id=%s unforeseen error answered 503: %s", ids.new_id(), type(error).__name__)
+    response = answer("unavailable", 503)
+    response.headers["Connection"] = "close"
     return response

@@ -48,8 +48,12 @@ def tail(data_dir, filters, count, follow, as_json):
     follower = Follower(data_dir, reader)
     out = CaptureLines(as_json)
     with clear_errors():
-        for record, analysis in last_matching(follower, filters, count) if count else ():
-            out.add(record, analysis)
+        if count:
+            for record, analysis in last_matching(follower, filters, count):
+                out.add(record, analysis)
+        else:
+            for _ in follower.poll():  # -n 0: start following from the end, showing nothing old
+                pass
         if not follow:
             reader.report()
             return

@@ -35,8 +35,9 @@ def no_leftover_servers():
     """Stop any gunicorn a test started and did not stop (say, because an assertion failed)."""
     from tests import procs
 
+    shared = set(procs.RUNNING)  # servers of wider-scoped fixtures, stopped by their own fixture
     yield
-    procs.stop_all()
+    procs.stop_all(keep=shared)
 
 
 @pytest.fixture

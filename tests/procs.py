@@ -68,9 +68,9 @@ def command_of(pid):
 RUNNING = set()  # every Web still up; stop_all() ends them when a test failed half-way
 
 
-def stop_all():
-    """Stop every Web a test left running."""
-    for web in list(RUNNING):
+def stop_all(keep=()):
+    """Stop every Web a test left running, but those in ``keep``."""
+    for web in list(RUNNING - set(keep)):
         web.stop()
 
 

@@ -245,6 +245,20 @@ def test_tail_follow_sees_new_captures_across_the_midnight_file_change(data_dir)
     assert b"Traceback" not in proc.stderr.read()
 
 
+def test_tail_follow_from_nothing_shows_only_what_arrives(data_dir):
+    old = write_captures(data_dir, [make_capture(days_ago(0, hour=0), smartech_body())])
+    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "0", "--json",
+                             "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)  # three polls: what was there must not come out
+        new = write_captures(data_dir, [make_capture(days_ago(0, hour=0).replace(minute=5), smartech_body())])
+        assert [json.loads(line)["id"] for line in read_lines_until(proc, 1)] == [new[0]["id"]]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert old[0]["id"] not in proc.stdout.read().decode()
+
+
 def test_stats_counts_per_day_name_channel_activity_rejects_and_sizes(dataset, data_dir):
     result = invoke(stats, data_dir, "--json")
     assert result.exit_code == 0, result.output
