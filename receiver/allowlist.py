@@ -30,9 +30,13 @@ def parse_ip(text):
 
 
 def client_ip(remote_addr, forwarded_for, trusted_proxies, proxy_networks=()):
-    """Return the client IP as text; raise ``BadForwardedFor`` when the trusted hop is not an address."""
+    """Return the client IP as text; raise ``BadForwardedFor`` when the trusted hop is not an address.
+
+    A peer without an address is a unix socket: only a process on this host, a proxy of ours, can be there.
+    """
     peer = str(parse_ip(remote_addr)) if remote_addr else ""
-    if trusted_proxies <= 0 or not forwarded_for or not in_networks(peer, proxy_networks):
+    local = not remote_addr
+    if trusted_proxies <= 0 or not forwarded_for or not (local or in_networks(peer, proxy_networks)):
         return peer
     hops = [hop.strip(HEADER_SPACE) for hop in forwarded_for.split(",")]
     if len(hops) < trusted_proxies:

@@ -1,6 +1,6 @@
 """Gunicorn settings for the receiver; load with ``--config python:receiver.gunicorn_conf``.
 
-The worker class is gevent: each connection is a greenlet, so connections
+The worker class is gevent (``receiver/gunicorn_worker.py``): each connection is a greenlet, so connections
 that trickle their headers or body, or send nothing, cost a greenlet each and
 never stop other requests from being read and answered (the gthread class
 gave each of them a thread until none was left: eight slow connections
@@ -32,7 +32,7 @@ def validated():
 
 
 _settings = validated()
-worker_class = "gevent"
+worker_class = "receiver.gunicorn_worker.Worker"  # gevent, with gunicorn's 501 made a 400
 workers = _settings.web_processes
 worker_connections = _settings.web_connections
 keepalive = KEEPALIVE

@@ -90,7 +90,8 @@ def load(environ=None, overrides=None):
 
     def get(name, default):
         value = env.get(name)
-        return str(default) if value is None else value
+        # An empty variable is an unset one: `DUMPER_FSYNC=` must not quietly mean "false".
+        return str(default) if value is None or not value.strip() else value
 
     return Settings(
         data_dir=get("DUMPER_DATA_DIR", DEFAULT_DATA_DIR).strip() or DEFAULT_DATA_DIR,

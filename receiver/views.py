@@ -66,9 +66,11 @@ def healthz():
 
 # No redirects, ever: a redirect is no answer for a POST, and Werkzeug would build its Location from
 # the Host header (see merge_slashes and redirect_defaults in app.py).
+# And no automatic OPTIONS: it would answer 200 before the allowlist and auth; unknown methods get a 405.
 @bp.route("/webhook", defaults={"source": capture.DEFAULT_SOURCE}, methods=WEBHOOK_METHODS,
-          strict_slashes=False)
-@bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False)
+          strict_slashes=False, provide_automatic_options=False)
+@bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False,
+          provide_automatic_options=False)
 def webhook(source):
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]

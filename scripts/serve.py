@@ -14,6 +14,7 @@ import threading
 
 import click
 
+from receiver.app import configure_logging
 from receiver.monitor import Monitor
 from receiver.settings import SettingsError, load
 
@@ -44,6 +45,7 @@ def serve(bind, gunicorn_args):
         settings = load().require_web()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level)  # the alert monitor logs from this process
     web = Child("web", gunicorn_command(bind, gunicorn_args))
     children = ([Child("forwarder", forwarder_command())] if settings.forwarder else []) + [web]
     supervisor = Supervisor(children, say=lambda text: click.echo(f"smartech-dumper serve: {text}", err=True))

@@ -54,11 +54,11 @@ class HttpTarget:
         return f"POST {self.url}" + (" (original paths)" if self.keep_path else "")
 
     def url_for(self, record):
-        """Return the URL for ``record``: ``--to`` itself, or its host with the capture's own path."""
+        """Return the URL for ``record``: ``--to`` itself, or its host with the capture's own path and query."""
         if not self.keep_path or not record.get("path"):
             return self.url
         parts = urlsplit(self.url)
-        return urlunsplit((parts.scheme, parts.netloc, record["path"], "", ""))
+        return urlunsplit((parts.scheme, parts.netloc, record["path"], record.get("query") or "", ""))
 
     def session(self):
         """Return this thread's HTTP session."""

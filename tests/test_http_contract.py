@@ -58,6 +58,17 @@ def test_malformed_chunked_framing_is_a_400(web, body):
     assert status_of(answer) == 400
 
 
+def test_an_unknown_transfer_coding_is_a_400_not_gunicorns_501(web):
+    answer = exchange(web, b"POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + GOOD_AUTH.encode()
+                      + b"\r\nTransfer-Encoding: gzip, chunked, zstd\r\nConnection: close\r\n\r\n0\r\n\r\n")
+    assert status_of(answer) == 400
+
+
+def test_options_is_not_an_open_door(web):
+    answer = requests.options(web.url + "/webhook", timeout=10)
+    assert answer.status_code == 405
+
+
 def test_a_chunked_body_cut_off_gives_no_5xx_and_captures_nothing(web):
     before = len(read_kind(web.data_dir, "captures"))
     with socket.create_connection(("127.0.0.1", web.port), timeout=5) as sock:

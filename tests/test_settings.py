@@ -44,7 +44,6 @@ def test_lists_ignore_spaces_and_parse_ipv4_and_ipv6():
     ("DUMPER_FSYNC", "maybe"),
     ("DUMPER_AUTH_DISABLED", "perhaps"),
     ("REDIS_URL", "localhost:6379"),
-    ("DUMPER_QUEUE", "  "),
     ("DUMPER_LOG_LEVEL", "LOUD"),
 ])
 def test_bad_value_names_the_variable(name, value):
@@ -96,9 +95,13 @@ def test_no_value_of_any_setting_escapes_as_anything_but_a_settings_error(name):
                     assert math.isfinite(setting) and setting >= 0, (name, value, field)
 
 
-def test_an_empty_alert_sender_names_the_setting():
+def test_an_alert_sender_without_an_address_names_the_setting():
     with pytest.raises(SettingsError, match="^DUMPER_ALERT_FROM: expected one e-mail address"):
-        load(environ={"DUMPER_ALERT_FROM": ""})
+        load(environ={"DUMPER_ALERT_FROM": " , "})
+
+
+def test_an_empty_variable_is_an_unset_one():
+    assert load(environ={"DUMPER_FSYNC": "", "DUMPER_ALERT_FROM": " "}) == load(environ={})
 
 
 def test_durations_accept_weeks_and_refuse_what_rq_cannot_hold():

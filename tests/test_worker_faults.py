@@ -17,7 +17,7 @@ from receiver import create_app, jsonl
 from receiver.forwarder import Forwarder
 from receiver.settings import load
 from tests.helpers import basic, read_kind, wait_until
-from tests.procs import start_worker, stop
+from tests.procs import children, start_worker, stop
 
 pytestmark = pytest.mark.slow
 BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22guid%22%3A%22held-1%22%7D%5D%7D"
@@ -51,6 +51,22 @@ def held_events_file(data_dir):
         os.close(fd)
 
 
+def descendants(pid):
+    """Return the pids of every process below ``pid``."""
+    found = []
+    for child in children(pid):
+        found += [child] + descendants(child)
+    return found
+
+
+def kill_quietly(pid):
+    """SIGKILL ``pid`` if it still runs."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def started_jobs(redis_conn):
     return redis_conn.zcard("rq:wip:smartech")
 
@@ -66,7 +82,10 @@ def test_sigkilled_worker_job_is_retried_and_completed(worker_env, data_dir, red
             os.killpg(first.pid, signal.SIGKILL)
             raise AssertionError(stop(first))
         time.sleep(0.5)
-        os.killpg(first.pid, signal.SIGKILL)  # parent, horse and scheduler alike
+        family = descendants(first.pid)  # the horse runs in a session of its own: name it before the parent dies
+        os.killpg(first.pid, signal.SIGKILL)  # parent and scheduler
+        for pid in family:
+            kill_quietly(pid)  # and the horse, blocked in the events file's lock
         stop(first)
     killed_at = time.monotonic()
     second = start_worker(worker_env, worker_class=worker_class)
