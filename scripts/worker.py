@@ -81,7 +81,7 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
                 signal.signal(signum, request_stop)
-        if failure is None or (built is not None and built._stop_requested):
+        if failure is None or (built is not None and (built._stop_requested or built.stop_wanted)):
             return 0
         outage.failed(failure)
         if not outage.wait_for_redis(queueing.connect(settings), stop):

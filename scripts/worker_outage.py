@@ -75,6 +75,15 @@ class Resilient:
     redis_failure = None
     in_hand = None  # (job id, execution composite key) of the job being executed
     outage = None
+    stop_wanted = False  # SIGTERM/SIGINT reached RQ's handler: never start over after that
+
+    def request_stop(self, signum, frame):
+        """Note the stop request before RQ handles it (RQ may need Redis to do so, and Redis may be away)."""
+        self.stop_wanted = True
+        try:
+            super().request_stop(signum, frame)
+        except queueing.REDIS_ERRORS:
+            self._stop_requested = True
 
     def noted(self, call, *args, **kwargs):
         """Run ``call``; on a Redis error, note it (and log the outage once) before re-raising."""

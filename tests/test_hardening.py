@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
+import redis as redis_lib
 import requests
 from click.testing import CliRunner
 
@@ -104,6 +105,22 @@ def test_workers_outlive_redis_killed_under_load(redis_box, web_env, data_dir, w
     assert all(proc.poll() is None for proc in running), "a worker died with Redis"
     web.stop()
     assert_exactly_once(data_dir, guids)
+
+
+def test_a_worker_waiting_out_an_outage_still_stops_on_sigterm(redis_box, web_env, workers):
+    [worker] = workers(1)
+    wait_until(lambda: redis_lib_ping(redis_box.url) and b"Listening" in open(worker.log_path, "rb").read(), 30)
+    redis_box.stop(signal.SIGKILL)
+    time.sleep(3)  # the worker is in the middle of the outage now
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=20) == 0
+
+
+def redis_lib_ping(url):
+    try:
+        return redis_lib.Redis.from_url(url).ping()
+    except redis_lib.RedisError:
+        return False
 
 
 def test_up_keeps_the_web_answering_when_its_private_redis_is_killed(tmp_path):
