@@ -20,6 +20,7 @@ run: install
 	$(BIN)/smartech-dumper up
 
 test: install
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # Ack path, workers and replay against their baselines; prints tables and writes bench/results/latest.json.

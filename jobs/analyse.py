@@ -15,7 +15,7 @@ Pure: no disk, no Redis, no settings read here; the caller passes them in.
 from typing import Any, NamedTuple
 
 from receiver.jsonl import encode_line
-from receiver.settings import DEFAULT_MAX_EVENTS
+from receiver.settings import DEFAULT_MAX_EVENTS, Settings
 
 from .decode import DecodeError, decode_capture
 from .normalise import NormaliseError, count_events, normalise
@@ -25,7 +25,7 @@ MAX_REASON_CHARS = 300
 ELLIPSIS = "…"
 
 
-def safe_reason(text):
+def safe_reason(text: object) -> str:
     """Return ``text`` as one line of at most ``MAX_REASON_CHARS`` characters that UTF-8 can encode."""
     head = str(text)[: MAX_REASON_CHARS * 2]  # cut first: no work in proportion to a hostile reason
     line = " ".join(head.encode("utf-8", "backslashreplace").decode("utf-8").split())
@@ -35,7 +35,7 @@ def safe_reason(text):
 class Reject(ValueError):
     """The capture is bad input; ``reason`` says why in one safe line."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: object) -> None:
         self.reason = safe_reason(reason)
         super().__init__(self.reason)
 
@@ -44,11 +44,11 @@ class Analysis(NamedTuple):
     """Hold the decoded payload, its normalised events and the distinct warnings, in order."""
 
     value: Any
-    events: list
-    warnings: list
+    events: list[dict[str, Any]]
+    warnings: list[str]
 
 
-def check_writable(what, value):
+def check_writable(what: str, value: Any) -> None:
     """Raise ``Reject`` unless ``value`` encodes as a JSON line."""
     try:
         encode_line(value)
@@ -59,7 +59,7 @@ def check_writable(what, value):
         raise Reject(f"{what} cannot be written as JSON ({type(exc).__name__})") from None
 
 
-def check_events(value, events):
+def check_events(value: Any, events: list[dict[str, Any]]) -> None:
     """Raise ``Reject`` unless every event, and every panel name of the payload, encodes as a JSON line."""
     try:
         encode_line(events)  # one pass for the common case; the loop below only runs to name the culprit
@@ -73,7 +73,7 @@ def check_events(value, events):
         check_writable("panel names", list(value))
 
 
-def analyse_capture(capture, settings=None):
+def analyse_capture(capture: Any, settings: Settings | None = None) -> Analysis:
     """Return the ``Analysis`` of one capture record, or raise ``Reject`` with the reason."""
     max_events = DEFAULT_MAX_EVENTS if settings is None else settings.max_events
     try:

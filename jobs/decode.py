@@ -43,10 +43,10 @@ class Decoded(NamedTuple):
     """Hold the parsed JSON value and the warnings raised while decoding it."""
 
     value: Any
-    warnings: list
+    warnings: list[str]
 
 
-def body_text(capture):
+def body_text(capture: Any) -> str:
     """Return the capture's body as text, undoing the receiver's base64 for non-UTF-8 bodies."""
     if not isinstance(capture, dict) or not isinstance(capture.get("body"), str):
         raise DecodeError("capture has no text body")
@@ -65,22 +65,22 @@ def body_text(capture):
         raise DecodeError(f"body is not valid UTF-8 (byte {exc.start})") from None
 
 
-def media_type(content_type):
+def media_type(content_type: str | None) -> str:
     """Return the lower-cased media type of a Content-Type value, without parameters."""
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def is_json_type(kind):
+def is_json_type(kind: str) -> bool:
     """Say whether a media type is JSON (``application/json`` or a ``+json`` type)."""
     return kind == JSON_TYPE or kind.endswith(JSON_SUFFIX)
 
 
-def looks_like_json(text):
+def looks_like_json(text: str) -> bool:
     """Say whether ``text`` starts like a JSON object or array."""
     return text.lstrip(BOM + " \t\r\n").startswith(JSON_OPENERS)
 
 
-def parse_json(text):
+def parse_json(text: str) -> tuple[Any, list[str]]:
     """Parse the leading JSON value of ``text``; return it with warnings about trailing text and oddities."""
     stripped = text.lstrip(BOM).strip()
     if not stripped:
@@ -95,14 +95,14 @@ def parse_json(text):
     return value, warnings
 
 
-def field_name(raw_name):
+def field_name(raw_name: str) -> str:
     """Return a form field's decoded name; names without ``%`` skip the decoder (a body may hold millions)."""
     if PERCENT not in raw_name:
         return raw_name.replace("+", " ")
     return unquote_plus(raw_name, encoding="utf-8", errors="replace")
 
 
-def form_data_values(body):
+def form_data_values(body: str) -> list[str]:
     """Return the decoded ``data`` values of a form body, unwrapping literal double quotes."""
     values = []
     for pair in body.split(FORM_SEPARATOR):
@@ -121,9 +121,9 @@ def form_data_values(body):
     return values
 
 
-def form_field_names(body):
+def form_field_names(body: str) -> str:
     """Return a short, comma-separated list of the form's field names, for a reject reason."""
-    names = {}
+    names: dict[str, None] = {}  # a set that keeps the order
     for pair in body.split(FORM_SEPARATOR):
         raw_name = pair.partition("=")[0]
         if pair:  # as parse_qsl: an empty pair is no field
@@ -134,9 +134,9 @@ def form_field_names(body):
     return shown + (", …" if len(names) > MAX_LISTED_FIELDS else "") if names else "none"
 
 
-def decode_form(body):
+def decode_form(body: str) -> tuple[Any, list[str]]:
     """Return the parsed JSON of a form body's ``data`` field (or of a raw JSON body), with warnings."""
-    json_error = None
+    json_error: DecodeError | None = None
     if looks_like_json(body):
         # No real form field name starts with { or [: this is raw JSON under a form content type.
         try:
@@ -157,7 +157,7 @@ def decode_form(body):
     return value, warnings + json_warnings
 
 
-def decode_capture(capture):
+def decode_capture(capture: Any) -> Decoded:
     """Return the capture's payload as ``Decoded(value, warnings)`` or raise ``DecodeError``."""
     body = body_text(capture)
     if not body.lstrip(BOM).strip():

@@ -13,6 +13,7 @@ gets ``:2``, ``:3``… appended, in payload order.
 import hashlib
 import json
 from collections import Counter
+from typing import Any
 
 # A Smartech guid is a 36-character UUID; a longer one would be an unbounded Redis key, so it gets a hash id.
 MAX_GUID_CHARS = 256
@@ -21,7 +22,7 @@ HASH_ID_PREFIX = "h:"
 HASH_ID_HEX_CHARS = 32
 
 
-def guid_id(guid):
+def guid_id(guid: object) -> str | None:
     """Return the event id a Smartech ``guid`` gives (a non-empty string or a number), or None."""
     if isinstance(guid, (int, float)) and not isinstance(guid, bool):
         return str(guid)
@@ -30,7 +31,7 @@ def guid_id(guid):
     return None
 
 
-def content_id(source, panel, event):
+def content_id(source: object, panel: str | None, event: Any) -> str:
     """Return the hash id of an event: its canonical JSON with the capture's source and its panel."""
     # One JSON array, so no choice of source, panel or event text can be mistaken for another.
     canonical = json.dumps([source, panel, event], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -40,11 +41,11 @@ def content_id(source, panel, event):
 class EventIds:
     """Hand out the hash ids of one capture's events, numbering repeats of an identical event."""
 
-    def __init__(self, source):
+    def __init__(self, source: object) -> None:
         self.source = source
-        self.occurrences = Counter()
+        self.occurrences: Counter[str] = Counter()
 
-    def next_id(self, panel, event):
+    def next_id(self, panel: str | None, event: Any) -> str:
         """Return the id of the next event without a usable guid."""
         digest = content_id(self.source, panel, event)
         self.occurrences[digest] += 1

@@ -19,6 +19,7 @@ note (a warning for the caller) or is kept as sent:
 """
 import json
 import math
+from typing import Any, NoReturn
 
 # Far above any Smartech payload, far below the recursion limit the JSONL writer hits.
 MAX_JSON_DEPTH = 200
@@ -36,17 +37,17 @@ class JsonError(ValueError):
     """The text is not JSON that can be read and written back faithfully."""
 
 
-def preview(text, limit=PREVIEW_CHARS):
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
     """Return ``text`` cut to ``limit`` characters, marked when cut."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def digit_count(text):
+def digit_count(text: str) -> int:
     """Return how many decimal digits a JSON number literal holds."""
     return sum(ch.isdigit() for ch in text)
 
 
-def check_digits(text):
+def check_digits(text: str) -> None:
     """Refuse a number literal of more than ``MAX_NUMBER_DIGITS`` digits."""
     # len() first: the count only runs on literals that could be over the cap.
     if len(text) > MAX_NUMBER_DIGITS and digit_count(text) > MAX_NUMBER_DIGITS:
@@ -54,12 +55,12 @@ def check_digits(text):
                         f"{preview(text)}")
 
 
-def refuse_constant(name):
+def refuse_constant(name: str) -> NoReturn:
     """Refuse the non-standard JSON constants NaN, Infinity and -Infinity."""
     raise JsonError(f"non-standard constant {name}")
 
 
-def json_depth(value, limit=None):
+def json_depth(value: Any, limit: int | None = None) -> int:
     """Return how deeply arrays and objects nest in ``value`` (at most ``limit`` + 1), without recursing."""
     # Level by level with list comprehensions: about ten times faster than a stack of (item, depth)
     # tuples on a 10 MB body of millions of tiny arrays.
@@ -75,14 +76,15 @@ def json_depth(value, limit=None):
 class Reader:
     """Parse one JSON text with hooks that keep numbers faithful and notice duplicate keys."""
 
-    def __init__(self):
-        self.notes = {}  # note text -> None: distinct notes in order
+    def __init__(self) -> None:
+        self.notes: dict[str, None] = {}  # note text -> None: distinct notes in order
         self.hidden = 0  # notes left out over MAX_NOTES
-        self.pending = None  # (object, pairs, duplicated keys) of the last object that had duplicates
+        # (object, pairs, duplicated keys) of the last object that had duplicates
+        self.pending: tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None = None
         self.decoder = json.JSONDecoder(parse_int=self.integer, parse_float=self.real,
                                         parse_constant=refuse_constant, object_pairs_hook=self.object)
 
-    def note(self, text):
+    def note(self, text: str) -> None:
         """Add a note once, counting instead of adding once there are ``MAX_NOTES``."""
         if text in self.notes:
             return
@@ -91,12 +93,12 @@ class Reader:
         else:
             self.notes[text] = None
 
-    def integer(self, text):
+    def integer(self, text: str) -> int | float:
         """Return an integer literal exactly; ``-0`` as ``-0.0`` so its sign survives."""
         check_digits(text)
         return -0.0 if text == "-0" else int(text)
 
-    def real(self, text):
+    def real(self, text: str) -> float | str:
         """Return a float literal as a float, or as its text when the float would turn it into zero."""
         check_digits(text)
         number = float(text)
@@ -108,31 +110,35 @@ class Reader:
             return text
         return number
 
-    def object(self, pairs):
+    def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         """Build a dict from ``pairs``, remembering duplicated keys until it is known not to be the top level."""
         value = dict(pairs)
         # The top-level object is the last one finished, so an earlier pending object is an inner one.
         self.flush()
         if len(value) < len(pairs):
-            seen = set()
-            duplicated = [key for key, _ in pairs if key in seen or seen.add(key)]
+            seen: set[str] = set()
+            duplicated = []
+            for key, _ in pairs:
+                if key in seen:
+                    duplicated.append(key)
+                seen.add(key)
             self.pending = (value, pairs, list(dict.fromkeys(duplicated)))
         return value
 
-    def flush(self):
+    def flush(self) -> None:
         """Note the duplicated keys of the pending object: the last value of each was used."""
         if self.pending is not None:
             for key in self.pending[2]:
                 self.note(f"duplicate key {preview(key)!r} in an object; the last value was used")
             self.pending = None
 
-    def merge_top_level(self, value):
+    def merge_top_level(self, value: Any) -> None:
         """Concatenate the arrays of a top-level key sent more than once, when every one of its values is an array."""
         if self.pending is None or self.pending[0] is not value:
             return
         _, pairs, duplicated = self.pending
         self.pending = None
-        groups = {key: [] for key in duplicated}
+        groups: dict[str, list[Any]] = {key: [] for key in duplicated}
         for key, item in pairs:
             if key in groups:
                 groups[key].append(item)
@@ -143,7 +149,7 @@ class Reader:
             else:
                 self.note(f"duplicate key {preview(key)!r} in an object; the last value was used")
 
-    def parse(self, text):
+    def parse(self, text: str) -> tuple[Any, int, list[str]]:
         """Return ``(value, end, notes)`` for the JSON value at the start of ``text``."""
         try:
             value, end = self.decoder.raw_decode(text)
@@ -161,6 +167,6 @@ class Reader:
         return value, end, notes
 
 
-def parse_leading(text):
+def parse_leading(text: str) -> tuple[Any, int, list[str]]:
     """Return ``(value, end, notes)`` for the JSON value at the start of ``text``, or raise ``JsonError``."""
     return Reader().parse(text)

@@ -18,10 +18,13 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from receiver import jsonl
 from receiver.cursor import spool_dir
+from receiver.settings import Settings
 
 INDEX_FILE = "ledger.sqlite3"
 KEY_FIELDS = {"events": "event_id", "rejects": "capture_id"}
@@ -35,11 +38,12 @@ CREATE TABLE IF NOT EXISTS seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode
 CREATE INDEX IF NOT EXISTS seen_by_file ON seen (path, inode, offset);
 CREATE INDEX IF NOT EXISTS seen_by_day ON seen (day);
 """
-_open = {}  # (pid, data dir) -> connection: a forked work horse must not share its parent's
-_pruned = {}  # (pid, data dir) -> when this process last pruned
+# (pid, data dir) -> connection: a forked work horse must not share its parent's
+_open: dict[tuple[int, str], sqlite3.Connection] = {}
+_pruned: dict[tuple[int, str], float] = {}  # (pid, data dir) -> when this process last pruned
 
 
-def connect(data_dir):
+def connect(data_dir: str) -> sqlite3.Connection:
     """Return this process's connection to the index of ``data_dir``."""
     key = (os.getpid(), os.path.abspath(data_dir))
     if key not in _open:
@@ -52,14 +56,14 @@ def connect(data_dir):
     return _open[key]
 
 
-def window_days(settings, extra_day, now=None):
+def window_days(settings: Settings, extra_day: str, now: datetime | None = None) -> list[str]:
     """Return the days whose files the dedup window covers, plus ``extra_day``."""
     today = (now or datetime.now(timezone.utc)).date()
     days = {(today - timedelta(days=back)).isoformat() for back in range(int(settings.dedup_window // 86400) + 2)}
     return sorted(days | {extra_day})
 
 
-def key_of(kind, line):
+def key_of(kind: str, line: bytes) -> str | None:
     """Return the id a data line is known by, or None for a line that is not a record."""
     try:
         value = json.loads(line).get(KEY_FIELDS[kind])
@@ -68,7 +72,7 @@ def key_of(kind, line):
     return None if value is None else str(value)
 
 
-def read_from(path, start):
+def read_from(path: str, start: int) -> Iterator[tuple[int, bytes]]:
     """Yield ``(offset, line)`` for the complete lines of ``path`` from ``start`` (a .gz from its beginning)."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as handle:
@@ -81,7 +85,7 @@ def read_from(path, start):
             offset += len(line)
 
 
-def catch_up(connection, kind, day, path, stat):
+def catch_up(connection: sqlite3.Connection, kind: str, day: str, path: str, stat: os.stat_result) -> None:
     """Index the complete lines of ``path`` that the index has not read yet."""
     row = connection.execute("SELECT inode, size FROM files WHERE path = ?", (path,)).fetchone()
     start = 0
@@ -106,7 +110,8 @@ def catch_up(connection, kind, day, path, stat):
     connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, stat.st_ino, size, day))
 
 
-def catch_up_window(connection, settings, kind, day, locked_fd, locked_path):
+def catch_up_window(connection: sqlite3.Connection, settings: Settings, kind: str, day: str, locked_fd: int,
+                    locked_path: str) -> None:
     """Index every file of ``kind`` in the window; the locked file through its descriptor."""
     for each in window_days(settings, day):
         plain = jsonl.day_path(settings.data_dir, kind, each)
@@ -118,9 +123,9 @@ def catch_up_window(connection, settings, kind, day, locked_fd, locked_path):
             catch_up(connection, kind, each, path, stat)
 
 
-def seen_keys(connection, kind, keys):
+def seen_keys(connection: sqlite3.Connection, kind: str, keys: list[str]) -> set[str]:
     """Return which of ``keys`` the index holds."""
-    found = set()
+    found: set[str] = set()
     for begin in range(0, len(keys), IN_CHUNK):
         chunk = keys[begin:begin + IN_CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -129,7 +134,7 @@ def seen_keys(connection, kind, keys):
     return found
 
 
-def prune(connection, settings):
+def prune(connection: sqlite3.Connection, settings: Settings) -> None:
     """Forget ids of days that left the window, at most once per ``PRUNE_EVERY``."""
     key = (os.getpid(), os.path.abspath(settings.data_dir))
     if key in _pruned and time.monotonic() - _pruned[key] < PRUNE_EVERY:
@@ -140,7 +145,7 @@ def prune(connection, settings):
     connection.execute("DELETE FROM files WHERE day < ?", (oldest,))
 
 
-def write_once(settings, kind, day, records):
+def write_once(settings: Settings, kind: str, day: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Append the ``records`` of ``kind`` whose ids were not written within the window; return those."""
     connection = connect(settings.data_dir)
     prune(connection, settings)

@@ -20,6 +20,8 @@ uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
 ``Z`` suffix.
 """
 import reprlib
+from collections.abc import Iterable
+from typing import Any
 
 from .eventid import MAX_GUID_CHARS, EventIds, guid_id
 from .timestamps import parse_smartech_ts, parse_unix_ts
@@ -43,7 +45,7 @@ class NormaliseError(ValueError):
     """The payload does not have the shape of Smartech or Email API events."""
 
 
-def preview(value):
+def preview(value: object) -> str:
     """Return ``repr(value)`` cut to a readable length for a warning."""
     if isinstance(value, str):
         text = repr(value[:PREVIEW_CHARS + 1])  # enough to fill the preview, and never a MB-long repr
@@ -52,14 +54,15 @@ def preview(value):
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
-def type_name(value):
+def type_name(value: object) -> str:
     """Return the JSON name of ``value``'s type with its article, like "an object"."""
     name = "null" if value is None else JSON_TYPE_NAMES.get(type(value), type(value).__name__)
     return ("an " if name[0] in "aeiou" else "a ") + name
 
 
-def split_payload(value):
+def split_payload(value: Any) -> list[tuple[str | None, dict[str, Any]]]:
     """Return ``(panel, event)`` pairs in payload order, or raise ``NormaliseError``."""
+    pairs: list[tuple[str | None, Any]]
     if isinstance(value, list):
         pairs = [(None, item) for item in value]
         where = "top-level array"
@@ -79,7 +82,7 @@ def split_payload(value):
     return pairs
 
 
-def pick(mapping, *names):
+def pick(mapping: object, *names: str) -> Any:
     """Return the first of ``names`` present (not None) in ``mapping``, else None."""
     for name in names:
         if isinstance(mapping, dict) and mapping.get(name) is not None:
@@ -87,20 +90,20 @@ def pick(mapping, *names):
     return None
 
 
-def param(params, event, name):
+def param(params: dict[str, Any] | None, event: dict[str, Any], name: str) -> Any:
     """Return ``event_params[name]``, falling back to the event's top-level ``name``."""
     return pick(params, name) if pick(params, name) is not None else event.get(name)
 
 
-def channel_name(value):
+def channel_name(value: object) -> str | None:
     """Return a channel value lower-cased and stripped, or None when empty."""
     text = str(value).strip().lower() if value is not None else ""
     return text or None
 
 
-def base_event(capture, panel, event):
+def base_event(capture: dict[str, Any], panel: str | None, event: dict[str, Any]) -> dict[str, Any]:
     """Return an event dict with every field present, filled from the capture."""
-    record = dict.fromkeys(EVENT_FIELDS)
+    record: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
     record.update(
         capture_id=capture.get("id"),
         source=capture.get("source"),
@@ -112,7 +115,7 @@ def base_event(capture, panel, event):
     return record
 
 
-def smartech_event(record, event):
+def smartech_event(record: dict[str, Any], event: dict[str, Any]) -> None:
     """Fill ``record`` from a Smartech panel event (channel activity or web activity)."""
     warnings = record["warnings"]
     params = event.get("event_params")
@@ -131,7 +134,7 @@ def smartech_event(record, event):
     )
     if record["channel"] is None:
         warnings.append(f"cannot tell the channel of webhook_name {preview(name)}")
-    if prefix:
+    if prefix and parts:  # parts is never None when prefix is set
         record["activity"] = activity_word(parts[1])
         if record["activity"] is None:
             warnings.append(f"unknown activity {preview(parts[1])} in webhook_name {preview(name)}")
@@ -154,7 +157,7 @@ def smartech_event(record, event):
         record[field] = event.get(field)
 
 
-def email_api_event(record, event):
+def email_api_event(record: dict[str, Any], event: dict[str, Any]) -> None:
     """Fill ``record`` from a Netcore Email API event (upper-case keys, lower-case accepted)."""
     warnings = record["warnings"]
     record["channel"] = EMAIL_CHANNEL
@@ -174,7 +177,7 @@ def email_api_event(record, event):
             warnings.append(f"unparsable TIMESTAMP {preview(raw_ts)}, expected Unix seconds")
 
 
-def count_events(value):
+def count_events(value: Any) -> int:
     """Return how many events a decoded payload holds, before normalising any (shapes are checked later)."""
     if isinstance(value, list):
         return len(value)
@@ -183,7 +186,7 @@ def count_events(value):
     return 0
 
 
-def normalise(value, capture, warnings=()):
+def normalise(value: Any, capture: Any, warnings: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Return the events of a decoded payload, each carrying ``warnings`` plus its own."""
     capture = capture if isinstance(capture, dict) else {}
     events, ids = [], EventIds(capture.get("source"))

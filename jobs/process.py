@@ -9,6 +9,9 @@ itself, so a Redis outage cannot fail it half-way. Reprocessing a capture
 yields the same event ids, and events (or a reject) already written on this
 host are not written again (see ``ledger``).
 """
+from collections.abc import Iterable
+from typing import Any
+
 from receiver.settings import load
 
 from . import ledger
@@ -18,12 +21,12 @@ from .sink import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 MAX_SUMMARY_WARNINGS = 20
 
 
-def unique(items, limit=MAX_SUMMARY_WARNINGS):
+def unique(items: Iterable[str], limit: int = MAX_SUMMARY_WARNINGS) -> list[str]:
     """Return the first ``limit`` distinct ``items`` in order."""
     return list(dict.fromkeys(items))[:limit]
 
 
-def process_capture(capture):
+def process_capture(capture: Any) -> dict[str, Any]:
     """Process one capture record and return a JSON-safe summary of what was written."""
     settings = load()
     capture_id = capture.get("id") if isinstance(capture, dict) else None

@@ -6,6 +6,7 @@ capture always writes to the same day's file; a capture without a readable
 Nothing here raises.
 """
 from datetime import datetime, timezone
+from typing import Any
 
 from receiver.jsonl import day_name
 
@@ -16,15 +17,16 @@ TIMESTAMP_SPEC = "milliseconds"
 UTC_SUFFIX = "Z"
 
 
-def utc_stamp(when=None):
+def utc_stamp(when: datetime | None = None) -> str:
     """Return ``when`` (default now) as ISO 8601 UTC with milliseconds and a ``Z``."""
     when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return when.replace(tzinfo=None).isoformat(timespec=TIMESTAMP_SPEC) + UTC_SUFFIX
 
 
-def capture_day(capture):
+def capture_day(capture: Any) -> str:
     """Return the ``YYYY-MM-DD`` UTC day the capture was received, or today when unknown."""
-    received_at = capture.get("received_at") if isinstance(capture, dict) else None
+    # Whatever the record holds: fromisoformat raises TypeError for what is not text.
+    received_at: Any = capture.get("received_at") if isinstance(capture, dict) else None
     try:
         when = datetime.fromisoformat(received_at)
     except (TypeError, ValueError):
@@ -34,7 +36,7 @@ def capture_day(capture):
     return day_name(when)
 
 
-def reject_record(capture, reason):
+def reject_record(capture: Any, reason: str) -> dict[str, Any]:
     """Return the reject record for ``capture`` with ``reason``."""
     meta = capture if isinstance(capture, dict) else {}
     return {

@@ -9,6 +9,7 @@ Email API's ``TIMESTAMP`` is Unix seconds, so it becomes UTC ending in ``Z``.
 """
 import math
 from datetime import datetime, timezone
+from typing import Any
 
 SMARTECH_TS_FORMAT = "%y%m%d%H%M%S"
 SMARTECH_TS_DIGITS = 12
@@ -20,7 +21,7 @@ WHOLE_SECONDS = "seconds"
 FRACTIONAL_SECONDS = "milliseconds"
 
 
-def parse_smartech_ts(raw):
+def parse_smartech_ts(raw: object) -> str | None:
     """Return Smartech's ``yymmddHHMMSS`` as a naive ISO 8601 string, or None."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         if not 0 <= raw < SMARTECH_TS_LIMIT:
@@ -38,7 +39,7 @@ def parse_smartech_ts(raw):
         return None
 
 
-def parse_unix_ts(raw):
+def parse_unix_ts(raw: Any) -> str | None:
     """Return Unix seconds (number or numeric string) as a UTC ISO 8601 string ending in Z, or None."""
     if isinstance(raw, bool):
         return None

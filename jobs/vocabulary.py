@@ -26,7 +26,7 @@ ACTIVITY_WORDS = {
 }
 
 
-def activity_word(word):
+def activity_word(word: object) -> str | None:
     """Map an activity word (any case, ``_``/``-``/spaces ignored) to the shared vocabulary."""
     if not isinstance(word, str) or len(word) > MAX_ACTIVITY_CHARS:
         return None
@@ -36,7 +36,7 @@ def activity_word(word):
     return ACTIVITY_WORDS.get(key.lower())
 
 
-def split_webhook_name(name):
+def split_webhook_name(name: str | None) -> tuple[str, str] | None:
     """Return ``(prefix, rest)`` of a webhook name like ``SMS_CLICK`` (prefix ASCII letters), or None."""
     prefix, separator, rest = (name or "").strip().partition(WEBHOOK_NAME_SEPARATOR)
     if not separator or not rest or not prefix.isascii() or not prefix.isalpha():

@@ -17,10 +17,13 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any, TypedDict
 
 from . import capture, cursor, jsonl, mailer, statefile
+from .settings import Settings
 
 log = logging.getLogger("receiver.alerts")
 
@@ -35,9 +38,20 @@ class Busy(Exception):
     """Another process is deciding on an alert right now."""
 
 
-def duration(seconds):
+class Found(TypedDict, total=False):
+    """Hold the alert conditions that hold; a key is present only for a condition that does."""
+
+    dead: int
+    retrying: int
+    unreadable: bool
+    pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
+    redis: float  # seconds Redis has been down
+
+
+def duration(seconds: float) -> str:
     """Return ``seconds`` as its two largest units, e.g. ``45s``, ``5m``, ``2h 5m``, ``3d 4h``."""
-    left, parts = max(0, int(seconds)), []
+    left = max(0, int(seconds))
+    parts: list[str] = []
     for unit, size in UNITS:
         if left >= size or (unit == "s" and not parts):
             parts.append(f"{left // size}{unit}")
@@ -45,14 +59,14 @@ def duration(seconds):
     return " ".join(parts[:2])
 
 
-def plural(count, word):
+def plural(count: int, word: str) -> str:
     """Return ``"1 word"`` or ``"N words"``."""
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def conditions(snapshot, settings):
+def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
     """Return the alert conditions that hold, as ``{"dead": n, "retrying": n, "pending": (n, age), "redis": s}``."""
-    found = {}
+    found: Found = {}
     failed = snapshot.get("failed_count")
     if failed:
         found["dead"] = failed
@@ -69,7 +83,7 @@ def conditions(snapshot, settings):
     return found
 
 
-def subject(found):
+def subject(found: Found) -> str:
     """Return the subject, e.g. ``[smartech-dumper] 3 dead letters, 120 captures waiting, Redis down 5m``."""
     parts = []
     if "dead" in found:
@@ -85,7 +99,7 @@ def subject(found):
     return f"{SUBJECT_PREFIX} {', '.join(parts)}"
 
 
-def body(found, snapshot, settings, now):
+def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float) -> str:
     """Return the e-mail text: what is wrong, and what the operator should do about it."""
     when = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = [f"smartech-dumper on {socket.gethostname()} needs attention ({when}).", ""]
@@ -129,7 +143,7 @@ def body(found, snapshot, settings, now):
     return "\n".join(text) + "\n"
 
 
-def read_last_sent(path):
+def read_last_sent(path: str) -> float | None:
     """Return the time of the last alert recorded in ``path``, or None if there is none."""
     try:
         state = statefile.read_json(path)
@@ -140,7 +154,7 @@ def read_last_sent(path):
 
 
 @contextmanager
-def exclusive(directory):
+def exclusive(directory: str) -> Iterator[None]:
     """Hold the alert lock in ``directory`` while the block runs; raise ``Busy`` if another process has it."""
     fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE)
     try:
@@ -156,12 +170,12 @@ def exclusive(directory):
 class AlertMonitor:
     """Turn snapshots of the receiver's state into rate-limited alert e-mails."""
 
-    def __init__(self, settings, clock=time.time):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self.last_sent = None  # this process's own memory, used when the state file fails
+        self.last_sent: float | None = None  # this process's own memory, used when the state file fails
 
-    def observe(self, snapshot):
+    def observe(self, snapshot: dict[str, Any]) -> str:
         """Send one alert if something is wrong and none went out within ``alert_every``; say what was done."""
         if not self.settings.alert_emails:
             return DISABLED
@@ -182,7 +196,7 @@ class AlertMonitor:
             log.warning("alert lock unavailable, rate-limiting in memory only: %s", exc)
             return self.decide(found, snapshot, None)
 
-    def decide(self, found, snapshot, path):
+    def decide(self, found: Found, snapshot: dict[str, Any], path: str | None) -> str:
         """Send unless an alert went out within ``alert_every``; record the send in ``path`` if given."""
         now = self.clock()
         recorded = read_last_sent(path) if path else None

@@ -9,6 +9,10 @@ as what a header said (werkzeug's ProxyFix trusts the hops without checking
 the peer or the text, which is why this is ours).
 """
 import ipaddress
+from collections.abc import Iterable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class BadForwardedFor(ValueError):
@@ -18,18 +22,19 @@ class BadForwardedFor(ValueError):
 HEADER_SPACE = " \t"  # str.strip() would also eat U+0085 and other Unicode spaces
 
 
-def parse_ip(text):
+def parse_ip(text: str | None) -> IPAddress:
     """Return ``text`` as an ``ip_address`` (IPv4-mapped IPv6 as IPv4), or raise ValueError."""
     text = (text or "").strip(HEADER_SPACE)
     if "%" in text:  # an IPv6 scope id may hold any text at all: no client of ours has one
         raise ValueError(f"an address with a scope id: {text!r}")
     address = ipaddress.ip_address(text)
-    if address.version == 6 and address.ipv4_mapped is not None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address
 
 
-def client_ip(remote_addr, forwarded_for, trusted_proxies, proxy_networks=()):
+def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int,
+              proxy_networks: Iterable[IPNetwork] = ()) -> str:
     """Return the client IP as text; raise ``BadForwardedFor`` when the trusted hop is not an address.
 
     A peer without an address is a unix socket: only a process on this host, a proxy of ours, can be there.
@@ -48,7 +53,7 @@ def client_ip(remote_addr, forwarded_for, trusted_proxies, proxy_networks=()):
         raise BadForwardedFor(f"X-Forwarded-For hop {len(hops) - trusted_proxies + 1} is not an IP address") from None
 
 
-def in_networks(ip, networks):
+def in_networks(ip: str, networks: Iterable[IPNetwork]) -> bool:
     """Return True if ``ip`` parses and lies in one of ``networks``."""
     try:
         address = parse_ip(ip)
@@ -57,6 +62,6 @@ def in_networks(ip, networks):
     return any(address.version == net.version and address in net for net in networks)
 
 
-def is_allowed(ip, networks):
+def is_allowed(ip: str, networks: tuple[IPNetwork, ...]) -> bool:
     """Return True if ``ip`` is in one of ``networks``, or if the list is empty."""
     return not networks or in_networks(ip, networks)

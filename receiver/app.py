@@ -7,18 +7,26 @@ the process that serves (after gunicorn forks and gevent patches), and
 ``--preload`` stays safe.
 """
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask
+from rq import Queue
 
 from . import commit, queueing, settings as settings_mod, status, views
 from .breaker import Breaker
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 EXTENSION = "smartech_dumper"
 
 
-def configure_logging(level):
+def configure_logging(level: str) -> None:
     """Send the receiver's log to stderr at ``level``, once."""
     logger = logging.getLogger("receiver")
     logger.setLevel(level)
@@ -32,39 +40,40 @@ def configure_logging(level):
 class Runtime:
     """Hold one process's live objects, each made on first use."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     @cached_property
-    def queue(self):
+    def queue(self) -> Queue:
         """Return the RQ queue (its Redis client connects on first command)."""
         return queueing.get_queue(self.settings)
 
     @cached_property
-    def breaker(self):
+    def breaker(self) -> Breaker:
         """Return the breaker that spares the hot path a Redis that just failed."""
         return Breaker()
 
     @cached_property
-    def readiness(self):
+    def readiness(self) -> status.Readiness:
         """Return the cached readiness snapshot."""
         return status.Readiness(self.settings, self.queue)
 
     @cached_property
-    def committer(self):
+    def committer(self) -> commit.GroupCommit:
         """Return the group commit that writes captures."""
         return commit.GroupCommit(fsync=self.settings.fsync)
 
 
-def closing(wsgi_app):
+def closing(wsgi_app: WSGIApplication) -> WSGIApplication:
     """Wrap ``wsgi_app`` so that a response saying ``Connection: close`` really closes the connection.
 
     gunicorn drops an application's Connection header (it is hop-by-hop) and would keep the
     connection, reading the refused request's whole body before the next one; its own Response
     object, whose bound ``start_response`` we are handed, can be told to close instead.
     """
-    def app(environ, start_response):
-        def start(status, headers, exc_info=None):
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: "OptExcInfo | None" = None) -> Callable[[bytes], object]:
             if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
                 force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
                 if force_close is not None:
@@ -76,7 +85,7 @@ def closing(wsgi_app):
     return app
 
 
-def build_app(test_config=None):
+def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     """Return the receiver app; ``test_config`` overrides environment settings by name."""
     settings = settings_mod.load(overrides=test_config).require_web()
     configure_logging(settings.log_level)
@@ -90,5 +99,5 @@ def build_app(test_config=None):
     app.url_map.redirect_defaults = False
     app.register_blueprint(views.bp)
     app.register_error_handler(Exception, views.unforeseen)
-    app.wsgi_app = closing(app.wsgi_app)
+    app.wsgi_app = closing(app.wsgi_app)  # type: ignore[method-assign, assignment]  # Flask's way to wrap it
     return app

@@ -7,11 +7,12 @@ is not, text that is not UTF-8, no colon) is simply no credential: a 401.
 import base64
 import binascii
 import hmac
+from collections.abc import Iterable
 
 SCHEME = "basic"
 
 
-def parse_basic(header):
+def parse_basic(header: str | None) -> tuple[str, str] | None:
     """Return ``(user, password)`` from an Authorization header, or None if it is not Basic."""
     if not header:
         return None
@@ -28,7 +29,7 @@ def parse_basic(header):
     return user, password
 
 
-def authenticate(header, credentials):
+def authenticate(header: str | None, credentials: Iterable[tuple[str, str]]) -> str | None:
     """Return the user name if ``header`` matches one of ``credentials``, else None."""
     given = parse_basic(header)
     if given is None:

@@ -20,7 +20,7 @@ PENDING_SCAN_BYTES = 64 * 1024 * 1024
 SCAN_CHUNK = 1024 * 1024
 
 
-def closed_rest(path, offset):
+def closed_rest(path: str, offset: int) -> bytes:
     """Lock a day file past its deadline once, then return what follows ``offset``: no writer can add to it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -34,7 +34,8 @@ def closed_rest(path, offset):
         os.close(fd)
 
 
-def read_lines(data_dir, cursor, max_bytes=DEFAULT_BATCH_BYTES, now=None):
+def read_lines(data_dir: str, cursor: Cursor, max_bytes: int = DEFAULT_BATCH_BYTES,
+               now: float | None = None) -> tuple[list[tuple[int, bytes]], Cursor]:
     """Return ``(lines, next_cursor)``: ``(offset, line)`` pairs after ``cursor``, oldest first.
 
     ``now`` is a Unix time (default: the clock).
@@ -58,7 +59,8 @@ def read_lines(data_dir, cursor, max_bytes=DEFAULT_BATCH_BYTES, now=None):
         return lines, Cursor(cursor.day, offset, cursor.last_id)
 
 
-def pending(data_dir, cursor=None, max_scan=PENDING_SCAN_BYTES):
+def pending(data_dir: str, cursor: Cursor | None = None,
+            max_scan: int = PENDING_SCAN_BYTES) -> tuple[int, datetime | None]:
     """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ.
 
     Nothing is locked or parsed but the first waiting line, and counting stops after
@@ -87,7 +89,7 @@ def pending(data_dir, cursor=None, max_scan=PENDING_SCAN_BYTES):
     return count, oldest
 
 
-def received_at(line):
+def received_at(line: bytes) -> datetime | None:
     """Return when the capture on ``line`` was received (its id's time), or None."""
     millis = id_time(record_id(line))
     return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=timezone.utc)

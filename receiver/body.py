@@ -7,6 +7,7 @@ the timeout, so a client trickling a body a byte a second gives up its
 connection; other servers keep only their own socket timeouts.
 """
 import contextlib
+from wsgiref.types import InputStream, WSGIEnvironment
 
 CHUNK_SIZE = 64 * 1024
 
@@ -27,7 +28,7 @@ class BodyMalformed(Exception):
     """The body's framing is broken (a bad or cut-off chunked encoding)."""
 
 
-def declared_length(environ):
+def declared_length(environ: WSGIEnvironment) -> int | None:
     """Return the Content-Length as an int, or None when absent or malformed."""
     value = environ.get("CONTENT_LENGTH", "")
     try:
@@ -37,7 +38,7 @@ def declared_length(environ):
     return length if length >= 0 else None
 
 
-def deadline(seconds):
+def deadline(seconds: float) -> contextlib.AbstractContextManager[object]:
     """Return a context that raises ``BodyTimeout`` after ``seconds`` under gevent, or does nothing."""
     try:
         from gevent import Timeout, monkey
@@ -48,7 +49,7 @@ def deadline(seconds):
     return Timeout(seconds, BodyTimeout(seconds))
 
 
-def read_body(environ, max_bytes, timeout=None):
+def read_body(environ: WSGIEnvironment, max_bytes: int, timeout: float | None = None) -> bytes:
     """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``, ``BodyTimeout`` after ``timeout``."""
     if timeout is None:
         return read_whole(environ, max_bytes)
@@ -56,7 +57,7 @@ def read_body(environ, max_bytes, timeout=None):
         return read_whole(environ, max_bytes)
 
 
-def read_whole(environ, max_bytes):
+def read_whole(environ: WSGIEnvironment, max_bytes: int) -> bytes:
     """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``, ``BodyMalformed`` for bad framing."""
     try:
         return read_stream(environ, max_bytes)
@@ -66,7 +67,7 @@ def read_whole(environ, max_bytes):
         raise BodyMalformed(f"{type(exc).__name__}: {exc}") from None
 
 
-def read_stream(environ, max_bytes):
+def read_stream(environ: WSGIEnvironment, max_bytes: int) -> bytes:
     """Return the whole body as bytes; raise ``BodyTooLarge`` past ``max_bytes``."""
     stream = environ["wsgi.input"]
     length = declared_length(environ)
@@ -80,7 +81,7 @@ def read_stream(environ, max_bytes):
     return read_until_eof(stream, max_bytes)
 
 
-def read_exactly(stream, length):
+def read_exactly(stream: InputStream, length: int) -> bytes:
     """Read ``length`` bytes, raising ``BodyIncomplete`` if the stream ends early."""
     parts, remaining = [], length
     while remaining > 0:
@@ -92,9 +93,10 @@ def read_exactly(stream, length):
     return b"".join(parts)
 
 
-def read_until_eof(stream, max_bytes):
+def read_until_eof(stream: InputStream, max_bytes: int) -> bytes:
     """Read a terminated stream to its end, raising ``BodyTooLarge`` past ``max_bytes``."""
-    parts, total = [], 0
+    parts: list[bytes] = []
+    total = 0
     while True:
         chunk = stream.read(CHUNK_SIZE)
         if not chunk:

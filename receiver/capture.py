@@ -13,11 +13,15 @@ stalled past the deadline gets ``DayClosed`` and takes a new id.
 import base64
 import string
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import quote
 
 from . import ids, jsonl
+from .commit import GroupCommit
+from .settings import Settings
 
 KIND = "captures"
 DEFAULT_SOURCE = "default"
@@ -41,54 +45,55 @@ class Delivery:
     remote_addr: str
     method: str
     path: str
-    content_type: str
-    user: str
+    content_type: str | None  # None: the request had no Content-Type
+    user: str | None  # None: authentication is disabled
     body: bytes
     query: str = ""
 
     @property
-    def received_at(self):
+    def received_at(self) -> datetime:
         """Return the receive time as a UTC datetime."""
         return datetime.fromtimestamp(self.received_ms / 1000, tz=timezone.utc)
 
 
-def new_delivery(capture_id, source, remote_addr, method, path, content_type, user, body, query=""):
+def new_delivery(capture_id: str, source: str, remote_addr: str, method: str, path: str, content_type: str | None,
+                 user: str | None, body: bytes, query: str = "") -> Delivery:
     """Return a ``Delivery`` whose receive time is the time in its ULID ``capture_id``."""
     return Delivery(capture_id, ids.id_time_ms(capture_id), source, remote_addr, method,
                     path, content_type, user, body, query)
 
 
-def renewed(delivery):
+def renewed(delivery: Delivery) -> Delivery:
     """Return ``delivery`` with a new id (and so a new day), for one whose day closed."""
     capture_id = ids.new_id()
     return replace(delivery, id=capture_id, received_ms=ids.id_time_ms(capture_id))
 
 
-def day_deadline(day):
+def day_deadline(day: str) -> float:
     """Return the Unix time after which ``day``'s captures file takes no more writes."""
     start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=timezone.utc)
     return (start + timedelta(days=1)).timestamp() + WRITE_GRACE
 
 
-def open_check(day, clock=time.time):
+def open_check(day: str, clock: Callable[[], float] = time.time) -> Callable[[], None]:
     """Return the check, run under the file lock, that refuses writes to ``day`` past its deadline."""
     deadline = day_deadline(day)
 
-    def check():
+    def check() -> None:
         if clock() > deadline:
             raise DayClosed(day)
 
     return check
 
 
-def iso_ms(when):
+def iso_ms(when: datetime) -> str:
     """Format a UTC datetime as ISO 8601 with milliseconds and a Z."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def to_record(delivery):
+def to_record(delivery: Delivery) -> dict[str, Any]:
     """Return the JSON-safe capture record of ``delivery``; the body is kept exactly."""
-    record = {
+    record: dict[str, Any] = {
         "id": delivery.id,
         "received_at": iso_ms(delivery.received_at),
         "source": delivery.source,
@@ -110,14 +115,15 @@ def to_record(delivery):
     return record
 
 
-def body_bytes(record):
+def body_bytes(record: Mapping[str, Any]) -> bytes:
     """Return the original body bytes of a capture record."""
     if record.get("body_encoding") == "base64":
         return base64.b64decode(record["body"])
     return record["body"].encode("utf-8")
 
 
-def write(settings, record, received_at, committer=None):
+def write(settings: Settings, record: dict[str, Any], received_at: datetime,
+          committer: GroupCommit | None = None) -> int:
     """Append ``record`` to the captures file of its UTC day; raise ``OSError`` or ``DayClosed``.
 
     With a ``committer`` (``commit.GroupCommit``) the write and sync are shared with concurrent requests.

@@ -14,21 +14,33 @@ Failure policy: the error of a file's append, check or sync is raised to
 every caller whose line was in it; the other files of the group go ahead.
 """
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from . import jsonl
+
+Check = Callable[[], None]
+# Runs ``function(*args)`` and returns its result, wherever blocking I/O must run.
+Runner = Callable[..., Any]
 
 
 class Entry:
     """One line waiting to be written, and how its write went."""
 
     __slots__ = ("path", "data", "check", "done", "error", "offset")
+    path: str
+    data: bytes
+    check: Check | None
+    done: bool
+    error: Exception | None
+    offset: int | None  # where the line starts in its file, once written
 
-    def __init__(self, path, data, check):
+    def __init__(self, path: str, data: bytes, check: Check | None) -> None:
         self.path, self.data, self.check = path, data, check
         self.done, self.error, self.offset = False, None, None
 
 
-def blocking_runner():
+def blocking_runner() -> Runner:
     """Return how to run blocking I/O here: gevent's thread pool under gevent, else a plain call."""
     try:
         from gevent import get_hub, monkey
@@ -39,9 +51,9 @@ def blocking_runner():
     return lambda function, *args: get_hub().threadpool.apply(function, args)
 
 
-def flush(group, fsync):
+def flush(group: list[Entry], fsync: bool) -> None:
     """Append the lines of ``group`` file by file, one write and one sync each; record each outcome."""
-    by_path = {}
+    by_path: dict[str, list[Entry]] = {}
     for entry in group:
         by_path.setdefault(entry.path, []).append(entry)
     for path, entries in by_path.items():
@@ -61,15 +73,15 @@ def flush(group, fsync):
 class GroupCommit:
     """Append lines for many concurrent callers with as few writes and syncs as possible."""
 
-    def __init__(self, fsync=True, runner=None):
+    def __init__(self, fsync: bool = True, runner: Runner | None = None) -> None:
         self.fsync = fsync
         self.run_blocking = runner or blocking_runner()
         self.cond = threading.Condition()
-        self.waiting = []
+        self.waiting: list[Entry] = []
         self.flushing = False
         self.groups = self.lines = 0  # how many syncs served how many lines, for the README's figures
 
-    def append(self, path, data, check=None):
+    def append(self, path: str, data: bytes, check: Check | None = None) -> int:
         """Append ``data`` (one encoded line) to ``path``; return its offset once it is on disk."""
         entry = Entry(path, data, check)
         with self.cond:
@@ -81,9 +93,10 @@ class GroupCommit:
                 self.lead()
         if entry.error is not None:
             raise entry.error
+        assert entry.offset is not None  # flush sets an offset on every entry it does not fail
         return entry.offset
 
-    def lead(self):
+    def lead(self) -> None:
         """Flush everything waiting now, outside the lock; called with the lock held."""
         group, self.waiting, self.flushing = self.waiting, [], True
         self.cond.release()

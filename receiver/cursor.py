@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from . import capture, ids, jsonl, statefile
 
@@ -38,21 +39,21 @@ class Cursor:
 
     day: str
     offset: int
-    last_id: str = None  # the capture on the line that ends at ``offset`` (None: unknown, or a torn line)
+    last_id: str | None = None  # the capture on the line that ends at ``offset`` (None: unknown, or a torn line)
     last_len: int = 0  # that line's length in bytes (0: unknown)
 
 
-def spool_dir(data_dir):
+def spool_dir(data_dir: str) -> str:
     """Return (and create) the spool directory for the forwarder's state."""
     return jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), SPOOL))
 
 
-def cursor_path(data_dir):
+def cursor_path(data_dir: str) -> str:
     """Return the path of the saved cursor."""
     return os.path.join(data_dir, SPOOL, CURSOR_FILE)
 
 
-def load(data_dir):
+def load(data_dir: str) -> Cursor | None:
     """Return the saved cursor, or None when none was ever saved."""
     saved = statefile.read_json(cursor_path(data_dir))
     if saved is None:
@@ -60,20 +61,21 @@ def load(data_dir):
     return Cursor(str(saved["day"]), int(saved["offset"]), saved.get("last_id"), int(saved.get("last_len", 0)))
 
 
-def start(data_dir):
+def start(data_dir: str) -> Cursor:
     """Return where forwarding starts without a saved cursor: the oldest captures file, else today."""
     days = capture_days(data_dir)
     return Cursor(days[0] if days else jsonl.day_name(), 0)
 
 
-def current(data_dir):
+def current(data_dir: str) -> Cursor:
     """Return the saved cursor, or where forwarding would start."""
     return load(data_dir) or start(data_dir)
 
 
-def save(data_dir, cursor):
+def save(data_dir: str, cursor: Cursor) -> None:
     """Flush the captures file the cursor points into, then replace the saved cursor atomically."""
     path = captures_path(data_dir, cursor.day)
+    fd: int | None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -88,12 +90,12 @@ def save(data_dir, cursor):
                                                  "last_id": cursor.last_id, "last_len": cursor.last_len})
 
 
-def captures_path(data_dir, day):
+def captures_path(data_dir: str, day: str) -> str:
     """Return the captures file of ``day``."""
     return jsonl.day_path(data_dir, CAPTURES, day)
 
 
-def capture_days(data_dir):
+def capture_days(data_dir: str) -> list[str]:
     """Return the days that have an uncompressed captures file, oldest first."""
     try:
         names = os.listdir(os.path.join(data_dir, CAPTURES))
@@ -102,7 +104,7 @@ def capture_days(data_dir):
     return sorted(name[: -len(jsonl.SUFFIX)] for name in names if name.endswith(jsonl.SUFFIX))
 
 
-def parse_capture(line):
+def parse_capture(line: bytes) -> dict[str, Any] | None:
     """Return the capture record on ``line``, or None when the line is not one (torn, not JSON, no id)."""
     try:
         record = json.loads(line)
@@ -111,13 +113,13 @@ def parse_capture(line):
     return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
 
 
-def record_id(line):
+def record_id(line: bytes) -> str | None:
     """Return the ``id`` of a capture line, or None when the line is not a capture."""
     record = parse_capture(line)
     return None if record is None else record["id"]
 
 
-def id_time(capture_id):
+def id_time(capture_id: str | None) -> int | None:
     """Return the millisecond time of a capture id, or None when it is not one."""
     try:
         return ids.id_time_ms(capture_id) if capture_id else None
@@ -125,7 +127,7 @@ def id_time(capture_id):
         return None
 
 
-def checked(data_dir, cursor):
+def checked(data_dir: str, cursor: Cursor) -> Cursor:
     """Return ``cursor`` if its file still holds, just before the offset, the line it was saved after.
 
     Otherwise (the file was cut, or cut and grew again) return where forwarding must resume.
@@ -148,7 +150,7 @@ def checked(data_dir, cursor):
     return resync(data_dir, cursor)
 
 
-def resync(data_dir, cursor):
+def resync(data_dir: str, cursor: Cursor) -> Cursor:
     """Return the cursor just after ``last_id``'s line, or at the first capture near its time."""
     found, found_len, margin_start, offset = None, 0, None, 0
     last_time = id_time(cursor.last_id)

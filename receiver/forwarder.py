@@ -19,10 +19,16 @@ one, and learn of a Redis outage as soon as the forwarder does.
 import fcntl
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rq import Queue
 
 from . import backlog, cursor, queueing, statefile, torn
 from .queueing import REDIS_ERRORS
+from .settings import Settings
 
 log = logging.getLogger("receiver.forwarder")
 LOCK_FILE = "forwarder.lock"
@@ -33,12 +39,12 @@ MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
 
 
-def heartbeat_path(data_dir):
+def heartbeat_path(data_dir: str) -> str:
     """Return the file whose modification time is the forwarder's last pass that ended without an error."""
     return os.path.join(data_dir, cursor.SPOOL, HEARTBEAT_FILE)
 
 
-def read_heartbeat(data_dir):
+def read_heartbeat(data_dir: str) -> tuple[float | None, float | None]:
     """Return ``(age in seconds, Unix time since which Redis is down or None)``; ``(None, None)`` without one."""
     path = heartbeat_path(data_dir)
     try:
@@ -50,7 +56,7 @@ def read_heartbeat(data_dir):
     return age, since if isinstance(since, (int, float)) else None
 
 
-def split_records(lines):
+def split_records(lines: Iterable[tuple[int, bytes]]) -> tuple[list[dict[str, Any]], list[tuple[int, bytes]]]:
     """Return ``(records, torn)`` from ``(offset, line)`` pairs: capture dicts, and lines that are none."""
     records, broken = [], []
     for offset, line in lines:
@@ -65,17 +71,17 @@ def split_records(lines):
 class Forwarder:
     """Move captures from the captures files to the RQ queue."""
 
-    def __init__(self, settings, queue=None, clock=time.time):
+    def __init__(self, settings: Settings, queue: Queue | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir
         self.queue = queue or queueing.get_queue(settings)
         self.clock = clock
-        self.redis_down_since = None
-        self.position = None
+        self.redis_down_since: float | None = None
+        self.position: cursor.Cursor | None = None
         self.beat_at = 0.0
-        self._lock_fd = None
+        self._lock_fd: int | None = None
 
-    def try_lead(self):
+    def try_lead(self) -> bool:
         """Return True if this forwarder holds (or just took) the leader lock."""
         if self._lock_fd is not None:
             return True
@@ -90,13 +96,13 @@ class Forwarder:
         self.position = None  # read afresh: another leader may have moved it
         return True
 
-    def release(self):
+    def release(self) -> None:
         """Give up the leader lock."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd, self.position = None, None
 
-    def forward_once(self):
+    def forward_once(self) -> tuple[int, int]:
         """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
         if self.position is None:
             self.position = cursor.current(self.data_dir)
@@ -124,7 +130,7 @@ class Forwarder:
         self.position = after
         return len(lines), enqueued
 
-    def drain(self):
+    def drain(self) -> int:
         """Forward until nothing is left or Redis fails; return how many jobs were enqueued."""
         total = 0
         while True:
@@ -133,7 +139,7 @@ class Forwarder:
             if not read:
                 return total
 
-    def beat(self):
+    def beat(self) -> None:
         """Rewrite the heartbeat file, at most once a second."""
         now = time.monotonic()
         if now - self.beat_at >= HEARTBEAT_EVERY:
@@ -142,19 +148,19 @@ class Forwarder:
             statefile.write_json(heartbeat_path(self.data_dir), {
                 "pid": os.getpid(), "redis_down_since": self.redis_down_since}, durable=False)
 
-    def redis_failed(self, exc):
+    def redis_failed(self, exc: Exception) -> None:
         """Note an outage, logging only its start."""
         if self.redis_down_since is None:
             self.redis_down_since = self.clock()
             log.error("Redis unreachable, captures wait on disk: %s", exc)
 
-    def redis_ok(self):
+    def redis_ok(self) -> None:
         """Note that Redis answers again."""
         if self.redis_down_since is not None:
             log.warning("Redis answers again after %.1fs", self.clock() - self.redis_down_since)
             self.redis_down_since = None
 
-    def run(self, stop):
+    def run(self, stop: threading.Event) -> None:
         """Forward until ``stop`` is set: lead when possible, back off while Redis is down."""
         while not stop.is_set():
             if not self.try_lead():

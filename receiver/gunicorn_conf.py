@@ -16,13 +16,13 @@ defaults; ``smartech-dumper serve`` checks it first.)
 """
 import sys
 
-from receiver.settings import SettingsError, load
+from receiver.settings import Settings, SettingsError, load
 
 GRACEFUL_TIMEOUT = 30
 KEEPALIVE = 5
 
 
-def validated():
+def validated() -> Settings:
     """Return the settings, or stop the start with one line naming the bad setting."""
     try:
         return load().require_web()

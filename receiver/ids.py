@@ -15,7 +15,7 @@ _lock = threading.Lock()
 _last = [0, 0]  # last millisecond, last random part
 
 
-def new_id():
+def new_id() -> str:
     """Return a new 26-character ULID; only ``[0-9A-Z]``, so it is a valid RQ job id."""
     ms = int(time.time() * 1000)
     with _lock:
@@ -27,7 +27,7 @@ def new_id():
     return encode((ms << RANDOM_BITS) | rand)
 
 
-def encode(value):
+def encode(value: int) -> str:
     """Encode a 128-bit integer as 26 Crockford base32 characters."""
     chars = []
     for _ in range(ID_LENGTH):
@@ -36,7 +36,7 @@ def encode(value):
     return "".join(reversed(chars))
 
 
-def id_time_ms(capture_id):
+def id_time_ms(capture_id: str) -> int:
     """Return the millisecond timestamp encoded in a ULID."""
     value = 0
     for char in capture_id[:10]:

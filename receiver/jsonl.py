@@ -18,8 +18,10 @@ the disk flush instead of queueing for it.
 import fcntl
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -27,16 +29,16 @@ SUFFIX = ".jsonl"
 NEWLINE = b"\n"
 
 
-def day_name(when=None):
+def day_name(when: datetime | None = None) -> str:
     """Return the UTC date of ``when`` (default now) as ``YYYY-MM-DD``."""
     when = when or datetime.now(timezone.utc)
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
-_made = set()  # directories this process has made or seen, to spare a stat() per request
+_made: set[str] = set()  # directories this process has made or seen, to spare a stat() per request
 
 
-def ensure_dir(path):
+def ensure_dir(path: str) -> str:
     """Create ``path`` and its parents with mode 0700 and return it."""
     if path not in _made:
         os.makedirs(path, mode=DIR_MODE, exist_ok=True)
@@ -44,7 +46,7 @@ def ensure_dir(path):
     return path
 
 
-def open_for_append(path):
+def open_for_append(path: str) -> int:
     """Open ``path`` for appending (0600), making its directory again if it was removed."""
     flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC  # read: to see if the last line is whole
     try:
@@ -55,24 +57,24 @@ def open_for_append(path):
         return os.open(path, flags, FILE_MODE)
 
 
-def day_path(data_dir, kind, day):
+def day_path(data_dir: str, kind: str, day: str) -> str:
     """Return the path of the ``kind`` file (captures, events, rejects) for ``day``."""
     return os.path.join(data_dir, kind, day + SUFFIX)
 
 
-def encode_line(record):
+def encode_line(record: Any) -> bytes:
     """Serialise ``record`` as one compact UTF-8 JSON line."""
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def write_all(fd, data):
+def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` to ``fd``."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
 
-def locked_append(fd, data, check=None):
+def locked_append(fd: int, data: bytes, check: Callable[[], None] | None = None) -> int:
     """Append ``data`` to the locked ``fd`` on a fresh line; return its start offset, cutting back on failure."""
     start = os.fstat(fd).st_size
     if check is not None:
@@ -91,7 +93,7 @@ def locked_append(fd, data, check=None):
 
 
 @contextmanager
-def locked(path, opener=open_for_append):
+def locked(path: str, opener: Callable[[str], int] = open_for_append) -> Iterator[int]:
     """Yield ``path`` opened for appending and exclusively locked; a file unlinked meanwhile is reopened."""
     ensure_dir(os.path.dirname(path))
     while True:
@@ -106,7 +108,8 @@ def locked(path, opener=open_for_append):
             os.close(fd)  # also releases the lock
 
 
-def append_lines(path, lines, fsync=False, check=None):
+def append_lines(path: str, lines: Iterable[bytes], fsync: bool = False,
+                 check: Callable[[], None] | None = None) -> int:
     """Append encoded ``lines`` to ``path`` atomically; return the offset of the first.
 
     ``check`` runs under the lock before writing and may raise to refuse the append.
@@ -119,7 +122,8 @@ def append_lines(path, lines, fsync=False, check=None):
         return start
 
 
-def append_records(data_dir, kind, records, day=None, fsync=False):
+def append_records(data_dir: str, kind: str, records: Iterable[Any], day: str | None = None,
+                   fsync: bool = False) -> str:
     """Append ``records`` to today's (or ``day``'s) ``kind`` file and return its path."""
     ensure_dir(data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
     path = day_path(data_dir, kind, day or day_name())

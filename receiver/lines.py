@@ -2,7 +2,7 @@
 NEWLINE = b"\n"
 
 
-def read_complete(path, offset, max_bytes):
+def read_complete(path: str, offset: int, max_bytes: int) -> bytes:
     """Return the complete lines from ``offset``: about ``max_bytes``, more if one line is longer."""
     try:
         handle = open(path, "rb")

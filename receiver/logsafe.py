@@ -10,7 +10,7 @@ SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 MAX_CHARS = 200
 
 
-def field(value):
+def field(value: object) -> str:
     """Return ``value`` as one log field: bare when safe, JSON-quoted otherwise, cut at ``MAX_CHARS``."""
     text = "" if value is None else str(value)
     if len(text) > MAX_CHARS:

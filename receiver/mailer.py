@@ -15,9 +15,10 @@ only to a loopback address.
 import ipaddress
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 DEFAULT_TIMEOUT = 10
 SMTP_PORT = 25
@@ -29,7 +30,7 @@ class MailError(RuntimeError):
     """A message could not be handed to the SMTP server."""
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     """Return True if ``host`` names this machine (localhost or a loopback address)."""
     if host.lower() in LOOPBACK_NAMES:
         return True
@@ -39,8 +40,9 @@ def is_loopback(host):
         return False
 
 
-def endpoint(parts):
+def endpoint(parts: SplitResult) -> tuple[str, int]:
     """Return the ``(host, port)`` to connect to; raise ``MailError`` if the URL has none."""
+    port: int | None
     try:
         port = parts.port or (SMTPS_PORT if parts.scheme == "smtps" else SMTP_PORT)
     except ValueError:
@@ -51,13 +53,13 @@ def endpoint(parts):
     return parts.hostname, port
 
 
-def where(parts):
+def where(parts: SplitResult) -> str:
     """Return ``scheme://host:port`` of the URL, without credentials, for messages."""
     host, port = endpoint(parts)
     return f"{parts.scheme}://{host}:{port}"
 
 
-def build_message(sender, recipients, subject, body):
+def build_message(sender: str, recipients: Sequence[str], subject: str, body: str) -> EmailMessage:
     """Return the ``EmailMessage`` to send."""
     message = EmailMessage()
     message["From"] = sender
@@ -69,7 +71,7 @@ def build_message(sender, recipients, subject, body):
     return message
 
 
-def open_connection(parts, timeout):
+def open_connection(parts: SplitResult, timeout: float) -> smtplib.SMTP:
     """Connect to the server of ``parts`` and return an SMTP client, encrypted whenever possible."""
     context = ssl.create_default_context()
     host, port = endpoint(parts)
@@ -87,11 +89,11 @@ def open_connection(parts, timeout):
     return client
 
 
-def login(client, parts, encrypted):
+def login(client: smtplib.SMTP, parts: SplitResult, encrypted: bool) -> None:
     """Log in with the URL's user and password, if it has them."""
     if parts.username is None:
         return
-    if not encrypted and not is_loopback(parts.hostname):
+    if not encrypted and not is_loopback(parts.hostname or ""):  # no host is no loopback
         raise MailError(f"{where(parts)} offers no STARTTLS: refusing to send the SMTP password "
                         "unencrypted; use smtps:// or a server with STARTTLS")
     user, password = unquote(parts.username), unquote(parts.password or "")
@@ -100,7 +102,7 @@ def login(client, parts, encrypted):
     client.login(user, password)
 
 
-def quit_quietly(client):
+def quit_quietly(client: smtplib.SMTP) -> None:
     """Say QUIT after the message was accepted; a server that hangs up first changes nothing."""
     try:
         client.quit()
@@ -108,7 +110,8 @@ def quit_quietly(client):
         pass
 
 
-def send_mail(smtp_url, sender, recipients, subject, body, timeout=DEFAULT_TIMEOUT):
+def send_mail(smtp_url: str, sender: str, recipients: Sequence[str], subject: str, body: str,
+              timeout: float = DEFAULT_TIMEOUT) -> dict[str, tuple[int, bytes]]:
     """Send ``body`` as a plain-text e-mail to ``recipients``; return those the server refused."""
     parts = urlsplit(smtp_url)
     endpoint(parts)

@@ -10,15 +10,21 @@ Failure policy: a check never raises; what goes wrong is logged and the next
 check runs on time.
 """
 import logging
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
+
+from rq import Queue
 
 from . import queueing, status
+from .settings import Settings
 
 log = logging.getLogger("receiver.monitor")
 CHECK_EVERY = 10.0
 
 
-def first_failure(queue):
+def first_failure(queue: Queue) -> str | None:
     """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter, or None."""
     try:
         job_ids = queue.failed_job_registry.get_job_ids(0, 0)
@@ -35,15 +41,16 @@ def first_failure(queue):
 class Monitor:
     """Snapshot the receiver's state every ``interval`` seconds and hand it to the alert monitor."""
 
-    def __init__(self, settings, queue=None, interval=CHECK_EVERY, clock=time.time):
+    def __init__(self, settings: Settings, queue: Queue | None = None, interval: float = CHECK_EVERY,
+                 clock: Callable[[], float] = time.time) -> None:
         from .alerts import AlertMonitor  # imported late: alerts pulls in smtplib, needed only here
 
         self.settings, self.interval, self.clock = settings, interval, clock
         self.queue = queue or queueing.get_queue(settings)
         self.alerts = AlertMonitor(settings, clock=clock)
-        self.redis_down_since = None
+        self.redis_down_since: float | None = None
 
-    def observe(self):
+    def observe(self) -> dict[str, Any]:
         """Return the alert snapshot: dead letters, retries, backlog and how long Redis has been away."""
         redis_state = status.redis_status(self.queue)
         now = self.clock()
@@ -64,11 +71,11 @@ class Monitor:
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
         }
 
-    def check_once(self):
+    def check_once(self) -> str:
         """Take one snapshot and let the alert monitor decide; return what it did."""
         return self.alerts.observe(self.observe())
 
-    def run(self, stop):
+    def run(self, stop: threading.Event) -> None:
         """Check every ``interval`` seconds until ``stop`` is set."""
         while not stop.is_set():
             try:

@@ -6,7 +6,10 @@ another exception, and its message starts with the variable's name.
 import ipaddress
 import math
 import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit
+
+from .allowlist import IPNetwork
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -21,12 +24,12 @@ class SettingsError(ValueError):
     """A setting is missing or malformed."""
 
 
-def split_list(value):
+def split_list(value: str | None) -> list[str]:
     """Split a comma-separated list, ignoring spaces around items and empty items."""
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
-def parse_bool(name, value):
+def parse_bool(name: str, value: str | None) -> bool:
     """Parse a yes/no setting."""
     word = (value or "").strip().lower()
     if word in TRUE_WORDS:
@@ -36,7 +39,7 @@ def parse_bool(name, value):
     raise SettingsError(f"{name}: expected true or false, got {value!r}")
 
 
-def parse_int(name, value, minimum=0):
+def parse_int(name: str, value: str, minimum: int = 0) -> int:
     """Parse a whole number that is at least ``minimum``."""
     try:
         number = int(str(value).strip())
@@ -47,7 +50,7 @@ def parse_int(name, value, minimum=0):
     return number
 
 
-def parse_float(name, value):
+def parse_float(name: str, value: str) -> float:
     """Parse a positive, finite number of seconds."""
     try:
         number = float(str(value).strip())
@@ -58,7 +61,7 @@ def parse_float(name, value):
     return number
 
 
-def duration_seconds(text):
+def duration_seconds(text: str) -> float | None:
     """Return the seconds of ``90``, ``30s``, ``15m``, ``2h``, ``7d`` or ``2w``, or None when it is not one."""
     match = DURATION.match(str(text).strip().lower())
     if not match:
@@ -66,7 +69,7 @@ def duration_seconds(text):
     return float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
 
 
-def parse_duration(name, value):
+def parse_duration(name: str, value: str) -> float:
     """Parse ``90``, ``30s``, ``15m``, ``2h``, ``7d`` or ``2w`` into seconds (a positive float)."""
     seconds = duration_seconds(value)
     if seconds is None or not 0 < seconds <= MAX_DURATION:
@@ -75,14 +78,14 @@ def parse_duration(name, value):
     return seconds
 
 
-def parse_durations(name, value):
+def parse_durations(name: str, value: str | None) -> tuple[float, ...]:
     """Parse a comma-separated list of durations (may be empty)."""
     return tuple(parse_duration(name, item) for item in split_list(value))
 
 
-def parse_credentials(name, value):
+def parse_credentials(name: str, value: str | None) -> tuple[tuple[str, str], ...]:
     """Parse ``user:pass[,user:pass...]`` into a tuple of (user, password) pairs."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for item in split_list(value):
         user, sep, password = item.partition(":")
         if not sep or not user or not password:
@@ -92,9 +95,9 @@ def parse_credentials(name, value):
     return tuple(pairs)
 
 
-def parse_networks(name, value):
+def parse_networks(name: str, value: str | None) -> tuple[IPNetwork, ...]:
     """Parse IPs and CIDRs, IPv4 or IPv6, into ``ip_network`` objects."""
-    networks = []
+    networks: list[IPNetwork] = []
     for item in split_list(value):
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
@@ -103,7 +106,7 @@ def parse_networks(name, value):
     return tuple(networks)
 
 
-def parse_emails(name, value):
+def parse_emails(name: str, value: str | None) -> tuple[str, ...]:
     """Parse a list of e-mail addresses."""
     addresses = split_list(value)
     for address in addresses:
@@ -112,7 +115,7 @@ def parse_emails(name, value):
     return tuple(addresses)
 
 
-def parse_email(name, value):
+def parse_email(name: str, value: str | None) -> str:
     """Parse exactly one e-mail address."""
     addresses = parse_emails(name, value)
     if len(addresses) != 1:
@@ -120,7 +123,7 @@ def parse_email(name, value):
     return addresses[0]
 
 
-def parse_url(name, value, schemes):
+def parse_url(name: str, value: str | None, schemes: Sequence[str]) -> str:
     """Accept a URL whose scheme is one of ``schemes`` and whose port, if any, is a number."""
     url = (value or "").strip()
     if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
@@ -138,14 +141,14 @@ def parse_url(name, value, schemes):
     return url
 
 
-def redacted(url):
+def redacted(url: str) -> str:
     """Return ``url`` without the password it may hold, for an error message."""
     scheme, sep, rest = url.partition("://")
     userinfo, at, host = rest.rpartition("@")
     return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}" if at else url
 
 
-def parse_name(name, value):
+def parse_name(name: str, value: str | None) -> str:
     """Accept a non-empty name."""
     text = (value or "").strip()
     if not text:
@@ -153,7 +156,7 @@ def parse_name(name, value):
     return text
 
 
-def parse_log_level(name, value):
+def parse_log_level(name: str, value: str | None) -> str:
     """Accept a standard logging level name."""
     level = (value or "").strip().upper()
     if level not in LOG_LEVELS:

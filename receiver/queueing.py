@@ -7,10 +7,15 @@ forwarder cannot queue a capture twice, and a job key is never written
 without its queue entry (MULTI/EXEC is all or nothing). Failing jobs are
 retried at the configured intervals, then rest in RQ's FailedJobRegistry.
 """
+from collections.abc import Iterable
+from typing import Any
+
 import redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
+
+from .settings import Settings
 
 JOB_FUNCTION = "jobs.process.process_capture"
 # What "Redis did not take it" looks like: server errors, timeouts, refused or broken sockets.
@@ -20,7 +25,7 @@ RESULT_TTL = 3600
 EXISTS_EACH = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
 
 
-def connect(settings, blocking=False):
+def connect(settings: Settings, blocking: bool = False) -> redis.Redis:
     """Return a Redis client for ``settings.redis_url`` that fails fast when Redis is away.
 
     A worker passes ``blocking=True``: its dequeue waits on Redis for minutes by
@@ -33,18 +38,18 @@ def connect(settings, blocking=False):
     )
 
 
-def get_queue(settings, connection=None):
+def get_queue(settings: Settings, connection: redis.Redis | None = None) -> Queue:
     """Return the RQ queue named by the settings, with the JSON serializer."""
     return Queue(settings.queue, connection=connection or connect(settings), serializer=JSONSerializer)
 
 
-def retry_policy(settings):
+def retry_policy(settings: Settings) -> Retry | None:
     """Return RQ's Retry for the configured intervals, or None when there are none."""
     intervals = [max(1, round(seconds)) for seconds in settings.retry_intervals]
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
-def job_options(capture, settings):
+def job_options(capture: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """Return the keyword arguments of the job that processes ``capture``."""
     return {
         "job_id": capture["id"],
@@ -55,12 +60,12 @@ def job_options(capture, settings):
     }
 
 
-def enqueue_capture(queue, capture, settings):
+def enqueue_capture(queue: Queue, capture: dict[str, Any], settings: Settings) -> bool:
     """Enqueue the job that processes ``capture``; return False if that job already exists."""
     return enqueue_absent(queue, [capture], settings) == 1
 
 
-def enqueue_absent(queue, captures, settings):
+def enqueue_absent(queue: Queue, captures: Iterable[dict[str, Any]], settings: Settings) -> int:
     """Queue the job of each capture whose job does not exist, atomically; return how many were queued."""
     captures = list({capture["id"]: capture for capture in captures}.values())
     if not captures:

@@ -21,21 +21,21 @@ UNVERIFIED_WARNING = ("Redis refused CONFIG GET ({reason}): could not verify tha
 MISSING_WARNING = "Redis did not report {keys}: could not verify that it keeps jobs"
 
 
-def text(value):
+def text(value: object) -> str:
     """Return a CONFIG value as text."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def read_config(connection):
+def read_config(connection: redis.Redis) -> dict[str, str]:
     """Return ``{key: value}`` for the keys we check, as text; raise ``redis.ResponseError`` if refused."""
-    found = {}
+    found: dict[str, str] = {}
     for key in CONFIG_KEYS:
         for name, value in connection.config_get(key).items():
             found[text(name)] = text(value)
     return found
 
 
-def redis_config_warnings(connection):
+def redis_config_warnings(connection: redis.Redis) -> list[str]:
     """Return one sentence per Redis setting that can lose RQ jobs (empty when all is well)."""
     try:
         config = read_config(connection)

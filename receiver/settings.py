@@ -4,8 +4,10 @@ A bad value raises ``SettingsError`` whose message starts with the name of
 the variable, so a start-up failure always says which setting to fix.
 """
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .allowlist import IPNetwork
 from .parsers import (SettingsError, parse_bool, parse_credentials, parse_duration, parse_durations,
                       parse_email, parse_emails, parse_float, parse_int, parse_log_level, parse_name, parse_networks,
                       parse_url)
@@ -47,11 +49,11 @@ class Settings:
     queue: str
     redis_url: str
     redis_timeout: float
-    credentials: tuple
+    credentials: tuple[tuple[str, str], ...]  # (user, password) pairs
     auth_disabled: bool
-    allowed_networks: tuple
+    allowed_networks: tuple[IPNetwork, ...]
     trusted_proxies: int
-    proxy_networks: tuple
+    proxy_networks: tuple[IPNetwork, ...]
     max_bytes: int
     body_timeout: float
     web_processes: int
@@ -61,10 +63,10 @@ class Settings:
     forwarder: bool
     forward_interval: float
     dedup_window: float
-    retry_intervals: tuple
+    retry_intervals: tuple[float, ...]  # seconds
     job_timeout: float
     maintenance_interval: float
-    alert_emails: tuple
+    alert_emails: tuple[str, ...]
     smtp_url: str
     alert_from: str
     alert_every: float
@@ -73,7 +75,7 @@ class Settings:
     min_free_bytes: int
     max_events: int
 
-    def require_web(self):
+    def require_web(self) -> "Settings":
         """Raise unless the settings are safe to serve webhooks with."""
         if not self.credentials and not self.auth_disabled:
             raise SettingsError(
@@ -83,12 +85,12 @@ class Settings:
         return self
 
 
-def load(environ=None, overrides=None):
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from ``environ`` (default ``os.environ``) updated with ``overrides``."""
     env = dict(os.environ if environ is None else environ)
     env.update(overrides or {})
 
-    def get(name, default):
+    def get(name: str, default: object) -> str:
         value = env.get(name)
         # An empty variable is an unset one: `DUMPER_FSYNC=` must not quietly mean "false".
         return str(default) if value is None or not value.strip() else value

@@ -8,11 +8,12 @@ leaves no temporary file behind.
 import json
 import os
 import tempfile
+from typing import Any
 
 FILE_MODE = 0o600
 
 
-def fsync_dir(path):
+def fsync_dir(path: str) -> None:
     """Flush a directory entry change (create, rename, unlink) to disk."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -21,7 +22,7 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_json(path, value, durable=True):
+def write_json(path: str, value: Any, durable: bool = True) -> None:
     """Replace ``path`` with ``value`` as JSON, atomically (and durably, unless told not to), mode 0600."""
     folder, name = os.path.split(path)
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
@@ -43,7 +44,7 @@ def write_json(path, value, durable=True):
         fsync_dir(folder)
 
 
-def read_json(path):
+def read_json(path: str) -> Any:
     """Return the JSON value in ``path``, or None when there is no such file; raise ValueError if unreadable."""
     try:
         with open(path, encoding="utf-8") as handle:

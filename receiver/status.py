@@ -13,18 +13,23 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
+
+from rq import Queue
 
 from . import backlog, capture, forwarder, jsonl, torn
 from .queueing import REDIS_ERRORS
 from .redis_health import redis_config_warnings
+from .settings import Settings
 
 log = logging.getLogger("receiver.status")
 CACHE_SECONDS = 1.0
 FORWARDER_STALE_AFTER = 15.0  # a live forwarder beats every second, or every 2 s of back-off
 
 
-def disk_status(settings):
+def disk_status(settings: Settings) -> dict[str, Any]:
     """Return whether the captures directory takes a write, and its free bytes."""
     try:
         directory = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(settings.data_dir), capture.KIND))
@@ -36,7 +41,7 @@ def disk_status(settings):
         return {"writable": False, "free_bytes": None}
 
 
-def redis_status(queue):
+def redis_status(queue: Queue) -> dict[str, Any]:
     """Return Redis reachability, queue depth, jobs waiting for a retry and dead letters."""
     try:
         queue.connection.ping()
@@ -48,11 +53,12 @@ def redis_status(queue):
         return {"reachable": False, "queue_depth": None, "retrying": None, "failed_count": None, "warnings": []}
 
 
-def backlog_status(settings):
+def backlog_status(settings: Settings) -> dict[str, Any]:
     """Return how many captures wait on disk for the queue, the age of the oldest, and the torn lines.
 
     Each figure is read on its own, so one unreadable file hides only its own figure (None).
     """
+    count: int | None
     try:
         count, oldest = backlog.pending(settings.data_dir)
     except (OSError, ValueError) as exc:
@@ -67,7 +73,7 @@ def backlog_status(settings):
     return {"awaiting_enqueue": count, "oldest_age_seconds": age, "torn_lines": kept}
 
 
-def forwarder_status(settings):
+def forwarder_status(settings: Settings) -> dict[str, Any]:
     """Return the age of the forwarder's last heartbeat (None if it never beat), whether it lives, and its Redis."""
     age, down_since = forwarder.read_heartbeat(settings.data_dir)
     alive = age is not None and age < FORWARDER_STALE_AFTER
@@ -75,11 +81,11 @@ def forwarder_status(settings):
             "redis_down_seconds": max(0.0, time.time() - down_since) if alive and down_since else None}
 
 
-def snapshot(settings, queue):
+def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
-    state = {"redis": redis_status(queue), "disk": disk, "backlog": backlog_status(settings),
-             "forwarder": forwarder_status(settings)}
+    state: dict[str, Any] = {"redis": redis_status(queue), "disk": disk, "backlog": backlog_status(settings),
+                             "forwarder": forwarder_status(settings)}
     state["ready"] = bool(state["redis"]["reachable"] and disk["writable"]
                           and disk["free_bytes"] >= settings.min_free_bytes
                           and (state["forwarder"]["alive"] or not settings.forwarder))
@@ -89,16 +95,19 @@ def snapshot(settings, queue):
 class Readiness:
     """Serve the snapshot from a cache that one caller at a time refreshes."""
 
-    def __init__(self, settings, queue, max_age=CACHE_SECONDS, clock=time.monotonic):
+    def __init__(self, settings: Settings, queue: Queue, max_age: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.queue, self.max_age, self.clock = settings, queue, max_age, clock
         self.lock = threading.Lock()
-        self.state, self.taken_at = None, None
+        self.state: dict[str, Any] | None = None
+        self.taken_at = 0.0  # when ``state`` was taken; read only once there is one
 
-    def get(self):
+    def get(self) -> dict[str, Any]:
         """Return a snapshot at most ``max_age`` old; others keep the last one while one caller refreshes."""
         if self.state is not None and self.clock() - self.taken_at < self.max_age:
             return self.state
         if not self.lock.acquire(blocking=self.state is None):
+            assert self.state is not None  # only a caller that found a snapshot is refused the lock
             return self.state
         try:
             if self.state is None or self.clock() - self.taken_at >= self.max_age:

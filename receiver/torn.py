@@ -20,12 +20,12 @@ REASON = "torn capture line"
 PREVIEW = 80
 
 
-def torn_path(data_dir):
+def torn_path(data_dir: str) -> str:
     """Return the file that keeps the torn lines."""
     return os.path.join(data_dir, SPOOL, TORN_FILE)
 
 
-def keep(data_dir, day, offset, line, fsync=True):
+def keep(data_dir: str, day: str, offset: int, line: bytes, fsync: bool = True) -> None:
     """Append one unreadable capture line, with where it was, to the torn-lines file, and log it once."""
     text = line.rstrip(b"\n").decode("utf-8", "backslashreplace")
     where = os.path.join(capture.KIND, day + jsonl.SUFFIX)
@@ -37,7 +37,7 @@ def keep(data_dir, day, offset, line, fsync=True):
               os.path.join(SPOOL, TORN_FILE), text[:PREVIEW])
 
 
-def count(data_dir):
+def count(data_dir: str) -> int:
     """Return how many torn lines have been kept."""
     try:
         with open(torn_path(data_dir), "rb") as handle:

@@ -9,6 +9,7 @@ traceback). A refusal closes the connection, so nobody keeps a server
 reading a body it will not take.
 """
 import logging
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -17,6 +18,10 @@ from werkzeug.routing import BaseConverter
 from . import allowlist, auth, capture, ids, queueing
 from .body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
 from .logsafe import field
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .app import Runtime  # app imports this module
 
 log = logging.getLogger("receiver")
 bp = Blueprint("webhook", __name__)
@@ -33,19 +38,19 @@ class SourceConverter(BaseConverter):
     regex = r"[A-Za-z0-9_-]{1,64}"
 
 
-def answer(status, code, **extra):
+def answer(status: str, code: int, **extra: Any) -> Response:
     """Return a small JSON answer."""
     response = jsonify(status=status, **extra)
     response.status_code = code
     return response
 
 
-def runtime():
+def runtime() -> "Runtime":
     """Return this process's live objects (see ``app.Runtime``)."""
     return current_app.extensions["smartech_dumper"]
 
 
-def refuse(code, status, reason, ip):
+def refuse(code: int, status: str, reason: str, ip: str | None) -> Response:
     """Log a refusal without secrets and return its generic answer."""
     request_id = ids.new_id()  # a tag for the log line; a refused request has no capture
     log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s", request_id, code,
@@ -59,7 +64,7 @@ def refuse(code, status, reason, ip):
 
 
 @bp.route("/healthz", methods=["GET", "HEAD"])
-def healthz():
+def healthz() -> Response:
     """Answer liveness probes without touching anything slow."""
     return answer("ok", 200)
 
@@ -71,7 +76,7 @@ def healthz():
           strict_slashes=False, provide_automatic_options=False)
 @bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False,
           provide_automatic_options=False)
-def webhook(source):
+def webhook(source: str) -> Response:
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]
     try:
@@ -106,7 +111,7 @@ def webhook(source):
     return accept(settings, delivery)
 
 
-def accept(settings, delivery):
+def accept(settings: Settings, delivery: capture.Delivery) -> Response:
     """Store the delivery on disk (the forwarder queues it later); fall back to Redis if the disk fails."""
     for _ in range(DAY_ATTEMPTS):
         record = capture.to_record(delivery)
@@ -125,13 +130,13 @@ def accept(settings, delivery):
     return answer("unavailable", 503)
 
 
-def accepted(delivery):
+def accepted(delivery: capture.Delivery) -> Response:
     """Return the 200 that names the capture id."""
     # Formatted by hand: jsonify costs more than the rest of a small request (ids are [0-9A-Z]).
     return Response(ACCEPTED % delivery.id, 200, mimetype="application/json")
 
 
-def enqueue_directly(settings, record):
+def enqueue_directly(settings: Settings, record: dict[str, Any]) -> bool:
     """Enqueue the job itself, unless Redis failed moments ago; return True if Redis took it."""
     breaker = runtime().breaker
     if not breaker.allow():
@@ -148,7 +153,7 @@ def enqueue_directly(settings, record):
 
 
 @bp.route("/readyz", methods=["GET"])
-def readyz():
+def readyz() -> Response:
     """Report Redis, queue, retries, dead letters, backlog, forwarder and disk; 503 when not ready."""
     state = runtime().readiness.get()
     response = jsonify(state)
@@ -156,8 +161,9 @@ def readyz():
     return response
 
 
-def http_error(error):
+def http_error(error: HTTPException) -> Response:
     """Answer a routing error (404, 405) in JSON, and close a connection whose body we will not read."""
+    assert error.code is not None  # Flask answers a code-less HTTPException (a proxy) itself, never through us
     response = answer(error.name.lower(), error.code)
     for name, value in error.get_headers():
         if name == "Allow":
@@ -166,7 +172,7 @@ def http_error(error):
     return response
 
 
-def unforeseen(error):
+def unforeseen(error: Exception) -> Response:
     """Answer anything unforeseen with the documented 503 (Smartech retries it), and log it in full."""
     if isinstance(error, HTTPException):
         return http_error(error)
