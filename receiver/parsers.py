@@ -78,8 +78,13 @@ def parse_duration(name: str, value: str) -> float:
     return seconds
 
 
+NONE_WORD = "none"
+
+
 def parse_durations(name: str, value: str | None) -> tuple[float, ...]:
-    """Parse a comma-separated list of durations (may be empty)."""
+    """Parse a comma-separated list of durations, or ``none`` for an empty list."""
+    if (value or "").strip().lower() == NONE_WORD:
+        return ()
     return tuple(parse_duration(name, item) for item in split_list(value))
 
 

@@ -92,7 +92,7 @@ def test_the_event_cap_comes_from_the_settings_and_counts_all_panels():
     assert len(analyse_capture(job_capture('{"p": [{}], "q": [{}]}', JSON), settings).events) == 2
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "ten", "1.5", ""])
+@pytest.mark.parametrize("value", ["0", "-5", "ten", "1.5"])
 def test_a_bad_event_cap_names_its_variable(value):
     with pytest.raises(SettingsError) as info:
         load(environ={"DUMPER_MAX_EVENTS": value})

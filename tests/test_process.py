@@ -182,7 +182,7 @@ def test_settings_are_read_at_each_job(queue, data_dir, tmp_path, monkeypatch):
 
 
 def test_disk_errors_fail_the_job(queue, data_dir, monkeypatch):
-    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "")
+    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
     with open(data_dir, "w", encoding="utf-8") as handle:  # a file where the data directory should be
         handle.write("not a directory")
     job = run(queue, make_capture(EMAIL_API_BODY, "application/json"))
