@@ -3,7 +3,7 @@ import glob
 import json
 import os
 
-from receiver import cursor
+from receiver import backlog
 
 ID_PREFIX = b'{"id":"'
 ID_LENGTH = 26
@@ -41,5 +41,5 @@ def check(data_dir, before, ids_file, result):
 
 def pending(data_dir):
     """Return how many captures the forwarder has not yet handed to RQ."""
-    count, _ = cursor.pending(data_dir, cursor.load(data_dir))
+    count, _ = backlog.pending(data_dir)
     return count
