@@ -3,16 +3,20 @@
 Failure policy: bad input never raises. A capture that cannot be decoded,
 normalised or encoded is written to the rejects file and the job returns
 normally, so a worker never crash-loops on a poison payload. Anything else (a
-bad setting, a full disk, a permission error) is raised so RQ retries the job
-and finally keeps it in the FailedJobRegistry. The job touches no Redis
-itself, so a Redis outage cannot fail it half-way. Reprocessing a capture
+bad setting, a full disk, a permission error, Redis away while routing) is
+raised so RQ retries the job and finally keeps it in the FailedJobRegistry.
+Without a routes file the job touches no Redis itself. Reprocessing a capture
 yields the same event ids, and events (or a reject) already written on this
 host are not written again (see ``ledger``).
 """
 from collections.abc import Iterable
 from typing import Any
 
-from receiver.settings import load
+import redis
+from rq import get_current_job
+
+from receiver import queueing
+from receiver.settings import Settings, load
 
 from . import ledger
 from .analyse import Reject, analyse_capture
@@ -43,4 +47,16 @@ def process_capture(capture: Any) -> dict[str, Any]:
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(analysis.warnings)}
     if len(fresh) < len(events):
         summary["duplicates"] = len(events) - len(fresh)
+    if settings.routes_path and events:
+        from .routing.deliver import route_capture  # only with routes: it loads SQLAlchemy and requests
+
+        # All events, not only the fresh ones: a retry after a crash must still route what it wrote before.
+        # Routing queues nothing twice (job ids) and delivers nothing twice (routing.state).
+        summary["routed"] = route_capture(settings, redis_connection(settings), str(capture_id), events)
     return summary
+
+
+def redis_connection(settings: Settings) -> redis.Redis:
+    """Return the running job's Redis connection, or a new one outside a worker."""
+    job = get_current_job()
+    return job.connection if job is not None else queueing.connect(settings)

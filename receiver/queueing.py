@@ -8,6 +8,7 @@ without its queue entry (MULTI/EXEC is all or nothing). Failing jobs are
 retried at the configured intervals, then rest in RQ's FailedJobRegistry.
 """
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -68,20 +69,33 @@ def enqueue_capture(queue: Queue, capture: dict[str, Any], settings: Settings) -
 def enqueue_absent(queue: Queue, captures: Iterable[dict[str, Any]], settings: Settings) -> int:
     """Queue the job of each capture whose job does not exist, atomically; return how many were queued."""
     captures = list({capture["id"]: capture for capture in captures}.values())
-    if not captures:
+    return enqueue_jobs_absent(queue, [Queue.prepare_data(JOB_FUNCTION, args=(capture,),
+                                                          **job_options(capture, settings)) for capture in captures])
+
+
+def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = None) -> int:
+    """Queue (or, with ``at``, schedule) each job of ``jobs`` (``Queue.prepare_data``) whose id does not exist.
+
+    One transaction WATCHes the job keys, so the check and the enqueue are atomic; return how many were queued.
+    """
+    if not jobs:
         return 0
-    keys = [Job.key_for(capture["id"]) for capture in captures]
+    keys = [Job.key_for(job.job_id) for job in jobs]
     with queue.connection.pipeline() as pipe:
         while True:
             try:
                 pipe.watch(*keys)  # any change to these keys before EXEC aborts it, and we look again
                 found = pipe.eval(EXISTS_EACH, len(keys), *keys)
-                fresh = [capture for capture, exists in zip(captures, found) if not exists]
+                fresh = [job for job, exists in zip(jobs, found) if not exists]
                 pipe.multi()
-                if fresh:
-                    queue.enqueue_many([Queue.prepare_data(JOB_FUNCTION, args=(capture,),
-                                                           **job_options(capture, settings))
-                                        for capture in fresh], pipeline=pipe)
+                if fresh and at is None:
+                    queue.enqueue_many(fresh, pipeline=pipe)
+                elif fresh and at is not None:
+                    for data in fresh:
+                        job = queue.create_job(data.func, args=data.args, kwargs=data.kwargs, timeout=data.timeout,
+                                               result_ttl=data.result_ttl, description=data.description,
+                                               job_id=data.job_id, meta=data.meta, retry=data.retry)
+                        queue.schedule_job(job, at, pipeline=pipe)
                 pipe.execute()
                 return len(fresh)
             except redis.WatchError:

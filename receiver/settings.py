@@ -74,6 +74,7 @@ class Settings:
     alert_redis_after: float
     min_free_bytes: int
     max_events: int
+    routes_path: str
 
     def require_web(self) -> "Settings":
         """Raise unless the settings are safe to serve webhooks with."""
@@ -131,4 +132,6 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
                                          get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)),
         min_free_bytes=parse_int("DUMPER_MIN_FREE_BYTES", get("DUMPER_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES)),
         max_events=parse_int("DUMPER_MAX_EVENTS", get("DUMPER_MAX_EVENTS", DEFAULT_MAX_EVENTS), minimum=1),
+        # Only the path: the worker, `check` and `serve` read and validate the file (jobs.routing.config).
+        routes_path=get("DUMPER_ROUTES", "").strip(),
     )

@@ -22,7 +22,7 @@ import signal
 import threading
 
 import click
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from receiver import queueing
@@ -43,13 +43,30 @@ MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redi
 log = logging.getLogger("receiver.worker")
 
 
+def check_routes(settings):
+    """Refuse to start with a bad routes file, naming the route and the key."""
+    if settings.routes_path:
+        from jobs.routing.config import RoutesError, load as load_routes  # SQLAlchemy-free, but only when needed
+
+        try:
+            load_routes(settings.routes_path)
+        except RoutesError as exc:
+            raise click.ClickException(f"DUMPER_ROUTES: {exc}") from None
+
+
+def queue_names(settings):
+    """Return the queues a worker listens to, in the order it takes jobs: high, default, low."""
+    return [f"{settings.queue}-high", settings.queue, f"{settings.queue}-low"]
+
+
 def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
     """Return an RQ worker of ``worker_class`` listening on the configured queue."""
     connection = queueing.connect(settings, blocking=True)
     connection.connection_pool.connection_kwargs["socket_timeout"] = SOCKET_TIMEOUT
-    queue = queueing.get_queue(settings, connection)
+    # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
     built = WORKER_CLASSES[worker_class](
-        [queue], connection=connection, serializer=JSONSerializer, name=name,
+        queues, connection=connection, serializer=JSONSerializer, name=name,
         worker_ttl=WORKER_TTL, job_monitoring_interval=JOB_MONITORING_INTERVAL,
         maintenance_interval=max(1, round(settings.maintenance_interval)),
     )
@@ -105,6 +122,7 @@ def worker(burst, worker_class, name):
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(settings.log_level)
+    check_routes(settings)
     if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
         try:
             queueing.connect(settings).ping()

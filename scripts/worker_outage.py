@@ -7,6 +7,9 @@ only when it answers or the worker is asked to stop.
 import logging
 import time
 
+from rq import Queue
+from rq.serializers import JSONSerializer
+
 from receiver import queueing
 
 log = logging.getLogger("receiver.worker")
@@ -73,7 +76,7 @@ class Resilient:
     """Mix into an RQ worker class: remember the job in hand and the Redis error that stopped the worker."""
 
     redis_failure = None
-    in_hand = None  # (job id, execution composite key) of the job being executed
+    in_hand = None  # (job id, execution composite key, queue name) of the job being executed
     outage = None
     stop_wanted = False  # SIGTERM/SIGINT reached RQ's handler: never start over after that
 
@@ -98,7 +101,7 @@ class Resilient:
 
     def execute_job(self, job, queue):
         """Execute ``job``, remembering it until it is done."""
-        self.in_hand = (job.id, None)
+        self.in_hand = (job.id, None, queue.name)
         result = self.noted(super().execute_job, job, queue)
         self.in_hand = None
         return result
@@ -106,7 +109,7 @@ class Resilient:
     def prepare_execution(self, job):
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
-        self.in_hand = (job.id, execution.composite_key)
+        self.in_hand = (job.id, execution.composite_key, job.origin)
         return execution
 
     def heartbeat(self, timeout=None, pipeline=None):
@@ -125,9 +128,9 @@ def recover(connection, settings, in_hand):
     """Hand the job a worker had in hand when Redis failed back to RQ's recovery now; never raise."""
     if not in_hand or in_hand[1] is None:
         return
-    job_id, execution_key = in_hand
+    job_id, execution_key, queue_name = in_hand
     try:
-        registry = queueing.get_queue(settings, connection).started_job_registry
+        registry = Queue(queue_name, connection=connection, serializer=JSONSerializer).started_job_registry
         # Expire the execution now (not when its heartbeat lapses); RQ's cleanup then retries the job,
         # or files it as a dead letter when no retry is left, exactly as for any abandoned job.
         if connection.zadd(registry.key, {execution_key: 0}, xx=True, ch=True) or \

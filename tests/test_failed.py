@@ -31,7 +31,7 @@ def environment(monkeypatch, env, tmp_path):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "")
+    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory should be\n")
     monkeypatch.setenv("DUMPER_DATA_DIR", str(blocker / "var"))
@@ -246,12 +246,12 @@ def test_a_redis_password_is_never_printed(environment, tmp_path):
 
 
 def test_a_bad_setting_names_the_variable(environment):
-    environment.setenv("DUMPER_QUEUE", " ")
+    environment.setenv("DUMPER_REDIS_TIMEOUT", "soon")
 
     result = run("list")
 
     assert result.exit_code == 1
-    assert result.output == "Error: DUMPER_QUEUE: must not be empty\n"
+    assert result.output == "Error: DUMPER_REDIS_TIMEOUT: expected a number of seconds, got 'soon'\n"
 
 
 def test_a_redis_url_redis_cannot_parse_is_one_line(environment):

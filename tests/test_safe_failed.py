@@ -31,7 +31,7 @@ def queue(monkeypatch, env, tmp_path):
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "")
+    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
     (tmp_path / "blocker").write_text("a file where a directory should be\n")
     monkeypatch.setenv("DUMPER_DATA_DIR", str(tmp_path / "blocker" / "var"))
     return get_queue(load())

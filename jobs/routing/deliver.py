@@ -1,0 +1,134 @@
+"""The routing jobs: hand a capture's events to their sinks, and run the delayed checks.
+
+``route_capture`` runs inside the capture's job, once its events are written:
+it queues one delivery job per (priority, sink) on ``<DUMPER_QUEUE>-high``,
+``<DUMPER_QUEUE>`` or ``<DUMPER_QUEUE>-low``, schedules one check job per
+delayed route that fired, and notes the arrivals the checks look for. Job ids
+are derived from what they do, and queued only if absent, so a retried or
+replayed capture queues nothing twice while its jobs exist.
+
+Failure policy: a sink that fails in a way that may pass is retried at the
+sink's ``retries`` intervals, then rests in the dead letters; a sink that will
+never take the events (another 4xx, an unset variable) goes straight to the
+dead letters with the reason. One sink's failure never re-runs another sink:
+each has its own job. Redis errors propagate, so RQ retries.
+"""
+import hashlib
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+from rq import Queue, Retry, get_current_job
+from rq.serializers import JSONSerializer
+
+from receiver.parsers import duration_seconds
+from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
+from receiver.settings import Settings, load
+
+from . import config, sinks, state
+from .match import key_value
+from .plan import plan
+
+SINK_JOB = "jobs.routing.deliver.deliver_events"
+CHECK_JOB = "jobs.routing.deliver.run_check"
+MAX_DELIVERY_TIMEOUT = 3600.0
+
+
+def queue_name(settings: Settings, priority: str) -> str:
+    """Return the RQ queue of a priority: ``<queue>-high``, ``<queue>`` or ``<queue>-low``."""
+    return settings.queue if priority == "default" else f"{settings.queue}-{priority}"
+
+
+def job_id(kind: str, *parts: str) -> str:
+    """Return a job id derived from what the job does (RQ allows only ``[A-Za-z0-9_-]``)."""
+    return f"{kind}-" + hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def received_time(event: dict[str, Any]) -> float:
+    """Return when the event's capture was received, as a Unix time (now if unreadable)."""
+    try:
+        return datetime.fromisoformat(str(event.get("received_at")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return datetime.now(timezone.utc).timestamp()
+
+
+def delivery(settings: Settings, sink: config.Sink, events: list[dict[str, Any]], ident: str) -> Any:
+    """Return the job data that delivers ``events`` to ``sink``."""
+    per_call = 10.0 if sink.type != "http" else (duration_seconds(str(sink.options.get("timeout", "10s"))) or 10)
+    timeout = min(MAX_DELIVERY_TIMEOUT, settings.job_timeout + per_call * len(events))
+    retry = Retry(max=len(sink.retries), interval=[max(1, round(s)) for s in sink.retries]) if sink.retries else None
+    return Queue.prepare_data(SINK_JOB, args=(sink.name, events), job_id=job_id("deliver", ident, sink.name),
+                              timeout=round(timeout), result_ttl=RESULT_TTL, retry=retry, meta={"sink": sink.name},
+                              description=f"deliver {len(events)} event(s) to sink {sink.name}")
+
+
+def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:
+    """Return the queue of ``priority`` on ``connection``."""
+    return Queue(queue_name(settings, priority), connection=connection, serializer=JSONSerializer)
+
+
+def route_capture(settings: Settings, connection: redis.Redis, capture_id: str,
+                  events: list[dict[str, Any]]) -> dict[str, int]:
+    """Queue the deliveries and checks the routes make of a capture's events; return their counts."""
+    routes = config.current(settings.routes_path)
+    planned = plan(routes, events)
+    for route, value, event in planned.arrivals:
+        state.note_arrival(connection, settings.queue, route.name, value, str(event["event_id"]),
+                           received_time(event), keep=(route.after or 0) + settings.dedup_window)
+    for (priority, sink_name), batch in planned.deliveries.items():
+        enqueue_jobs_absent(queue_for(settings, connection, priority),
+                            [delivery(settings, routes.sinks[sink_name], batch, f"{capture_id}\0{priority}")])
+    for route, event in planned.checks:
+        due = datetime.fromtimestamp(received_time(event) + (route.after or 0), tz=timezone.utc)
+        data = Queue.prepare_data(CHECK_JOB, args=(route.name, event), job_id=job_id("check", route.name,
+                                                                                   str(event["event_id"])),
+                                  result_ttl=RESULT_TTL, description=f"check route {route.name} at {due.isoformat()}")
+        enqueue_jobs_absent(queue_for(settings, connection, route.queue), [data], at=due)
+    return {"deliveries": sum(len(batch) for batch in planned.deliveries.values()), "checks": len(planned.checks)}
+
+
+def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The delivery job: hand ``events`` to one sink, skipping those it already took."""
+    settings = load()
+    job = get_current_job()
+    connection = job.connection if job is not None else redis.Redis.from_url(settings.redis_url)
+    sink = config.current(settings.routes_path).sinks.get(sink_name) if settings.routes_path else None
+    if sink is None:
+        return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
+    todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
+    try:
+        sinks.deliver(sink, todo, settings.data_dir,
+                      lambda done: state.mark_delivered(connection, settings.queue, sink_name,
+                                                        settings.dedup_window, done))
+    except sinks.Permanent as exc:
+        return fail_for_good(job, str(exc))
+    return {"sink": sink_name, "delivered": len(todo), "already": len(events) - len(todo)}
+
+
+def fail_for_good(job: Any, reason: str) -> dict[str, Any]:
+    """Fail the running job without a retry: it rests in the dead letters with ``reason``."""
+    if job is not None:
+        job.retries_left = 0  # RQ retries only a job with retries left
+    raise sinks.Permanent(reason)
+
+
+def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The delayed check: deliver the triggering event unless a follow-up with the same key arrived since."""
+    settings = load()
+    job = get_current_job()
+    connection = job.connection if job is not None else redis.Redis.from_url(settings.redis_url)
+    routes = config.current(settings.routes_path)
+    route = next((r for r in routes.routes if r.name == route_name), None)
+    if route is None or route.after is None:
+        return {"route": route_name, "delivered": False, "why": "route gone from the routes file"}
+    trigger = received_time(event)
+    value = key_value(event, route.key)
+    if value is not None and state.arrived_since(connection, settings.queue, route.name, value, trigger):
+        return {"route": route_name, "delivered": False, "why": f"a follow-up for {route.key}={value} arrived"}
+    due_at = datetime.fromtimestamp(trigger + route.after, tz=timezone.utc).isoformat(timespec="seconds")
+    sent = {**event, "route": route.name, "due_at": due_at.replace("+00:00", "Z")}
+    for sink_name in route.to:
+        enqueue_jobs_absent(queue_for(settings, connection, route.queue),
+                            [delivery(settings, routes.sinks[sink_name], [sent], f"check\0{route.name}\0"
+                                      f"{event['event_id']}")])
+    return {"route": route_name, "delivered": True, "sinks": list(route.to)}

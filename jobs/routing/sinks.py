@@ -1,0 +1,133 @@
+"""Deliver events to one sink: a SQL table, an HTTP endpoint or a Python function.
+
+Failure policy: a delivery that may work later (a refused or timed-out
+connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
+Python sink) raises ``Retryable``; one that never will (another 4xx, an
+unset ``${VARIABLE}``, a Python sink that cannot be imported) raises
+``Permanent``, with the status and the first KiB of the answer. Each event
+already delivered is reported to ``delivered`` as it goes, so a retry sends
+only the rest.
+"""
+import importlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from .config import DEFAULT_TIMEOUT, Sink
+from .sql import insert_events
+
+ANSWER_PREVIEW = 1024
+RETRY_STATUSES = (408, 429)
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+USER_AGENT = "smartech-dumper-sink"
+Delivered = Callable[[list[dict[str, Any]]], None]
+
+
+class Retryable(Exception):
+    """The delivery failed now and may succeed later."""
+
+
+class Permanent(Exception):
+    """The delivery will never succeed as it is; retrying would only repeat it."""
+
+
+def interpolate(value: Any, where: str) -> Any:
+    """Replace ``${NAME}`` in every string of ``value`` by the environment variable, or raise ``Permanent``."""
+    if isinstance(value, str):
+        def variable(match: re.Match[str]) -> str:
+            if match.group(1) not in os.environ:
+                raise Permanent(f"{where}: ${{{match.group(1)}}} is not set in the worker's environment")
+            return os.environ[match.group(1)]
+        return VARIABLE.sub(variable, value)
+    if isinstance(value, dict):
+        return {key: interpolate(item, where) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, where) for item in value]
+    return value
+
+
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    """Return this thread's HTTP session (connections are kept alive between deliveries)."""
+    if getattr(_local, "session", None) is None or getattr(_local, "pid", None) != os.getpid():
+        _local.session, _local.pid = requests.Session(), os.getpid()
+        _local.session.headers["User-Agent"] = USER_AGENT
+    return _local.session
+
+
+def http_auth(options: dict[str, Any]) -> tuple[dict[str, str], Any]:
+    """Return the headers and requests auth of an ``auth = {basic|bearer}`` option."""
+    auth = options.get("auth") or {}
+    if "bearer" in auth:
+        return {"Authorization": f"Bearer {auth['bearer']}"}, None
+    if "basic" in auth:
+        user, _, password = str(auth["basic"]).partition(":")
+        return {}, (user.encode("utf-8"), password.encode("utf-8"))
+    return {}, None
+
+
+def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered) -> None:
+    """POST each event as JSON, with ``Idempotency-Key: <event_id>``."""
+    from receiver.parsers import duration_seconds  # the one duration grammar
+
+    options = interpolate(sink.options, f"sink {sink.name!r}")
+    timeout = duration_seconds(str(options.get("timeout", DEFAULT_TIMEOUT))) or 10.0
+    auth_headers, auth = http_auth(options)
+    headers = {**{str(k): str(v) for k, v in (options.get("headers") or {}).items()}, **auth_headers,
+               "Content-Type": "application/json"}
+    for event in events:
+        headers["Idempotency-Key"] = str(event["event_id"])
+        try:
+            answer = session().post(options["url"], data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                                    headers=headers, auth=auth, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
+        text = answer.text[:ANSWER_PREVIEW]
+        if answer.status_code in RETRY_STATUSES or answer.status_code >= 500:
+            raise Retryable(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
+        if not 200 <= answer.status_code < 300:
+            raise Permanent(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
+        delivered([event])
+
+
+_callables: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivered) -> None:
+    """Call the sink's ``package.module:function`` with each event."""
+    target = str(sink.options["callable"])
+    if target not in _callables:
+        module, _, name = target.partition(":")
+        try:
+            _callables[target] = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise Permanent(f"sink {sink.name!r}: cannot import {target}: {exc}") from None
+    for event in events:
+        try:
+            _callables[target](event)
+        except Exception as exc:  # the client's code: whatever it raises may pass on a retry
+            raise Retryable(f"sink {sink.name!r}: {target} raised {type(exc).__name__}: {exc}") from None
+        delivered([event])
+
+
+def deliver(sink: Sink, events: list[dict[str, Any]], data_dir: str, delivered: Delivered) -> None:
+    """Deliver ``events`` to ``sink``; raise ``Retryable`` or ``Permanent`` on failure."""
+    if sink.type == "sql":
+        try:
+            insert_events(interpolate(sink.options, f"sink {sink.name!r}"), events, data_dir)
+        except Permanent:
+            raise
+        except Exception as exc:  # SQLAlchemy's errors, a database that is away: try again later
+            raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}") from None
+        delivered(events)
+    elif sink.type == "http":
+        deliver_http(sink, events, delivered)
+    else:
+        deliver_python(sink, events, delivered)

@@ -1,0 +1,91 @@
+"""The sql sink: one row per event in a table of any SQLAlchemy database, inserted idempotently.
+
+The table (default ``smartech_events``) is created on first use, or by
+``smartech-dumper db init``. ``event_id`` is its primary key and every insert
+is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
+adds a row. JSON columns are JSONB on PostgreSQL. The default database is
+SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``.
+Failure policy: database errors propagate; the caller retries the delivery.
+"""
+import os
+from typing import Any
+
+from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+
+DEFAULT_TABLE = "smartech_events"
+DEFAULT_FILE = "events.sqlite3"
+TEXT_COLUMNS = ("capture_id", "source", "received_at", "panel", "webhook_name", "channel", "activity", "foreignkey",
+                "identity", "journey_name", "msgid", "ts", "ts_raw", "route")
+JSON_COLUMNS = ("custom_params", "att_params", "payload_params", "raw", "warnings")
+SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
+_engines: dict[tuple[int, str], Engine] = {}
+_tables: dict[tuple[int, str, str], Table] = {}
+
+
+def database_url(options: dict[str, Any], data_dir: str) -> str:
+    """Return the sink's URL, or the default SQLite file in the data dir."""
+    url = options.get("url")
+    return str(url) if url else f"sqlite:///{os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))}"
+
+
+def engine_for(url: str) -> Engine:
+    """Return this process's engine for ``url`` (a forked process makes its own)."""
+    key = (os.getpid(), url)
+    if key not in _engines:
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT}} if url.startswith("sqlite") else {}
+        _engines[key] = create_engine(url, pool_pre_ping=True, **options)
+    return _engines[key]
+
+
+def table_for(engine: Engine, name: str) -> Table:
+    """Return the events table ``name``, creating it in the database if it is missing."""
+    key = (os.getpid(), str(engine.url), name)
+    if key not in _tables:
+        json_type = JSON().with_variant(JSONB(), "postgresql")
+        table = Table(name, MetaData(), Column("event_id", Text, primary_key=True),
+                      *[Column(column, Text) for column in TEXT_COLUMNS],
+                      *[Column(column, json_type) for column in JSON_COLUMNS])
+        table.metadata.create_all(engine, checkfirst=True)
+        _tables[key] = table
+    return _tables[key]
+
+
+def text(value: Any) -> str | None:
+    """Return a scalar as text for a text column (a number sent as a foreignkey stays exact)."""
+    return None if value is None else value if isinstance(value, str) else str(value)
+
+
+def row(event: dict[str, Any]) -> dict[str, Any]:
+    """Return the row of one event."""
+    values: dict[str, Any] = {"event_id": str(event["event_id"])}
+    values.update({column: text(event.get(column)) for column in TEXT_COLUMNS})
+    values.update({column: event.get(column) for column in JSON_COLUMNS})
+    return values
+
+
+def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_dir: str) -> int:
+    """Insert ``events`` (one transaction), skipping any whose event_id is already there; return the rows sent."""
+    engine = engine_for(database_url(options, data_dir))
+    table = table_for(engine, str(options.get("table") or DEFAULT_TABLE))
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
+    rows = [row(event) for event in events]
+    with engine.begin() as connection:
+        if dialect is not None:
+            connection.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        else:  # another database: skip the ids it holds, then insert the rest
+            have = {value for (value,) in connection.execute(
+                table.select().with_only_columns(table.c.event_id).where(
+                    table.c.event_id.in_([r["event_id"] for r in rows])))}
+            fresh = [r for r in rows if r["event_id"] not in have]
+            if fresh:
+                connection.execute(table.insert(), fresh)
+    return len(rows)
+
+
+def init_table(options: dict[str, Any], data_dir: str) -> str:
+    """Create the sink's table if missing; return where it is (the URL without a password)."""
+    engine = engine_for(database_url(options, data_dir))
+    table_for(engine, str(options.get("table") or DEFAULT_TABLE))
+    return f"{engine.url.render_as_string(hide_password=True)} table {options.get('table') or DEFAULT_TABLE}"

@@ -1,0 +1,86 @@
+"""What routing remembers in Redis, shared by every worker host: deliveries done, arrivals, counts.
+
+- ``delivered``: per sink and UTC day, the set of event ids a sink took; a
+  delivery skips them, so a retry, a replay or a re-enqueue calls no sink twice
+  for one event within the dedup window. (A Redis that lost its data forgets
+  them: the sql sink's primary key and the http sink's ``Idempotency-Key``
+  cover that case.)
+- ``arrivals``: per delayed route and key value, the receive times of the
+  events that match its ``unless``; a delayed check looks there.
+- ``counts``: per sink, how many events it took.
+
+Failure policy: Redis errors propagate; the job is retried.
+"""
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+PREFIX = "smartech-dumper"
+DAY = 86400
+
+
+def day_name(timestamp: float) -> str:
+    """Return the UTC day of a Unix time."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def delivered_keys(queue: str, sink: str, window: float, now: float | None = None) -> list[str]:
+    """Return the keys of the sink's delivered sets in the window, today's first."""
+    now = time.time() if now is None else now
+    return [f"{PREFIX}:{queue}:delivered:{sink}:{day_name(now - back * DAY)}"
+            for back in range(math.ceil(window / DAY) + 1)]
+
+
+def undelivered(connection: redis.Redis, queue: str, sink: str, window: float,
+                events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the events the sink has not taken within the window."""
+    if not events:
+        return []
+    ids = [str(event["event_id"]) for event in events]
+    with connection.pipeline(transaction=False) as pipe:
+        for key in delivered_keys(queue, sink, window):
+            pipe.smismember(key, ids)
+        answers = pipe.execute()
+    done = {event_id for flags in answers for event_id, flag in zip(ids, flags) if flag}
+    return [event for event in events if str(event["event_id"]) not in done]
+
+
+def mark_delivered(connection: redis.Redis, queue: str, sink: str, window: float,
+                   events: list[dict[str, Any]]) -> None:
+    """Record that the sink took ``events``, and count them."""
+    if not events:
+        return
+    key = delivered_keys(queue, sink, window)[0]
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.sadd(key, *[str(event["event_id"]) for event in events])
+        pipe.expire(key, int(window) + DAY)
+        pipe.hincrby(counts_key(queue), f"{sink}:delivered", len(events))
+        pipe.execute()
+
+
+def counts_key(queue: str) -> str:
+    """Return the hash of the sinks' delivered counts."""
+    return f"{PREFIX}:{queue}:sinks"
+
+
+def arrivals_key(queue: str, route: str, value: Any) -> str:
+    """Return the sorted set of the arrivals that cancel ``route``'s checks for one key value."""
+    return f"{PREFIX}:{queue}:arrivals:{route}:{value}"
+
+
+def note_arrival(connection: redis.Redis, queue: str, route: str, value: Any, event_id: str, at: float,
+                 keep: float) -> None:
+    """Remember that an event matching ``route``'s ``unless`` arrived for ``value`` at ``at``."""
+    key = arrivals_key(queue, route, value)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.zadd(key, {event_id: at})
+        pipe.expire(key, int(keep) + DAY)
+        pipe.execute()
+
+
+def arrived_since(connection: redis.Redis, queue: str, route: str, value: Any, since: float) -> int:
+    """Return how many events matching ``route``'s ``unless`` arrived for ``value`` after ``since``."""
+    return int(connection.zcount(arrivals_key(queue, route, value), f"({since}", "+inf"))
