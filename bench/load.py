@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 
-from scripts import samples
+from scripts.ops import samples
 
 from .procs import PASSWORD, USER
 

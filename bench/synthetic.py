@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from receiver import ids, jsonl
 from receiver.capture import iso_ms
-from scripts import samples
+from scripts.ops import samples
 
 FORM = "application/x-www-form-urlencoded"
 GUID_MARK = "GUID-PLACEHOLDER"

@@ -17,7 +17,7 @@ sys.path.insert(0, ROOT)
 
 from receiver import capture, ids, jsonl, queueing  # noqa: E402
 from receiver.settings import load  # noqa: E402
-from scripts import redis_server  # noqa: E402
+from scripts.run import redis_server  # noqa: E402
 
 LIMIT = 300
 BODY = b'data={"p":[{"webhook_name":"SMS_CLICK","guid":"recovery-1"}]}'

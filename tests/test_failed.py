@@ -16,7 +16,7 @@ from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
-from scripts.failed import failed
+from scripts.ops.failed import failed
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 SOURCE = "panel-a"

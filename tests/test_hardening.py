@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from receiver import jsonl, torn
 from scripts.cli import main
-from scripts.up import free_port
+from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
 from tests.procs import BIN, FORM, StoppableRedis, Web, start_worker, stop as stop_proc
 from tests.slowclients import SlowClients

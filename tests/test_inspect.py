@@ -12,9 +12,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from scripts import samples
-from scripts.inspect_cmds import list_captures, show, tail
-from scripts.stats import stats
+from scripts.ops import samples
+from scripts.view.tail import list_captures, show, tail
+from scripts.view.stats import stats
 from tests.capture_factory import (body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz)
 from tests.helpers import read_terminal
 

@@ -12,7 +12,7 @@ from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
-from scripts.failed import failed
+from scripts.ops.failed import failed
 from tests.hostile import CITY, ESCAPED, PLACE, VALUE, assert_safe, assert_visible
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")

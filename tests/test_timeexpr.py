@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from scripts.inspect_cmds import list_captures
-from scripts.timeexpr import TimeExprError, parse_time
+from scripts.view.tail import list_captures
+from receiver.store.timeexpr import TimeExprError, parse_time
 
 NOW = datetime(2026, 11, 29, 8, 30, 1, tzinfo=timezone.utc)
 

@@ -12,11 +12,11 @@ import click
 from receiver.capture import body_bytes
 
 from .captureview import CaptureLines, capture_name, show_json, show_text
-from .filters import Analysis
-from .follow import Follower
+from receiver.store.filters import Analysis
+from receiver.store.follow import Follower
 from .output import colour_enabled, describe_error
 from .safetext import escape
-from .selection import (capture_reader, clear_errors, data_dir_option, filter_options, find_capture,
+from receiver.store.select import (capture_reader, clear_errors, data_dir_option, filter_options, find_capture,
                         matching, normal_id, select)
 
 DEFAULT_TAIL_LINES = 10

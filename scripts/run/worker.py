@@ -29,7 +29,7 @@ from receiver import queueing
 from receiver.app import configure_logging
 from receiver.settings import SettingsError, load
 
-from .check import redact_url
+from ..ops.check import redact_url
 from .worker_outage import Outage, Resilient, recover
 
 WORKER_CLASSES = {"simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),

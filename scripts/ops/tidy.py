@@ -13,11 +13,11 @@ import click
 
 from receiver import capture, cursor
 
-from .datafiles import KINDS, DataFileError, day_files
+from receiver.store.files import KINDS, DataFileError, day_files
 from .gzday import compress as compress_file
-from .output import human_size
-from .selection import data_dir_option
-from .timeexpr import TIME, parse_time, utc_now
+from ..view.output import human_size
+from receiver.store.select import data_dir_option
+from receiver.store.timeexpr import TIME, parse_time, utc_now
 
 
 def last_closed_day(now):

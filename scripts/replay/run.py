@@ -10,7 +10,7 @@ import signal
 import threading
 from collections import Counter
 
-from .output import echo_line, json_line
+from ..view.output import echo_line, json_line
 from .pool import RateLimiter, run_bounded
 from .progress import Progress
 from .targets import ERROR, OK, STATUS

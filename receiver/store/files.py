@@ -14,7 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from .output import warn
+from scripts.view.output import warn
 
 KINDS = ("captures", "events", "rejects")
 PLAIN, GZIP = ".jsonl", ".jsonl.gz"

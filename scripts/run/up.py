@@ -19,7 +19,7 @@ import requests
 
 from receiver import jsonl
 from receiver.settings import DEFAULT_REDIS_URL, SettingsError, load
-from scripts import redis_server
+from . import redis_server
 
 from .supervisor import Child, Supervisor
 

@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 from receiver.capture import body_bytes
 from receiver.queueing import REDIS_ERRORS, enqueue_capture
 
-from .send import reason
+from ..ops.send import reason
 
 OK, STATUS, ERROR = "ok", "status", "error"
 USER_AGENT = "smartech-dumper-replay"

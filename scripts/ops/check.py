@@ -16,7 +16,7 @@ import redis
 
 from receiver import jsonl, queueing, redis_health, settings as settings_mod
 
-from .safetext import escape
+from ..view.safetext import escape
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"

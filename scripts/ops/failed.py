@@ -21,8 +21,8 @@ from rq.job import Job
 from receiver import queueing, settings as settings_mod
 
 from .check import one_line, redact_url
-from .output import echo_block, echo_line
-from .safetext import escape, json_text
+from ..view.output import echo_block, echo_line
+from ..view.safetext import escape, json_text
 
 UNKNOWN = "-"
 NO_ERROR = "no error recorded"

@@ -18,11 +18,11 @@ from receiver.ids import id_time_ms
 from receiver.jsonl import day_name
 from receiver.settings import DEFAULT_DATA_DIR
 
-from .datafiles import DataFileError, Reader, day_files
-from .captureview import capture_name
+from .files import DataFileError, Reader, day_files
+from scripts.view.captureview import capture_name
 from .filters import Analysis, Filters, Matcher, is_capture
-from .output import describe_error, warn
-from .safetext import escape
+from scripts.view.output import describe_error, warn
+from scripts.view.safetext import escape
 from .timeexpr import TIME
 
 CAPTURES = "captures"

@@ -10,7 +10,7 @@ import os
 import time
 from datetime import date, timedelta
 
-from .datafiles import day_files
+from .files import day_files
 
 POLL_SECONDS = 0.5
 WATCHED_DAYS = 2

@@ -17,15 +17,15 @@ from click.core import ParameterSource
 from receiver import queueing
 from receiver.settings import SettingsError, load
 
-from .check import redact_url
-from .replay_run import ReplayRun, stop_on_signals
+from ..ops.check import redact_url
+from .run import ReplayRun, stop_on_signals
 from .resume import ResumeError, ResumeState
-from .safetext import escape
-from .selection import (UnknownCaptureError, by_ids, capture_reader, check_ids_exist, clear_errors,
+from ..view.safetext import escape
+from receiver.store.select import (UnknownCaptureError, by_ids, capture_reader, check_ids_exist, clear_errors,
                         data_dir_option, filter_options, matching, normal_id, select)
-from .send import URL_SCHEMES
+from ..ops.send import URL_SCHEMES
 from .targets import HttpTarget, QueueTarget
-from .timeexpr import utc_now
+from receiver.store.timeexpr import utc_now
 
 USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
 DEFAULT_TIMEOUT = 10.0

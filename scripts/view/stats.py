@@ -11,7 +11,7 @@ import click
 from .captureview import capture_name
 from .output import Table, each_item, human_size, json_line
 from .safetext import safe_str
-from .selection import capture_reader, clear_errors, data_dir_option, filter_options, select
+from receiver.store.select import capture_reader, clear_errors, data_dir_option, filter_options, select
 
 PERIODS = {"day": 10, "hour": 13}  # how much of received_at names the period
 EVENT_FIELDS = ("webhook_name", "channel", "activity")

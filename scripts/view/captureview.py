@@ -10,7 +10,7 @@ import click
 
 from receiver.capture import body_bytes
 
-from .filters import OK, REJECTED, WARNINGS
+from receiver.store.filters import OK, REJECTED, WARNINGS
 from .output import (Table, each_item, echo_block, echo_line, human_size, json_line, paint, pretty_json,
                      short_time)
 from .safetext import escape
