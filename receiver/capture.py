@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from . import ids, jsonl
 
-KIND = "captures"
+KIND = jsonl.CAPTURES
 DEFAULT_SOURCE = "default"
 WRITE_GRACE = 120.0
 DAY_FORMAT = "%Y-%m-%d"

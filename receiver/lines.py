@@ -19,3 +19,13 @@ def read_complete(path, offset, max_bytes):
             data += more
             end = data.rfind(NEWLINE) + 1
         return data[:end]
+
+
+def complete_lines(handle, offset=0):
+    """Yield ``(offset, line)`` for each complete line of binary ``handle`` from ``offset``; stop at a partial one."""
+    handle.seek(offset)
+    for line in handle:
+        if not line.endswith(NEWLINE):
+            return  # still being written, or torn: the caller decides
+        yield offset, line
+        offset += len(line)

@@ -19,6 +19,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
+from .logsafe import one_line
+
 DEFAULT_TIMEOUT = 10
 SMTP_PORT = 25
 SMTPS_PORT = 465
@@ -124,6 +126,5 @@ def send_mail(smtp_url, sender, recipients, subject, body, timeout=DEFAULT_TIMEO
         finally:
             client.close()
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError and socket.timeout are OSErrors
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise MailError(f"cannot send mail via {where(parts)}: {type(exc).__name__}: {reason}") from None
+        raise MailError(f"cannot send mail via {where(parts)}: {type(exc).__name__}: {one_line(exc)}") from None
 
