@@ -121,8 +121,6 @@ WEB_ACTIVITY_EVENT = {
     },
     "journey_name": "act on webhook trigger test1",
 }
-WEB_ACTIVITY_PANEL = "<panel_name>"
-WEB_ACTIVITY_TRAILER = "<div>"
 
 
 def channel_event(webhook_name):
@@ -142,22 +140,8 @@ def channel_event(webhook_name):
     }
 
 
-SMS_CLICK = channel_event("SMS_CLICK")
-SMS_DELIVERED = channel_event("SMS_DELIVERED")
-EMAIL_OPEN = channel_event("EMAIL_OPEN")
-EMAIL_CLICK = channel_event("EMAIL_CLICK")
-EMAIL_BOUNCE = channel_event("EMAIL_BOUNCE")
-BPN_VIEW = channel_event("BPN_VIEW")
-BPN_CLICK = channel_event("BPN_CLICK")
-APN_VIEW = channel_event("APN_VIEW")
-APN_CLICK = channel_event("APN_CLICK")
-
-CHANNEL_EVENTS = (
-    EMAIL_OPEN, EMAIL_CLICK, EMAIL_BOUNCE,
-    SMS_DELIVERED, SMS_CLICK,
-    BPN_VIEW, BPN_CLICK,
-    APN_VIEW, APN_CLICK,
-)
+# Email, SMS, BPN, APN: the order of GUIDS.
+CHANNEL_EVENTS = tuple(channel_event(webhook_name) for webhook_name in GUIDS)
 
 
 def payload(events, panel=PANEL):
