@@ -6,7 +6,7 @@ import click
 from .ops import check, failed, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
-from .view import stats, tail
+from .view import listing, show, stats, tail
 from .view.safetext import escape
 
 
@@ -38,7 +38,7 @@ def main():
 
 COMMANDS = (
     up.up, serve.serve, worker.worker, forward.forward, send.send, check.check, failed.failed,
-    tail.tail, tail.show, tail.list_captures, stats.stats, replay.replay,
+    tail.tail, show.show, listing.list_captures, stats.stats, replay.replay,
     tidy.compress, tidy.prune,
 )
 for command in COMMANDS:

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from jobs.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
 from receiver.jsonl import encode_line
 from receiver.settings import DEFAULT_MAX_EVENTS, SettingsError, load
-from scripts.view.tail import list_captures, show
+from scripts.view.listing import list_captures
+from scripts.view.show import show
 from scripts.view.stats import stats
 from job_payloads import (
     CAPTURE_ID, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY, make_capture as job_capture,

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from jobs.process import process_capture
 from receiver import create_app
-from scripts.view.tail import list_captures, show
+from scripts.view.listing import list_captures
+from scripts.view.show import show
 from tests.helpers import PASSWORD, USER, read_kind
 from tests.hostile import assert_safe
 

@@ -13,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.ops import samples
-from scripts.view.tail import list_captures, show, tail
+from scripts.view.listing import list_captures
+from scripts.view.show import show
 from scripts.view.stats import stats
+from scripts.view.tail import tail
 from tests.capture_factory import (body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz)
 from tests.helpers import read_terminal
 

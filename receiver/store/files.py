@@ -4,20 +4,29 @@ A day is named by its file: ``KIND/YYYY-MM-DD.jsonl`` and, once compressed,
 ``KIND/YYYY-MM-DD.jsonl.gz``. When both exist for a day (a worker wrote to a
 day after it was compressed), the ``.gz`` is read first, then the ``.jsonl``.
 Records are read one line at a time, so memory does not grow with the files.
-A line that is not a JSON object is skipped and counted, with a warning on
-stderr; a file that cannot be opened or decompressed raises ``DataFileError``.
+
+Failure policy: a line that is not a JSON object is skipped and counted, and
+the first few are handed to the reader's ``warn`` callback (nothing is
+printed here); a file that cannot be listed, opened or decompressed raises
+``DataFileError``.
 """
+from __future__ import annotations
+
 import gzip
 import json
 import os
 import re
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO, Any
 
-from scripts.view.output import warn
+from receiver.jsonl import SUFFIX
 
-KINDS = ("captures", "events", "rejects")
-PLAIN, GZIP = ".jsonl", ".jsonl.gz"
+Record = dict[str, Any]
+Warn = Callable[[str], None]
+
+PLAIN, GZIP = SUFFIX, SUFFIX + ".gz"
 DAY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.jsonl(?:\.gz)?)$")
 MAX_LINE_WARNINGS = 5
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
@@ -36,12 +45,13 @@ class DayFile:
     path: str
 
     @property
-    def gzipped(self):
+    def gzipped(self) -> bool:
         """Say whether the file is gzip-compressed."""
         return self.path.endswith(GZIP)
 
 
-def day_files(data_dir, kind, first_day=None, last_day=None, gzipped=True):
+def day_files(data_dir: str, kind: str, first_day: str | None = None, last_day: str | None = None,
+              gzipped: bool = True) -> list[DayFile]:
     """Return the ``kind`` files whose day is within ``[first_day, last_day]``, in day order."""
     folder = os.path.join(data_dir, kind)
     try:
@@ -62,7 +72,7 @@ def day_files(data_dir, kind, first_day=None, last_day=None, gzipped=True):
     return sorted(found)
 
 
-def open_binary(path):
+def open_binary(path: str) -> IO[bytes]:
     """Open a data file for reading bytes, decompressing ``.gz`` transparently."""
     try:
         return gzip.open(path, "rb") if path.endswith(GZIP) else open(path, "rb")
@@ -71,21 +81,22 @@ def open_binary(path):
 
 
 class Reader:
-    """Stream records from data files, counting and reporting the lines it had to skip."""
+    """Stream records from data files, counting the lines it had to skip and warning about the first few."""
 
-    def __init__(self, require=None, what="record", warn=True):
+    def __init__(self, require: Callable[[Record], bool] | None = None, what: str = "record",
+                 warn: Warn | None = None) -> None:
         self.require = require
         self.what = what
         self.warn = warn
         self.skipped = 0
 
-    def skip(self, path, number, why):
+    def skip(self, path: str, number: int | str, why: str) -> None:
         """Count one unreadable line and warn about the first few."""
         self.skipped += 1
-        if self.warn and self.skipped <= MAX_LINE_WARNINGS:
-            warn(f"{path} line {number}: {why}; skipped")
+        if self.warn is not None and self.skipped <= MAX_LINE_WARNINGS:
+            self.warn(f"{path} line {number}: {why}; skipped")
 
-    def parse(self, line, path, number):
+    def parse(self, line: bytes, path: str, number: int | str) -> Record | None:
         """Return the JSON object on ``line``, or None (counted) when it is not one."""
         try:
             record = json.loads(line)
@@ -103,7 +114,7 @@ class Reader:
             return None
         return record
 
-    def records(self, path):
+    def records(self, path: str) -> Iterator[Record]:
         """Yield every record of one file, in file order."""
         with open_binary(path) as handle:
             number = 0
@@ -118,12 +129,12 @@ class Reader:
             except OSError as exc:
                 raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
 
-    def stream(self, files):
+    def stream(self, files: Iterable[DayFile | str]) -> Iterator[Record]:
         """Yield every record of ``files`` (``DayFile`` objects or paths), in order."""
         for item in files:
             yield from self.records(item.path if isinstance(item, DayFile) else item)
 
-    def report(self):
-        """Print how many lines were skipped in all, when more were skipped than were shown."""
-        if self.warn and self.skipped > MAX_LINE_WARNINGS:
-            warn(f"skipped {self.skipped} unreadable lines in all")
+    def report(self) -> None:
+        """Warn how many lines were skipped in all, when more were skipped than were shown."""
+        if self.warn is not None and self.skipped > MAX_LINE_WARNINGS:
+            self.warn(f"skipped {self.skipped} unreadable lines in all")

@@ -15,6 +15,7 @@ import click
 import redis
 
 from receiver import jsonl, queueing, redis_health, settings as settings_mod
+from receiver.logsafe import one_line
 
 from ..view.safetext import escape
 
@@ -45,11 +46,6 @@ def redact_url(url):
     userinfo = f"{parts.username or ''}:{REDACTED}"
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
-def one_line(exc):
-    """Return an exception message on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def check_redis(report, settings):

@@ -18,11 +18,13 @@ import redis
 from rq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from receiver import queueing, settings as settings_mod
+from receiver import queueing
+from receiver.logsafe import one_line
 
-from .check import one_line, redact_url
+from ..errors import load_settings
 from ..view.output import echo_block, echo_line
 from ..view.safetext import escape, json_text
+from .check import redact_url
 
 UNKNOWN = "-"
 NO_ERROR = "no error recorded"
@@ -111,10 +113,7 @@ def redis_problem(settings, exc):
 @contextmanager
 def our_queue():
     """Yield the RQ queue of the settings, turning settings and Redis errors into one-line failures."""
-    try:
-        settings = settings_mod.load()
-    except settings_mod.SettingsError as exc:
-        raise click.ClickException(escape(str(exc))) from None
+    settings = load_settings()
     try:
         queue = queueing.get_queue(settings)
     except ValueError as exc:  # a URL redis-py cannot parse, e.g. a port that is not a number

@@ -10,6 +10,8 @@ import click
 import requests
 from requests.auth import HTTPBasicAuth
 
+from receiver.logsafe import one_line
+
 from . import samples
 
 DEFAULT_TIMEOUT = 10.0
@@ -49,7 +51,7 @@ def reason(exc):
         pending.extend(arg for arg in args if isinstance(arg, BaseException))
     if isinstance(exc, requests.Timeout):
         return "timed out"
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(exc)
 
 
 def post_sample(session, url, body, timeout):

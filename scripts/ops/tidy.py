@@ -12,12 +12,13 @@ from datetime import timedelta
 import click
 
 from receiver import capture, cursor
+from receiver.jsonl import KINDS
+from receiver.store.files import DataFileError, day_files
+from receiver.store.text import human_size
+from receiver.store.timeexpr import parse_time, utc_now
 
-from receiver.store.files import KINDS, DataFileError, day_files
+from ..view.options import TIME, data_dir_option
 from .gzday import compress as compress_file
-from ..view.output import human_size
-from receiver.store.select import data_dir_option
-from receiver.store.timeexpr import TIME, parse_time, utc_now
 
 
 def last_closed_day(now):

@@ -15,17 +15,18 @@ import click
 from click.core import ParameterSource
 
 from receiver import queueing
-from receiver.settings import SettingsError, load
-
-from ..ops.check import redact_url
-from .run import ReplayRun, stop_on_signals
-from .resume import ResumeError, ResumeState
-from ..view.safetext import escape
-from receiver.store.select import (UnknownCaptureError, by_ids, capture_reader, check_ids_exist, clear_errors,
-                        data_dir_option, filter_options, matching, normal_id, select)
-from ..ops.send import URL_SCHEMES
-from .targets import HttpTarget, QueueTarget
+from receiver.store.select import by_ids, capture_reader, check_ids_exist, matching, select
 from receiver.store.timeexpr import utc_now
+
+from ..errors import load_settings, reading_errors
+from ..ops.check import redact_url
+from ..ops.send import URL_SCHEMES
+from ..view.options import data_dir_option, filter_options, normal_id
+from ..view.output import warn
+from ..view.safetext import escape
+from .resume import ResumeError, ResumeState
+from .run import ReplayRun, stop_on_signals
+from .targets import HttpTarget, QueueTarget
 
 USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
 DEFAULT_TIMEOUT = 10.0
@@ -46,12 +47,10 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
     if enqueue:
         if keep_path:
             raise click.UsageError("--keep-path goes with --to, not --enqueue")
+        settings = load_settings()
         try:
-            settings = load()
             queue = queueing.get_queue(settings)
             queue.connection.ping()
-        except SettingsError as exc:
-            raise click.ClickException(escape(str(exc))) from None
         except queueing.REDIS_ERRORS as exc:
             raise click.ClickException(escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
                                               f"{exc}")) from None
@@ -73,8 +72,8 @@ def selection_key(data_dir, filters, files, ids):
 def stream(data_dir, filters, files, ids, reader):
     """Return the selected captures as ``(record, Analysis)`` pairs."""
     if ids:
-        return matching(by_ids(data_dir, ids, reader), filters)
-    return select(data_dir, filters, reader, files=files)
+        return matching(by_ids(data_dir, ids, reader), filters, warn=warn)
+    return select(data_dir, filters, reader, files=files, warn=warn)
 
 
 def up_to_start(filters, started):
@@ -152,11 +151,11 @@ def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, ke
     if files and wanted_ids:
         raise click.UsageError("--file and --id/--ids-from cannot be combined")
     target = build_target(url, user, password, timeout, keep_path, enqueue)
-    state, reader = None, capture_reader()
-    with clear_errors():
+    state, reader = None, capture_reader(warn)
+    with reading_errors():
         try:
             if wanted_ids:
-                check_ids_exist(data_dir, wanted_ids, capture_reader(warn=False))
+                check_ids_exist(data_dir, wanted_ids, capture_reader())
             if state_path:
                 state = ResumeState.open(state_path, selection_key(data_dir, filters, files, wanted_ids),
                                          target.describe(), utc_now(), write=not dry_run)
@@ -166,12 +165,12 @@ def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, ke
             total = None
             if show_progress:
                 total = sum(1 for _ in run.pending(stream(data_dir, filters, files, wanted_ids,
-                                                          capture_reader(warn=False))))
+                                                          capture_reader())))
                 run.counts.clear()
             with stop_on_signals(run):
                 status = run.run(stream(data_dir, filters, files, wanted_ids, reader), concurrency, rate,
                                  max_errors, total, show_progress)
-        except (ResumeError, UnknownCaptureError) as exc:
+        except ResumeError as exc:
             raise click.ClickException(escape(str(exc))) from None
         finally:
             if state is not None:

@@ -26,6 +26,7 @@ import time
 from datetime import datetime
 
 from receiver.jsonl import FILE_MODE, encode_line
+from receiver.lines import complete_lines
 
 VERSION = 1
 FSYNC_EVERY = 200
@@ -106,15 +107,13 @@ class ResumeState:
     @staticmethod
     def lines(path, fd, write):
         """Yield the complete lines of the file; cut off a last line torn by a crash."""
-        offset = 0
+        end = 0
         with open(path, "rb") as handle:
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    if write:
-                        os.ftruncate(fd, offset)
-                    return
-                offset += len(line)
+            for start, line in complete_lines(handle):
+                end = start + len(line)
                 yield line
+            if write and os.fstat(handle.fileno()).st_size > end:
+                os.ftruncate(fd, end)
 
     @staticmethod
     def parse(line, path):

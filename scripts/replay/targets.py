@@ -16,6 +16,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from receiver.capture import body_bytes
+from receiver.logsafe import one_line
 from receiver.queueing import REDIS_ERRORS, enqueue_capture
 
 from ..ops.send import reason
@@ -108,7 +109,7 @@ class QueueTarget:
         except DuplicateJobError:
             return Outcome(OK, "already queued")
         except REDIS_ERRORS as exc:
-            return Outcome(ERROR, f"redis: {' '.join(str(exc).split()) or type(exc).__name__}")
+            return Outcome(ERROR, f"redis: {one_line(exc)}")
 
     def forget_finished(self, job_id):
         """Delete the job ``job_id`` if it has already run; say whether it did."""

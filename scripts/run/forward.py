@@ -7,7 +7,8 @@ import click
 
 from receiver.app import configure_logging
 from receiver.forwarder import Forwarder
-from receiver.settings import SettingsError, load
+
+from ..errors import load_settings
 
 
 @click.command()
@@ -16,10 +17,7 @@ from receiver.settings import SettingsError, load
               help="Lower this process's CPU priority by this much (serve uses 10, so acks come first).")
 def forward(once, niceness):
     """Hand captures from the captures files to the queue."""
-    try:
-        settings = load()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
     configure_logging(settings.log_level)
     if niceness:
         os.nice(niceness)

@@ -16,8 +16,8 @@ import click
 
 from receiver.app import configure_logging
 from receiver.monitor import Monitor
-from receiver.settings import SettingsError, load
 
+from ..errors import load_settings
 from .supervisor import Child, Supervisor
 
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -41,10 +41,7 @@ def forwarder_command():
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(bind, gunicorn_args):
     """Serve webhooks under gunicorn, with the forwarder; extra arguments go to gunicorn as they are."""
-    try:
-        settings = load().require_web()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(web=True)
     configure_logging(settings.log_level)  # the alert monitor logs from this process
     web = Child("web", gunicorn_command(bind, gunicorn_args))
     children = ([Child("forwarder", forwarder_command())] if settings.forwarder else []) + [web]

@@ -18,9 +18,10 @@ import click
 import requests
 
 from receiver import jsonl
-from receiver.settings import DEFAULT_REDIS_URL, SettingsError, load
-from . import redis_server
+from receiver.settings import DEFAULT_REDIS_URL
 
+from ..errors import load_settings
+from . import redis_server
 from .supervisor import Child, Supervisor
 
 DEFAULT_HOST = "127.0.0.1"
@@ -88,10 +89,7 @@ def wait_healthy(url, children):
 def up(host, port, private_redis):
     """Run web, worker and (when needed) a private Redis until Ctrl-C."""
     env = dict(os.environ)
-    try:
-        settings = load(env)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(env)
     children = []
     if private_redis or ("REDIS_URL" not in env and not redis_server.answers(DEFAULT_REDIS_URL)):
         child, env["REDIS_URL"] = redis_child(settings.data_dir)

@@ -27,8 +27,8 @@ from rq.serializers import JSONSerializer
 
 from receiver import queueing
 from receiver.app import configure_logging
-from receiver.settings import SettingsError, load
 
+from ..errors import load_settings
 from ..ops.check import redact_url
 from .worker_outage import Outage, Resilient, recover
 
@@ -100,10 +100,7 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
 @click.option("--name", help="Worker name shown in RQ (default: RQ's own).")
 def worker(burst, worker_class, name):
     """Process queued captures into events and rejects."""
-    try:
-        settings = load()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings()
     configure_logging(settings.log_level)
     if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
         try:

@@ -8,6 +8,7 @@ import logging
 import time
 
 from receiver import queueing
+from receiver.logsafe import one_line
 
 log = logging.getLogger("receiver.worker")
 FIRST_WAIT, MAX_WAIT = 0.5, 5.0
@@ -62,11 +63,6 @@ class QuietOutages:
 
 for _name in RQ_LOGGERS:
     logging.getLogger(_name).addFilter(QuietOutages())
-
-
-def one_line(exc):
-    """Return an exception as one short line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class Resilient:

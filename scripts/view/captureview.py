@@ -9,10 +9,11 @@ import binascii
 import click
 
 from receiver.capture import body_bytes
-
 from receiver.store.filters import OK, REJECTED, WARNINGS
-from .output import (Table, each_item, echo_block, echo_line, human_size, json_line, paint, pretty_json,
-                     short_time)
+from receiver.store.text import human_size
+from receiver.store.views import capture_name, summary
+
+from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
 from .safetext import escape
 
 COLUMNS = [("RECEIVED (UTC)", 19), ("ID", 26), ("SOURCE", 10), ("USER", 10), ("PANEL", 16),
@@ -22,19 +23,6 @@ STATUS_COLOURS = {OK: "green", WARNINGS: "yellow", REJECTED: "red"}
 RECORD_FIELDS = ("id", "received_at", "source", "user", "remote_addr", "method", "path", "content_type", "size")
 EVENT_OMITTED = ("raw",)
 NONE = "-"
-
-
-def summary(record, analysis):
-    """Return the JSON-safe one-line summary of a capture."""
-    return {
-        "id": record["id"], "received_at": record["received_at"], "source": record.get("source"),
-        "user": record.get("user"), "remote_addr": record.get("remote_addr"),
-        "content_type": record.get("content_type"), "size": record.get("size"),
-        "panels": analysis.distinct("panel"), "webhook_names": analysis.distinct("webhook_name"),
-        "channels": analysis.distinct("channel"), "activities": analysis.distinct("activity"),
-        "foreignkeys": analysis.distinct("foreignkey"), "events": len(analysis.events),
-        "status": analysis.status, "reason": analysis.reason, "warnings": analysis.warnings,
-    }
 
 
 def status_text(analysis):
@@ -74,11 +62,6 @@ class CaptureLines:
                 record.get("user") or NONE, ",".join(analysis.distinct("panel")) or NONE,
                 ",".join(analysis.distinct("webhook_name")) or NONE, len(analysis.events),
                 human_size(record.get("size")), status_text(analysis)]
-
-
-def capture_name(record):
-    """Return ``capture ID received at TIME``, for a warning about a capture that cannot be shown."""
-    return f"capture {record.get('id')} received at {record.get('received_at')}"
 
 
 def body_text(record):

@@ -12,7 +12,9 @@ import sys
 
 import click
 
-from .safetext import escape, json_text, safe_str
+from receiver.store.text import describe_error, safe_str
+
+from .safetext import escape, json_text
 
 ELLIPSIS = "…"
 NO_COLOR_ENVVAR = "NO_COLOR"
@@ -60,11 +62,6 @@ def warn(text):
     echo_line(f"warning: {text}", err=True)
 
 
-def describe_error(exc):
-    """Return ``Type: message`` for an exception, on one line."""
-    return f"{type(exc).__name__}: {safe_str(exc)}"
-
-
 @contextlib.contextmanager
 def each_item(what, action="show"):
     """Turn a failure to ``action`` one item into a warning naming ``what``, so a listing carries on."""
@@ -109,21 +106,6 @@ class Table:
     def row(self, cells, colours=()):
         """Print one row."""
         click.echo(self.line(cells, colours), color=self.colour)
-
-
-def human_size(size):
-    """Return a byte count as a short human figure: 812 B, 12.3 KiB, 4.0 MiB; anything else as text."""
-    if isinstance(size, bool) or not isinstance(size, (int, float, type(None))):
-        return safe_str(size)  # a hand-made record may hold any JSON value here
-    try:
-        size = float(size or 0)
-    except OverflowError:
-        return f"{safe_str(size)} B"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 def short_time(stamp):

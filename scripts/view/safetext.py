@@ -17,6 +17,8 @@ import math
 import re
 import unicodedata
 
+from receiver.store.text import safe_str
+
 # Controls (C0, DEL, C1), format characters (bidi, zero-width, tags), surrogates, line/paragraph separators.
 ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # Zero-width (non-)joiners shape Indic scripts and emoji sequences: they are text, not tricks.
@@ -60,18 +62,6 @@ def escape(text, multiline=False):
         return escaped(char) if is_unsafe(char) else char
 
     return CANDIDATE.sub(replace, text)
-
-
-def safe_str(value):
-    """Return ``value`` as text, whatever its type; never raise."""
-    if isinstance(value, str):
-        return value
-    try:
-        return str(value)
-    except ValueError:  # an int longer than sys.get_int_max_str_digits() (made by adding up others)
-        return f"<{type(value).__name__} too long to print>"
-    except Exception:  # noqa: BLE001 - a value from a file may be of any type; showing it must not fail
-        return f"<unprintable {type(value).__name__}>"
 
 
 def json_escaped(char):
