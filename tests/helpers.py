@@ -71,7 +71,8 @@ def backlog(data_dir):
 def serve(app):
     """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for it, and every test that serves an app pays it once.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -107,6 +107,7 @@ def test_a_million_events_are_refused_quickly():
     assert time.monotonic() - started < 5  # the job timeout is 20 s; this took about 1 s on the dev machine
 
 
+@pytest.mark.slow  # a timing bound over a body of millions of containers: seconds of CPU
 def test_a_maximal_body_of_tiny_containers_is_analysed_in_bounded_time():
     body = '[{"a": [' + ",".join(["{}"] * 3_300_000) + "]}]"  # 10 MB, DUMPER_MAX_BYTES' default
     started = time.monotonic()

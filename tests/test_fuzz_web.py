@@ -14,6 +14,7 @@ import tempfile
 from contextlib import contextmanager
 from unittest import mock
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -52,6 +53,7 @@ def environment(values):
         yield
 
 
+@pytest.mark.slow  # Hypothesis: seconds at the default examples
 @settings(settings.get_profile("web-fuzz"))
 @given(requests_=st.lists(st.tuples(PATHS, AUTHS, BODIES, TYPES, FORWARDED, HOSTILE_TEXT), min_size=1, max_size=4))
 def test_hostile_requests_end_as_200_or_4xx_then_events_or_rejects_then_safe_text(env, requests_):
