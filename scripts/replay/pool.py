@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+# Not Executor.map: it submits the whole stream at once, so memory would grow with the replay.
 WINDOW_FACTOR = 2
 
 

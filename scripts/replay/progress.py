@@ -6,6 +6,7 @@ and ``--quiet`` is off) and redraws at most ``REDRAWS_PER_SECOND`` times.
 import sys
 import time
 
+# Ours, not click.progressbar: that shows no rate, cannot be erased for a failure's line, and redraws per item.
 REDRAWS_PER_SECOND = 10
 CLEAR_LINE = "\r\033[K"
 

@@ -17,7 +17,7 @@ from receiver.store.text import describe_error, safe_str
 from .safetext import escape, json_text
 
 ELLIPSIS = "…"
-NO_COLOR_ENVVAR = "NO_COLOR"
+NO_COLOR_ENVVAR = "NO_COLOR"  # click decides colour by the terminal alone: it does not read NO_COLOR
 GAP = "  "
 
 
