@@ -13,13 +13,14 @@ printed here); a file that cannot be listed, opened or decompressed raises
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from receiver.jsonl import SUFFIX
 
@@ -72,7 +73,7 @@ def day_files(data_dir: str, kind: str, first_day: str | None = None, last_day: 
     return sorted(found)
 
 
-def open_binary(path: str) -> IO[bytes]:
+def open_binary(path: str) -> gzip.GzipFile | io.BufferedReader:
     """Open a data file for reading bytes, decompressing ``.gz`` transparently."""
     try:
         return gzip.open(path, "rb") if path.endswith(GZIP) else open(path, "rb")

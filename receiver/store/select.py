@@ -87,10 +87,11 @@ def read(reader: Reader, files: Iterable[DayFile | str], newest_first: bool = Fa
 def select(data_dir: str, filters: Filters, reader: Reader, files: Iterable[str] | None = None,
            warn: Warn | None = None, newest_first: bool = False) -> Iterator[Pair]:
     """Yield the matching captures of the data dir, or of ``files`` when given."""
-    if not files:
-        first, last = filters.day_range()
-        files = day_files(data_dir, CAPTURES, first, last)
-    yield from matching(read(reader, files, newest_first), filters, warn=warn)
+    if files:
+        chosen: Iterable[DayFile | str] = files
+    else:
+        chosen = day_files(data_dir, CAPTURES, *filters.day_range())
+    yield from matching(read(reader, chosen, newest_first), filters, warn=warn)
 
 
 def page(pairs: Iterable[Pair], skip: int = 0, size: int = 50) -> tuple[list[Pair], bool]:
