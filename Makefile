@@ -23,6 +23,11 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Everything but the slow tests (real processes, fuzzing, memory, chaos): under 30 s, to run while you work.
+.PHONY: test-fast
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
 # Ack path, workers and replay against their baselines; prints tables and writes bench/results/latest.json.
 bench: install
 	$(BIN)/python -m bench.run

@@ -25,7 +25,7 @@ import redis
 
 from receiver import queueing, settings as settings_mod
 
-from scripts.serve import FORWARDER_NICE
+from scripts.run.serve import FORWARDER_NICE
 
 from . import batches, captures, load
 from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scratch_dir, stop

@@ -4,7 +4,7 @@ import itertools
 import uuid
 
 from receiver import capture, ids
-from scripts import samples
+from scripts.ops import samples
 
 REMOTE_ADDR = "127.0.0.1"
 

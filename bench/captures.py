@@ -3,7 +3,7 @@ import glob
 import json
 import os
 
-from receiver import backlog
+from receiver import backlog, jsonl
 
 ID_PREFIX = b'{"id":"'
 ID_LENGTH = 26
@@ -11,7 +11,7 @@ ID_LENGTH = 26
 
 def snapshot(data_dir):
     """Return the size of every captures file, to read what a round adds."""
-    return {path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, "captures", "*.jsonl"))}
+    return {path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, jsonl.CAPTURES, "*" + jsonl.SUFFIX))}
 
 
 def ids_since(data_dir, before):

@@ -5,14 +5,14 @@ import os
 import shutil
 import subprocess
 
-from scripts import samples
+from scripts.ops import samples
 
 from .procs import PASSWORD, USER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "post.lua")
 # Three events of three channels: 1.9 KB once form-encoded, like a small Smartech batch.
-BATCH = (samples.EMAIL_CLICK, samples.SMS_DELIVERED, samples.APN_VIEW)
+BATCH = tuple(samples.channel_event(name) for name in ("EMAIL_CLICK", "SMS_DELIVERED", "APN_VIEW"))
 MARK = "BENCH_JSON "
 
 

@@ -8,8 +8,8 @@ import time
 
 import requests
 
-from scripts import redis_server
-from scripts.up import free_port
+from scripts.run import redis_server
+from scripts.run.up import free_port
 
 BIN = os.path.dirname(sys.executable)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 from bench import synthetic
 from bench.procs import BARE_APP, Gunicorn, base_env
+from receiver.jsonl import CAPTURES
 
 DAYS = 12
 MIB = 1024
@@ -65,7 +66,7 @@ def main():
     workdir = tempfile.mkdtemp(prefix="replay-memory-")
     data_dir = options.keep or os.path.join(workdir, "var")
     try:
-        if not os.path.isdir(os.path.join(data_dir, "captures")):
+        if not os.path.isdir(os.path.join(data_dir, CAPTURES)):
             started = time.monotonic()
             written = synthetic.write(data_dir, options.count, days=DAYS)
             print(f"wrote {options.count:,} captures, {written / 1e9:.2f} GB, in {time.monotonic() - started:.0f}s")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from receiver import ids, jsonl
 from receiver.capture import iso_ms
-from scripts import samples
+from scripts.ops import samples
 
 FORM = "application/x-www-form-urlencoded"
 GUID_MARK = "GUID-PLACEHOLDER"
@@ -37,7 +37,7 @@ def write(data_dir, count, days=1, end=None):
     end = end or datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     step_ms = max(1, int(days * 86400 * 1000 / max(count, 1)))
-    folder = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), "captures"))
+    folder = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), jsonl.CAPTURES))
     handles, written, batch = {}, 0, {}
     for n in range(count):
         when = start + timedelta(milliseconds=n * step_ms)

@@ -17,7 +17,7 @@ sys.path.insert(0, ROOT)
 
 from receiver import capture, ids, jsonl, queueing  # noqa: E402
 from receiver.settings import load  # noqa: E402
-from scripts import redis_server  # noqa: E402
+from scripts.run import redis_server  # noqa: E402
 
 LIMIT = 300
 BODY = b'data={"p":[{"webhook_name":"SMS_CLICK","guid":"recovery-1"}]}'
@@ -41,7 +41,7 @@ def measure(worker_class, workdir):
     delivery = capture.new_delivery(ids.new_id(), "default", "127.0.0.1", "POST", "/webhook",
                                     "application/x-www-form-urlencoded", "bench", BODY)
     queueing.enqueue_capture(queue, capture.to_record(delivery), settings)
-    fifo = jsonl.day_path(data_dir, "events", jsonl.day_name(delivery.received_at))
+    fifo = jsonl.day_path(data_dir, jsonl.EVENTS, jsonl.day_name(delivery.received_at))
     jsonl.ensure_dir(os.path.dirname(fifo))
     os.mkfifo(fifo, 0o600)
     cmd = [os.path.join(os.path.dirname(sys.executable), "smartech-dumper"), "worker", "--worker-class", worker_class]

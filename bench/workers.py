@@ -23,7 +23,7 @@ from unittest import mock
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import queueing, settings as settings_mod
+from receiver import jsonl, queueing, settings as settings_mod
 
 from . import batches
 from .procs import BIN, ROOT, Redis, base_env, scratch_dir
@@ -91,8 +91,8 @@ class Runner:
         records = [batches.record(batches.body(batch)) for _ in range(count)]
         job_ids = self.enqueue(env, records, NOOP_FUNCTION if noop else queueing.JOB_FUNCTION)
         times = self.drain(env, worker_class, job_ids)
-        events = count_lines(data_dir, "events")
-        rejects = count_lines(data_dir, "rejects")
+        events = count_lines(data_dir, jsonl.EVENTS)
+        rejects = count_lines(data_dir, jsonl.REJECTS)
         ok = times["finished"] == count and rejects == 0 and events == (0 if noop else count * batch)
         return {"jobs": count, "finished": times["finished"], "events": events, "rejects": rejects,
                 "seconds": times["seconds"] or 0.0, "ok": ok}

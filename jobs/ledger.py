@@ -24,10 +24,11 @@ from typing import Any
 
 from receiver import jsonl
 from receiver.cursor import spool_dir
+from receiver.lines import complete_lines
 from receiver.settings import Settings
 
 INDEX_FILE = "ledger.sqlite3"
-KEY_FIELDS = {"events": "event_id", "rejects": "capture_id"}
+KEY_FIELDS = {jsonl.EVENTS: "event_id", jsonl.REJECTS: "capture_id"}
 BUSY_TIMEOUT_MS = 30_000
 IN_CHUNK = 500  # ids per SELECT ... IN (...)
 PRUNE_EVERY = 3600.0
@@ -76,13 +77,7 @@ def read_from(path: str, start: int) -> Iterator[tuple[int, bytes]]:
     """Yield ``(offset, line)`` for the complete lines of ``path`` from ``start`` (a .gz from its beginning)."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as handle:
-        handle.seek(start)
-        offset = start
-        for line in handle:
-            if not line.endswith(b"\n"):
-                return
-            yield offset, line
-            offset += len(line)
+        yield from complete_lines(handle, start)
 
 
 def catch_up(connection: sqlite3.Connection, kind: str, day: str, path: str, stat: os.stat_result) -> None:

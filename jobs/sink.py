@@ -8,10 +8,10 @@ Nothing here raises.
 from datetime import datetime, timezone
 from typing import Any
 
-from receiver.jsonl import day_name
+from receiver.jsonl import EVENTS, REJECTS, day_name
 
-EVENTS_KIND = "events"
-REJECTS_KIND = "rejects"
+EVENTS_KIND = EVENTS
+REJECTS_KIND = REJECTS
 REJECT_FIELDS = ("capture_id", "source", "received_at", "rejected_at", "reason")
 TIMESTAMP_SPEC = "milliseconds"
 UTC_SUFFIX = "Z"

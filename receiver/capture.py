@@ -23,7 +23,7 @@ from . import ids, jsonl
 from .commit import GroupCommit
 from .settings import Settings
 
-KIND = "captures"
+KIND = jsonl.CAPTURES
 DEFAULT_SOURCE = "default"
 WRITE_GRACE = 120.0
 DAY_FORMAT = "%Y-%m-%d"

@@ -27,6 +27,9 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 SUFFIX = ".jsonl"
 NEWLINE = b"\n"
+# The kinds of daily file, each a directory of the data dir: the one place that names them.
+CAPTURES, EVENTS, REJECTS = "captures", "events", "rejects"
+KINDS = (CAPTURES, EVENTS, REJECTS)
 
 
 def day_name(when: datetime | None = None) -> str:

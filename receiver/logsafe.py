@@ -18,3 +18,8 @@ def field(value: object) -> str:
     if text and all(char in SAFE for char in text):
         return text
     return json.dumps(text, ensure_ascii=True)
+
+
+def one_line(exc: BaseException) -> str:
+    """Return an exception's message on one line, or its type's name when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -20,6 +20,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from .logsafe import one_line
+
 DEFAULT_TIMEOUT = 10
 SMTP_PORT = 25
 SMTPS_PORT = 465
@@ -127,6 +129,5 @@ def send_mail(smtp_url: str, sender: str, recipients: Sequence[str], subject: st
         finally:
             client.close()
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError and socket.timeout are OSErrors
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise MailError(f"cannot send mail via {where(parts)}: {type(exc).__name__}: {reason}") from None
+        raise MailError(f"cannot send mail via {where(parts)}: {type(exc).__name__}: {one_line(exc)}") from None
 

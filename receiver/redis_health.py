@@ -6,6 +6,8 @@ error. Connection errors propagate: the caller reports Redis as unreachable.
 """
 import redis
 
+from .logsafe import one_line
+
 SAFE_POLICY = "noeviction"
 POLICY = "maxmemory-policy"
 SAVE = "save"
@@ -40,7 +42,7 @@ def redis_config_warnings(connection: redis.Redis) -> list[str]:
     try:
         config = read_config(connection)
     except redis.ResponseError as exc:
-        return [UNVERIFIED_WARNING.format(reason=" ".join(str(exc).split()) or type(exc).__name__)]
+        return [UNVERIFIED_WARNING.format(reason=one_line(exc))]
     missing = [key for key in CONFIG_KEYS if key not in config]
     if missing:
         return [MISSING_WARNING.format(keys=", ".join(missing))]

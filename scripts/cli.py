@@ -3,8 +3,11 @@ from importlib import metadata
 
 import click
 
-from . import check, failed, forward, inspect_cmds, replay, send, serve, stats, tidy, up, worker
-from .safetext import escape
+from .ops import check, failed, send, tidy
+from .replay import command as replay
+from .run import forward, serve, up, worker
+from .view import listing, show, stats, tail
+from .view.safetext import escape
 
 
 def version():
@@ -35,7 +38,7 @@ def main():
 
 COMMANDS = (
     up.up, serve.serve, worker.worker, forward.forward, send.send, check.check, failed.failed,
-    inspect_cmds.tail, inspect_cmds.show, inspect_cmds.list_captures, stats.stats, replay.replay,
+    tail.tail, show.show, listing.list_captures, stats.stats, replay.replay,
     tidy.compress, tidy.prune,
 )
 for command in COMMANDS:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from receiver import ids, jsonl
 from receiver.capture import Delivery, body_bytes, to_record
-from scripts import samples
+from scripts.ops import samples
 
 FORM = "application/x-www-form-urlencoded"
 CUSTOMER = samples.FOREIGN_KEY

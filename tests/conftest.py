@@ -6,8 +6,8 @@ import tempfile
 import pytest
 import redis as redis_lib
 
-from scripts import redis_server as redis_proc
-from scripts.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
+from scripts.run import redis_server as redis_proc
+from scripts.run.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
 
 
 @pytest.fixture(scope="session")

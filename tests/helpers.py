@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 from receiver import backlog as backlog_mod
 
 USER, PASSWORD = "smartech", "s3cret"
+SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 
 
 def basic(user=USER, password=PASSWORD):
@@ -25,6 +26,20 @@ def read_kind(data_dir, kind):
         with open(path, encoding="utf-8") as handle:
             records.extend(json.loads(line) for line in handle)
     return records
+
+
+def failing_jobs_environment(monkeypatch, env, tmp_path):
+    """Set only the test settings, with no retries and the data dir under a regular file, so every job fails."""
+    for name in list(os.environ):
+        if name.startswith(SETTING_PREFIXES):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should be\n")
+    monkeypatch.setenv("DUMPER_DATA_DIR", str(blocker / "var"))
+    return monkeypatch
 
 
 def all_text(data_dir):
@@ -56,7 +71,8 @@ def backlog(data_dir):
 def serve(app):
     """Serve the WSGI ``app`` on a free port in a thread; yield its base URL, then stop it."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for it, and every test that serves an app pays it once.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

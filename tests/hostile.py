@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 from receiver import jsonl
-from scripts import samples
+from scripts.ops import samples
 from tests.capture_factory import FORM, make_capture
 from tests.helpers import read_terminal
-from scripts.selection import id_day
+from receiver.store.select import id_day
 
 BIN = os.path.dirname(sys.executable)
 # Sets the window title, clears the screen, a one-character CSI, a right-to-left override, NUL, DEL, CR.

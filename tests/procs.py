@@ -1,18 +1,33 @@
 """Real processes for tests: gunicorn serving the app, RQ workers, a redis-server we can stop."""
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from urllib.parse import urlencode
 
 import requests
 
-from scripts import redis_server
-from scripts.up import free_port
+from scripts.run import redis_server
+from scripts.run.up import free_port
+from tests.helpers import PASSWORD, USER
 
 BIN = os.path.dirname(sys.executable)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def event_body(guid):
+    """Return a one-event Smartech form body whose event id is ``guid``."""
+    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid, "foreignkey": "9999999997"}}
+    return urlencode({"data": json.dumps({"panel": [event]})})
+
+
+def post_event(url, guid, timeout=10):
+    """POST the one-event body of ``guid`` to ``url``'s /webhook with the test credentials."""
+    return requests.post(url + "/webhook", data=event_body(guid), headers=FORM, auth=(USER, PASSWORD),
+                         timeout=timeout)
 
 
 def wait_http(url, proc, timeout=20):

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from scripts.up import free_port
+from scripts.run.up import free_port
 
 HOST = "127.0.0.1"
 

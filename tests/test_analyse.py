@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from jobs.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
 from receiver.jsonl import encode_line
 from receiver.settings import DEFAULT_MAX_EVENTS, SettingsError, load
-from scripts.inspect_cmds import list_captures, show
-from scripts.stats import stats
+from scripts.view.listing import list_captures
+from scripts.view.show import show
+from scripts.view.stats import stats
 from job_payloads import (
     CAPTURE_ID, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY, make_capture as job_capture,
 )
@@ -106,6 +107,7 @@ def test_a_million_events_are_refused_quickly():
     assert time.monotonic() - started < 5  # the job timeout is 20 s; this took about 1 s on the dev machine
 
 
+@pytest.mark.slow  # a timing bound over a body of millions of containers: seconds of CPU
 def test_a_maximal_body_of_tiny_containers_is_analysed_in_bounded_time():
     body = '[{"a": [' + ",".join(["{}"] * 3_300_000) + "]}]"  # 10 MB, DUMPER_MAX_BYTES' default
     started = time.monotonic()

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import free_port
-from scripts.check import check
+from scripts.ops.check import check
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 NO_DISK = "WARN redis: Redis keeps nothing on disk (no RDB snapshots, no AOF)"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from scripts.up import free_port
+from scripts.run.up import free_port
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 

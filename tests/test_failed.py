@@ -1,6 +1,5 @@
 """``smartech-dumper failed`` against real failed jobs: real captures, a real RQ worker, the real Redis."""
 import json
-import os
 import re
 
 import pytest
@@ -10,15 +9,14 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from conftest import free_port
-from helpers import read_kind
+from helpers import failing_jobs_environment, read_kind
 from receiver.capture import new_delivery, to_record
 from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
-from scripts.failed import failed
+from scripts.ops.failed import failed
 
-SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 SOURCE = "panel-a"
 ERROR_LINE = re.compile(r"^NotADirectoryError: \[Errno 20\] Not a directory: '.+'$")
 
@@ -26,16 +24,7 @@ ERROR_LINE = re.compile(r"^NotADirectoryError: \[Errno 20\] Not a directory: '.+
 @pytest.fixture
 def environment(monkeypatch, env, tmp_path):
     """Set the test settings, with no retries and a data dir under a regular file, so jobs fail."""
-    for name in list(os.environ):
-        if name.startswith(SETTING_PREFIXES):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where a directory should be\n")
-    monkeypatch.setenv("DUMPER_DATA_DIR", str(blocker / "var"))
-    return monkeypatch
+    return failing_jobs_environment(monkeypatch, env, tmp_path)
 
 
 @pytest.fixture

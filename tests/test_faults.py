@@ -2,7 +2,6 @@
 
 Each test checks that every payload answered 200 ends up exactly once in the events file.
 """
-import json
 import os
 import shutil
 import signal
@@ -12,7 +11,6 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
 
 import pytest
 import redis as redis_lib
@@ -24,20 +22,11 @@ from receiver.forwarder import Forwarder
 from receiver.settings import load
 from scripts.cli import main
 from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
-from tests.procs import FORM, StoppableRedis, Web, run_burst_worker, start_worker, stop as stop_proc
+from tests.procs import (FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker,
+                         stop as stop_proc)
 from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
-
-
-def body(guid):
-    """Return a one-event Smartech form body whose event id is ``guid``."""
-    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid, "foreignkey": "9999999997"}}
-    return urlencode({"data": json.dumps({"panel": [event]})})
-
-
-def post(url, guid, timeout=10):
-    return requests.post(url + "/webhook", data=body(guid), headers=FORM, auth=(USER, PASSWORD), timeout=timeout)
 
 
 def assert_exactly_once(data_dir, guids):
@@ -62,15 +51,15 @@ def web_env(env, redis_box):
 def test_redis_down_acks_everything_and_catches_up_after_a_web_restart(redis_box, web_env, data_dir):
     web = Web(web_env)
     guids = [f"before-{i}" for i in range(20)]
-    assert all(post(web.url, g).status_code == 200 for g in guids)
+    assert all(post_event(web.url, g).status_code == 200 for g in guids)
     wait_until(lambda: backlog(data_dir) == 0)
     redis_box.stop()
     during = [f"during-{i}" for i in range(100)]
-    assert [post(web.url, g).status_code for g in during] == [200] * 100
+    assert [post_event(web.url, g).status_code for g in during] == [200] * 100
     web.stop()  # the web process restarts in the middle of the outage
     web.start()
     after_restart = [f"restarted-{i}" for i in range(20)]
-    assert all(post(web.url, g).status_code == 200 for g in after_restart)
+    assert all(post_event(web.url, g).status_code == 200 for g in after_restart)
     assert backlog(data_dir) == 120
     redis_box.start()
     wait_until(lambda: backlog(data_dir) == 0, timeout=30)  # no operator action
@@ -129,7 +118,7 @@ def test_hung_redis_never_slows_an_ack(redis_box, web_env, data_dir):
     slowest = 0.0
     for guid in guids:
         started = time.monotonic()
-        assert post(web.url, guid).status_code == 200
+        assert post_event(web.url, guid).status_code == 200
         slowest = max(slowest, time.monotonic() - started)
     assert slowest < 2.5, f"an ack waited {slowest:.2f}s: it must not wait for a hung Redis"
     assert backlog(data_dir) == 30
@@ -149,7 +138,7 @@ def test_killed_gunicorn_worker_loses_no_acknowledged_payload(redis_box, web_env
         if guid == "load-100":
             os.kill(victim, signal.SIGKILL)
         try:
-            return guid, post(web.url, guid).status_code
+            return guid, post_event(web.url, guid).status_code
         except requests.RequestException:
             return guid, None
 
@@ -170,9 +159,9 @@ def test_disk_failure_is_acked_when_redis_holds_the_payload_and_503_when_not(red
     web = Web(web_env)
     assert requests.get(web.url + "/readyz", timeout=10).status_code == 503
     guids = [f"diskless-{i}" for i in range(10)]
-    assert [post(web.url, g).status_code for g in guids] == [200] * 10
+    assert [post_event(web.url, g).status_code for g in guids] == [200] * 10
     redis_box.stop()
-    lost = post(web.url, "nowhere")
+    lost = post_event(web.url, "nowhere")
     assert lost.status_code == 503
     redis_box.start()
     web.stop()
@@ -188,7 +177,7 @@ def test_redis_outage_e_mails_an_alert_once(redis_box, web_env, data_dir):
                      "DUMPER_ALERT_EVERY": "15m"}
         web = Web(alert_env)
         redis_box.stop()
-        assert post(web.url, "alerted-1").status_code == 200
+        assert post_event(web.url, "alerted-1").status_code == 200
         wait_until(lambda: inbox.messages, timeout=40)
         time.sleep(3)
         [message] = inbox.messages  # one per DUMPER_ALERT_EVERY, however long the outage
@@ -206,10 +195,10 @@ def test_sigterm_to_gunicorn_finishes_the_request_in_flight(redis_box, web_env, 
     first_part = threading.Event()
 
     def slow_body():
-        yield body("in-flight")[:20].encode()
+        yield event_body("in-flight")[:20].encode()
         first_part.set()
         time.sleep(1.5)  # gunicorn gets SIGTERM while we are still sending
-        yield body("in-flight")[20:].encode()
+        yield event_body("in-flight")[20:].encode()
 
     result = {}
 
@@ -226,7 +215,7 @@ def test_sigterm_to_gunicorn_finishes_the_request_in_flight(redis_box, web_env, 
     assert result["answer"].status_code == 200
     web.proc.wait(timeout=40)
     [capture] = read_kind(data_dir, "captures")
-    assert capture["body"] == body("in-flight")
+    assert capture["body"] == event_body("in-flight")
     Forwarder(load(web_env)).drain()  # gunicorn may have stopped before its forwarder got to it
     run_burst_worker(web_env)
     assert_exactly_once(data_dir, ["in-flight"])
@@ -235,7 +224,7 @@ def test_sigterm_to_gunicorn_finishes_the_request_in_flight(redis_box, web_env, 
 def test_a_failing_job_is_retried_then_rests_in_the_dead_letters_until_requeued(redis_box, web_env, data_dir):
     env = {**web_env, "DUMPER_RETRY_INTERVALS": "1s,1s", "DUMPER_FORWARDER": "false"}
     web = Web(env)
-    assert post(web.url, "retried-1").status_code == 200
+    assert post_event(web.url, "retried-1").status_code == 200
     web.stop()
     Forwarder(load(env)).drain()
     events_dir = os.path.join(data_dir, "events")
@@ -266,13 +255,13 @@ def redis_box_failed(redis_box):
 def test_redis_restarted_empty_is_recovered_by_replaying_captures_since_the_loss(redis_box, web_env, data_dir):
     web = Web(web_env)
     processed = [f"processed-{i}" for i in range(5)]
-    assert all(post(web.url, g).status_code == 200 for g in processed)
+    assert all(post_event(web.url, g).status_code == 200 for g in processed)
     wait_until(lambda: backlog(data_dir) == 0)
     run_burst_worker(web_env)
     time.sleep(1.1)
     lost_since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     queued = [f"queued-{i}" for i in range(5)]
-    assert all(post(web.url, g).status_code == 200 for g in queued)
+    assert all(post_event(web.url, g).status_code == 200 for g in queued)
     wait_until(lambda: backlog(data_dir) == 0)
     redis_box.stop(signal.SIGKILL)  # Redis comes back empty: its queue and dedup sets are gone
     shutil.rmtree(os.path.join(redis_box.workdir, "appendonlydir"), ignore_errors=True)

@@ -14,13 +14,15 @@ import tempfile
 from contextlib import contextmanager
 from unittest import mock
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from jobs.process import process_capture
 from receiver import create_app
-from scripts.inspect_cmds import list_captures, show
+from scripts.view.listing import list_captures
+from scripts.view.show import show
 from tests.helpers import PASSWORD, USER, read_kind
 from tests.hostile import assert_safe
 
@@ -51,6 +53,7 @@ def environment(values):
         yield
 
 
+@pytest.mark.slow  # Hypothesis: seconds at the default examples
 @settings(settings.get_profile("web-fuzz"))
 @given(requests_=st.lists(st.tuples(PATHS, AUTHS, BODIES, TYPES, FORWARDED, HOSTILE_TEXT), min_size=1, max_size=4))
 def test_hostile_requests_end_as_200_or_4xx_then_events_or_rejects_then_safe_text(env, requests_):

@@ -195,24 +195,28 @@ def check_outcome(capture):
     return analysis
 
 
+@pytest.mark.slow  # Hypothesis: seconds per test at the default examples
 @FUZZ
 @given(st.binary(max_size=2000), st.sampled_from(CONTENT_TYPES))
 def test_random_bytes_end_as_events_or_a_reject(body, content_type):
     check_outcome(capture_of(body, content_type))
 
 
+@pytest.mark.slow  # Hypothesis: seconds per test at the default examples
 @FUZZ
 @given(PAYLOAD_TEXTS, st.sampled_from(CONTENT_TYPES), st.sampled_from(["", " <div>", "\ufeff", "]]", "\x00"]))
 def test_random_json_ends_as_events_or_a_reject(text, content_type, trailer):
     check_outcome(capture_of(text + trailer, content_type))
 
 
+@pytest.mark.slow  # Hypothesis: seconds per test at the default examples
 @FUZZ
 @given(FORM_BODIES, st.sampled_from(CONTENT_TYPES))
 def test_forms_with_any_data_fields_end_as_events_or_a_reject(body, content_type):
     check_outcome(capture_of(body, content_type))
 
 
+@pytest.mark.slow  # Hypothesis: seconds per test at the default examples
 @FUZZ
 @given(smartech_payloads(), st.booleans())
 def test_smartech_payloads_are_analysed_the_same_however_they_are_sent(text, as_form):
@@ -227,6 +231,7 @@ def test_smartech_payloads_are_analysed_the_same_however_they_are_sent(text, as_
         assert [e["event_id"] for e in outcome.events] == [e["event_id"] for e in again.events]
 
 
+@pytest.mark.slow  # Hypothesis: seconds per test at the default examples
 @FUZZ
 @given(st.integers(0, 30_000), st.sampled_from(["{}", '{"guid":"g"}', "[]", "1"]), st.booleans())
 def test_many_events_end_as_events_or_a_reject_quickly(count, item, in_panel):

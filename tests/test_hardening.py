@@ -13,7 +13,6 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
 
 import pytest
 import redis as redis_lib
@@ -22,24 +21,14 @@ from click.testing import CliRunner
 
 from receiver import jsonl, torn
 from scripts.cli import main
-from scripts.up import free_port
+from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
-from tests.procs import BIN, FORM, StoppableRedis, Web, start_worker, stop as stop_proc
+from tests.procs import BIN, StoppableRedis, Web, post_event, start_worker, stop as stop_proc
 from tests.slowclients import SlowClients
 from tests.smtp_server import smtp_server
 from tests.test_up import read_until
 
 pytestmark = pytest.mark.slow
-
-
-def body(guid):
-    """Return a one-event Smartech form body whose event id is ``guid``."""
-    event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid, "foreignkey": "9999999997"}}
-    return urlencode({"data": json.dumps({"panel": [event]})})
-
-
-def post(url, guid, timeout=10):
-    return requests.post(url + "/webhook", data=body(guid), headers=FORM, auth=(USER, PASSWORD), timeout=timeout)
 
 
 def event_counts(data_dir):
@@ -96,7 +85,7 @@ def test_workers_outlive_redis_killed_under_load(redis_box, web_env, data_dir, w
         if guid == "load-200":
             redis_box.stop(signal.SIGKILL)  # AOF on: it comes back with what it acknowledged
             threading.Timer(4.0, redis_box.start).start()
-        acked[post(web.url, guid).status_code] += 1
+        acked[post_event(web.url, guid).status_code] += 1
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send, guids))
@@ -135,11 +124,11 @@ def test_up_keeps_the_web_answering_when_its_private_redis_is_killed(tmp_path):
     try:
         redis_port = read_until(proc, r"private redis-server at redis://127\.0\.0\.1:(\d+)/0")[0].group(1)
         wait_until(lambda: _answers(url), timeout=60)
-        assert post(url, "before-kill").status_code == 200
+        assert post_event(url, "before-kill").status_code == 200
         ours = f"redis-server 127.0.0.1:{redis_port}"  # never the machine's own Redis
         redis_pid = _pid_of(ours)
         os.kill(redis_pid, signal.SIGKILL)
-        during = [post(url, f"during-{i}").status_code for i in range(20)]
+        during = [post_event(url, f"during-{i}").status_code for i in range(20)]
         assert during == [200] * 20, "the web must keep answering while Redis is away"
         wait_until(lambda: _pid_of(ours) not in (None, redis_pid), timeout=30)
         guids = ["before-kill"] + [f"during-{i}" for i in range(20)]
@@ -167,11 +156,11 @@ def _pid_of(text):
 def test_a_torn_captures_line_swallows_nothing(redis_box, web_env, data_dir, workers):
     web = Web(web_env)
     workers(1)
-    assert post(web.url, "first").status_code == 200
+    assert post_event(web.url, "first").status_code == 200
     path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
     with open(path, "ab") as handle:
         handle.write(b'{"id":"01TORN","body":"a writer killed mid-app')  # no newline
-    answer = post(web.url, "after-torn")
+    answer = post_event(web.url, "after-torn")
     assert answer.status_code == 200
     capture_id = answer.json()["id"]
     wait_until(lambda: all_once(data_dir, ["first", "after-torn"]), timeout=60)
@@ -186,7 +175,7 @@ def test_a_captures_file_cut_short_in_a_power_cut_loses_no_later_capture(redis_b
     web = Web(web_env)
     workers(1)
     first = [f"before-cut-{i}" for i in range(5)]
-    assert all(post(web.url, guid).status_code == 200 for guid in first)
+    assert all(post_event(web.url, guid).status_code == 200 for guid in first)
     wait_until(lambda: all_once(data_dir, first), timeout=60)
     web.stop()
     path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
@@ -195,7 +184,7 @@ def test_a_captures_file_cut_short_in_a_power_cut_loses_no_later_capture(redis_b
     os.truncate(path, sum(len(line) for line in lines[:3]))  # the last two captures' bytes are gone
     web.start()
     after = [f"after-cut-{i}" for i in range(5)]
-    assert all(post(web.url, guid).status_code == 200 for guid in after)
+    assert all(post_event(web.url, guid).status_code == 200 for guid in after)
     wait_until(lambda: all_once(data_dir, after), timeout=60)
     web.stop()
     assert_exactly_once(data_dir, first + after)
@@ -214,7 +203,7 @@ def test_slow_clients_cannot_stop_acks(redis_box, web_env, data_dir):
         slowest = 0.0
         for i in range(20):
             started = time.monotonic()
-            assert post(url, f"fast-{i}", timeout=5).status_code == 200
+            assert post_event(url, f"fast-{i}", timeout=5).status_code == 200
             slowest = max(slowest, time.monotonic() - started)
         slow.close()
         assert slowest < 2.0, f"a normal POST waited {slowest:.2f}s behind slow clients"
@@ -232,7 +221,7 @@ def test_a_forwarder_failing_every_pass_still_raises_an_alert_and_readyz_says_so
         with open(path, "ab") as handle:
             handle.write(b'{"id":"01TORN","body":"cut sho')
         web = Web(env)
-        assert post(web.url, "stuck-1").status_code == 200
+        assert post_event(web.url, "stuck-1").status_code == 200
         wait_until(lambda: inbox.messages, timeout=60)
         [message] = inbox.messages
         assert "captures waiting" in message["Subject"]

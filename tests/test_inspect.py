@@ -12,9 +12,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from scripts import samples
-from scripts.inspect_cmds import list_captures, show, tail
-from scripts.stats import stats
+from scripts.ops import samples
+from scripts.view.listing import list_captures
+from scripts.view.show import show
+from scripts.view.stats import stats
+from scripts.view.tail import tail
 from tests.capture_factory import (body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz)
 from tests.helpers import read_terminal
 
@@ -225,6 +227,7 @@ def read_lines_until(proc, count, timeout=15):
     return lines
 
 
+@pytest.mark.slow  # the real CLI following files in a process of its own
 def test_tail_follow_sees_new_captures_across_the_midnight_file_change(data_dir):
     before, after = utc(2026, 3, 1, 23, 59, 59), utc(2026, 3, 2, 0, 0, 1)
     write_captures(data_dir, [make_capture(before.replace(hour=23, minute=0), smartech_body())])
@@ -245,6 +248,7 @@ def test_tail_follow_sees_new_captures_across_the_midnight_file_change(data_dir)
     assert b"Traceback" not in proc.stderr.read()
 
 
+@pytest.mark.slow  # the real CLI following files in a process of its own
 def test_tail_follow_from_nothing_shows_only_what_arrives(data_dir):
     old = write_captures(data_dir, [make_capture(days_ago(0, hour=0), smartech_body())])
     proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "0", "--json",
@@ -304,6 +308,7 @@ def run_on_a_tty(args, env):
     return output
 
 
+@pytest.mark.slow  # the real CLI on a terminal, in processes of its own
 def test_colour_only_on_a_terminal_and_never_with_no_color(dataset, data_dir):
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     args = ["list", "--data-dir", data_dir]

@@ -3,11 +3,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bench import synthetic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLACK_KIB = 8 * 1024  # far below what keeping 180,000 more captures (160 MB of lines) would add
 DRY_RUN = ["replay", "--to", "http://127.0.0.1:9/webhook/", "--dry-run", "--json"]
+
+pytestmark = pytest.mark.slow  # writes 180 MB of captures and runs four processes over them
 
 
 def peak_kib(tmp_path, args, data_dir):

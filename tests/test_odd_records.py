@@ -5,9 +5,11 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from scripts.inspect_cmds import list_captures, show, tail
-from scripts.replay import replay
-from scripts.stats import stats
+from scripts.replay.command import replay
+from scripts.view.listing import list_captures
+from scripts.view.show import show
+from scripts.view.stats import stats
+from scripts.view.tail import tail
 from tests.capture_factory import capture_id_at, make_capture, smartech_body, utc
 from tests.hostile import assert_safe
 

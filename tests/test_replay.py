@@ -18,8 +18,8 @@ from werkzeug.utils import redirect
 from receiver import create_app
 from receiver.queueing import get_queue
 from receiver.settings import load
-from scripts.replay import PASSWORD_ENVVAR, USER_ENVVAR, replay
-from scripts.up import free_port
+from scripts.replay.command import PASSWORD_ENVVAR, USER_ENVVAR, replay
+from scripts.run.up import free_port
 from tests.capture_factory import (body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures,
                                    write_gz)
 from tests.helpers import PASSWORD, USER, read_terminal, serve, wait_until
@@ -397,7 +397,7 @@ ODD_BODIES = [
 def test_round_trip_between_two_real_receivers_is_byte_identical(env, tmp_path):
     import requests
 
-    from scripts.send import send
+    from scripts.ops.send import send
     from tests.procs import Web
 
     first_dir, second_dir = str(tmp_path / "first"), str(tmp_path / "second")
@@ -432,7 +432,7 @@ def test_round_trip_between_two_real_receivers_is_byte_identical(env, tmp_path):
 
 def samples_labels():
     """Return the labels of the samples ``send`` posts."""
-    from scripts import samples
+    from scripts.ops import samples
 
     return [label for label, _ in samples.sample_bodies()]
 
@@ -441,7 +441,7 @@ def samples_labels():
 def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
     from rq.job import Job
 
-    from scripts.send import send
+    from scripts.ops.send import send
     from tests.helpers import backlog
     from tests.procs import Web, run_burst_worker
 

@@ -1,6 +1,5 @@
 """``failed list/show`` and command errors escape what a dead letter or a setting quotes."""
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -12,10 +11,10 @@ from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
-from scripts.failed import failed
+from scripts.ops.failed import failed
+from tests.helpers import failing_jobs_environment
 from tests.hostile import CITY, ESCAPED, PLACE, VALUE, assert_safe, assert_visible
 
-SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 # codecs.lookup quotes its argument as is (most exceptions quote a repr): the traceback holds it raw.
 QUOTING_FUNCTION = "codecs.lookup"
 # A NUL would make lookup fail before it quotes anything; a newline would split the error's last line.
@@ -26,14 +25,7 @@ NO_NUL = tuple(form for form in ESCAPED if form != "\\x00")
 @pytest.fixture
 def queue(monkeypatch, env, tmp_path):
     """Return our queue, with settings that make every capture's job fail (the data dir is under a file)."""
-    for name in list(os.environ):
-        if name.startswith(SETTING_PREFIXES):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DUMPER_RETRY_INTERVALS", "none")
-    (tmp_path / "blocker").write_text("a file where a directory should be\n")
-    monkeypatch.setenv("DUMPER_DATA_DIR", str(tmp_path / "blocker" / "var"))
+    failing_jobs_environment(monkeypatch, env, tmp_path)
     return get_queue(load())
 
 

@@ -16,6 +16,8 @@ from tests.hostile import (BIN, COLOUR, ESCAPED, NOT_UTF8, assert_safe, assert_v
 WHEN = utc(2026, 3, 1, 9, 0, 0)
 CLI = os.path.join(BIN, "smartech-dumper")
 
+pytestmark = pytest.mark.slow  # every test runs the real CLI in a process of its own, most on a terminal
+
 
 @pytest.fixture
 def hostile(data_dir):

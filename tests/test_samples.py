@@ -5,7 +5,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from scripts import samples
+from scripts.ops import samples
 
 DOCUMENTED_ACTIVITIES = {
     "EMAIL_OPEN", "EMAIL_CLICK", "EMAIL_BOUNCE",

@@ -9,8 +9,8 @@ from werkzeug.utils import redirect
 
 from conftest import free_port
 from receiver import create_app
-from scripts import samples
-from scripts.send import PASSWORD_ENVVAR, USER_ENVVAR, send
+from scripts.ops import samples
+from scripts.ops.send import PASSWORD_ENVVAR, USER_ENVVAR, send
 from tests.helpers import PASSWORD, USER, read_kind, serve
 
 SAMPLE_LINE = re.compile(r"^(\S+)\s+(\d{3})\s+(\S+)$")

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import requests
 
-from scripts.up import free_port
+from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER
 from tests.procs import BIN, stop, wait_http
 

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from receiver import cursor, jsonl
-from scripts import gzday
-from scripts.inspect_cmds import list_captures
-from scripts.tidy import compress, prune
+from scripts.ops import gzday
+from scripts.ops.tidy import compress, prune
+from scripts.view.listing import list_captures
 from tests.capture_factory import days_ago, make_capture, read_all, smartech_body, write_captures
 
 KINDS = ("captures", "events", "rejects")

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from scripts.inspect_cmds import list_captures
-from scripts.timeexpr import TimeExprError, parse_time
+from receiver.store.timeexpr import TimeExprError, parse_time
+from scripts.view.listing import list_captures
 
 NOW = datetime(2026, 11, 29, 8, 30, 1, tzinfo=timezone.utc)
 
@@ -20,6 +20,8 @@ NOW = datetime(2026, 11, 29, 8, 30, 1, tzinfo=timezone.utc)
     ("7d", NOW - timedelta(days=7)),
     ("2w", NOW - timedelta(days=14)),
     ("1.5h", NOW - timedelta(minutes=90)),
+    ("90", NOW - timedelta(seconds=90)),  # the settings' duration grammar: a bare number is seconds
+    ("20261128", datetime(2026, 11, 28, tzinfo=timezone.utc)),  # ISO first: a basic date stays a date
     ("2026-11-28", datetime(2026, 11, 28, tzinfo=timezone.utc)),
     ("2026-11-28T08:30", datetime(2026, 11, 28, 8, 30, tzinfo=timezone.utc)),
     ("2026-11-28 08:30:01.123Z", datetime(2026, 11, 28, 8, 30, 1, 123000, tzinfo=timezone.utc)),
@@ -30,7 +32,7 @@ def test_expressions_resolve_to_utc(text, expected):
 
 
 @pytest.mark.parametrize("text", ["", "tomorrowish", "2h ago", "-2h", "5y", "2026-13-01", "2026-11-31",
-                                  "28/11/2026", "12:00"])
+                                  "28/11/2026", "12:00", "999999999999w"])
 def test_bad_expressions_are_refused(text):
     with pytest.raises(TimeExprError, match="cannot read"):
         parse_time(text, NOW)

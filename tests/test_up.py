@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from scripts.up import free_port
+from scripts.run.up import free_port
 from tests.helpers import read_kind
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
 
 
 def test_up_reuses_saved_credentials(tmp_path):
-    from scripts.up import saved_credentials
+    from scripts.run.up import saved_credentials
 
     first = saved_credentials(str(tmp_path))
     assert first.startswith("smartech:") and len(first) > 20

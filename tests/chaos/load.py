@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import requests
 
 from jobs.analyse import analyse_capture
-from scripts import samples
+from scripts.ops import samples
 from tests.helpers import PASSWORD, USER
 
 FORM = "application/x-www-form-urlencoded"

@@ -6,8 +6,8 @@ import threading
 
 import requests
 
-from scripts.supervisor import Child, Supervisor
-from scripts.up import free_port
+from scripts.run.supervisor import Child, Supervisor
+from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import StoppableRedis, children, command_of
 

@@ -1,0 +1,68 @@
+"""Read a day file's records newest first, for listings that page back from the latest capture.
+
+A plain ``.jsonl`` is read from its end in blocks, so the first page of a
+day of a million captures costs a block, not the day. A ``.jsonl.gz``
+cannot be read backwards: it is decompressed once into an unlinked
+temporary file in its own (0700) directory, then read like a plain file;
+memory stays bounded, the disk holds one uncompressed day while reading.
+Failure policy: as ``Reader.records`` (bad lines skipped and counted; a file
+that cannot be read or decompressed raises ``DataFileError``).
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+from receiver.lines import NEWLINE
+
+from .files import GZIP, GZIP_ERRORS, DataFileError, Reader, Record
+
+BLOCK = 64 * 1024
+
+
+def lines_backwards(handle: IO[bytes], block: int = BLOCK) -> Iterator[bytes]:
+    """Yield the lines of seekable ``handle`` from last to first, without their newlines (blank ones too)."""
+    position = handle.seek(0, os.SEEK_END)
+    pending = b""
+    while position > 0:
+        start = max(0, position - block)
+        handle.seek(start)
+        pending = handle.read(position - start) + pending
+        position = start
+        first, *complete = pending.split(NEWLINE)
+        yield from reversed(complete)
+        pending = first  # may begin in an earlier block
+    yield pending
+
+
+@contextlib.contextmanager
+def seekable(path: str) -> Iterator[IO[bytes]]:
+    """Yield ``path`` opened for reading bytes at any offset, a ``.gz`` decompressed to a temporary file."""
+    try:
+        if not path.endswith(GZIP):
+            with open(path, "rb") as handle:
+                yield handle
+            return
+        with tempfile.TemporaryFile(dir=os.path.dirname(path) or ".") as spill:
+            with gzip.open(path, "rb") as packed:
+                shutil.copyfileobj(packed, spill)
+            yield spill
+    except GZIP_ERRORS as exc:
+        raise DataFileError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise DataFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def records_backwards(reader: Reader, path: str) -> Iterator[Record]:
+    """Yield the records of one file from its last line to its first ."""
+    with seekable(path) as handle:
+        for number, line in enumerate(lines_backwards(handle)):
+            if line.strip():
+                record = reader.parse(line, path, f"{number} from the end")
+                if record is not None:
+                    yield record

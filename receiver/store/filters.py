@@ -1,0 +1,172 @@
+"""Decide which captures a command looks at: time window, source and event filters.
+
+The capture file is the source of truth, so event filters (webhook name,
+channel, activity, customer) decode and normalise each capture on the fly
+with the worker's own code instead of trusting an events file that may lag.
+Values of one option are alternatives (``--channel sms --channel email``);
+different options must all hold, and event options must hold for one and the
+same event of the capture.
+
+Failure policy: a capture the worker would reject (bad input of any kind,
+caps included) is reported with its reason, never as a traceback and never
+after a hang: ``jobs.analyse`` is linear in the body and raises nothing but
+``Reject``. A bad time raises ``TimeExprError``, a window that ends before
+it starts ``WindowError``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache, cached_property
+from typing import Any
+
+from jobs.analyse import Reject, analyse_capture
+from receiver.capture import iso_ms
+from receiver.settings import Settings, SettingsError, load
+
+from .timeexpr import parse_time
+
+Record = dict[str, Any]
+OK, WARNINGS, REJECTED = "ok", "warnings", "rejected"
+CAPTURE_FIELDS = ("id", "received_at", "body")
+MAX_EVENTS_VARIABLE = "DUMPER_MAX_EVENTS"
+
+
+class WindowError(ValueError):
+    """The time window ends before it starts."""
+
+
+def worker_settings() -> Settings | None:
+    """Return settings holding the worker's ``DUMPER_MAX_EVENTS`` from the environment, as the worker parses it."""
+    return settings_for_cap(os.environ.get(MAX_EVENTS_VARIABLE))
+
+
+@cache
+def settings_for_cap(text: str | None) -> Settings | None:
+    """Return settings with only ``DUMPER_MAX_EVENTS`` set to ``text``; None (the default cap) when invalid."""
+    # Only this variable: reading captures must not fail on, say, a bad DUMPER_ALLOWED_IPS.
+    try:
+        return load(environ={} if text is None else {MAX_EVENTS_VARIABLE: text})
+    except SettingsError:
+        return None
+
+
+class Analysis:
+    """Hold what the worker would make of one capture: events, warnings or a reject reason."""
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+    @cached_property
+    def _result(self) -> tuple[Any, list[Record], list[str], str | None]:
+        """Analyse once, as the worker does; return ``(value, events, warnings, reason)``."""
+        try:
+            analysis = analyse_capture(self.record, worker_settings())
+        except Reject as exc:
+            return None, [], [], exc.reason
+        return analysis.value, analysis.events, analysis.warnings, None
+
+    value = property(lambda self: self._result[0], doc="Return the decoded JSON payload, or None when it was rejected.")
+    events = property(lambda self: self._result[1], doc="Return the normalised events (empty when rejected).")
+    warnings = property(lambda self: self._result[2], doc="Return the distinct parse warnings, in order.")
+    reason = property(lambda self: self._result[3], doc="Return why the capture would be rejected, or None.")
+
+    @property
+    def status(self) -> str:
+        """Return ``ok``, ``warnings`` or ``rejected``."""
+        return REJECTED if self.reason else WARNINGS if self.warnings else OK
+
+    def distinct(self, name: str) -> list[str]:
+        """Return the distinct non-empty values of event field ``name``, in order."""
+        return list(dict.fromkeys(str(e[name]) for e in self.events if e.get(name) not in (None, "")))
+
+
+def is_capture(record: Record) -> bool:
+    """Say whether ``record`` has the fields every reader relies on."""
+    return all(isinstance(record.get(name), str) for name in CAPTURE_FIELDS)
+
+
+def folded(values: tuple[str, ...]) -> frozenset[str]:
+    """Return ``values`` lower-cased and stripped, as a frozenset."""
+    return frozenset(str(value).strip().lower() for value in values)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Hold the filters of one command; times stay as typed so they can be re-resolved."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+    webhook_names: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+    foreignkeys: tuple[str, ...] = ()
+    rejects_only: bool = False
+    limit: int | None = None
+    now: datetime | None = field(default=None, compare=False)
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """Return ``(since, until)`` as UTC datetimes (None when open)."""
+        since = parse_time(self.since, self.now) if self.since else None
+        until = parse_time(self.until, self.now) if self.until else None
+        return since, until
+
+    def check_window(self) -> None:
+        """Raise ``WindowError`` when the window ends before it starts."""
+        since, until = self.window()
+        if since and until and since >= until:
+            raise WindowError(f"--since ({self.since}) must be before --until ({self.until})")
+
+    def day_range(self) -> tuple[str | None, str | None]:
+        """Return the first and last day file names that can hold captures of the window."""
+        since, until = self.window()
+        return (since.strftime("%Y-%m-%d") if since else None,
+                until.strftime("%Y-%m-%d") if until else None)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the filters as a JSON-safe dict, for a resume state file."""
+        return {"since": self.since, "until": self.until, "sources": list(self.sources),
+                "webhook_names": list(self.webhook_names), "channels": list(self.channels),
+                "activities": list(self.activities), "foreignkeys": list(self.foreignkeys),
+                "rejects_only": self.rejects_only, "limit": self.limit}
+
+
+class Matcher:
+    """Test captures against ``Filters``; built once per command."""
+
+    def __init__(self, filters: Filters) -> None:
+        self.filters = filters
+        since, until = filters.window()
+        self.since = iso_ms(since) if since else None
+        self.until = iso_ms(until) if until else None
+        self.sources = frozenset(filters.sources)
+        self.webhook_names = folded(filters.webhook_names)
+        self.channels = folded(filters.channels)
+        self.activities = folded(filters.activities)
+        self.customers = frozenset(str(value).strip() for value in filters.foreignkeys)
+
+    def in_window(self, record: Record) -> bool:
+        """Say whether the capture was received in ``[since, until)``."""
+        stamp = record["received_at"]
+        return (self.since is None or stamp >= self.since) and (self.until is None or stamp < self.until)
+
+    def event_matches(self, event: Record) -> bool:
+        """Say whether one normalised event passes every event filter."""
+        def accepts(wanted: frozenset[str], value: Any) -> bool:
+            return not wanted or (value is not None and str(value).strip().lower() in wanted)
+
+        customer = not self.customers or {str(event.get("foreignkey")), str(event.get("identity"))} & self.customers
+        return (accepts(self.webhook_names, event.get("webhook_name")) and accepts(self.channels, event.get("channel"))
+                and accepts(self.activities, event.get("activity")) and bool(customer))
+
+    def matches(self, record: Record, analysis: Analysis) -> bool:
+        """Say whether a capture passes every filter; decodes only when an event filter needs it."""
+        if not self.in_window(record) or (self.sources and record.get("source") not in self.sources):
+            return False
+        if self.filters.rejects_only and analysis.reason is None:
+            return False
+        if self.webhook_names or self.channels or self.activities or self.customers:
+            return any(self.event_matches(event) for event in analysis.events)
+        return True

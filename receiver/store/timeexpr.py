@@ -1,0 +1,79 @@
+"""Parse the time expressions of ``--since``, ``--until`` and ``--older-than`` (and the inspector's filters).
+
+Accepted, all in UTC:
+
+- ``now``, ``today`` (midnight today), ``yesterday`` (midnight yesterday);
+- an ISO 8601 date ``2026-11-28`` (its midnight) or date-time
+  ``2026-11-28T08:30``, ``2026-11-28 08:30:01.123Z``, ``...+05:30``; a date-time
+  without a zone is UTC;
+- an age in the settings' duration grammar (``receiver.parsers.duration_seconds``):
+  ``90`` (seconds), ``30s``, ``15m``, ``2h``, ``7d``, ``2w``, meaning that long ago.
+
+ISO is tried before an age, so ``20261128`` stays a date. Failure policy:
+anything else raises ``TimeExprError`` (the CLI's parameter type turns it
+into a usage error); nothing else is raised.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from receiver.parsers import duration_seconds
+
+ZULU = "Z"
+HINT = "use an ISO date or time (2026-11-28, 2026-11-28T08:30Z), an age (30s, 15m, 2h, 7d) or today/yesterday/now"
+
+
+class TimeExprError(ValueError):
+    """A time expression cannot be understood."""
+
+
+def midnight(day: date) -> datetime:
+    """Return the UTC midnight that starts ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def parse_age(text: str) -> timedelta | None:
+    """Return the ``timedelta`` of an age like ``2h`` or ``90``, or None when ``text`` is not one."""
+    seconds = duration_seconds(text)
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def parse_iso(text: str) -> datetime | None:
+    """Return the UTC datetime of an ISO 8601 date or date-time, or None when it is not one."""
+    # fromisoformat reads dates and a "Z" itself; a lower-case "z" it does not.
+    candidate = text[:-1] + "+00:00" if text.upper().endswith(ZULU) else text
+    try:
+        when = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc)
+
+
+def parse_time(text: str | None, now: datetime | None = None) -> datetime:
+    """Return the UTC datetime that ``text`` names, relative to ``now`` (default: the clock)."""
+    now = now or utc_now()
+    word = (text or "").strip()
+    lowered = word.lower()
+    if lowered == "now":
+        return now
+    if lowered == "today":
+        return midnight(now.date())
+    if lowered == "yesterday":
+        return midnight(now.date()) - timedelta(days=1)
+    when = parse_iso(word)
+    if when is not None:
+        return when
+    try:
+        age = parse_age(word)
+        if age is not None:
+            return now - age
+    except OverflowError:
+        raise TimeExprError(f"cannot read {text!r} as a time: it is too long ago") from None
+    raise TimeExprError(f"cannot read {text!r} as a time: {HINT}")

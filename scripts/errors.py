@@ -1,0 +1,40 @@
+"""Turn the library's errors into the CLI's: one escaped line and a non-zero exit, never a traceback.
+
+Failure policy: a settings error ends a command with exit 1 and its message
+(which names the variable); a data file or capture that cannot be read does
+too; a reader that went away (``| head``) ends it quietly.
+"""
+import contextlib
+import os
+import sys
+
+import click
+
+from receiver.settings import Settings, SettingsError, load
+from receiver.store.files import DataFileError
+from receiver.store.select import UnknownCaptureError
+
+from .view.safetext import escape
+
+
+def load_settings(environ=None, web=False) -> Settings:
+    """Return the settings (checked for the web when ``web``), or raise a ``ClickException`` naming the variable."""
+    try:
+        settings = load(environ)
+        return settings.require_web() if web else settings
+    except SettingsError as exc:
+        raise click.ClickException(escape(str(exc))) from None
+
+
+@contextlib.contextmanager
+def reading_errors():
+    """Turn reading errors into one-line click errors, and a closed pipe into a quiet exit."""
+    try:
+        yield
+    except (DataFileError, UnknownCaptureError) as exc:
+        raise click.ClickException(escape(str(exc))) from None
+    except BrokenPipeError:
+        # The reader (head, less) went away: stop quietly, without a traceback at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None

@@ -1,0 +1,1 @@
+"""Operate a deployment: check, failed jobs, compress and prune, send the samples."""

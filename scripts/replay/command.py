@@ -1,0 +1,181 @@
+"""``smartech-dumper replay``: send captured payloads again, to a URL or to our own queue.
+
+``--to URL`` re-POSTs each body byte for byte with its original content type,
+as Smartech sent it; ``--enqueue`` puts each capture back on the RQ queue.
+Both are safe towards our own receiver and worker: processing drops events
+whose ``event_id`` it has already written. Captures are streamed, so a replay
+of millions of captures runs in the memory of a few.
+"""
+import hashlib
+import os
+import sys
+from dataclasses import replace
+
+import click
+from click.core import ParameterSource
+
+from receiver import queueing
+from receiver.store.select import by_ids, capture_reader, check_ids_exist, matching, select
+from receiver.store.timeexpr import utc_now
+
+from ..errors import load_settings, reading_errors
+from ..ops.check import redact_url
+from ..ops.send import URL_SCHEMES
+from ..view.options import data_dir_option, filter_options, normal_id
+from ..view.output import warn
+from ..view.safetext import escape
+from .resume import ResumeError, ResumeState
+from .run import ReplayRun, stop_on_signals
+from .targets import HttpTarget, QueueTarget
+
+USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_ERRORS = 20
+MAX_CONCURRENCY = 64
+
+
+def read_ids(ids, ids_file):
+    """Return the capture ids given with ``--id`` and ``--ids-from``, checked and de-duplicated."""
+    given = list(ids) + ([line for line in (raw.strip() for raw in ids_file) if line] if ids_file else [])
+    return sorted({normal_id(text) for text in given})
+
+
+def build_target(url, user, password, timeout, keep_path, enqueue):
+    """Return the target named by the options, or raise a usage error."""
+    if bool(url) == bool(enqueue):
+        raise click.UsageError("choose exactly one target: --to URL or --enqueue")
+    if enqueue:
+        if keep_path:
+            raise click.UsageError("--keep-path goes with --to, not --enqueue")
+        settings = load_settings()
+        try:
+            queue = queueing.get_queue(settings)
+            queue.connection.ping()
+        except queueing.REDIS_ERRORS as exc:
+            raise click.ClickException(escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
+                                              f"{exc}")) from None
+        return QueueTarget(settings, queue)
+    if not url.startswith(URL_SCHEMES):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--to")
+    if (user is None) != (password is None):
+        raise click.BadParameter("give both --user and --password, or neither", param_hint="--user/--password")
+    return HttpTarget(url, user, password, timeout, keep_path)
+
+
+def selection_key(data_dir, filters, files, ids):
+    """Return what identifies this replay's selection in a resume state file."""
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest() if ids else None
+    return {"data_dir": os.path.abspath(data_dir), "filters": filters.describe(),
+            "files": [os.path.abspath(path) for path in files], "ids_sha256": digest}
+
+
+def stream(data_dir, filters, files, ids, reader):
+    """Return the selected captures as ``(record, Analysis)`` pairs."""
+    if ids:
+        return matching(by_ids(data_dir, ids, reader), filters, warn=warn)
+    return select(data_dir, filters, reader, files=files, warn=warn)
+
+
+def up_to_start(filters, started):
+    """Resolve the window against ``started`` and end it there at the latest.
+
+    A replay into our own receiver must never pick up the captures it creates, and a
+    resumed replay must select what the first run selected.
+    """
+    filters = replace(filters, now=started)
+    until = filters.window()[1]
+    return filters if until is not None and until <= started else replace(filters, until=started.isoformat())
+
+
+EPILOG = """\b
+Examples:
+  # what did Smartech send for customer 9999999997 yesterday, and would go to staging?
+  smartech-dumper replay --since yesterday --until today --foreignkey 9999999997 \\
+      --to https://staging.example.com/webhook/ --dry-run
+  # send it: credentials from the environment, resumable if interrupted
+  export DUMPER_REPLAY_USER=smartech DUMPER_REPLAY_PASSWORD=...
+  smartech-dumper replay --since yesterday --until today --foreignkey 9999999997 \\
+      --to https://staging.example.com/webhook/ --resume replay-9999999997.state
+  # process the last two hours again through our own worker
+  smartech-dumper replay --since 2h --enqueue
+
+\b
+A replay never includes captures received after it started (nor, when resumed,
+after the first run started). Exit status: 0 all delivered; 1 a capture failed
+(non-2xx answer, connection or Redis error) or the replay could not start;
+2 a bad option; 130 interrupted (Ctrl-C or SIGTERM: the captures in flight
+are finished and recorded first).
+"""
+
+
+@click.command(epilog=EPILOG)
+@data_dir_option
+@filter_options()
+@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Replay the captures of this captures file (.jsonl or .jsonl.gz) instead of the data dir. "
+                   "Repeatable; filters still apply.")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="Replay this capture. Repeatable; filters still apply.")
+@click.option("--ids-from", type=click.File("r"), metavar="FILE",
+              help="Replay the capture ids listed in FILE, one per line ('-' reads stdin).")
+@click.option("--to", "url", metavar="URL", help="Target: re-POST each body byte for byte, with its original "
+              "content type, to URL (e.g. https://staging.example.com/webhook/).")
+@click.option("--user", metavar="USER", envvar=USER_ENVVAR, show_envvar=True, help="Basic-auth user for --to.")
+@click.option("--password", metavar="PASSWORD", envvar=PASSWORD_ENVVAR, show_envvar=True,
+              help="Basic-auth password for --to; prefer the environment variable.")
+@click.option("--keep-path", is_flag=True, help="POST to each capture's original path (/webhook/<source>) "
+              "on the --to host, instead of to URL itself.")
+@click.option("--enqueue", is_flag=True, help="Target: put each capture back on the RQ queue "
+              "(REDIS_URL, DUMPER_QUEUE) for the worker to process again.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="At most N captures per second (default: as fast as the target answers).")
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=1, show_default=True, metavar="N",
+              help="Captures sent at the same time.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
+              show_default=True, metavar="SECONDS", help="Seconds to wait for each HTTP answer.")
+@click.option("--max-errors", type=click.IntRange(min=0), default=DEFAULT_MAX_ERRORS, show_default=True, metavar="N",
+              help="Stop after this many failures in a row (0: never stop).")
+@click.option("--dry-run", is_flag=True, help="List what would be sent; send nothing.")
+@click.option("--resume", "state_path", type=click.Path(dir_okay=False), metavar="STATEFILE",
+              help="Record delivered captures in STATEFILE; run again with the same options "
+                   "to continue an interrupted replay without sending anything twice.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines; only the summary.")
+@click.option("-v", "--verbose", is_flag=True, help="A line for every capture, not only for failures.")
+@click.option("--json", "as_json", is_flag=True, help="Per-capture lines and the summary as JSON lines.")
+@click.pass_context
+def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, keep_path, enqueue, rate,
+           concurrency, timeout, max_errors, dry_run, state_path, quiet, verbose, as_json):
+    """Send captures again: re-POST them to a URL or put them back on the queue."""
+    wanted_ids = read_ids(ids, ids_from)
+    if enqueue and any(ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("user", "password")):
+        raise click.UsageError("--user and --password go with --to, not --enqueue")
+    if files and wanted_ids:
+        raise click.UsageError("--file and --id/--ids-from cannot be combined")
+    target = build_target(url, user, password, timeout, keep_path, enqueue)
+    state, reader = None, capture_reader(warn)
+    with reading_errors():
+        try:
+            if wanted_ids:
+                check_ids_exist(data_dir, wanted_ids, capture_reader())
+            if state_path:
+                state = ResumeState.open(state_path, selection_key(data_dir, filters, files, wanted_ids),
+                                         target.describe(), utc_now(), write=not dry_run)
+            filters = up_to_start(filters, state.created_at if state else utc_now())
+            run = ReplayRun(target, state, as_json=as_json, quiet=quiet, verbose=verbose, dry_run=dry_run)
+            show_progress = not quiet and not dry_run and sys.stderr.isatty()
+            total = None
+            if show_progress:
+                total = sum(1 for _ in run.pending(stream(data_dir, filters, files, wanted_ids,
+                                                          capture_reader())))
+                run.counts.clear()
+            with stop_on_signals(run):
+                status = run.run(stream(data_dir, filters, files, wanted_ids, reader), concurrency, rate,
+                                 max_errors, total, show_progress)
+        except ResumeError as exc:
+            raise click.ClickException(escape(str(exc))) from None
+        finally:
+            if state is not None:
+                state.close()
+            target.close()
+    reader.report()
+    run.summary(state_path)
+    ctx.exit(status)

@@ -1,0 +1,54 @@
+"""Serve the receiver: gunicorn with our settings, the forwarder beside it, and the alert monitor.
+
+``serve`` supervises (see ``supervisor``): gunicorn (``receiver/gunicorn_conf.py``)
+and, with ``DUMPER_FORWARDER=true``, one ``smartech-dumper forward`` process at a
+lower CPU priority, so forwarding never takes the CPU from acks under load and
+a backlog is forwarded in the idle moments. Either is restarted if it dies,
+without touching the other. With ``DUMPER_ALERT_EMAILS`` set, the alert
+monitor runs on its own timer in this process. SIGTERM or Ctrl-C stops
+gunicorn gracefully (requests in flight are answered), then the forwarder.
+SIGHUP makes gunicorn reload its workers.
+"""
+import sys
+import threading
+
+import click
+
+from receiver.app import configure_logging
+from receiver.monitor import Monitor
+
+from ..errors import load_settings
+from .supervisor import Child, Supervisor
+
+DEFAULT_BIND = "127.0.0.1:8000"
+FORWARDER_NICE = 10
+
+
+def gunicorn_command(bind, extra=()):
+    """Return the argv that runs gunicorn with our configuration on ``bind``."""
+    return [sys.executable, "-m", "gunicorn", "--config", "python:receiver.gunicorn_conf", "--bind", bind,
+            *extra, "receiver:create_app()"]
+
+
+def forwarder_command():
+    """Return the argv of the forwarder process."""
+    return [sys.executable, "-m", "scripts", "forward", "--nice", str(FORWARDER_NICE)]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--bind", default=DEFAULT_BIND, show_default=True, envvar="DUMPER_BIND",
+              help="host:port (or unix:PATH) to listen on. [env var: DUMPER_BIND]")
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(bind, gunicorn_args):
+    """Serve webhooks under gunicorn, with the forwarder; extra arguments go to gunicorn as they are."""
+    settings = load_settings(web=True)
+    configure_logging(settings.log_level)  # the alert monitor logs from this process
+    web = Child("web", gunicorn_command(bind, gunicorn_args))
+    children = ([Child("forwarder", forwarder_command())] if settings.forwarder else []) + [web]
+    supervisor = Supervisor(children, say=lambda text: click.echo(f"smartech-dumper serve: {text}", err=True))
+    supervisor.handle_signals(reload_child=web)
+    supervisor.start()
+    if settings.alert_emails:
+        threading.Thread(target=Monitor(settings).run, args=(supervisor.stopping,), name="monitor",
+                         daemon=True).start()
+    sys.exit(supervisor.run())

@@ -1,0 +1,129 @@
+"""Run an RQ worker on the receiver's queue that outlives Redis outages.
+
+RQ's own worker quits on a Redis error met outside its dequeue loop (when it
+finishes a job, sends a heartbeat, cleans its registries) and then dies with
+a traceback from its teardown. Ours never exits on a connection error: it
+logs the outage once, waits for Redis with back-off, and starts working
+again. The job it had in hand is handed back to RQ's own recovery at once
+(its execution is marked expired and RQ retries it), instead of after the
+job's heartbeat lapses. Processing a capture twice is harmless: its events
+are deduplicated (see ``jobs.ledger``). Only SIGTERM/SIGINT (or the end of a
+``--burst``) stop it.
+
+Recovery timing when a worker is killed outright: RQ notices its job once the
+job's heartbeat lapses (job timeout + 60 s for SimpleWorker, job monitoring
+interval + 60 s for the forking Worker) and a live worker next cleans its
+registries (every maintenance interval). With the defaults (20 s job
+timeout, 10 s monitoring, 20 s maintenance, 20 s worker TTL) a killed job is
+retried within about two minutes.
+"""
+import logging
+import signal
+import threading
+
+import click
+from rq import Queue, SimpleWorker, Worker
+from rq.serializers import JSONSerializer
+
+from receiver import queueing
+from receiver.app import configure_logging
+
+from ..errors import load_settings
+from ..ops.check import redact_url
+from .worker_outage import Outage, Resilient, recover
+
+WORKER_CLASSES = {"simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
+                  "fork": type("DumperWorker", (Resilient, Worker), {})}
+DEFAULT_WORKER_CLASS = "simple"
+JOB_MONITORING_INTERVAL = 10
+WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance runs on time
+# Far above the 5 s dequeue wait, so only a Redis that stopped answering trips it.
+SOCKET_TIMEOUT = 30.0
+MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redis
+log = logging.getLogger("receiver.worker")
+
+
+def check_routes(settings):
+    """Refuse to start with a bad routes file, naming the route and the key."""
+    if settings.routes_path:
+        from jobs.routing.config import RoutesError, load as load_routes  # SQLAlchemy-free, but only when needed
+
+        try:
+            load_routes(settings.routes_path)
+        except RoutesError as exc:
+            raise click.ClickException(f"DUMPER_ROUTES: {exc}") from None
+
+
+def queue_names(settings):
+    """Return the queues a worker listens to, in the order it takes jobs: high, default, low."""
+    return [f"{settings.queue}-high", settings.queue, f"{settings.queue}-low"]
+
+
+def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
+    """Return an RQ worker of ``worker_class`` listening on the configured queue."""
+    connection = queueing.connect(settings, blocking=True)
+    connection.connection_pool.connection_kwargs["socket_timeout"] = SOCKET_TIMEOUT
+    # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
+    built = WORKER_CLASSES[worker_class](
+        queues, connection=connection, serializer=JSONSerializer, name=name,
+        worker_ttl=WORKER_TTL, job_monitoring_interval=JOB_MONITORING_INTERVAL,
+        maintenance_interval=max(1, round(settings.maintenance_interval)),
+    )
+    built.max_connection_wait_time = MAX_CONNECTION_WAIT
+    built.outage = outage or Outage()
+    return built
+
+
+def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
+    """Work until stopped, starting over after every Redis outage; return the exit status."""
+    stop = threading.Event()
+    outage = Outage()
+
+    def request_stop(*_):
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    while not stop.is_set():
+        built = None
+        try:
+            built = build_worker(settings, worker_class, name, outage)  # RQ asks Redis for our address here
+            # The scheduler runs retries at their intervals; a burst worker exits before they are due.
+            built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
+        except queueing.REDIS_ERRORS as exc:  # from RQ's start-up or teardown, once it quit on the outage
+            failure = exc
+        else:
+            failure = built.redis_failure
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
+                signal.signal(signum, request_stop)
+        if failure is None or (built is not None and (built._stop_requested or built.stop_wanted)):
+            return 0
+        outage.failed(failure)
+        if not outage.wait_for_redis(queueing.connect(settings), stop):
+            return 0
+        if built is not None:
+            recover(built.connection, settings, built.in_hand)
+        name = None  # the old name may still be registered until its TTL lapses
+    return 0
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
+@click.option("--worker-class", type=click.Choice(sorted(WORKER_CLASSES)), default=DEFAULT_WORKER_CLASS,
+              show_default=True, help="simple: jobs run in the worker process (fast); "
+              "fork: each job runs in a forked child (isolated, much slower).")
+@click.option("--name", help="Worker name shown in RQ (default: RQ's own).")
+def worker(burst, worker_class, name):
+    """Process queued captures into events and rejects."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    check_routes(settings)
+    if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
+        try:
+            queueing.connect(settings).ping()
+        except queueing.REDIS_ERRORS as exc:
+            raise click.ClickException(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
+                                       f"{exc}") from None
+    raise SystemExit(run(settings, worker_class, name, burst))

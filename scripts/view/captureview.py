@@ -1,0 +1,113 @@
+"""Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``.
+
+Every value shown comes from the capture file and its payload, so every value
+is escaped (``safetext``); a capture that still cannot be rendered becomes a
+warning on stderr and the listing carries on.
+"""
+import binascii
+
+import click
+
+from receiver.capture import body_bytes
+from receiver.store.filters import OK, REJECTED, WARNINGS
+from receiver.store.text import human_size
+from receiver.store.views import capture_name, summary
+
+from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
+from .safetext import escape
+
+COLUMNS = [("RECEIVED (UTC)", 19), ("ID", 26), ("SOURCE", 10), ("USER", 10), ("PANEL", 16),
+           ("WEBHOOK", 28), ("EVENTS", 6), ("SIZE", 9), ("STATUS", 0)]
+STATUS_COLUMN = len(COLUMNS) - 1
+STATUS_COLOURS = {OK: "green", WARNINGS: "yellow", REJECTED: "red"}
+RECORD_FIELDS = ("id", "received_at", "source", "user", "remote_addr", "method", "path", "content_type", "size")
+EVENT_OMITTED = ("raw",)
+NONE = "-"
+
+
+def status_text(analysis):
+    """Return the status cell: ok, the first warning, or the reject reason."""
+    if analysis.reason:
+        return f"rejected: {analysis.reason}"
+    if analysis.warnings:
+        more = f" (+{len(analysis.warnings) - 1} more)" if len(analysis.warnings) > 1 else ""
+        return f"warning: {analysis.warnings[0]}{more}"
+    return OK
+
+
+class CaptureLines:
+    """Print captures one per line, as a table or as JSON lines."""
+
+    def __init__(self, as_json):
+        self.as_json = as_json
+        self.table = None if as_json else Table(COLUMNS)
+        self.count = 0
+
+    def add(self, record, analysis):
+        """Print one capture (and the header before the first), or a warning when it cannot be shown."""
+        with each_item(capture_name(record)):
+            if self.as_json:
+                json_line(summary(record, analysis))
+            else:
+                cells, colour = self.cells(record, analysis), STATUS_COLOURS[analysis.status]
+                if self.count == 0:
+                    self.table.header()
+                self.table.row(cells, {STATUS_COLUMN: colour})
+            self.count += 1
+
+    @staticmethod
+    def cells(record, analysis):
+        """Return the table cells of one capture."""
+        return [short_time(record["received_at"]), record["id"], record.get("source") or NONE,
+                record.get("user") or NONE, ",".join(analysis.distinct("panel")) or NONE,
+                ",".join(analysis.distinct("webhook_name")) or NONE, len(analysis.events),
+                human_size(record.get("size")), status_text(analysis)]
+
+
+def body_text(record):
+    """Return the body as text: bytes that are not UTF-8 as ``\\xff`` escapes."""
+    try:
+        return body_bytes(record).decode("utf-8", "backslashreplace")
+    except (binascii.Error, ValueError, TypeError, AttributeError):
+        return f"{record.get('body')} (body_encoding {record.get('body_encoding')!r}: cannot decode it)"
+
+
+def show_json(record, analysis):
+    """Print everything about one capture as a single JSON line."""
+    json_line({"capture": record, "payload": analysis.value, "events": analysis.events,
+               "warnings": analysis.warnings, "status": analysis.status, "reason": analysis.reason})
+
+
+def show_text(record, analysis, raw=False, colour=False):
+    """Print one capture for a person: its metadata, payload, warnings and events, all escaped."""
+    def heading(title, gap=True):
+        click.echo(("\n" if gap else "") + paint(escape(title), bold=True, enabled=colour), color=colour)
+
+    heading(f"capture {record['id']}", gap=False)
+    for name in RECORD_FIELDS[1:]:
+        echo_line(f"  {name + ':':<14}{record.get(name) if record.get(name) is not None else NONE}")
+    if record.get("body_encoding"):
+        echo_line(f"  {'body_encoding:':<14}{record['body_encoding']} (the body is not UTF-8)")
+    try:
+        status = analysis.status
+    except Exception:
+        heading("body as received")  # what the analysis choked on is what the reader needs to see
+        echo_block(body_text(record))
+        raise
+    click.echo(f"  {'status:':<14}{paint(status, STATUS_COLOURS[status], enabled=colour)}", color=colour)
+    if analysis.reason:
+        heading("rejected")
+        echo_line(f"  {analysis.reason}")
+    if analysis.warnings:
+        heading("warnings")
+        for warning in analysis.warnings:
+            echo_line(f"  - {warning}")
+    if raw or analysis.reason:
+        heading("body as received")
+        echo_block(body_text(record))
+    if not analysis.reason:
+        heading("payload (decoded)")
+        click.echo(pretty_json(analysis.value))
+        heading(f"events ({len(analysis.events)}; 'raw' omitted: it is the payload above)")
+        for event in analysis.events:
+            click.echo(pretty_json({k: v for k, v in event.items() if k not in EVENT_OMITTED}))

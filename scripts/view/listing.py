@@ -1,0 +1,32 @@
+"""``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines."""
+import click
+
+from receiver.store.select import capture_reader, select
+
+from ..errors import reading_errors
+from .captureview import CaptureLines
+from .options import data_dir_option, filter_options, json_option
+from .output import warn
+
+LIST_EPILOG = """\b
+Examples:
+  smartech-dumper list --since yesterday --until today --foreignkey 9999999997
+  smartech-dumper list --since 2h --channel sms --activity click
+  smartech-dumper list --rejects-only --json | jq -r .id
+"""
+
+
+@click.command("list", epilog=LIST_EPILOG)
+@data_dir_option
+@filter_options()
+@json_option
+def list_captures(data_dir, filters, as_json):
+    """List the captures that match the filters, oldest first."""
+    reader = capture_reader(warn)
+    out = CaptureLines(as_json)
+    with reading_errors():
+        for record, analysis in select(data_dir, filters, reader, warn=warn):
+            out.add(record, analysis)
+    reader.report()
+    if out.count == 0 and not as_json:
+        click.echo("no captures match", err=True)

@@ -1,0 +1,68 @@
+"""``smartech-dumper stats``: count captures and events per day or hour, name, channel and activity.
+
+The counting is the library's (``receiver.store.views.Tally``: streaming, reject
+reasons capped); this module prints it as tables or JSON lines.
+"""
+import click
+
+from receiver.store.select import capture_reader, select
+from receiver.store.text import human_size
+from receiver.store.views import EVENT_FIELDS, PERIODS, Tally, capture_name
+
+from ..errors import reading_errors
+from .options import data_dir_option, filter_options
+from .output import Table, each_item, json_line, warn
+
+
+def print_tables(tally, period):
+    """Print the tallies as readable tables."""
+    click.echo(f"captures by {period} (UTC)")
+    table = Table([(period.upper(), 13), ("CAPTURES", 9), ("EVENTS", 8), ("REJECTED", 9), ("WARNINGS", 9),
+                   ("BYTES", 0)])
+    table.header()
+    for key in sorted(tally.periods):
+        row = tally.periods[key]
+        table.row([key, row["captures"], row["events"], row["rejected"], row["warnings"], human_size(row["bytes"])])
+    for name in EVENT_FIELDS:
+        click.echo(f"\nevents by {name}")
+        table = Table([(name.upper(), 40), ("EVENTS", 0)])
+        table.header()
+        for key, count in tally.by_field[name].most_common():
+            table.row([key, count])
+    click.echo(f"\nrejects: {sum(tally.reasons.values())}")
+    if tally.reasons:
+        table = Table([("CAPTURES", 9), ("REASON", 0)])
+        table.header()
+        for key, count in tally.reasons.most_common():
+            table.row([count, key])
+    sizes = tally.size_summary()
+    click.echo(f"\npayload sizes: {sizes['captures']} captures, {human_size(sizes['bytes'])} in all, "
+               f"min {human_size(sizes['min'])}, mean {human_size(sizes['mean'])}, max {human_size(sizes['max'])}")
+    table = Table([("SIZE", 22), ("CAPTURES", 0)])
+    table.header()
+    for _, key, counts in tally.rows(period):
+        if _ == "size":
+            table.row([key, counts["captures"]])
+
+
+@click.command()
+@data_dir_option
+@filter_options()
+@click.option("--by", "period", type=click.Choice(sorted(PERIODS)), default="day", show_default=True,
+              help="Count captures per UTC day or per UTC hour.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines: one per table row, then the size summary.")
+def stats(data_dir, filters, period, as_json):
+    """Count captures per day or hour, webhook_name, channel and activity, with rejects and sizes."""
+    tally = Tally(period)
+    reader = capture_reader(warn)
+    with reading_errors():
+        for record, analysis in select(data_dir, filters, reader, warn=warn):
+            with each_item(capture_name(record), action="count"):
+                tally.add(record, analysis)
+    reader.report()
+    if as_json:
+        for table, key, counts in tally.rows(period):
+            json_line({"table": table, "key": key, **counts})
+        json_line({"table": "sizes", **tally.size_summary()})
+    else:
+        print_tables(tally, period)
