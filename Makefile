@@ -19,7 +19,10 @@ $(STAMP): setup.cfg pyproject.toml
 run: install
 	$(BIN)/smartech-dumper up
 
+# Lint and format check (ruff), types (mypy), then every test.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 

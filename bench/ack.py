@@ -15,6 +15,7 @@ log, and the log may hold only the few extra requests wrk had in flight when its
 
     python -m bench.ack [--seconds 6] [--rounds 3] [--quick]
 """
+
 import argparse
 import json
 import os
@@ -23,8 +24,8 @@ import time
 
 import redis
 
-from receiver import queueing, settings as settings_mod
-
+from receiver import queueing
+from receiver import settings as settings_mod
 from scripts.run.serve import FORWARDER_NICE
 
 from . import batches, captures, load
@@ -34,8 +35,12 @@ from .report import median, ratio, table
 # gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
 SETTINGS = [("gevent", 4, 1), ("gevent", 2, 1), ("gevent", 6, 1)]
 DEFAULT_SETTING = ("gevent", 4, 1)  # receiver/gunicorn_conf.py and DEFAULT_WEB_PROCESSES today
-CONFIGURATIONS = [("ours", {}, True), ("ours-fsync-off", {"DUMPER_FSYNC": "false"}, True),
-                  ("ours-no-forwarder", {}, False), ("ours-fsync-off-no-forwarder", {"DUMPER_FSYNC": "false"}, False)]
+CONFIGURATIONS = [
+    ("ours", {}, True),
+    ("ours-fsync-off", {"DUMPER_FSYNC": "false"}, True),
+    ("ours-no-forwarder", {}, False),
+    ("ours-fsync-off-no-forwarder", {"DUMPER_FSYNC": "false"}, False),
+]
 KEEP_DEFAULT_WITHIN = 0.05  # a setting must beat the default by more than this to replace it
 CONNECTIONS = 32
 BACKLOG_PREFILL = 50_000
@@ -57,12 +62,17 @@ class Variant:
         self.rounds = []
         self.forwarder = None
         worker_class, workers, threads = setting
-        self.server = Gunicorn(app, self.env, worker_class, workers, threads,
-                               log_path=os.path.join(workdir, f"{name}.log"))
+        self.server = Gunicorn(
+            app, self.env, worker_class, workers, threads, log_path=os.path.join(workdir, f"{name}.log")
+        )
         if self.forwards:  # as `smartech-dumper serve` runs it
-            self.forwarder = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "forward", "--nice",
-                                               str(FORWARDER_NICE)], env=self.env, cwd=ROOT,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.forwarder = subprocess.Popen(
+                [os.path.join(BIN, "smartech-dumper"), "forward", "--nice", str(FORWARDER_NICE)],
+                env=self.env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
     @property
     def ours(self):
@@ -110,8 +120,13 @@ class Bench:
         ids_file = os.path.join(self.workdir, f"ids-{self.count}")
         before = captures.snapshot(variant.data_dir) if variant.ours else None
         load_average = os.getloadavg()[0]
-        result = load.run_wrk(variant.server.url, self.body_file, seconds or self.seconds,
-                              connections or self.connections, ids_file=ids_file if variant.ours else None)
+        result = load.run_wrk(
+            variant.server.url,
+            self.body_file,
+            seconds or self.seconds,
+            connections or self.connections,
+            ids_file=ids_file if variant.ours else None,
+        )
         result.update(variant=variant.name, label=label, load_average_before=load_average)
         if variant.ours:
             time.sleep(0.5)  # let the requests wrk abandoned at its deadline finish
@@ -123,10 +138,17 @@ class Bench:
                 self.settle(variant)
         variant.rounds.append(result)
         check = result.get("check")
-        print(f"  {variant.name:<22} {label:<10} {result['rps']:>8,.0f} req/s  p50 {result['p50']:6.2f}  "
-              f"p99 {result['p99']:6.2f}  p99.9 {result['p999']:6.2f} ms"
-              + (f"  captures {check['captures']:,} = 200s {check['acked_200']:,} + in flight "
-                 f"{check['extra_in_flight']} {'OK' if check['ok'] else 'MISMATCH'}" if check else ""), flush=True)
+        print(
+            f"  {variant.name:<22} {label:<10} {result['rps']:>8,.0f} req/s  p50 {result['p50']:6.2f}  "
+            f"p99 {result['p99']:6.2f}  p99.9 {result['p999']:6.2f} ms"
+            + (
+                f"  captures {check['captures']:,} = 200s {check['acked_200']:,} + in flight "
+                f"{check['extra_in_flight']} {'OK' if check['ok'] else 'MISMATCH'}"
+                if check
+                else ""
+            ),
+            flush=True,
+        )
         return result
 
     def settle(self, variant):
@@ -145,10 +167,13 @@ def summarize(variant, label=None):
     """Return the median figures of ``variant``'s rounds (those with ``label`` if given)."""
     rounds = [r for r in variant.rounds if label is None or r["label"] == label]
     out = {name: median([r[name] for r in rounds]) for name in FIGURES}
-    out.update(rounds=len(rounds), requests=sum(r["ok"] for r in rounds),
-               rps_min=min((r["rps"] for r in rounds), default=None),
-               rps_max=max((r["rps"] for r in rounds), default=None),
-               errors=sum(r["other"] + sum(r["errors"].values()) - r["errors"]["status"] for r in rounds))
+    out.update(
+        rounds=len(rounds),
+        requests=sum(r["ok"] for r in rounds),
+        rps_min=min((r["rps"] for r in rounds), default=None),
+        rps_max=max((r["rps"] for r in rounds), default=None),
+        errors=sum(r["other"] + sum(r["errors"].values()) - r["errors"]["status"] for r in rounds),
+    )
     checks = [r["check"] for r in rounds if "check" in r]
     if checks:
         out["captures_check"] = all(c["ok"] for c in checks)
@@ -184,21 +209,43 @@ def sweep(bench, settings, rounds, seconds):
         bare = bench.start(f"sweep-bare-{name}", BARE_APP, setting)
         alternate(bench, [ours, bare], rounds, label="sweep", between=bench.empty_queue, seconds=seconds)
         o, b = summarize(ours), summarize(bare)
-        rows.append({"setting": setting, "ours": o, "bare": b, "ratios": ratios(o, b),
-                     "rss_mb": ours.server.worker_rss_mb()})
+        rows.append(
+            {"setting": setting, "ours": o, "bare": b, "ratios": ratios(o, b), "rss_mb": ours.server.worker_rss_mb()}
+        )
         ours.stop()
         bare.stop()
     best = max(rows, key=lambda row: (row["ours"]["rps"], -row["ours"]["p99"]))
     default = next((row for row in rows if row["setting"] == DEFAULT_SETTING), None)
     if default and best["ours"]["rps"] <= default["ours"]["rps"] * (1 + KEEP_DEFAULT_WITHIN):
         best = default  # within the noise of the default: keep it
-    table("Gunicorn settings for ours (DUMPER_FSYNC=true, forwarder process at nice 10), "
-          f"{rounds}x{seconds}s each, {bench.connections} connections",
-          ["worker class / workers / threads", "ours req/s", "ours p99 ms", "bare req/s", "bare p99 ms",
-           "req/s ratio", "p99 ratio", "max RSS MB"],
-          [["{} / {} / {}".format(*r["setting"]) + ("  <- best" if r is best else ""), r["ours"]["rps"],
-            r["ours"]["p99"], r["bare"]["rps"], r["bare"]["p99"], r["ratios"]["rps"], r["ratios"]["p99"],
-            max(r["rss_mb"])] for r in rows], digits=2)
+    table(
+        "Gunicorn settings for ours (DUMPER_FSYNC=true, forwarder process at nice 10), "
+        f"{rounds}x{seconds}s each, {bench.connections} connections",
+        [
+            "worker class / workers / threads",
+            "ours req/s",
+            "ours p99 ms",
+            "bare req/s",
+            "bare p99 ms",
+            "req/s ratio",
+            "p99 ratio",
+            "max RSS MB",
+        ],
+        [
+            [
+                "{} / {} / {}".format(*r["setting"]) + ("  <- best" if r is best else ""),
+                r["ours"]["rps"],
+                r["ours"]["p99"],
+                r["bare"]["rps"],
+                r["bare"]["p99"],
+                r["ratios"]["rps"],
+                r["ratios"]["p99"],
+                max(r["rss_mb"]),
+            ]
+            for r in rows
+        ],
+        digits=2,
+    )
     return rows, best["setting"]
 
 
@@ -209,8 +256,9 @@ def prefill(bench, count):
     with open(bench.body_file, "rb") as handle:
         raw = handle.read()
     for start in range(0, count, PREFILL_CHUNK):
-        queueing.enqueue_absent(queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))],
-                                settings)
+        queueing.enqueue_absent(
+            queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))], settings
+        )
     return queue.count
 
 
@@ -224,20 +272,44 @@ def queue_depth(bench):
 
 def figure_rows(entries):
     """Return table rows of (name, figures, ratios) entries."""
-    return [[name, f["rps"], f["p50"], f["p99"], f["p999"], r["rps"] if r else None, r["p50"] if r else None,
-             r["p99"] if r else None, r["p999"] if r else None] for name, f, r in entries]
+    return [
+        [
+            name,
+            f["rps"],
+            f["p50"],
+            f["p99"],
+            f["p999"],
+            r["rps"] if r else None,
+            r["p50"] if r else None,
+            r["p99"] if r else None,
+            r["p999"] if r else None,
+        ]
+        for name, f, r in entries
+    ]
 
 
 FIGURE_HEADERS = ["server", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "x req/s", "x p50", "x p99", "x p99.9"]
 
 
-def run(workdir, seconds=6, rounds=3, sweep_seconds=3, sweep_rounds=3, settings=SETTINGS, trouble_rounds=2,
-        connections=CONNECTIONS, prefill_count=BACKLOG_PREFILL):
+def run(
+    workdir,
+    seconds=6,
+    rounds=3,
+    sweep_seconds=3,
+    sweep_rounds=3,
+    settings=SETTINGS,
+    trouble_rounds=2,
+    connections=CONNECTIONS,
+    prefill_count=BACKLOG_PREFILL,
+):
     """Run the sweep, the main rounds and the trouble rounds; return every figure as a dict."""
     os.makedirs(workdir, exist_ok=True)
     bench = Bench(workdir, seconds, connections)
-    print(f"Ack path: wrk, 1 thread, {connections} connections, POST /webhook with a {bench.body_size} B "
-          f"form-encoded Smartech batch of {len(load.BATCH)} events and basic auth", flush=True)
+    print(
+        f"Ack path: wrk, 1 thread, {connections} connections, POST /webhook with a {bench.body_size} B "
+        f"form-encoded Smartech batch of {len(load.BATCH)} events and basic auth",
+        flush=True,
+    )
     out = {"body_bytes": bench.body_size, "connections": connections, "seconds_per_round": seconds}
     try:
         print("\n[ack] sweep of gunicorn settings", flush=True)
@@ -245,9 +317,10 @@ def run(workdir, seconds=6, rounds=3, sweep_seconds=3, sweep_rounds=3, settings=
         out["recommended"] = {"worker_class": best[0], "workers": best[1], "threads": best[2]}
         print(f"[ack] main rounds with {best[0]}, {best[1]} workers, {best[2]} threads", flush=True)
         bare = bench.start("bare", BARE_APP, best)
-        configs = [bench.start(name, OUR_APP, best, forwarder=forwarder, **env)
-                   for name, env, forwarder in CONFIGURATIONS]
-        ours, nofsync = configs[0], configs[1]
+        configs = [
+            bench.start(name, OUR_APP, best, forwarder=forwarder, **env) for name, env, forwarder in CONFIGURATIONS
+        ]
+        ours = configs[0]
         variants = [bare] + configs
         alternate(bench, variants, rounds, label="normal", between=bench.empty_queue)
         main = {v.name: summarize(v, "normal") for v in variants}
@@ -255,19 +328,45 @@ def run(workdir, seconds=6, rounds=3, sweep_seconds=3, sweep_rounds=3, settings=
             main[variant.name]["ratios"] = ratios(main[variant.name], main["bare"])
             main[variant.name]["rss_mb"] = variant.server.worker_rss_mb()
         out["main"] = main
-        table(f"Ack path, medians of {rounds} alternating rounds of {seconds}s (x = ours / bare)", FIGURE_HEADERS,
-              figure_rows([(v.name, main[v.name], main[v.name]["ratios"] if v is not bare else None)
-                           for v in variants]), digits=2)
-        table("Checks, spread and memory", ["server", "req/s min-max", "200s", "captures", "every 200 captured",
-                                            "errors", "forwarder lag max", "worker RSS MB"],
-              [[v.name, f"{main[v.name]['rps_min']:,.0f}-{main[v.name]['rps_max']:,.0f}", main[v.name]["requests"],
-                main[v.name].get("captures"), main[v.name].get("captures_check"),
-                main[v.name]["errors"], main[v.name].get("forwarder_lag_max"),
-                " ".join(f"{mb:.0f}" for mb in main[v.name]["rss_mb"])] for v in variants])
+        table(
+            f"Ack path, medians of {rounds} alternating rounds of {seconds}s (x = ours / bare)",
+            FIGURE_HEADERS,
+            figure_rows([(v.name, main[v.name], main[v.name]["ratios"] if v is not bare else None) for v in variants]),
+            digits=2,
+        )
+        table(
+            "Checks, spread and memory",
+            [
+                "server",
+                "req/s min-max",
+                "200s",
+                "captures",
+                "every 200 captured",
+                "errors",
+                "forwarder lag max",
+                "worker RSS MB",
+            ],
+            [
+                [
+                    v.name,
+                    f"{main[v.name]['rps_min']:,.0f}-{main[v.name]['rps_max']:,.0f}",
+                    main[v.name]["requests"],
+                    main[v.name].get("captures"),
+                    main[v.name].get("captures_check"),
+                    main[v.name]["errors"],
+                    main[v.name].get("forwarder_lag_max"),
+                    " ".join(f"{mb:.0f}" for mb in main[v.name]["rss_mb"]),
+                ]
+                for v in variants
+            ],
+        )
         fsync_cost = {name: ratio(main["ours"][name], main["ours-fsync-off"][name]) for name in FIGURES}
         out["fsync_cost"] = fsync_cost
-        print(f"fsync cost (fsync on / fsync off): req/s x{fsync_cost['rps']:.2f}, p50 x{fsync_cost['p50']:.2f}, "
-              f"p99 x{fsync_cost['p99']:.2f}", flush=True)
+        print(
+            f"fsync cost (fsync on / fsync off): req/s x{fsync_cost['rps']:.2f}, p50 x{fsync_cost['p50']:.2f}, "
+            f"p99 x{fsync_cost['p99']:.2f}",
+            flush=True,
+        )
         for variant in configs[1:]:
             variant.stop()
         out["trouble"] = trouble(bench, bare, ours, trouble_rounds, prefill_count, main)
@@ -301,23 +400,48 @@ def trouble(bench, bare, ours, rounds, prefill_count, main):
         o["vs_normal"] = ratios(o, main["ours"])
         out[label] = {"ours": o, "bare": b}
         entries += [(f"bare, {label}", b, None), (f"ours, {label}", o, o["ratios"])]
-    table(f"Ack path under trouble, medians of {rounds} alternating rounds (x = ours / bare of the same block)",
-          FIGURE_HEADERS, figure_rows(entries), digits=2)
-    table("Trouble against the normal run (ours in trouble / ours normal)", ["mode", "x req/s", "x p50", "x p99",
-                                                                           "x p99.9", "every 200 captured"],
-          [[label, out[label]["ours"]["vs_normal"]["rps"], out[label]["ours"]["vs_normal"]["p50"],
-            out[label]["ours"]["vs_normal"]["p99"], out[label]["ours"]["vs_normal"]["p999"],
-            out[label]["ours"].get("captures_check")] for label in ("backlog", "redis-down")], digits=2)
+    table(
+        f"Ack path under trouble, medians of {rounds} alternating rounds (x = ours / bare of the same block)",
+        FIGURE_HEADERS,
+        figure_rows(entries),
+        digits=2,
+    )
+    table(
+        "Trouble against the normal run (ours in trouble / ours normal)",
+        ["mode", "x req/s", "x p50", "x p99", "x p99.9", "every 200 captured"],
+        [
+            [
+                label,
+                out[label]["ours"]["vs_normal"]["rps"],
+                out[label]["ours"]["vs_normal"]["p50"],
+                out[label]["ours"]["vs_normal"]["p99"],
+                out[label]["ours"]["vs_normal"]["p999"],
+                out[label]["ours"].get("captures_check"),
+            ]
+            for label in ("backlog", "redis-down")
+        ],
+        digits=2,
+    )
     alone = out["redis-down"]["ours"]
-    print(f"With Redis down the forwarder has nothing to hand over, so that block is the hot path alone: "
-          f"x{alone['ratios']['rps']:.2f} bare's req/s, p99 x{alone['ratios']['p99']:.2f}; the normal run, which "
-          f"also forwards, reaches x{1 / alone['vs_normal']['rps']:.2f} of its req/s.", flush=True)
-    out["probes"] = {name: {k: p[k] for k in ("ok", "p50", "p99", "p999", "mean", "max")} | {
-        "captures_check": p["check"]["ok"]} for name, p in probes.items()}
-    table(f"Unloaded ack latency, 1 connection for {PROBE_SECONDS}s", ["mode", "requests", "p50 ms", "p99 ms",
-                                                                       "p99.9 ms", "max ms", "every 200 captured"],
-          [[name, p["ok"], p["p50"], p["p99"], p["p999"], p["max"], p["captures_check"]]
-           for name, p in out["probes"].items()], digits=2)
+    print(
+        f"With Redis down the forwarder has nothing to hand over, so that block is the hot path alone: "
+        f"x{alone['ratios']['rps']:.2f} bare's req/s, p99 x{alone['ratios']['p99']:.2f}; the normal run, which "
+        f"also forwards, reaches x{1 / alone['vs_normal']['rps']:.2f} of its req/s.",
+        flush=True,
+    )
+    out["probes"] = {
+        name: {k: p[k] for k in ("ok", "p50", "p99", "p999", "mean", "max")} | {"captures_check": p["check"]["ok"]}
+        for name, p in probes.items()
+    }
+    table(
+        f"Unloaded ack latency, 1 connection for {PROBE_SECONDS}s",
+        ["mode", "requests", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "every 200 captured"],
+        [
+            [name, p["ok"], p["p50"], p["p99"], p["p999"], p["max"], p["captures_check"]]
+            for name, p in out["probes"].items()
+        ],
+        digits=2,
+    )
     if probes["redis-down"]["ok"] < MIN_PROBE_REQUESTS:
         print(f"note: only {probes['redis-down']['ok']} requests in the Redis-down probe")
     return out
@@ -332,8 +456,15 @@ def main():
     options = parser.parse_args()
     with scratch_dir("bench-ack-") as workdir:
         if options.quick:
-            result = run(workdir, seconds=2, rounds=1, sweep_seconds=2, settings=SETTINGS[:2], trouble_rounds=1,
-                         prefill_count=2000)
+            result = run(
+                workdir,
+                seconds=2,
+                rounds=1,
+                sweep_seconds=2,
+                settings=SETTINGS[:2],
+                trouble_rounds=1,
+                prefill_count=2000,
+            )
         else:
             result = run(workdir, options.seconds, options.rounds)
     print(json.dumps(result, indent=1, default=str))

@@ -3,6 +3,7 @@
 Served by the same gunicorn command and config as the receiver:
 ``gunicorn --config python:receiver.gunicorn_conf 'bench.bare_app:app'``.
 """
+
 from flask import Flask
 
 app = Flask(__name__)

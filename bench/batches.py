@@ -1,4 +1,5 @@
 """Make realistic Smartech batches with unique guids, and the capture records the receiver would write."""
+
 import copy
 import itertools
 import uuid
@@ -26,6 +27,14 @@ def body(count):
 
 def record(raw_body):
     """Return the capture record the receiver writes for ``raw_body`` received now."""
-    delivery = capture.new_delivery(ids.new_id(), capture.DEFAULT_SOURCE, REMOTE_ADDR, "POST", "/webhook",
-                                    samples.CONTENT_TYPE, "smartech", raw_body)
+    delivery = capture.new_delivery(
+        ids.new_id(),
+        capture.DEFAULT_SOURCE,
+        REMOTE_ADDR,
+        "POST",
+        "/webhook",
+        samples.CONTENT_TYPE,
+        "smartech",
+        raw_body,
+    )
     return capture.to_record(delivery)

@@ -1,4 +1,5 @@
 """Check every acknowledged request against the captures log: each 200's capture id must be on disk."""
+
 import glob
 import json
 import os
@@ -11,7 +12,9 @@ ID_LENGTH = 26
 
 def snapshot(data_dir):
     """Return the size of every captures file, to read what a round adds."""
-    return {path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, jsonl.CAPTURES, "*" + jsonl.SUFFIX))}
+    return {
+        path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, jsonl.CAPTURES, "*" + jsonl.SUFFIX))
+    }
 
 
 def ids_since(data_dir, before):
@@ -22,7 +25,7 @@ def ids_since(data_dir, before):
             handle.seek(before.get(path, 0))
             for line in handle.read(size - before.get(path, 0)).splitlines():
                 # The receiver writes the id first; parse the line only if that ever changes.
-                found.append(line[7:7 + ID_LENGTH].decode() if line.startswith(ID_PREFIX) else json.loads(line)["id"])
+                found.append(line[7 : 7 + ID_LENGTH].decode() if line.startswith(ID_PREFIX) else json.loads(line)["id"])
     return found
 
 
@@ -33,10 +36,22 @@ def check(data_dir, before, ids_file, result):
     captured = ids_since(data_dir, before)
     missing = len(set(acked) - set(captured))
     extra = len(captured) - len(acked)
-    ok = (missing == 0 and len(acked) == result["ok"] and len(set(captured)) == len(captured)
-          and 0 <= extra <= result["in_flight"] and result["other"] == 0)
-    return {"acked_200": result["ok"], "ids_read": len(acked), "captures": len(captured), "missing": missing,
-            "extra_in_flight": extra, "in_flight": result["in_flight"], "ok": ok}
+    ok = (
+        missing == 0
+        and len(acked) == result["ok"]
+        and len(set(captured)) == len(captured)
+        and 0 <= extra <= result["in_flight"]
+        and result["other"] == 0
+    )
+    return {
+        "acked_200": result["ok"],
+        "ids_read": len(acked),
+        "captures": len(captured),
+        "missing": missing,
+        "extra_in_flight": extra,
+        "in_flight": result["in_flight"],
+        "ok": ok,
+    }
 
 
 def pending(data_dir):

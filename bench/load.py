@@ -1,4 +1,5 @@
 """Drive a server with wrk and post.lua: one realistic ~2 KB Smartech batch, basic auth, fixed concurrency."""
+
 import base64
 import json
 import os
@@ -49,11 +50,23 @@ def run_wrk(url, body_file, seconds, connections, threads=1, path="/webhook", id
     env = dict(os.environ, BENCH_BODY_FILE=body_file, BENCH_AUTH=auth_header(), BENCH_PATH=path)
     if ids_file:
         env["BENCH_IDS_FILE"] = ids_file
-    cmd = [ensure_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-           "-s", LUA, url]
+    cmd = [
+        ensure_wrk(),
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        LUA,
+        url,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True)
     line = next(line for line in done.stdout.splitlines() if line.startswith(MARK))
-    result = json.loads(line[len(MARK):])
+    result = json.loads(line[len(MARK) :])
     result["rps"] = result["ok"] / (result["duration_us"] / 1e6)
     result.update({name: value / 1000 for name, value in result.pop("latency_us").items()})  # p50, p99... in ms
     result["in_flight"] = result["sent"] - result["ok"] - result["other"]

@@ -6,6 +6,7 @@ and, at exit, writes the peak resident set size in KiB to ``OUT``. It reads
 ``getrusage``'s ``ru_maxrss`` also counts the parent's memory at ``fork``,
 which hides what the command itself used.
 """
+
 import atexit
 import sys
 

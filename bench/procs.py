@@ -1,4 +1,5 @@
 """Start and stop the processes the benches drive: private redis-servers and gunicorn; read their RSS."""
+
 import os
 import signal
 import subprocess
@@ -20,6 +21,8 @@ def scratch_dir(prefix):
     """Return a temporary directory under bench/results (gitignored) that removes itself on exit."""
     os.makedirs(RESULTS, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix=prefix, dir=RESULTS)
+
+
 OUR_APP = "receiver:create_app()"
 BARE_APP = "bench.bare_app:app"
 USER, PASSWORD = "smartech", "bench-secret"
@@ -44,8 +47,14 @@ class Redis:
 
 def base_env(data_dir, redis_url, **extra):
     """Return the environment of our processes: private data dir and Redis, quiet logs."""
-    env = dict(os.environ, DUMPER_DATA_DIR=data_dir, REDIS_URL=redis_url, DUMPER_BASIC_AUTH=f"{USER}:{PASSWORD}",
-               DUMPER_LOG_LEVEL="WARNING", PYTHONPATH=ROOT)
+    env = dict(
+        os.environ,
+        DUMPER_DATA_DIR=data_dir,
+        REDIS_URL=redis_url,
+        DUMPER_BASIC_AUTH=f"{USER}:{PASSWORD}",
+        DUMPER_LOG_LEVEL="WARNING",
+        PYTHONPATH=ROOT,
+    )
     env.update({name: str(value) for name, value in extra.items()})
     return env
 
@@ -58,13 +67,25 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         # sync with --threads > 1 would silently become gthread: pass 1 for sync.
         threads = 1 if worker_class == "sync" else threads
-        cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
-               "--bind", f"127.0.0.1:{self.port}", "--worker-class", worker_class,
-               "--workers", str(workers), "--threads", str(threads), app]
+        cmd = [
+            os.path.join(BIN, "gunicorn"),
+            "--config",
+            "python:receiver.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--worker-class",
+            worker_class,
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            app,
+        ]
         env = dict(env, WEB_CONCURRENCY=str(workers))
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.workers = workers
         try:
             self.wait_ready()

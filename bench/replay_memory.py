@@ -10,6 +10,7 @@ growing windows in a fresh process (``bench.peak``) and prints its peak RSS:
 decoding; ``replay --to`` a bare gunicorn app with ``--concurrency 8
 --resume`` covers the thread pool, the HTTP sessions and the state file.
 """
+
 import argparse
 import os
 import shutil
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench import synthetic
 from bench.procs import BARE_APP, Gunicorn, base_env
@@ -32,8 +33,11 @@ def peak(args, data_dir, workdir):
     """Run one CLI command in a fresh process; return (peak RSS in MiB, seconds)."""
     out = os.path.join(workdir, "peak")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "bench.peak", out, "--", *args, "--data-dir", data_dir],
-                   stdout=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "bench.peak", out, "--", *args, "--data-dir", data_dir],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
     with open(out, encoding="ascii") as handle:
         return int(handle.read()) / MIB, time.monotonic() - started
 
@@ -41,12 +45,15 @@ def peak(args, data_dir, workdir):
 def windows(total):
     """Return ``(label, options, captures)`` windows of growing size: 10,000, one day, a third, all."""
     per_day = total / DAYS
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
 
     def days(count):
         since = (today - timedelta(days=count)).isoformat()
-        return (f"last {count} day{'s' if count > 1 else ''}", ["--since", since, "--until", today.isoformat()],
-                round(per_day * count))
+        return (
+            f"last {count} day{'s' if count > 1 else ''}",
+            ["--since", since, "--until", today.isoformat()],
+            round(per_day * count),
+        )
 
     return [("first 10,000", ["--limit", "10000"], 10000), days(1), days(DAYS // 3), ("everything", [], total)]
 
@@ -80,8 +87,18 @@ def main():
         try:
             for count in (options.send // 10, options.send):
                 state = os.path.join(workdir, f"state-{count}")
-                args = ["replay", "--to", f"{sink.url}/webhook", "--concurrency", "8", "-q",
-                        "--resume", state, "--limit", str(count)]
+                args = [
+                    "replay",
+                    "--to",
+                    f"{sink.url}/webhook",
+                    "--concurrency",
+                    "8",
+                    "-q",
+                    "--resume",
+                    state,
+                    "--limit",
+                    str(count),
+                ]
                 row("replay --to --resume", f"--limit {count}", count, *peak(args, data_dir, workdir))
         finally:
             sink.stop()

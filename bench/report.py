@@ -1,4 +1,5 @@
 """Print aligned tables and format numbers and ratios the same way in every bench."""
+
 import statistics
 
 
@@ -29,8 +30,9 @@ def fmt(value, digits=1):
 def table(title, headers, rows, digits=1):
     """Print ``rows`` under ``headers`` with a title line; numbers right-aligned."""
     cells = [[fmt(value, digits) for value in row] for row in rows]
-    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h))
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h)) for i, h in enumerate(headers)
+    ]
     print(f"\n{title}")
     print("  ".join(str(h).ljust(w) if i == 0 else str(h).rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
     print("  ".join("-" * w for w in widths))

@@ -1,7 +1,8 @@
 """Run every bench (ack path, workers, replay), print the targets with PASS/GAP, write bench/results/latest.json.
 
-    make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay]
+make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay]
 """
+
 import argparse
 import json
 import os
@@ -9,7 +10,7 @@ import platform
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import ack, load, replay_bench, workers
 from .procs import RESULTS, ROOT, scratch_dir
@@ -32,37 +33,72 @@ def targets(results):
     if a:
         ours = a["main"]["ours"]
         rows += [
-            ["ack req/s, ours / bare", f">= {ACK_RATIO_MIN}", ours["ratios"]["rps"],
-             verdict(ours["ratios"]["rps"] >= ACK_RATIO_MIN)],
-            ["ack p99, ours / bare", f"<= {ACK_P99_MAX}", ours["ratios"]["p99"],
-             verdict(ours["ratios"]["p99"] <= ACK_P99_MAX)],
+            [
+                "ack req/s, ours / bare",
+                f">= {ACK_RATIO_MIN}",
+                ours["ratios"]["rps"],
+                verdict(ours["ratios"]["rps"] >= ACK_RATIO_MIN),
+            ],
+            [
+                "ack p99, ours / bare",
+                f"<= {ACK_P99_MAX}",
+                ours["ratios"]["p99"],
+                verdict(ours["ratios"]["p99"] <= ACK_P99_MAX),
+            ],
         ]
         for mode in ("backlog", "redis-down"):
             moved = a["trouble"][mode]["ours"]["vs_normal"]["p99"]
-            rows.append([f"ack p99 with {mode} / normal", f"<= {TROUBLE_P99_MAX}", moved,
-                         verdict(moved <= TROUBLE_P99_MAX)])
-        checks = [v.get("captures_check") for v in a["main"].values()] + [
-            a["trouble"][m]["ours"].get("captures_check") for m in ("backlog", "redis-down")] + [
-            p["captures_check"] for p in a["trouble"]["probes"].values()]
-        rows.append(["every 200 has its capture (all rounds)", "all", "yes" if all(c is not False for c in checks)
-                     else "NO", verdict(all(c is not False for c in checks))])
+            rows.append(
+                [f"ack p99 with {mode} / normal", f"<= {TROUBLE_P99_MAX}", moved, verdict(moved <= TROUBLE_P99_MAX)]
+            )
+        checks = (
+            [v.get("captures_check") for v in a["main"].values()]
+            + [a["trouble"][m]["ours"].get("captures_check") for m in ("backlog", "redis-down")]
+            + [p["captures_check"] for p in a["trouble"]["probes"].values()]
+        )
+        rows.append(
+            [
+                "every 200 has its capture (all rounds)",
+                "all",
+                "yes" if all(c is not False for c in checks) else "NO",
+                verdict(all(c is not False for c in checks)),
+            ]
+        )
         rss = max(mb for v in a["main"].values() for mb in v["rss_mb"])
         rows.append(["web worker RSS, MB (max)", f"< {RSS_MAX_MB}", rss, verdict(rss < RSS_MAX_MB)])
     w = results.get("workers")
     if w:
         for run in w["runs"]:
             if run["worker_class"] == "simple":
-                rows.append([f"worker time/job, ours / no-op, batch {run['batch']}", f"<= {WORKER_RATIO_MAX}",
-                             run["overhead_ratio"], verdict(run["overhead_ratio"] <= WORKER_RATIO_MAX)])
+                rows.append(
+                    [
+                        f"worker time/job, ours / no-op, batch {run['batch']}",
+                        f"<= {WORKER_RATIO_MAX}",
+                        run["overhead_ratio"],
+                        verdict(run["overhead_ratio"] <= WORKER_RATIO_MAX),
+                    ]
+                )
         big = max((r for r in w["runs"] if r["worker_class"] == "simple"), key=lambda r: r["batch"])
-        rows.append([f"events/s, batch {big['batch']}, {w['workers']} SimpleWorkers", f">= {EVENTS_MIN:,}",
-                     big["ours"]["events_per_s"], verdict(big["ours"]["events_per_s"] >= EVENTS_MIN)])
+        rows.append(
+            [
+                f"events/s, batch {big['batch']}, {w['workers']} SimpleWorkers",
+                f">= {EVENTS_MIN:,}",
+                big["ours"]["events_per_s"],
+                verdict(big["ours"]["events_per_s"] >= EVENTS_MIN),
+            ]
+        )
     r = results.get("replay")
     if r:
         for name in ("dry_run", "enqueue"):
             growth = r[f"memory_growth_{name}"]
-            rows.append([f"replay peak RSS growth, largest / smallest window ({name.replace('_', '-')})",
-                         f"<= {MEMORY_GROWTH_MAX}", growth, verdict(growth <= MEMORY_GROWTH_MAX)])
+            rows.append(
+                [
+                    f"replay peak RSS growth, largest / smallest window ({name.replace('_', '-')})",
+                    f"<= {MEMORY_GROWTH_MAX}",
+                    growth,
+                    verdict(growth <= MEMORY_GROWTH_MAX),
+                ]
+            )
     return rows
 
 
@@ -71,25 +107,36 @@ def recommendations(results):
     a, w = results.get("ack"), results.get("workers")
     if a:
         rec = a["recommended"]
-        print(f"Recommended gunicorn settings (most req/s for ours in the sweep): worker_class={rec['worker_class']}, "
-              f"WEB_CONCURRENCY={rec['workers']}")
+        print(
+            f"Recommended gunicorn settings (most req/s for ours in the sweep): worker_class={rec['worker_class']}, "
+            f"WEB_CONCURRENCY={rec['workers']}"
+        )
         cost = a["fsync_cost"]
-        print(f"DUMPER_FSYNC=true (default) costs: ack req/s x{cost['rps']:.2f}, p99 x{cost['p99']:.2f} "
-              "against DUMPER_FSYNC=false")
+        print(
+            f"DUMPER_FSYNC=true (default) costs: ack req/s x{cost['rps']:.2f}, p99 x{cost['p99']:.2f} "
+            "against DUMPER_FSYNC=false"
+        )
         down, probe = a["trouble"]["redis-down"]["ours"], a["trouble"]["probes"]["redis-down"]
-        print(f"Redis down: loaded ({a['connections']} connections) p50 {down['p50']:.2f} ms, p99 {down['p99']:.2f} ms "
-              f"over {down['requests']:,} requests; unloaded (1 connection) p50 {probe['p50']:.2f} ms, "
-              f"p99 {probe['p99']:.2f} ms over {probe['ok']:,} requests, every 200 captured: "
-              f"{'yes' if down.get('captures_check') and probe['captures_check'] else 'NO'}")
+        print(
+            f"Redis down: loaded ({a['connections']} connections) p50 {down['p50']:.2f} ms, p99 {down['p99']:.2f} ms "
+            f"over {down['requests']:,} requests; unloaded (1 connection) p50 {probe['p50']:.2f} ms, "
+            f"p99 {probe['p99']:.2f} ms over {probe['ok']:,} requests, every 200 captured: "
+            f"{'yes' if down.get('captures_check') and probe['captures_check'] else 'NO'}"
+        )
     if w:
         by = {(r["worker_class"], r["batch"]): r["ours"] for r in w["runs"]}
-        speedups = [by[("simple", b)]["events_per_s"] / by[("fork", b)]["events_per_s"]
-                    for (cls, b) in by if cls == "simple" and ("fork", b) in by]
+        speedups = [
+            by[("simple", b)]["events_per_s"] / by[("fork", b)]["events_per_s"]
+            for (cls, b) in by
+            if cls == "simple" and ("fork", b) in by
+        ]
         if speedups:
-            print(f"Worker class: SimpleWorker (recommended, the CLI default) gives x{min(speedups):.1f} to "
-                  f"x{max(speedups):.1f} the forking Worker's events/s here. Trade-off: it runs each job in the "
-                  "worker process, so a job that crashes the interpreter or leaks memory takes the worker with it, "
-                  "where the forking Worker pays a fork per job to isolate each one.")
+            print(
+                f"Worker class: SimpleWorker (recommended, the CLI default) gives x{min(speedups):.1f} to "
+                f"x{max(speedups):.1f} the forking Worker's events/s here. Trade-off: it runs each job in the "
+                "worker process, so a job that crashes the interpreter or leaks memory takes the worker with it, "
+                "where the forking Worker pays a fork per job to isolate each one."
+            )
 
 
 def main():
@@ -102,15 +149,31 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so every started process is stopped
     load.ensure_wrk()
     started = time.monotonic()
-    results = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": options.quick,
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "load_average_at_start": os.getloadavg()}}
+    results = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": options.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": os.getloadavg(),
+        },
+    }
     with scratch_dir("run-") as workdir:
         if "ack" not in skip:
             print("=" * 30 + " 1-2. ack path " + "=" * 30, flush=True)
-            results["ack"] = (ack.run(os.path.join(workdir, "ack"), seconds=2, rounds=1, sweep_seconds=2,
-                                      settings=ack.SETTINGS[:2], trouble_rounds=1, prefill_count=2000)
-                              if options.quick else ack.run(os.path.join(workdir, "ack")))
+            results["ack"] = (
+                ack.run(
+                    os.path.join(workdir, "ack"),
+                    seconds=2,
+                    rounds=1,
+                    sweep_seconds=2,
+                    settings=ack.SETTINGS[:2],
+                    trouble_rounds=1,
+                    prefill_count=2000,
+                )
+                if options.quick
+                else ack.run(os.path.join(workdir, "ack"))
+            )
         if "workers" not in skip:
             print("=" * 30 + " 3. workers " + "=" * 30, flush=True)
             jobs = workers.JOBS
@@ -126,9 +189,13 @@ def main():
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["targets"] = [dict(zip(("what", "target", "measured", "verdict"), row)) for row in targets(results)]
     print("=" * 30 + " summary " + "=" * 30)
-    table(f"Targets (ratios measured in this run; {results['seconds']}s; load average at start "
-          f"{results['machine']['load_average_at_start'][0]:.2f})", ["what", "target", "measured", "verdict"],
-          targets(results), digits=2)
+    table(
+        f"Targets (ratios measured in this run; {results['seconds']}s; load average at start "
+        f"{results['machine']['load_average_at_start'][0]:.2f})",
+        ["what", "target", "measured", "verdict"],
+        targets(results),
+        digits=2,
+    )
     recommendations(results)
     path = os.path.join(RESULTS, "latest.json")
     with open(path, "w") as out:

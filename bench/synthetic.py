@@ -4,9 +4,10 @@ Each capture is a real Smartech SMS_CLICK form body (the documented sample)
 with its own guid, written as the receiver writes captures: one JSON line,
 spread evenly over ``days`` UTC day files ending yesterday.
 """
+
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from receiver import ids, jsonl
 from receiver.capture import iso_ms
@@ -25,16 +26,25 @@ def template():
     event = samples.channel_event("SMS_CLICK")
     event["event_params"]["guid"] = GUID_MARK
     body = samples.encode_body(samples.payload([event])).decode("ascii")
-    record = {"id": ID_MARK, "received_at": STAMP_MARK, "source": "default", "remote_addr": "203.0.113.7",
-              "method": "POST", "path": "/webhook/", "content_type": FORM, "user": "smartech",
-              "size": SIZE_MARK, "body": body}
+    record = {
+        "id": ID_MARK,
+        "received_at": STAMP_MARK,
+        "source": "default",
+        "remote_addr": "203.0.113.7",
+        "method": "POST",
+        "path": "/webhook/",
+        "content_type": FORM,
+        "user": "smartech",
+        "size": SIZE_MARK,
+        "body": body,
+    }
     return json.dumps(record, separators=(",", ":")) + "\n", len(body) - len(GUID_MARK)
 
 
 def write(data_dir, count, days=1, end=None):
     """Write ``count`` captures over ``days`` day files before ``end`` (default today); return bytes written."""
     line, base_size = template()
-    end = end or datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     step_ms = max(1, int(days * 86400 * 1000 / max(count, 1)))
     folder = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), jsonl.CAPTURES))
@@ -43,9 +53,12 @@ def write(data_dir, count, days=1, end=None):
         when = start + timedelta(milliseconds=n * step_ms)
         ms = int(when.timestamp() * 1000)
         guid = f"{n:012d}-synthetic"
-        text = (line.replace(ID_MARK, ids.encode((ms << ids.RANDOM_BITS) | n))
-                .replace(STAMP_MARK, iso_ms(when)).replace(GUID_MARK, guid)
-                .replace(str(SIZE_MARK), str(base_size + len(guid))))
+        text = (
+            line.replace(ID_MARK, ids.encode((ms << ids.RANDOM_BITS) | n))
+            .replace(STAMP_MARK, iso_ms(when))
+            .replace(GUID_MARK, guid)
+            .replace(str(SIZE_MARK), str(base_size + len(guid)))
+        )
         day = when.strftime("%Y-%m-%d")
         batch.setdefault(day, []).append(text)
         if len(batch[day]) >= WRITE_BATCH:

@@ -4,6 +4,7 @@ The job is held mid-write (its events file is a FIFO with no reader), the
 worker's whole process group is killed, the FIFO removed, and a new worker
 started; the figure is the time from the kill to the event on disk.
 """
+
 import json
 import os
 import signal
@@ -38,8 +39,9 @@ def measure(worker_class, workdir):
         env.pop(name, None)  # the defaults are what we measure
     settings = load(env)
     queue = queueing.get_queue(settings)
-    delivery = capture.new_delivery(ids.new_id(), "default", "127.0.0.1", "POST", "/webhook",
-                                    "application/x-www-form-urlencoded", "bench", BODY)
+    delivery = capture.new_delivery(
+        ids.new_id(), "default", "127.0.0.1", "POST", "/webhook", "application/x-www-form-urlencoded", "bench", BODY
+    )
     queueing.enqueue_capture(queue, capture.to_record(delivery), settings)
     fifo = jsonl.day_path(data_dir, jsonl.EVENTS, jsonl.day_name(delivery.received_at))
     jsonl.ensure_dir(os.path.dirname(fifo))
@@ -52,7 +54,9 @@ def measure(worker_class, workdir):
     first.wait()
     os.unlink(fifo)
     killed = time.monotonic()
-    second = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    second = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         while not os.path.exists(fifo) and time.monotonic() - killed < LIMIT:
             time.sleep(0.2)

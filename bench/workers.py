@@ -12,6 +12,7 @@ is not counted. Every run is checked: all jobs finished, events written = captur
 
     python -m bench.workers [--quick]
 """
+
 import argparse
 import glob
 import json
@@ -23,7 +24,8 @@ from unittest import mock
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import jsonl, queueing, settings as settings_mod
+from receiver import jsonl, queueing
+from receiver import settings as settings_mod
 
 from . import batches
 from .procs import BIN, ROOT, Redis, base_env, scratch_dir
@@ -66,8 +68,7 @@ class Runner:
         """Run WORKERS burst workers until the queue is empty; return seconds per job and the job states."""
         log = open(os.path.join(self.workdir, "workers.log"), "ab")
         cmd = [os.path.join(BIN, "smartech-dumper"), "worker", "--burst", "--worker-class", worker_class]
-        procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-                 for _ in range(WORKERS)]
+        procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT) for _ in range(WORKERS)]
         deadline = time.monotonic() + DRAIN_TIMEOUT
         try:
             for proc in procs:
@@ -94,8 +95,14 @@ class Runner:
         events = count_lines(data_dir, jsonl.EVENTS)
         rejects = count_lines(data_dir, jsonl.REJECTS)
         ok = times["finished"] == count and rejects == 0 and events == (0 if noop else count * batch)
-        return {"jobs": count, "finished": times["finished"], "events": events, "rejects": rejects,
-                "seconds": times["seconds"] or 0.0, "ok": ok}
+        return {
+            "jobs": count,
+            "finished": times["finished"],
+            "events": events,
+            "rejects": rejects,
+            "seconds": times["seconds"] or 0.0,
+            "ok": ok,
+        }
 
     def compare(self, worker_class, batch, count):
         """Time ours and the no-op in ABBA order (half the jobs each time), so drift cancels out."""
@@ -114,10 +121,12 @@ def combine(runs):
     """Add up runs of the same kind and derive the rates."""
     total = {key: sum(run[key] for run in runs) for key in ("jobs", "finished", "events", "rejects", "seconds")}
     seconds, finished = total["seconds"], total["finished"]
-    total.update(ok=all(run["ok"] for run in runs),
-                 jobs_per_s=finished / seconds if seconds else None,
-                 events_per_s=total["events"] / seconds if seconds and total["events"] else None,
-                 ms_per_job=1000 * seconds / finished if finished else None)
+    total.update(
+        ok=all(run["ok"] for run in runs),
+        jobs_per_s=finished / seconds if seconds else None,
+        events_per_s=total["events"] / seconds if seconds and total["events"] else None,
+        ms_per_job=1000 * seconds / finished if finished else None,
+    )
     return total
 
 
@@ -125,8 +134,9 @@ def job_times(connection, job_ids):
     """Return how many jobs finished and the seconds from the first start to the last end."""
     started, ended, finished = [], [], 0
     for start in range(0, len(job_ids), FETCH_CHUNK):
-        for job in Job.fetch_many(job_ids[start:start + FETCH_CHUNK], connection=connection,
-                                  serializer=JSONSerializer):
+        for job in Job.fetch_many(
+            job_ids[start : start + FETCH_CHUNK], connection=connection, serializer=JSONSerializer
+        ):
             if job is None or job.started_at is None or job.ended_at is None:
                 continue
             started.append(job.started_at)
@@ -150,20 +160,30 @@ def run(workdir, jobs=JOBS, batch_sizes=BATCH_SIZES, fsync_off=True):
     os.makedirs(workdir, exist_ok=True)
     runner = Runner(workdir)
     out = {"workers": WORKERS, "runs": []}
-    print(f"Workers: {WORKERS} burst workers per run, default settings (DUMPER_FSYNC=true), "
-          "time = first job start to last job end", flush=True)
+    print(
+        f"Workers: {WORKERS} burst workers per run, default settings (DUMPER_FSYNC=true), "
+        "time = first job start to last job end",
+        flush=True,
+    )
     try:
         for worker_class in ("simple", "fork"):
             for batch in batch_sizes:
                 both = runner.compare(worker_class, batch, jobs[worker_class][batch])
                 ours, noop = both["ours"], both["noop"]
-                row = {"worker_class": worker_class, "batch": batch, "ours": ours, "noop": noop,
-                       "overhead_ratio": ratio(ours["ms_per_job"], noop["ms_per_job"])}
+                row = {
+                    "worker_class": worker_class,
+                    "batch": batch,
+                    "ours": ours,
+                    "noop": noop,
+                    "overhead_ratio": ratio(ours["ms_per_job"], noop["ms_per_job"]),
+                }
                 out["runs"].append(row)
-                print(f"  {worker_class:<6} batch {batch:>3}: ours {ours['jobs_per_s']:8,.0f} jobs/s "
-                      f"{ours['events_per_s']:9,.0f} events/s | no-op {noop['jobs_per_s']:8,.0f} jobs/s | "
-                      f"x{row['overhead_ratio']:.2f} {'OK' if ours['ok'] and noop['ok'] else 'CHECK FAILED'}",
-                      flush=True)
+                print(
+                    f"  {worker_class:<6} batch {batch:>3}: ours {ours['jobs_per_s']:8,.0f} jobs/s "
+                    f"{ours['events_per_s']:9,.0f} events/s | no-op {noop['jobs_per_s']:8,.0f} jobs/s | "
+                    f"x{row['overhead_ratio']:.2f} {'OK' if ours['ok'] and noop['ok'] else 'CHECK FAILED'}",
+                    flush=True,
+                )
         if fsync_off:
             out["fsync_off"] = []
             for batch in (batch_sizes[0], batch_sizes[-1]):
@@ -177,19 +197,53 @@ def run(workdir, jobs=JOBS, batch_sizes=BATCH_SIZES, fsync_off=True):
 
 def print_tables(out):
     """Print the workers table and the fsync comparison."""
-    table(f"Workers ({out['workers']} processes per run): our job against RQ's no-op job on the same payload",
-          ["class", "batch", "jobs", "ours jobs/s", "ours events/s", "ours ms/job", "no-op jobs/s", "no-op ms/job",
-           "x time/job", "checks"],
-          [[r["worker_class"], r["batch"], r["ours"]["jobs"], r["ours"]["jobs_per_s"], r["ours"]["events_per_s"],
-            r["ours"]["ms_per_job"], r["noop"]["jobs_per_s"], r["noop"]["ms_per_job"], r["overhead_ratio"],
-            r["ours"]["ok"] and r["noop"]["ok"]] for r in out["runs"]], digits=2)
+    table(
+        f"Workers ({out['workers']} processes per run): our job against RQ's no-op job on the same payload",
+        [
+            "class",
+            "batch",
+            "jobs",
+            "ours jobs/s",
+            "ours events/s",
+            "ours ms/job",
+            "no-op jobs/s",
+            "no-op ms/job",
+            "x time/job",
+            "checks",
+        ],
+        [
+            [
+                r["worker_class"],
+                r["batch"],
+                r["ours"]["jobs"],
+                r["ours"]["jobs_per_s"],
+                r["ours"]["events_per_s"],
+                r["ours"]["ms_per_job"],
+                r["noop"]["jobs_per_s"],
+                r["noop"]["ms_per_job"],
+                r["overhead_ratio"],
+                r["ours"]["ok"] and r["noop"]["ok"],
+            ]
+            for r in out["runs"]
+        ],
+        digits=2,
+    )
     if out.get("fsync_off"):
         with_fsync = {(r["worker_class"], r["batch"]): r["ours"] for r in out["runs"]}
-        table("Worker fsync cost (SimpleWorker): DUMPER_FSYNC=true (default) against false",
-              ["batch", "events/s fsync on", "events/s fsync off", "on / off"],
-              [[r["batch"], with_fsync[("simple", r["batch"])]["events_per_s"], r["ours"]["events_per_s"],
-                ratio(with_fsync[("simple", r["batch"])]["events_per_s"], r["ours"]["events_per_s"])]
-               for r in out["fsync_off"]], digits=2)
+        table(
+            "Worker fsync cost (SimpleWorker): DUMPER_FSYNC=true (default) against false",
+            ["batch", "events/s fsync on", "events/s fsync off", "on / off"],
+            [
+                [
+                    r["batch"],
+                    with_fsync[("simple", r["batch"])]["events_per_s"],
+                    r["ours"]["events_per_s"],
+                    ratio(with_fsync[("simple", r["batch"])]["events_per_s"], r["ours"]["events_per_s"]),
+                ]
+                for r in out["fsync_off"]
+            ],
+            digits=2,
+        )
 
 
 def main():

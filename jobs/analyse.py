@@ -12,6 +12,7 @@ the events file encodes it, so writing it cannot fail on its content.
 
 Pure: no disk, no Redis, no settings read here; the caller passes them in.
 """
+
 from typing import Any, NamedTuple
 
 from receiver.jsonl import encode_line
@@ -53,7 +54,7 @@ def check_writable(what: str, value: Any) -> None:
     try:
         encode_line(value)
     except UnicodeEncodeError as exc:
-        char = exc.object[exc.start:exc.start + 1].encode("utf-8", "backslashreplace").decode("ascii")
+        char = exc.object[exc.start : exc.start + 1].encode("utf-8", "backslashreplace").decode("ascii")
         raise Reject(f"{what}: a string holds a lone surrogate {char}, which UTF-8 cannot encode") from None
     except (TypeError, ValueError, RecursionError) as exc:
         raise Reject(f"{what} cannot be written as JSON ({type(exc).__name__})") from None
@@ -66,7 +67,7 @@ def check_events(value: Any, events: list[dict[str, Any]]) -> None:
     except (TypeError, ValueError, RecursionError):
         for index, event in enumerate(events):
             check_writable(f"event {index}", event)
-        raise Reject("the events cannot be written as JSON lines")  # each alone can: never seen, but never written
+        raise Reject("the events cannot be written as JSON lines") from None  # each alone can: never seen
     # The rest of the payload is its events, each the `raw` of one; only panel names, say of an
     # empty panel, are not in an event, and `show` prints them.
     if isinstance(value, dict):

@@ -12,6 +12,7 @@ is linear in the body: no regular expression, and no search in a growing list.
 How numbers and duplicate keys are kept is the JSON parser's rule, see
 ``jobs.jsonparse``.
 """
+
 import base64
 import binascii
 from typing import Any, NamedTuple

@@ -10,6 +10,7 @@ again, in any capture, gets the same ids, and two different events never
 share one. Identical events within one capture stay distinct: the 2nd, 3rd…
 gets ``:2``, ``:3``… appended, in payload order.
 """
+
 import hashlib
 import json
 from collections import Counter

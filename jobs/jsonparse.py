@@ -17,6 +17,7 @@ note (a warning for the caller) or is kept as sent:
   top-level object, a key whose every value is an array (a Smartech panel sent
   twice in one payload) keeps all the arrays, concatenated in order.
 """
+
 import json
 import math
 from typing import Any, NoReturn
@@ -51,8 +52,7 @@ def check_digits(text: str) -> None:
     """Refuse a number literal of more than ``MAX_NUMBER_DIGITS`` digits."""
     # len() first: the count only runs on literals that could be over the cap.
     if len(text) > MAX_NUMBER_DIGITS and digit_count(text) > MAX_NUMBER_DIGITS:
-        raise JsonError(f"number of {digit_count(text)} digits, over the limit of {MAX_NUMBER_DIGITS}: "
-                        f"{preview(text)}")
+        raise JsonError(f"number of {digit_count(text)} digits, over the limit of {MAX_NUMBER_DIGITS}: {preview(text)}")
 
 
 def refuse_constant(name: str) -> NoReturn:
@@ -81,8 +81,9 @@ class Reader:
         self.hidden = 0  # notes left out over MAX_NOTES
         # (object, pairs, duplicated keys) of the last object that had duplicates
         self.pending: tuple[dict[str, Any], list[tuple[str, Any]], list[str]] | None = None
-        self.decoder = json.JSONDecoder(parse_int=self.integer, parse_float=self.real,
-                                        parse_constant=refuse_constant, object_pairs_hook=self.object)
+        self.decoder = json.JSONDecoder(
+            parse_int=self.integer, parse_float=self.real, parse_constant=refuse_constant, object_pairs_hook=self.object
+        )
 
     def note(self, text: str) -> None:
         """Add a note once, counting instead of adding once there are ``MAX_NOTES``."""

@@ -13,13 +13,14 @@ they are written again; a file replaced by its ``.gz`` keeps its ids.
 
 Failure policy: OS and SQLite errors propagate, so RQ retries the job.
 """
+
 import gzip
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from receiver import jsonl
@@ -48,8 +49,9 @@ def connect(data_dir: str) -> sqlite3.Connection:
     """Return this process's connection to the index of ``data_dir``."""
     key = (os.getpid(), os.path.abspath(data_dir))
     if key not in _open:
-        connection = sqlite3.connect(os.path.join(spool_dir(data_dir), INDEX_FILE), timeout=BUSY_TIMEOUT_MS / 1000,
-                                     isolation_level=None)
+        connection = sqlite3.connect(
+            os.path.join(spool_dir(data_dir), INDEX_FILE), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")  # derived data: the files say what is true
         connection.executescript(SCHEMA)
@@ -59,7 +61,7 @@ def connect(data_dir: str) -> sqlite3.Connection:
 
 def window_days(settings: Settings, extra_day: str, now: datetime | None = None) -> list[str]:
     """Return the days whose files the dedup window covers, plus ``extra_day``."""
-    today = (now or datetime.now(timezone.utc)).date()
+    today = (now or datetime.now(UTC)).date()
     days = {(today - timedelta(days=back)).isoformat() for back in range(int(settings.dedup_window // 86400) + 2)}
     return sorted(days | {extra_day})
 
@@ -90,8 +92,9 @@ def catch_up(connection: sqlite3.Connection, kind: str, day: str, path: str, sta
         if stat.st_size > row[1]:
             start = row[1]
         else:  # the file lost its tail: forget what it no longer holds
-            connection.execute("DELETE FROM seen WHERE path = ? AND inode = ? AND offset >= ?",
-                               (path, stat.st_ino, stat.st_size))
+            connection.execute(
+                "DELETE FROM seen WHERE path = ? AND inode = ? AND offset >= ?", (path, stat.st_ino, stat.st_size)
+            )
     elif row is not None and row[0] == stat.st_ino:
         return  # a .gz only ever changes by being replaced
     end, rows = start, []
@@ -105,8 +108,9 @@ def catch_up(connection: sqlite3.Connection, kind: str, day: str, path: str, sta
     connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, stat.st_ino, size, day))
 
 
-def catch_up_window(connection: sqlite3.Connection, settings: Settings, kind: str, day: str, locked_fd: int,
-                    locked_path: str) -> None:
+def catch_up_window(
+    connection: sqlite3.Connection, settings: Settings, kind: str, day: str, locked_fd: int, locked_path: str
+) -> None:
     """Index every file of ``kind`` in the window; the locked file through its descriptor."""
     for each in window_days(settings, day):
         plain = jsonl.day_path(settings.data_dir, kind, each)
@@ -122,10 +126,14 @@ def seen_keys(connection: sqlite3.Connection, kind: str, keys: list[str]) -> set
     """Return which of ``keys`` the index holds."""
     found: set[str] = set()
     for begin in range(0, len(keys), IN_CHUNK):
-        chunk = keys[begin:begin + IN_CHUNK]
+        chunk = keys[begin : begin + IN_CHUNK]
         marks = ",".join("?" * len(chunk))
-        found.update(key for (key,) in connection.execute(
-            f"SELECT key FROM seen WHERE kind = ? AND key IN ({marks})", (kind, *chunk)))
+        found.update(
+            key
+            for (key,) in connection.execute(
+                f"SELECT key FROM seen WHERE kind = ? AND key IN ({marks})", (kind, *chunk)
+            )
+        )
     return found
 
 

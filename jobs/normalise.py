@@ -19,6 +19,7 @@ naive ISO 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel
 uses. The Email API's ``TIMESTAMP`` is Unix seconds, so ``ts`` is UTC with a
 ``Z`` suffix.
 """
+
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -28,9 +29,25 @@ from .timestamps import parse_smartech_ts, parse_unix_ts
 from .vocabulary import WEBHOOK_CHANNELS, activity_word, split_webhook_name
 
 EVENT_FIELDS = (
-    "event_id", "capture_id", "source", "received_at", "panel", "webhook_name",
-    "channel", "activity", "foreignkey", "identity", "journey_name", "msgid",
-    "ts", "ts_raw", "custom_params", "att_params", "payload_params", "raw", "warnings",
+    "event_id",
+    "capture_id",
+    "source",
+    "received_at",
+    "panel",
+    "webhook_name",
+    "channel",
+    "activity",
+    "foreignkey",
+    "identity",
+    "journey_name",
+    "msgid",
+    "ts",
+    "ts_raw",
+    "custom_params",
+    "att_params",
+    "payload_params",
+    "raw",
+    "warnings",
 )
 EMAIL_CHANNEL = "email"
 CUSTOM_ACTIVITY = "custom_activity"
@@ -48,7 +65,7 @@ class NormaliseError(ValueError):
 def preview(value: object) -> str:
     """Return ``repr(value)`` cut to a readable length for a warning."""
     if isinstance(value, str):
-        text = repr(value[:PREVIEW_CHARS + 1])  # enough to fill the preview, and never a MB-long repr
+        text = repr(value[: PREVIEW_CHARS + 1])  # enough to fill the preview, and never a MB-long repr
     else:
         text = repr(value) if isinstance(value, (int, float, bool, type(None))) else SHORT_REPR.repr(value)
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"

@@ -9,6 +9,7 @@ Without a routes file the job touches no Redis itself. Reprocessing a capture
 yields the same event ids, and events (or a reject) already written on this
 host are not written again (see ``ledger``).
 """
+
 from collections.abc import Iterable
 from typing import Any
 

@@ -5,7 +5,8 @@ capture always writes to the same day's file; a capture without a readable
 ``received_at`` uses today's date. ``ledger.write_once`` does the writing.
 Nothing here raises.
 """
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 from typing import Any
 
 from receiver.jsonl import EVENTS, REJECTS, day_name
@@ -19,7 +20,7 @@ UTC_SUFFIX = "Z"
 
 def utc_stamp(when: datetime | None = None) -> str:
     """Return ``when`` (default now) as ISO 8601 UTC with milliseconds and a ``Z``."""
-    when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = (when or datetime.now(UTC)).astimezone(UTC)
     return when.replace(tzinfo=None).isoformat(timespec=TIMESTAMP_SPEC) + UTC_SUFFIX
 
 
@@ -32,7 +33,7 @@ def capture_day(capture: Any) -> str:
     except (TypeError, ValueError):
         return day_name()
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return day_name(when)
 
 

@@ -7,13 +7,14 @@ Smartech's ``ts`` is ``yymmddHHMMSS`` with no zone, so it becomes a naive ISO
 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel uses. The
 Email API's ``TIMESTAMP`` is Unix seconds, so it becomes UTC ending in ``Z``.
 """
+
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SMARTECH_TS_FORMAT = "%y%m%d%H%M%S"
 SMARTECH_TS_DIGITS = 12
-SMARTECH_TS_LIMIT = 10 ** SMARTECH_TS_DIGITS
+SMARTECH_TS_LIMIT = 10**SMARTECH_TS_DIGITS
 # Unix seconds with milliseconds and some padding fit in far fewer characters.
 MAX_UNIX_TS_CHARS = 64
 UTC_SUFFIX = "Z"
@@ -52,7 +53,7 @@ def parse_unix_ts(raw: Any) -> str | None:
     if not math.isfinite(seconds):
         return None
     try:
-        when = datetime.fromtimestamp(seconds, timezone.utc)
+        when = datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         return None
     spec = WHOLE_SECONDS if seconds == int(seconds) else FRACTIONAL_SECONDS

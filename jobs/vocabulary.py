@@ -13,15 +13,22 @@ ACTIVITY_FILLERS = ("_", "-")
 # Longer than any activity word with its separators: a longer one is unknown without reading it all.
 MAX_ACTIVITY_CHARS = 64
 ACTIVITY_WORDS = {
-    "click": "click", "clicked": "click",
-    "open": "open", "opened": "open",
-    "bounce": "bounce", "bounced": "bounce", "hardbounce": "bounce", "softbounce": "bounce",
+    "click": "click",
+    "clicked": "click",
+    "open": "open",
+    "opened": "open",
+    "bounce": "bounce",
+    "bounced": "bounce",
+    "hardbounce": "bounce",
+    "softbounce": "bounce",
     "delivered": "delivered",
-    "view": "view", "viewed": "view",
+    "view": "view",
+    "viewed": "view",
     "sent": "sent",
     "dropped": "dropped",
     "spam": "spam",
-    "unsubscribe": "unsubscribe", "unsubscribed": "unsubscribe",
+    "unsubscribe": "unsubscribe",
+    "unsubscribed": "unsubscribe",
     "invalid": "invalid",
 }
 

@@ -1,4 +1,5 @@
 """The Smartech webhook receiver: answer 200 fast, capture every payload, queue it."""
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 

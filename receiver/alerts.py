@@ -12,6 +12,7 @@ next call tries again. If the state file cannot be read or written, the
 monitor falls back to its own memory of its last send, so a broken disk never
 makes it mail on every call.
 """
+
 import fcntl
 import logging
 import os
@@ -19,7 +20,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from . import capture, cursor, jsonl, mailer, statefile
@@ -101,45 +102,63 @@ def subject(found: Found) -> str:
 
 def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float) -> str:
     """Return the e-mail text: what is wrong, and what the operator should do about it."""
-    when = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = [f"smartech-dumper on {socket.gethostname()} needs attention ({when}).", ""]
     if "dead" in found:
-        text += [f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
-                 f"RQ's failed registry of queue {settings.queue!r}.",
-                 f"First error: {snapshot.get('first_error') or 'not available'}",
-                 "Their captures are safe on disk. Fix the cause, then requeue them:",
-                 "  smartech-dumper failed list            # one line per failed job",
-                 "  smartech-dumper failed show ID         # the full traceback of one",
-                 "  smartech-dumper failed requeue --all   # put every one back on the queue", ""]
+        text += [
+            f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
+            f"RQ's failed registry of queue {settings.queue!r}.",
+            f"First error: {snapshot.get('first_error') or 'not available'}",
+            "Their captures are safe on disk. Fix the cause, then requeue them:",
+            "  smartech-dumper failed list            # one line per failed job",
+            "  smartech-dumper failed show ID         # the full traceback of one",
+            "  smartech-dumper failed requeue --all   # put every one back on the queue",
+            "",
+        ]
     if "retrying" in found:
-        text += [f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
-                 f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
-                 "met a fault of its own (disk, permissions, Redis): read the worker's log.", ""]
+        text += [
+            f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
+            f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
+            "met a fault of its own (disk, permissions, Redis): read the worker's log.",
+            "",
+        ]
     if "unreadable" in found:
-        text += [f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
-                 "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
-                 "(receiver.status and receiver.forwarder lines) and fix the file it names.", ""]
+        text += [
+            f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
+            "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
+            "(receiver.status and receiver.forwarder lines) and fix the file it names.",
+            "",
+        ]
     if "pending" in found:
         count, age = found["pending"]
-        text += [f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
-                 f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
-                 f"{duration(settings.alert_pending_after)}).",
-                 f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}."]
+        text += [
+            f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
+            f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
+            f"{duration(settings.alert_pending_after)}).",
+            f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}.",
+        ]
         if "redis" in found:
             text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
         else:
-            text += ["Redis answers, so the forwarder is not running or is stuck: check that "
-                     "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
-                     "and read its log for receiver.forwarder errors.", ""]
+            text += [
+                "Redis answers, so the forwarder is not running or is stuck: check that "
+                "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
+                "and read its log for receiver.forwarder errors.",
+                "",
+            ]
     if "redis" in found:
-        text += [f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
-                 "are still answered and captured to disk, but nothing is queued or processed.",
-                 "Start or repair Redis; `smartech-dumper check` shows whether this host reaches it. "
-                 "Waiting captures are forwarded automatically once it answers.", ""]
+        text += [
+            f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
+            "are still answered and captured to disk, but nothing is queued or processed.",
+            "Start or repair Redis; `smartech-dumper check` shows whether this host reaches it. "
+            "Waiting captures are forwarded automatically once it answers.",
+            "",
+        ]
         if snapshot.get("failed_count") is None:
             text += ["Dead letters cannot be counted while Redis is down.", ""]
-    text.append(f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) "
-                "while problems last.")
+    text.append(
+        f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
+    )
     return "\n".join(text) + "\n"
 
 
@@ -206,8 +225,13 @@ class AlertMonitor:
         title = subject(found)
         try:
             settings = self.settings
-            refused = mailer.send_mail(settings.smtp_url, settings.alert_from, settings.alert_emails, title,
-                                       body(found, snapshot, settings, now))
+            refused = mailer.send_mail(
+                settings.smtp_url,
+                settings.alert_from,
+                settings.alert_emails,
+                title,
+                body(found, snapshot, settings, now),
+            )
         except mailer.MailError as exc:
             log.error("alert not sent (will retry): %s: %s", title, exc)
             return FAILED

@@ -8,6 +8,7 @@ address; the client is always returned as a normalised address text, never
 as what a header said (werkzeug's ProxyFix trusts the hops without checking
 the peer or the text, which is why this is ours).
 """
+
 import ipaddress
 from collections.abc import Iterable
 
@@ -33,8 +34,9 @@ def parse_ip(text: str | None) -> IPAddress:
     return address
 
 
-def client_ip(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int,
-              proxy_networks: Iterable[IPNetwork] = ()) -> str:
+def client_ip(
+    remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int, proxy_networks: Iterable[IPNetwork] = ()
+) -> str:
     """Return the client IP as text; raise ``BadForwardedFor`` when the trusted hop is not an address.
 
     A peer without an address is a unix socket: only a process on this host, a proxy of ours, can be there.

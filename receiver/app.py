@@ -6,6 +6,7 @@ live objects of a process (Redis queue, circuit breaker, group commit, readiness
 the process that serves (after gunicorn forks and gevent patches), and
 ``--preload`` stays safe.
 """
+
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -15,7 +16,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from flask import Flask
 from rq import Queue
 
-from . import commit, queueing, settings as settings_mod, status, views
+from . import commit, queueing, status, views
+from . import settings as settings_mod
 from .breaker import Breaker
 from .settings import Settings
 
@@ -71,9 +73,11 @@ def closing(wsgi_app: WSGIApplication) -> WSGIApplication:
     connection, reading the refused request's whole body before the next one; its own Response
     object, whose bound ``start_response`` we are handed, can be told to close instead.
     """
+
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        def start(status: str, headers: list[tuple[str, str]],
-                  exc_info: "OptExcInfo | None" = None) -> Callable[[bytes], object]:
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: "OptExcInfo | None" = None
+        ) -> Callable[[bytes], object]:
             if any(name.lower() == "connection" and value.lower() == "close" for name, value in headers):
                 force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
                 if force_close is not None:

@@ -4,6 +4,7 @@ Passwords are compared in constant time and never logged or returned. Any
 header that is not well-formed Basic (bytes that are not ASCII, base64 that
 is not, text that is not UTF-8, no colon) is simply no credential: a 401.
 """
+
 import base64
 import binascii
 import hmac

@@ -6,10 +6,11 @@ The last bytes of a closed day without a newline (torn by a writer killed
 mid-append) come out as a line of their own, for the forwarder to keep aside.
 Failure policy: OS errors propagate; the forwarder retries on its next pass.
 """
+
 import fcntl
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import capture
 from .cursor import Cursor, capture_days, captures_path, current, id_time, record_id
@@ -34,8 +35,9 @@ def closed_rest(path: str, offset: int) -> bytes:
         os.close(fd)
 
 
-def read_lines(data_dir: str, cursor: Cursor, max_bytes: int = DEFAULT_BATCH_BYTES,
-               now: float | None = None) -> tuple[list[tuple[int, bytes]], Cursor]:
+def read_lines(
+    data_dir: str, cursor: Cursor, max_bytes: int = DEFAULT_BATCH_BYTES, now: float | None = None
+) -> tuple[list[tuple[int, bytes]], Cursor]:
     """Return ``(lines, next_cursor)``: ``(offset, line)`` pairs after ``cursor``, oldest first.
 
     ``now`` is a Unix time (default: the clock).
@@ -59,8 +61,9 @@ def read_lines(data_dir: str, cursor: Cursor, max_bytes: int = DEFAULT_BATCH_BYT
         return lines, Cursor(cursor.day, offset, cursor.last_id)
 
 
-def pending(data_dir: str, cursor: Cursor | None = None,
-            max_scan: int = PENDING_SCAN_BYTES) -> tuple[int, datetime | None]:
+def pending(
+    data_dir: str, cursor: Cursor | None = None, max_scan: int = PENDING_SCAN_BYTES
+) -> tuple[int, datetime | None]:
     """Return ``(count, oldest_received_at)`` of the captures not yet handed to RQ.
 
     Nothing is locked or parsed but the first waiting line, and counting stops after
@@ -92,4 +95,4 @@ def pending(data_dir: str, cursor: Cursor | None = None,
 def received_at(line: bytes) -> datetime | None:
     """Return when the capture on ``line`` was received (its id's time), or None."""
     millis = id_time(record_id(line))
-    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=UTC)

@@ -6,6 +6,7 @@ Under gevent (the receiver's worker class) the whole body must arrive within
 the timeout, so a client trickling a body a byte a second gives up its
 connection; other servers keep only their own socket timeouts.
 """
+
 import contextlib
 from wsgiref.types import InputStream, WSGIEnvironment
 

@@ -1,4 +1,5 @@
 """A circuit breaker: after a failure, skip a slow dependency for a cool-down."""
+
 import threading
 import time
 from collections.abc import Callable

@@ -10,12 +10,13 @@ the check runs under the file's lock, so once the forwarder has taken that
 lock after the deadline, no capture can be added behind it. A writer that
 stalled past the deadline gets ``DayClosed`` and takes a new id.
 """
+
 import base64
 import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -53,14 +54,24 @@ class Delivery:
     @property
     def received_at(self) -> datetime:
         """Return the receive time as a UTC datetime."""
-        return datetime.fromtimestamp(self.received_ms / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(self.received_ms / 1000, tz=UTC)
 
 
-def new_delivery(capture_id: str, source: str, remote_addr: str, method: str, path: str, content_type: str | None,
-                 user: str | None, body: bytes, query: str = "") -> Delivery:
+def new_delivery(
+    capture_id: str,
+    source: str,
+    remote_addr: str,
+    method: str,
+    path: str,
+    content_type: str | None,
+    user: str | None,
+    body: bytes,
+    query: str = "",
+) -> Delivery:
     """Return a ``Delivery`` whose receive time is the time in its ULID ``capture_id``."""
-    return Delivery(capture_id, ids.id_time_ms(capture_id), source, remote_addr, method,
-                    path, content_type, user, body, query)
+    return Delivery(
+        capture_id, ids.id_time_ms(capture_id), source, remote_addr, method, path, content_type, user, body, query
+    )
 
 
 def renewed(delivery: Delivery) -> Delivery:
@@ -71,7 +82,7 @@ def renewed(delivery: Delivery) -> Delivery:
 
 def day_deadline(day: str) -> float:
     """Return the Unix time after which ``day``'s captures file takes no more writes."""
-    start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=timezone.utc)
+    start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=UTC)
     return (start + timedelta(days=1)).timestamp() + WRITE_GRACE
 
 
@@ -122,8 +133,9 @@ def body_bytes(record: Mapping[str, Any]) -> bytes:
     return record["body"].encode("utf-8")
 
 
-def write(settings: Settings, record: dict[str, Any], received_at: datetime,
-          committer: GroupCommit | None = None) -> int:
+def write(
+    settings: Settings, record: dict[str, Any], received_at: datetime, committer: GroupCommit | None = None
+) -> int:
     """Append ``record`` to the captures file of its UTC day; raise ``OSError`` or ``DayClosed``.
 
     With a ``committer`` (``commit.GroupCommit``) the write and sync are shared with concurrent requests.

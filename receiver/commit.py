@@ -13,6 +13,7 @@ process keeps reading other requests while a sync is in flight.
 Failure policy: the error of a file's append, check or sync is raised to
 every caller whose line was in it; the other files of the group go ahead.
 """
+
 import threading
 from collections.abc import Callable
 from typing import Any

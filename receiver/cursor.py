@@ -17,6 +17,7 @@ that keep the forwarder from ever skipping a capture:
 
 Reading what follows the cursor is ``backlog``'s job.
 """
+
 import json
 import logging
 import os
@@ -86,8 +87,10 @@ def save(data_dir: str, cursor: Cursor) -> None:
         finally:
             os.close(fd)
     spool_dir(data_dir)
-    statefile.write_json(cursor_path(data_dir), {"day": cursor.day, "offset": cursor.offset,
-                                                 "last_id": cursor.last_id, "last_len": cursor.last_len})
+    statefile.write_json(
+        cursor_path(data_dir),
+        {"day": cursor.day, "offset": cursor.offset, "last_id": cursor.last_id, "last_len": cursor.last_len},
+    )
 
 
 def captures_path(data_dir: str, day: str) -> str:
@@ -141,9 +144,12 @@ def checked(data_dir: str, cursor: Cursor) -> Cursor:
             if os.fstat(fd).st_size >= cursor.offset:
                 start = cursor.offset - span
                 # The byte before the line (a newline, or the start of the file), then the line itself.
-                before = (os.pread(fd, span + 1, start - 1) if start else NEWLINE + os.pread(fd, span, 0))
-                if (before.endswith(NEWLINE) and (not cursor.last_len or before[:1] == NEWLINE)
-                        and (cursor.last_id is None or record_id(before[1:]) == cursor.last_id)):
+                before = os.pread(fd, span + 1, start - 1) if start else NEWLINE + os.pread(fd, span, 0)
+                if (
+                    before.endswith(NEWLINE)
+                    and (not cursor.last_len or before[:1] == NEWLINE)
+                    and (cursor.last_id is None or record_id(before[1:]) == cursor.last_id)
+                ):
                     return cursor
     except FileNotFoundError:
         pass
@@ -169,8 +175,13 @@ def resync(data_dir: str, cursor: Cursor) -> Cursor:
     except FileNotFoundError:
         pass
     resume = found if found is not None else (margin_start if margin_start is not None else offset)
-    log.warning("cursor %s@%d does not match its captures file; resuming at offset %d (%s)", cursor.day,
-                cursor.offset, resume, "after its last capture" if found is not None else "a minute before it")
+    log.warning(
+        "cursor %s@%d does not match its captures file; resuming at offset %d (%s)",
+        cursor.day,
+        cursor.offset,
+        resume,
+        "after its last capture" if found is not None else "a minute before it",
+    )
     if found is not None:
         return Cursor(cursor.day, resume, cursor.last_id, found_len)
     return Cursor(cursor.day, resume)

@@ -16,6 +16,7 @@ A pass that ends without an exception rewrites ``spool/forwarder.heartbeat``
 so ``/readyz`` and the alerts can tell a live forwarder from a dead or stuck
 one, and learn of a Redis outage as soon as the forwarder does.
 """
+
 import fcntl
 import logging
 import os
@@ -145,8 +146,11 @@ class Forwarder:
         if now - self.beat_at >= HEARTBEAT_EVERY:
             self.beat_at = now
             cursor.spool_dir(self.data_dir)
-            statefile.write_json(heartbeat_path(self.data_dir), {
-                "pid": os.getpid(), "redis_down_since": self.redis_down_since}, durable=False)
+            statefile.write_json(
+                heartbeat_path(self.data_dir),
+                {"pid": os.getpid(), "redis_down_since": self.redis_down_since},
+                durable=False,
+            )
 
     def redis_failed(self, exc: Exception) -> None:
         """Note an outage, logging only its start."""

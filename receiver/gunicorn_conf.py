@@ -14,6 +14,7 @@ so a bad value stops the start with one line naming the variable instead of
 a worker boot loop. (A bad WEB_CONCURRENCY already breaks gunicorn's own
 defaults; ``smartech-dumper serve`` checks it first.)
 """
+
 import sys
 
 from receiver.settings import Settings, SettingsError, load
@@ -42,4 +43,3 @@ errorlog = "-"
 # gunicorn 23+ opens a control socket at one fixed path per user; several receivers
 # on one host would fight over it, and we do not use it.
 control_socket_disable = True
-

@@ -5,6 +5,7 @@ before the app runs. That is the client's broken framing, and our contract
 keeps 5xx for 503 only, so it answers 400 instead; everything else is
 gunicorn's own behaviour.
 """
+
 import socket
 
 from gunicorn.http import Request

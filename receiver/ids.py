@@ -3,6 +3,7 @@
 Within one process, ids made in the same millisecond increase too (the
 random part is incremented), so ids from one worker sort in arrival order.
 """
+
 import os
 import threading
 import time

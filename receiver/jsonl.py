@@ -15,12 +15,13 @@ follow it:
 ``fdatasync`` runs after the lock is released, so concurrent writers share
 the disk flush instead of queueing for it.
 """
+
 import fcntl
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 FILE_MODE = 0o600
@@ -34,8 +35,8 @@ KINDS = (CAPTURES, EVENTS, REJECTS)
 
 def day_name(when: datetime | None = None) -> str:
     """Return the UTC date of ``when`` (default now) as ``YYYY-MM-DD``."""
-    when = when or datetime.now(timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    when = when or datetime.now(UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 _made: set[str] = set()  # directories this process has made or seen, to spare a stat() per request
@@ -74,7 +75,7 @@ def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` to ``fd``."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def locked_append(fd: int, data: bytes, check: Callable[[], None] | None = None) -> int:
@@ -111,8 +112,9 @@ def locked(path: str, opener: Callable[[str], int] = open_for_append) -> Iterato
             os.close(fd)  # also releases the lock
 
 
-def append_lines(path: str, lines: Iterable[bytes], fsync: bool = False,
-                 check: Callable[[], None] | None = None) -> int:
+def append_lines(
+    path: str, lines: Iterable[bytes], fsync: bool = False, check: Callable[[], None] | None = None
+) -> int:
     """Append encoded ``lines`` to ``path`` atomically; return the offset of the first.
 
     ``check`` runs under the lock before writing and may raise to refuse the append.
@@ -125,8 +127,9 @@ def append_lines(path: str, lines: Iterable[bytes], fsync: bool = False,
         return start
 
 
-def append_records(data_dir: str, kind: str, records: Iterable[Any], day: str | None = None,
-                   fsync: bool = False) -> str:
+def append_records(
+    data_dir: str, kind: str, records: Iterable[Any], day: str | None = None, fsync: bool = False
+) -> str:
     """Append ``records`` to today's (or ``day``'s) ``kind`` file and return its path."""
     ensure_dir(data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
     path = day_path(data_dir, kind, day or day_name())

@@ -1,4 +1,5 @@
 """Read complete lines only: a line still being written (no newline yet) is left for a later read."""
+
 import gzip
 from collections.abc import Iterator
 from typing import IO

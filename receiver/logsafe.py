@@ -4,6 +4,7 @@ A value made only of safe characters is written as it is; anything else is
 written as a JSON string, whose escapes cover control characters, quotes,
 spaces and everything beyond ASCII (C1 controls, bidi overrides).
 """
+
 import json
 
 SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./_:-@[]")

@@ -12,6 +12,7 @@ are returned, not raised, so a retry never mails the accepted ones twice.
 A password is never sent unencrypted to another host: without TLS it goes
 only to a loopback address.
 """
+
 import ipaddress
 import smtplib
 import ssl
@@ -50,8 +51,9 @@ def endpoint(parts: SplitResult) -> tuple[str, int]:
     except ValueError:
         port = None
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname or port is None:
-        raise MailError(f"not an smtp://host[:port] or smtps://host[:port] URL: "
-                        f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+        raise MailError(
+            f"not an smtp://host[:port] or smtps://host[:port] URL: {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        )
     return parts.hostname, port
 
 
@@ -96,8 +98,10 @@ def login(client: smtplib.SMTP, parts: SplitResult, encrypted: bool) -> None:
     if parts.username is None:
         return
     if not encrypted and not is_loopback(parts.hostname or ""):  # no host is no loopback
-        raise MailError(f"{where(parts)} offers no STARTTLS: refusing to send the SMTP password "
-                        "unencrypted; use smtps:// or a server with STARTTLS")
+        raise MailError(
+            f"{where(parts)} offers no STARTTLS: refusing to send the SMTP password "
+            "unencrypted; use smtps:// or a server with STARTTLS"
+        )
     user, password = unquote(parts.username), unquote(parts.password or "")
     if not (user + password).isascii():  # smtplib encodes AUTH as ASCII
         raise MailError(f"{where(parts)}: the SMTP user and password must be ASCII")
@@ -112,8 +116,9 @@ def quit_quietly(client: smtplib.SMTP) -> None:
         pass
 
 
-def send_mail(smtp_url: str, sender: str, recipients: Sequence[str], subject: str, body: str,
-              timeout: float = DEFAULT_TIMEOUT) -> dict[str, tuple[int, bytes]]:
+def send_mail(
+    smtp_url: str, sender: str, recipients: Sequence[str], subject: str, body: str, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, tuple[int, bytes]]:
     """Send ``body`` as a plain-text e-mail to ``recipients``; return those the server refused."""
     parts = urlsplit(smtp_url)
     endpoint(parts)
@@ -130,4 +135,3 @@ def send_mail(smtp_url: str, sender: str, recipients: Sequence[str], subject: st
             client.close()
     except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError and socket.timeout are OSErrors
         raise MailError(f"cannot send mail via {where(parts)}: {type(exc).__name__}: {one_line(exc)}") from None
-

@@ -9,6 +9,7 @@ keep it to one e-mail per ``DUMPER_ALERT_EVERY``.
 Failure policy: a check never raises; what goes wrong is logged and the next
 check runs on time.
 """
+
 import logging
 import threading
 import time
@@ -41,8 +42,13 @@ def first_failure(queue: Queue) -> str | None:
 class Monitor:
     """Snapshot the receiver's state every ``interval`` seconds and hand it to the alert monitor."""
 
-    def __init__(self, settings: Settings, queue: Queue | None = None, interval: float = CHECK_EVERY,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: Queue | None = None,
+        interval: float = CHECK_EVERY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         from .alerts import AlertMonitor  # imported late: alerts pulls in smtplib, needed only here
 
         self.settings, self.interval, self.clock = settings, interval, clock

@@ -3,6 +3,7 @@
 Failure policy: every parser raises ``SettingsError`` for any bad text, never
 another exception, and its message starts with the variable's name.
 """
+
 import ipaddress
 import math
 import re
@@ -73,8 +74,9 @@ def parse_duration(name: str, value: str) -> float:
     """Parse ``90``, ``30s``, ``15m``, ``2h``, ``7d`` or ``2w`` into seconds (a positive float)."""
     seconds = duration_seconds(value)
     if seconds is None or not 0 < seconds <= MAX_DURATION:
-        raise SettingsError(f"{name}: expected a duration such as 30s, 15m, 2h, 7d or 2w "
-                            f"(at most ten years), got {value!r}")
+        raise SettingsError(
+            f"{name}: expected a duration such as 30s, 15m, 2h, 7d or 2w (at most ten years), got {value!r}"
+        )
     return seconds
 
 

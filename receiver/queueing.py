@@ -7,6 +7,7 @@ forwarder cannot queue a capture twice, and a job key is never written
 without its queue entry (MULTI/EXEC is all or nothing). Failing jobs are
 retried at the configured intervals, then rest in RQ's FailedJobRegistry.
 """
+
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -69,8 +70,10 @@ def enqueue_capture(queue: Queue, capture: dict[str, Any], settings: Settings) -
 def enqueue_absent(queue: Queue, captures: Iterable[dict[str, Any]], settings: Settings) -> int:
     """Queue the job of each capture whose job does not exist, atomically; return how many were queued."""
     captures = list({capture["id"]: capture for capture in captures}.values())
-    return enqueue_jobs_absent(queue, [Queue.prepare_data(JOB_FUNCTION, args=(capture,),
-                                                          **job_options(capture, settings)) for capture in captures])
+    return enqueue_jobs_absent(
+        queue,
+        [Queue.prepare_data(JOB_FUNCTION, args=(capture,), **job_options(capture, settings)) for capture in captures],
+    )
 
 
 def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = None) -> int:
@@ -92,9 +95,17 @@ def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = Non
                     queue.enqueue_many(fresh, pipeline=pipe)
                 elif fresh and at is not None:
                     for data in fresh:
-                        job = queue.create_job(data.func, args=data.args, kwargs=data.kwargs, timeout=data.timeout,
-                                               result_ttl=data.result_ttl, description=data.description,
-                                               job_id=data.job_id, meta=data.meta, retry=data.retry)
+                        job = queue.create_job(
+                            data.func,
+                            args=data.args,
+                            kwargs=data.kwargs,
+                            timeout=data.timeout,
+                            result_ttl=data.result_ttl,
+                            description=data.description,
+                            job_id=data.job_id,
+                            meta=data.meta,
+                            retry=data.retry,
+                        )
                         queue.schedule_job(job, at, pipeline=pipe)
                 pipe.execute()
                 return len(fresh)

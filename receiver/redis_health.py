@@ -4,6 +4,7 @@ Failure policy: a server that refuses CONFIG (managed Redis often disables or
 renames it) yields one warning that the policy could not be verified, never an
 error. Connection errors propagate: the caller reports Redis as unreachable.
 """
+
 import redis
 
 from .logsafe import one_line
@@ -14,12 +15,16 @@ SAVE = "save"
 APPENDONLY = "appendonly"
 CONFIG_KEYS = (POLICY, SAVE, APPENDONLY)
 
-EVICTION_WARNING = ("Redis may evict keys (maxmemory-policy={policy}): RQ loses queued jobs silently; "
-                    "set maxmemory-policy noeviction")
-NO_DISK_WARNING = ("Redis keeps nothing on disk (no RDB snapshots, no AOF): a restart loses every "
-                   "queued job; enable appendonly yes")
-UNVERIFIED_WARNING = ("Redis refused CONFIG GET ({reason}): could not verify that it keeps jobs "
-                      "(maxmemory-policy noeviction, appendonly yes); check both with your Redis provider")
+EVICTION_WARNING = (
+    "Redis may evict keys (maxmemory-policy={policy}): RQ loses queued jobs silently; set maxmemory-policy noeviction"
+)
+NO_DISK_WARNING = (
+    "Redis keeps nothing on disk (no RDB snapshots, no AOF): a restart loses every queued job; enable appendonly yes"
+)
+UNVERIFIED_WARNING = (
+    "Redis refused CONFIG GET ({reason}): could not verify that it keeps jobs "
+    "(maxmemory-policy noeviction, appendonly yes); check both with your Redis provider"
+)
 MISSING_WARNING = "Redis did not report {keys}: could not verify that it keeps jobs"
 
 

@@ -3,14 +3,27 @@
 A bad value raises ``SettingsError`` whose message starts with the name of
 the variable, so a start-up failure always says which setting to fix.
 """
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .allowlist import IPNetwork
-from .parsers import (SettingsError, parse_bool, parse_credentials, parse_duration, parse_durations,
-                      parse_email, parse_emails, parse_float, parse_int, parse_log_level, parse_name, parse_networks,
-                      parse_url)
+from .parsers import (
+    SettingsError,
+    parse_bool,
+    parse_credentials,
+    parse_duration,
+    parse_durations,
+    parse_email,
+    parse_emails,
+    parse_float,
+    parse_int,
+    parse_log_level,
+    parse_name,
+    parse_networks,
+    parse_url,
+)
 
 __all__ = ["Settings", "SettingsError", "load"]
 
@@ -109,27 +122,33 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         max_bytes=parse_int("DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1),
         body_timeout=parse_duration("DUMPER_BODY_TIMEOUT", get("DUMPER_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
         web_processes=parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES), minimum=1),
-        web_connections=parse_int("DUMPER_WEB_CONNECTIONS", get("DUMPER_WEB_CONNECTIONS", DEFAULT_WEB_CONNECTIONS),
-                                  minimum=1),
+        web_connections=parse_int(
+            "DUMPER_WEB_CONNECTIONS", get("DUMPER_WEB_CONNECTIONS", DEFAULT_WEB_CONNECTIONS), minimum=1
+        ),
         fsync=parse_bool("DUMPER_FSYNC", get("DUMPER_FSYNC", "true")),
         log_level=parse_log_level("DUMPER_LOG_LEVEL", get("DUMPER_LOG_LEVEL", DEFAULT_LOG_LEVEL)),
         forwarder=parse_bool("DUMPER_FORWARDER", get("DUMPER_FORWARDER", "true")),
-        forward_interval=parse_float("DUMPER_FORWARD_INTERVAL",
-                                     get("DUMPER_FORWARD_INTERVAL", DEFAULT_FORWARD_INTERVAL)),
+        forward_interval=parse_float(
+            "DUMPER_FORWARD_INTERVAL", get("DUMPER_FORWARD_INTERVAL", DEFAULT_FORWARD_INTERVAL)
+        ),
         dedup_window=parse_duration("DUMPER_DEDUP_WINDOW", get("DUMPER_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)),
-        retry_intervals=parse_durations("DUMPER_RETRY_INTERVALS",
-                                        get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)),
+        retry_intervals=parse_durations(
+            "DUMPER_RETRY_INTERVALS", get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)
+        ),
         job_timeout=parse_duration("DUMPER_JOB_TIMEOUT", get("DUMPER_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)),
-        maintenance_interval=parse_duration("DUMPER_MAINTENANCE_INTERVAL",
-                                            get("DUMPER_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL)),
+        maintenance_interval=parse_duration(
+            "DUMPER_MAINTENANCE_INTERVAL", get("DUMPER_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL)
+        ),
         alert_emails=parse_emails("DUMPER_ALERT_EMAILS", get("DUMPER_ALERT_EMAILS", "")),
         smtp_url=parse_url("DUMPER_SMTP_URL", get("DUMPER_SMTP_URL", DEFAULT_SMTP_URL), ("smtp", "smtps")),
         alert_from=parse_email("DUMPER_ALERT_FROM", get("DUMPER_ALERT_FROM", DEFAULT_ALERT_FROM)),
         alert_every=parse_duration("DUMPER_ALERT_EVERY", get("DUMPER_ALERT_EVERY", DEFAULT_ALERT_EVERY)),
-        alert_pending_after=parse_duration("DUMPER_ALERT_PENDING_AFTER",
-                                           get("DUMPER_ALERT_PENDING_AFTER", DEFAULT_ALERT_PENDING_AFTER)),
-        alert_redis_after=parse_duration("DUMPER_ALERT_REDIS_AFTER",
-                                         get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)),
+        alert_pending_after=parse_duration(
+            "DUMPER_ALERT_PENDING_AFTER", get("DUMPER_ALERT_PENDING_AFTER", DEFAULT_ALERT_PENDING_AFTER)
+        ),
+        alert_redis_after=parse_duration(
+            "DUMPER_ALERT_REDIS_AFTER", get("DUMPER_ALERT_REDIS_AFTER", DEFAULT_ALERT_REDIS_AFTER)
+        ),
         min_free_bytes=parse_int("DUMPER_MIN_FREE_BYTES", get("DUMPER_MIN_FREE_BYTES", DEFAULT_MIN_FREE_BYTES)),
         max_events=parse_int("DUMPER_MAX_EVENTS", get("DUMPER_MAX_EVENTS", DEFAULT_MAX_EVENTS), minimum=1),
         # Only the path: the worker, `check` and `serve` read and validate the file (jobs.routing.config).

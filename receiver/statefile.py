@@ -5,6 +5,7 @@ the target, and the directory is fsynced, so after a crash or power cut the
 file holds either the old or the new value, never a mix. A failed write
 leaves no temporary file behind.
 """
+
 import json
 import os
 import tempfile

@@ -7,6 +7,7 @@ texts: ``/readyz`` is open to monitors, and an error text can quote a payload
 or a path; the details go to the log. ``Readiness`` caches the snapshot for
 ``CACHE_SECONDS``, so a flood of probes costs one snapshot a second.
 """
+
 import logging
 import os
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rq import Queue
@@ -45,9 +46,13 @@ def redis_status(queue: Queue) -> dict[str, Any]:
     """Return Redis reachability, queue depth, jobs waiting for a retry and dead letters."""
     try:
         queue.connection.ping()
-        return {"reachable": True, "queue_depth": queue.count, "retrying": queue.scheduled_job_registry.count,
-                "failed_count": queue.failed_job_registry.count,
-                "warnings": redis_config_warnings(queue.connection)}
+        return {
+            "reachable": True,
+            "queue_depth": queue.count,
+            "retrying": queue.scheduled_job_registry.count,
+            "failed_count": queue.failed_job_registry.count,
+            "warnings": redis_config_warnings(queue.connection),
+        }
     except REDIS_ERRORS as exc:
         log.warning("readiness: Redis unreachable: %s", exc)
         return {"reachable": False, "queue_depth": None, "retrying": None, "failed_count": None, "warnings": []}
@@ -69,7 +74,7 @@ def backlog_status(settings: Settings) -> dict[str, Any]:
     except OSError as exc:
         log.warning("readiness: cannot count the torn lines: %s", exc)
         kept = None
-    age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else None
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest else None
     return {"awaiting_enqueue": count, "oldest_age_seconds": age, "torn_lines": kept}
 
 
@@ -77,26 +82,42 @@ def forwarder_status(settings: Settings) -> dict[str, Any]:
     """Return the age of the forwarder's last heartbeat (None if it never beat), whether it lives, and its Redis."""
     age, down_since = forwarder.read_heartbeat(settings.data_dir)
     alive = age is not None and age < FORWARDER_STALE_AFTER
-    return {"enabled": settings.forwarder, "heartbeat_age_seconds": age, "alive": alive,
-            "redis_down_seconds": max(0.0, time.time() - down_since) if alive and down_since else None}
+    return {
+        "enabled": settings.forwarder,
+        "heartbeat_age_seconds": age,
+        "alive": alive,
+        "redis_down_seconds": max(0.0, time.time() - down_since) if alive and down_since else None,
+    }
 
 
 def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
-    state: dict[str, Any] = {"redis": redis_status(queue), "disk": disk, "backlog": backlog_status(settings),
-                             "forwarder": forwarder_status(settings)}
-    state["ready"] = bool(state["redis"]["reachable"] and disk["writable"]
-                          and disk["free_bytes"] >= settings.min_free_bytes
-                          and (state["forwarder"]["alive"] or not settings.forwarder))
+    state: dict[str, Any] = {
+        "redis": redis_status(queue),
+        "disk": disk,
+        "backlog": backlog_status(settings),
+        "forwarder": forwarder_status(settings),
+    }
+    state["ready"] = bool(
+        state["redis"]["reachable"]
+        and disk["writable"]
+        and disk["free_bytes"] >= settings.min_free_bytes
+        and (state["forwarder"]["alive"] or not settings.forwarder)
+    )
     return state
 
 
 class Readiness:
     """Serve the snapshot from a cache that one caller at a time refreshes."""
 
-    def __init__(self, settings: Settings, queue: Queue, max_age: float = CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: Queue,
+        max_age: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings, self.queue, self.max_age, self.clock = settings, queue, max_age, clock
         self.lock = threading.Lock()
         self.state: dict[str, Any] | None = None

@@ -7,9 +7,10 @@ before its sync), but it is kept, whole, with where it was found, so that an
 operator can see it. Each one is logged once, when the forwarder meets it.
 Failure policy: a write error propagates, and the forwarder tries the batch again.
 """
+
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import capture, jsonl
 from .cursor import SPOOL, spool_dir
@@ -30,11 +31,31 @@ def keep(data_dir: str, day: str, offset: int, line: bytes, fsync: bool = True) 
     text = line.rstrip(b"\n").decode("utf-8", "backslashreplace")
     where = os.path.join(capture.KIND, day + jsonl.SUFFIX)
     spool_dir(data_dir)
-    jsonl.append_lines(torn_path(data_dir), [jsonl.encode_line({
-        "found_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "file": where, "offset": offset, "size": len(line), "reason": REASON, "text": text})], fsync=fsync)
-    log.error("%s at %s offset %d (%d bytes) kept in %s: %r", REASON, where, offset, len(line),
-              os.path.join(SPOOL, TORN_FILE), text[:PREVIEW])
+    jsonl.append_lines(
+        torn_path(data_dir),
+        [
+            jsonl.encode_line(
+                {
+                    "found_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "file": where,
+                    "offset": offset,
+                    "size": len(line),
+                    "reason": REASON,
+                    "text": text,
+                }
+            )
+        ],
+        fsync=fsync,
+    )
+    log.error(
+        "%s at %s offset %d (%d bytes) kept in %s: %r",
+        REASON,
+        where,
+        offset,
+        len(line),
+        os.path.join(SPOOL, TORN_FILE),
+        text[:PREVIEW],
+    )
 
 
 def count(data_dir: str) -> int:

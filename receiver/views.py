@@ -8,6 +8,7 @@ Redis took a payload, or something unforeseen broke (logged with its
 traceback). A refusal closes the connection, so nobody keeps a server
 reading a body it will not take.
 """
+
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +54,15 @@ def runtime() -> "Runtime":
 def refuse(code: int, status: str, reason: str, ip: str | None) -> Response:
     """Log a refusal without secrets and return its generic answer."""
     request_id = ids.new_id()  # a tag for the log line; a refused request has no capture
-    log.warning("request_id=%s refused=%d reason=%s client=%s method=%s path=%s", request_id, code,
-                field(reason), field(ip), field(request.method), field(request.path))
+    log.warning(
+        "request_id=%s refused=%d reason=%s client=%s method=%s path=%s",
+        request_id,
+        code,
+        field(reason),
+        field(ip),
+        field(request.method),
+        field(request.path),
+    )
     response = answer(status, code)
     if code == 401:
         response.headers["WWW-Authenticate"] = REALM
@@ -72,16 +80,24 @@ def healthz() -> Response:
 # No redirects, ever: a redirect is no answer for a POST, and Werkzeug would build its Location from
 # the Host header (see merge_slashes and redirect_defaults in app.py).
 # And no automatic OPTIONS: it would answer 200 before the allowlist and auth; unknown methods get a 405.
-@bp.route("/webhook", defaults={"source": capture.DEFAULT_SOURCE}, methods=WEBHOOK_METHODS,
-          strict_slashes=False, provide_automatic_options=False)
-@bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False,
-          provide_automatic_options=False)
+@bp.route(
+    "/webhook",
+    defaults={"source": capture.DEFAULT_SOURCE},
+    methods=WEBHOOK_METHODS,
+    strict_slashes=False,
+    provide_automatic_options=False,
+)
+@bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False, provide_automatic_options=False)
 def webhook(source: str) -> Response:
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]
     try:
-        ip = allowlist.client_ip(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                                 settings.trusted_proxies, settings.proxy_networks)
+        ip = allowlist.client_ip(
+            request.remote_addr,
+            request.headers.get("X-Forwarded-For"),
+            settings.trusted_proxies,
+            settings.proxy_networks,
+        )
     except allowlist.BadForwardedFor as exc:
         return refuse(400, "bad request", str(exc), request.remote_addr)
     if not allowlist.is_allowed(ip, settings.allowed_networks):
@@ -105,9 +121,17 @@ def webhook(source: str) -> Response:
         return refuse(408, "timeout", f"body not received within {settings.body_timeout:g}s", ip)
     # The id, and so the day file, is chosen now that the body is in: a body that trickled in
     # across midnight belongs to the new day. It is also the request id of the log lines.
-    delivery = capture.new_delivery(ids.new_id(), source, ip, request.method, request.path,
-                                    request.headers.get("Content-Type"), user, body,
-                                    request.environ.get("QUERY_STRING", ""))
+    delivery = capture.new_delivery(
+        ids.new_id(),
+        source,
+        ip,
+        request.method,
+        request.path,
+        request.headers.get("Content-Type"),
+        user,
+        body,
+        request.environ.get("QUERY_STRING", ""),
+    )
     return accept(settings, delivery)
 
 

@@ -1,4 +1,5 @@
 """The ``smartech-dumper`` command line: run, test and inspect the receiver."""
+
 from importlib import metadata
 
 import click
@@ -37,9 +38,20 @@ def main():
 
 
 COMMANDS = (
-    up.up, serve.serve, worker.worker, forward.forward, send.send, check.check, failed.failed,
-    tail.tail, show.show, listing.list_captures, stats.stats, replay.replay,
-    tidy.compress, tidy.prune,
+    up.up,
+    serve.serve,
+    worker.worker,
+    forward.forward,
+    send.send,
+    check.check,
+    failed.failed,
+    tail.tail,
+    show.show,
+    listing.list_captures,
+    stats.stats,
+    replay.replay,
+    tidy.compress,
+    tidy.prune,
 )
 for command in COMMANDS:
     main.add_command(command)

@@ -4,6 +4,7 @@ Failure policy: a settings error ends a command with exit 1 and its message
 (which names the variable); a data file or capture that cannot be read does
 too; a reader that went away (``| head``) ends it quietly.
 """
+
 import contextlib
 import os
 import sys

@@ -1,10 +1,10 @@
 """Make capture records at chosen times, with the receiver's own record and file code."""
+
 import gzip
 import json
 import os
 import random
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta
 
 from receiver import ids, jsonl
 from receiver.capture import Delivery, body_bytes, to_record
@@ -17,7 +17,7 @@ RANDOM_BITS = 79
 
 def utc(*args):
     """Return a UTC datetime."""
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def capture_id_at(when):
@@ -31,8 +31,9 @@ def make_capture(when, body, content_type=FORM, source="default", user="smartech
     capture_id = capture_id_at(when)
     path = "/webhook/" if source == "default" else f"/webhook/{source}"
     body = body if isinstance(body, bytes) else body.encode("utf-8")
-    delivery = Delivery(capture_id, ids.id_time_ms(capture_id), source, "203.0.113.7", "POST", path,
-                        content_type, user, body)
+    delivery = Delivery(
+        capture_id, ids.id_time_ms(capture_id), source, "203.0.113.7", "POST", path, content_type, user, body
+    )
     return to_record(delivery)
 
 
@@ -77,10 +78,8 @@ def read_all(data_dir, kind):
 
 def days_ago(days, hour=12):
     """Return the UTC time ``days`` days ago at ``hour`` o'clock."""
-    today = datetime.now(timezone.utc).replace(hour=hour, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
     return today - timedelta(days=days)
-
-
 
 
 __all__ = ["body_bytes", "make_capture", "smartech_body", "write_captures", "write_gz", "read_all", "utc"]

@@ -1,4 +1,5 @@
 """Shared fixtures: a private real redis-server on a unix socket, data dirs, settings."""
+
 import os
 import shutil
 import tempfile

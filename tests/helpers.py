@@ -1,4 +1,5 @@
 """Small helpers shared by tests: auth headers and reading data files."""
+
 import base64
 import glob
 import json

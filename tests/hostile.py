@@ -1,4 +1,5 @@
 """Captures whose every field and payload value tries to take over the terminal that shows them."""
+
 import os
 import pty
 import re
@@ -6,10 +7,10 @@ import subprocess
 import sys
 
 from receiver import jsonl
+from receiver.store.select import id_day
 from scripts.ops import samples
 from tests.capture_factory import FORM, make_capture
 from tests.helpers import read_terminal
-from receiver.store.select import id_day
 
 BIN = os.path.dirname(sys.executable)
 # Sets the window title, clears the screen, a one-character CSI, a right-to-left override, NUL, DEL, CR.
@@ -19,8 +20,10 @@ VALUE = f"{CITY}{HOSTILE}{PLACE}"
 NOT_UTF8 = b"data=\xff\xfe" + HOSTILE.encode()
 # What a command must never write: controls but newline and tab, DEL, C1, bidi and other format characters,
 # line and paragraph separators, lone surrogates.
-FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029"
-                       "\u2060-\u2069\ufeff\ud800-\udfff]")
+FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029"
+    "\u2060-\u2069\ufeff\ud800-\udfff]"
+)
 ESCAPED = ("\\x1b]0;pwned\\x07", "\\x1b[2J", "\\x9b31m", "\\u202e", "\\x00", "\\x7f", "\\r")
 JSON_ESCAPED = ("\\u001b]0;pwned\\u0007", "\\u001b[2J", "\\u009b31m", "\\u202e", "\\u0000", "\\u007f")
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")
@@ -54,8 +57,9 @@ def hostile_captures(when):
     A decodes (hostile payload), B is rejected (hostile content type and body), C is not UTF-8,
     D has an id and a receive time that are no ULID and no time at all.
     """
-    decodes = make_capture(when, samples.encode_body(hostile_payload()), content_type=f"{FORM}; x={VALUE}",
-                           source=VALUE, user=VALUE)
+    decodes = make_capture(
+        when, samples.encode_body(hostile_payload()), content_type=f"{FORM}; x={VALUE}", source=VALUE, user=VALUE
+    )
     decodes.update(remote_addr=VALUE, method=VALUE, path=VALUE, received_at=decodes["received_at"] + VALUE)
     rejected = make_capture(when.replace(second=1), VALUE.encode(), content_type=VALUE, source=VALUE, user=VALUE)
     not_utf8 = make_capture(when.replace(second=2), NOT_UTF8, source=VALUE)
@@ -72,8 +76,9 @@ def write_day(data_dir, records):
 def run_on_a_tty(args, env=None):
     """Run ``smartech-dumper args`` with stdout on a pseudo-terminal; return (exit status, text, stderr)."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), *args], stdout=follower,
-                            stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), *args], stdout=follower, stderr=subprocess.PIPE, env=env
+    )
     os.close(follower)
     output = read_terminal(leader)
     status = proc.wait(timeout=30)

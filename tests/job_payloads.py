@@ -1,4 +1,5 @@
 """Payloads shared by the jobs tests, copied from the vendor page and built like Smartech does."""
+
 import json
 from urllib.parse import quote_plus, urlencode
 
@@ -12,17 +13,17 @@ CAPTURE_ID = "01E0ZZZZZZZZZZZZZZZZZZZZZZ"
 # The web-activity body copied verbatim from the vendor page, ending in %3Cdiv%3E after the JSON.
 SEED_WEB_BODY = (
     'data="%7B%22%3Cpanel_name%3E%22%3A%5B%7B%22channel%22%3A%22custom_activity%22%2C%22custom_params%22%'
-    '3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11%'
-    '22%7D%2C%22msgid%22%3A%22103%22%2C%22webhook_name%22%3A%22Test%20Webhook%20URL%20for%20Automation%22'
-    '%2C%22payload_params%22%3A%7B%22items%22%3A%5B%7B%22dateofpurchase_sm%22%3A%222018-12-06%2017%3A11%3'
-    'A30%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3A1%2C%22prid_s%22%3A157%2C%22name_s%22%3'
-    'A%22sarvesh12345%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price_s%22%3A9990.91%7D%2C%7B%22dateofpu'
-    'rchase_sm%22%3A%222018-12-06%2017%3A11%3A30%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3'
-    'A2%2C%22prid_s%22%3A157%2C%22name_s%22%3A%22sarvesh%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price'
-    '_s%22%3A9990.91%7D%5D%7D%2C%22event_params%22%3A%7B%22activity_source%22%3A%22web%22%2C%22ts%22%3A18'
-    '1212120708%2C%22activity_id%22%3A103%2C%22foreignkey%22%3A%22%3Cforeignkey%3E%22%2C%22identity%22%3A'
-    '%22%3Cidentity%3E%22%2C%22asset_name%22%3A%22%3Cname_of_asset_from_smartech%3E%22%2C%22asset_id%22%3'
-    'A%22b001207f68c6e40519b5b2c7fb055930%22%2C%22guid%22%3A%222a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D'
+    "3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11%"
+    "22%7D%2C%22msgid%22%3A%22103%22%2C%22webhook_name%22%3A%22Test%20Webhook%20URL%20for%20Automation%22"
+    "%2C%22payload_params%22%3A%7B%22items%22%3A%5B%7B%22dateofpurchase_sm%22%3A%222018-12-06%2017%3A11%3"
+    "A30%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3A1%2C%22prid_s%22%3A157%2C%22name_s%22%3"
+    "A%22sarvesh12345%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price_s%22%3A9990.91%7D%2C%7B%22dateofpu"
+    "rchase_sm%22%3A%222018-12-06%2017%3A11%3A30%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3"
+    "A2%2C%22prid_s%22%3A157%2C%22name_s%22%3A%22sarvesh%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price"
+    "_s%22%3A9990.91%7D%5D%7D%2C%22event_params%22%3A%7B%22activity_source%22%3A%22web%22%2C%22ts%22%3A18"
+    "1212120708%2C%22activity_id%22%3A103%2C%22foreignkey%22%3A%22%3Cforeignkey%3E%22%2C%22identity%22%3A"
+    "%22%3Cidentity%3E%22%2C%22asset_name%22%3A%22%3Cname_of_asset_from_smartech%3E%22%2C%22asset_id%22%3"
+    "A%22b001207f68c6e40519b5b2c7fb055930%22%2C%22guid%22%3A%222a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D"
     '%2C%22journey_name%22%3A%22act%20on%20webhook%20trigger%20test1%22%7D%5D%7D%3Cdiv%3E"'
 )
 SEED_GUID = "2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"
@@ -33,8 +34,10 @@ SMS_CLICK_EVENT = {
     "event_params": {"foreignkey": "9999999997", "linkid": -1},
     "custom_params": {"automationid": "169", "link": "http://www.some_link.com", "channel": "sms", "leadscore": "s2"},
     "att_params": {
-        "MBR_DOBIRTH": "23-12-88", "AGE_BUCKET_APR17": "25 To <30_Yr",
-        "MARIAL_STATUS": "S", "CAMPAINGENAME": "CP Oct",
+        "MBR_DOBIRTH": "23-12-88",
+        "AGE_BUCKET_APR17": "25 To <30_Yr",
+        "MARIAL_STATUS": "S",
+        "CAMPAINGENAME": "CP Oct",
     },
 }
 

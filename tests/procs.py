@@ -1,4 +1,5 @@
 """Real processes for tests: gunicorn serving the app, RQ workers, a redis-server we can stop."""
+
 import json
 import os
 import signal
@@ -26,8 +27,7 @@ def event_body(guid):
 
 def post_event(url, guid, timeout=10):
     """POST the one-event body of ``guid`` to ``url``'s /webhook with the test credentials."""
-    return requests.post(url + "/webhook", data=event_body(guid), headers=FORM, auth=(USER, PASSWORD),
-                         timeout=timeout)
+    return requests.post(url + "/webhook", data=event_body(guid), headers=FORM, auth=(USER, PASSWORD), timeout=timeout)
 
 
 def wait_http(url, proc, timeout=20):
@@ -147,8 +147,13 @@ def start_worker(env, burst=False, worker_class="simple"):
 
 def run_burst_worker(env):
     """Drain the queue with a burst worker; fail if it fails."""
-    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "worker", "--burst"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 

@@ -1,4 +1,5 @@
 """Slow clients: connections that trickle their headers or their body a byte a second."""
+
 import base64
 import socket
 import threading
@@ -12,8 +13,9 @@ class SlowClients:
 
     def __init__(self, port, count):
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.trickle, args=(port, i % 2 == 0), daemon=True)
-                        for i in range(count)]
+        self.threads = [
+            threading.Thread(target=self.trickle, args=(port, i % 2 == 0), daemon=True) for i in range(count)
+        ]
         for thread in self.threads:
             thread.start()
 
@@ -23,9 +25,13 @@ class SlowClients:
                 if headers:
                     data = b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100
                 else:
-                    sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: " + FORM["Content-Type"].encode()
-                                 + b"\r\nContent-Length: 100\r\nAuthorization: Basic "
-                                 + base64.b64encode(f"{USER}:{PASSWORD}".encode()) + b"\r\n\r\n")
+                    sock.sendall(
+                        b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                        + FORM["Content-Type"].encode()
+                        + b"\r\nContent-Length: 100\r\nAuthorization: Basic "
+                        + base64.b64encode(f"{USER}:{PASSWORD}".encode())
+                        + b"\r\n\r\n"
+                    )
                     data = b"d" * 100
                 for byte in data:
                     if self.stop.wait(1.0):

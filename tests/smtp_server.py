@@ -1,4 +1,5 @@
 """A real SMTP server for the tests (aiosmtpd on 127.0.0.1) that keeps every message it receives."""
+
 import email
 import email.policy
 import os
@@ -62,9 +63,26 @@ def smtp_server(port=None, **options):
 def self_signed_context(directory):
     """Return a server TLS context with a fresh self-signed certificate no client trusts."""
     key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context

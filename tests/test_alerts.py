@@ -1,4 +1,5 @@
 """``AlertMonitor`` sending real e-mail to a real local SMTP server (aiosmtpd)."""
+
 import fcntl
 import json
 import logging
@@ -6,20 +7,30 @@ import os
 import stat
 
 import pytest
-
 from conftest import free_port
+from smtp_server import smtp_server
+
 from receiver.alerts import AlertMonitor, duration
 from receiver.settings import load
-from smtp_server import smtp_server
 
 EMAILS = ("ops@example.com", "oncall@example.com")
 EVERY = 15 * 60
 T0 = 1_700_000_000.0
 FIRST_ERROR = "01HQ0000000000000000000000: NotADirectoryError: [Errno 20] Not a directory: '/srv/var'"
-ALL_WRONG = {"failed_count": 3, "first_error": FIRST_ERROR, "pending_count": 120,
-             "oldest_pending_age": 720.0, "redis_down_for": 300.0}
-ALL_WELL = {"failed_count": 0, "first_error": None, "pending_count": 0, "oldest_pending_age": None,
-            "redis_down_for": None}
+ALL_WRONG = {
+    "failed_count": 3,
+    "first_error": FIRST_ERROR,
+    "pending_count": 120,
+    "oldest_pending_age": 720.0,
+    "redis_down_for": 300.0,
+}
+ALL_WELL = {
+    "failed_count": 0,
+    "first_error": None,
+    "pending_count": 0,
+    "oldest_pending_age": None,
+    "redis_down_for": None,
+}
 
 
 class Clock:
@@ -34,9 +45,13 @@ class Clock:
 
 def settings_for(data_dir, port, **extra):
     """Return settings that alert ``EMAILS`` through the SMTP server on ``port``."""
-    overrides = {"DUMPER_DATA_DIR": data_dir, "DUMPER_ALERT_EMAILS": ", ".join(EMAILS),
-                 "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}", "DUMPER_ALERT_EVERY": "15m",
-                 "DUMPER_ALERT_FROM": "dumper@example.com"}
+    overrides = {
+        "DUMPER_DATA_DIR": data_dir,
+        "DUMPER_ALERT_EMAILS": ", ".join(EMAILS),
+        "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "DUMPER_ALERT_EVERY": "15m",
+        "DUMPER_ALERT_FROM": "dumper@example.com",
+    }
     overrides.update(extra)
     return load(environ={}, overrides=overrides)
 
@@ -128,25 +143,39 @@ def test_no_addresses_disables_alerts(smtp, data_dir):
     assert not os.path.exists(data_dir)
 
 
-@pytest.mark.parametrize("snapshot", [
-    ALL_WELL,
-    dict(ALL_WELL, pending_count=40, oldest_pending_age=299.0),  # not yet DUMPER_ALERT_PENDING_AFTER (5m)
-    dict(ALL_WELL, redis_down_for=60.0, failed_count=None),  # not longer than DUMPER_ALERT_REDIS_AFTER (1m)
-    dict(ALL_WELL, pending_count=0, oldest_pending_age=900.0),
-], ids=["all-well", "young-backlog", "short-outage", "no-backlog"])
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        ALL_WELL,
+        dict(ALL_WELL, pending_count=40, oldest_pending_age=299.0),  # not yet DUMPER_ALERT_PENDING_AFTER (5m)
+        dict(ALL_WELL, redis_down_for=60.0, failed_count=None),  # not longer than DUMPER_ALERT_REDIS_AFTER (1m)
+        dict(ALL_WELL, pending_count=0, oldest_pending_age=900.0),
+    ],
+    ids=["all-well", "young-backlog", "short-outage", "no-backlog"],
+)
 def test_nothing_wrong_sends_nothing(smtp, data_dir, snapshot):
     port, inbox = smtp
     assert AlertMonitor(settings_for(data_dir, port), clock=Clock()).observe(snapshot) == "nothing"
     assert inbox.messages == []
 
 
-@pytest.mark.parametrize("snapshot, subject, says", [
-    (dict(ALL_WELL, failed_count=1, first_error=FIRST_ERROR), "1 dead letter", "1 job failed"),
-    (dict(ALL_WELL, pending_count=1, oldest_pending_age=301.0), "1 capture waiting",
-     "the forwarder is not running or is stuck"),
-    (dict(ALL_WELL, failed_count=None, redis_down_for=3 * 3600 + 125.0), "Redis down 3h 2m",
-     "Dead letters cannot be counted while Redis is down."),
-], ids=["dead-letter", "stuck-backlog", "redis-down"])
+@pytest.mark.parametrize(
+    "snapshot, subject, says",
+    [
+        (dict(ALL_WELL, failed_count=1, first_error=FIRST_ERROR), "1 dead letter", "1 job failed"),
+        (
+            dict(ALL_WELL, pending_count=1, oldest_pending_age=301.0),
+            "1 capture waiting",
+            "the forwarder is not running or is stuck",
+        ),
+        (
+            dict(ALL_WELL, failed_count=None, redis_down_for=3 * 3600 + 125.0),
+            "Redis down 3h 2m",
+            "Dead letters cannot be counted while Redis is down.",
+        ),
+    ],
+    ids=["dead-letter", "stuck-backlog", "redis-down"],
+)
 def test_each_condition_alone_raises_an_alert(smtp, data_dir, snapshot, subject, says):
     port, inbox = smtp
 
@@ -164,8 +193,9 @@ def test_thresholds_come_from_the_settings(smtp, data_dir):
     settings = settings_for(data_dir, port, DUMPER_ALERT_PENDING_AFTER="1h", DUMPER_ALERT_REDIS_AFTER="10m")
     monitor = AlertMonitor(settings, clock=Clock())
 
-    assert monitor.observe(dict(ALL_WELL, pending_count=5, oldest_pending_age=3000.0, redis_down_for=500.0)) \
-        == "nothing"
+    assert (
+        monitor.observe(dict(ALL_WELL, pending_count=5, oldest_pending_age=3000.0, redis_down_for=500.0)) == "nothing"
+    )
     assert monitor.observe(dict(ALL_WELL, pending_count=5, oldest_pending_age=3601.0)) == "sent"
     assert inbox.messages[0]["Subject"] == "[smartech-dumper] 5 captures waiting"
 
@@ -215,7 +245,17 @@ def test_an_unwritable_data_dir_still_alerts_and_rate_limits_in_memory(smtp, tmp
     assert "rate-limiting in memory only" in caplog.text
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "0s"), (45, "45s"), (300, "5m"), (301, "5m 1s"), (3600, "1h"),
-                                           (3 * 3600 + 125, "3h 2m"), (86400 + 4 * 3600 + 59, "1d 4h")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0s"),
+        (45, "45s"),
+        (300, "5m"),
+        (301, "5m 1s"),
+        (3600, "1h"),
+        (3 * 3600 + 125, "3h 2m"),
+        (86400 + 4 * 3600 + 59, "1d 4h"),
+    ],
+)
 def test_durations_read_naturally(seconds, text):
     assert duration(seconds) == text

@@ -1,4 +1,5 @@
 """Client IP and allowlist are pure functions; a forged X-Forwarded-For never helps."""
+
 import ipaddress
 
 import pytest
@@ -8,8 +9,11 @@ from receiver.settings import load
 
 PROXIES = load(environ={}).proxy_networks  # the default: loopback and the private ranges
 
-NETS = (ipaddress.ip_network("10.1.0.0/16"), ipaddress.ip_network("2001:db8::/32"),
-        ipaddress.ip_network("127.0.0.1/32"))
+NETS = (
+    ipaddress.ip_network("10.1.0.0/16"),
+    ipaddress.ip_network("2001:db8::/32"),
+    ipaddress.ip_network("127.0.0.1/32"),
+)
 
 
 def test_empty_list_allows_all():
@@ -44,8 +48,17 @@ def test_a_peer_that_is_not_one_of_our_proxies_is_the_client_whatever_it_says():
     assert client_ip("203.0.113.9", "10.1.2.3", 1, PROXIES) == "203.0.113.9"
 
 
-@pytest.mark.parametrize("forged", ["10.9.9.9%junk client=6.6.6.6 reason=ok", "fe80::1%eth0 client=6.6.6.6",
-                                    "1.2.3.4\x85", "\u009b31m", "not an address", ""])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "10.9.9.9%junk client=6.6.6.6 reason=ok",
+        "fe80::1%eth0 client=6.6.6.6",
+        "1.2.3.4\x85",
+        "\u009b31m",
+        "not an address",
+        "",
+    ],
+)
 def test_a_trusted_hop_that_is_not_an_ip_address_is_refused(forged):
     with pytest.raises(BadForwardedFor):
         client_ip("127.0.0.1", f"198.51.100.7, {forged}", 1, PROXIES)

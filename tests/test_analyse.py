@@ -1,9 +1,19 @@
 """analyse_capture: the one seam between a capture and the worker's events or reject, and the CLI's view of it."""
+
 import json
 import time
 
 import pytest
 from click.testing import CliRunner
+from job_payloads import (
+    CAPTURE_ID,
+    SEED_FORM_CONTENT_TYPE,
+    SEED_GUID,
+    SEED_WEB_BODY,
+)
+from job_payloads import (
+    make_capture as job_capture,
+)
 
 from jobs.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
 from receiver.jsonl import encode_line
@@ -11,9 +21,6 @@ from receiver.settings import DEFAULT_MAX_EVENTS, SettingsError, load
 from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
-from job_payloads import (
-    CAPTURE_ID, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY, make_capture as job_capture,
-)
 from tests.capture_factory import days_ago, make_capture, write_captures
 
 JSON = "application/json"
@@ -37,18 +44,27 @@ def test_the_seed_sample_is_analysed_into_its_event():
 
 
 def test_warnings_are_the_distinct_event_warnings_or_the_decode_warnings_without_events():
-    analysis = analyse_capture(job_capture('{"p": [{"webhook_name": "SMS_NOPE"}, {"webhook_name": "SMS_NOPE"}]} x', JSON))
+    analysis = analyse_capture(
+        job_capture('{"p": [{"webhook_name": "SMS_NOPE"}, {"webhook_name": "SMS_NOPE"}]} x', JSON)
+    )
     assert analysis.warnings == ["trailing text after JSON: 'x'", "unknown activity 'NOPE' in webhook_name 'SMS_NOPE'"]
     assert analyse_capture(job_capture("[] x", JSON)).warnings == ["trailing text after JSON: 'x'"]
 
 
-@pytest.mark.parametrize("body, reason", [
-    ('{"p": [{"a": "\\ud800"}]}', f"event 0: {SURROGATE_REASON}"),
-    ('{"p": [{"webhook_name": "SMS_CLICK"}, {"\\ud800": 1}]}', f"event 1: {SURROGATE_REASON}"),
-    ('[{"EVENT": "sent"}, {"EVENT": ["x\\ud800"]}]', f"event 1: {SURROGATE_REASON}"),
-    ('{"\\ud800": [], "p": []}', f"panel names: {SURROGATE_REASON}"),
-    ('{"p\\udfff": [{"guid": "g"}]}', "event 0: a string holds a lone surrogate \\udfff, which UTF-8 cannot encode"),
-], ids=["value", "key", "nested-array", "empty-panel-name", "panel-name-with-event"])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ('{"p": [{"a": "\\ud800"}]}', f"event 0: {SURROGATE_REASON}"),
+        ('{"p": [{"webhook_name": "SMS_CLICK"}, {"\\ud800": 1}]}', f"event 1: {SURROGATE_REASON}"),
+        ('[{"EVENT": "sent"}, {"EVENT": ["x\\ud800"]}]', f"event 1: {SURROGATE_REASON}"),
+        ('{"\\ud800": [], "p": []}', f"panel names: {SURROGATE_REASON}"),
+        (
+            '{"p\\udfff": [{"guid": "g"}]}',
+            "event 0: a string holds a lone surrogate \\udfff, which UTF-8 cannot encode",
+        ),
+    ],
+    ids=["value", "key", "nested-array", "empty-panel-name", "panel-name-with-event"],
+)
 def test_a_lone_surrogate_anywhere_is_a_reject(body, reason):
     assert reject_reason(body) == reason
 
@@ -60,7 +76,8 @@ def test_a_surrogate_pair_is_a_character_and_is_written():
 
 def test_numbers_over_the_digit_cap_are_a_reject_and_big_ids_stay_exact():
     assert reject_reason('[{"TRANSID": ' + "9" * 5000 + "}]") == (
-        "invalid JSON: number of 5000 digits, over the limit of 100: " + "9" * 40 + "…")
+        "invalid JSON: number of 5000 digits, over the limit of 100: " + "9" * 40 + "…"
+    )
     [event] = analyse_capture(job_capture('[{"TRANSID": 9007199254740993123}]', JSON)).events
     assert b'"TRANSID":9007199254740993123' in encode_line(event)
 
@@ -116,12 +133,16 @@ def test_a_maximal_body_of_tiny_containers_is_analysed_in_bounded_time():
     assert len(event["raw"]["a"]) == 3_300_000
 
 
-@pytest.mark.parametrize("body, content_type, reason", [
-    ("", JSON, "empty body"),
-    ('"text"', JSON, "payload is a string, expected an object of panels or an array of events"),
-    ("[NaN]", JSON, "invalid JSON: non-standard constant NaN"),
-    ("[" * 300 + "]" * 300, JSON, "invalid JSON: nested deeper than 200 levels"),
-], ids=["decode", "normalise", "constant", "depth"])
+@pytest.mark.parametrize(
+    "body, content_type, reason",
+    [
+        ("", JSON, "empty body"),
+        ('"text"', JSON, "payload is a string, expected an object of panels or an array of events"),
+        ("[NaN]", JSON, "invalid JSON: non-standard constant NaN"),
+        ("[" * 300 + "]" * 300, JSON, "invalid JSON: nested deeper than 200 levels"),
+    ],
+    ids=["decode", "normalise", "constant", "depth"],
+)
 def test_decode_and_normalise_errors_become_rejects(body, content_type, reason):
     assert reject_reason(body, content_type) == reason
 
@@ -135,7 +156,7 @@ def test_reject_is_a_value_error_with_a_safe_single_line_reason():
 
 
 def test_a_reject_reason_quoting_hostile_text_is_still_safe():
-    reason = reject_reason('{"a": 1}', 'text/pl\nain\ud800' + "x" * 1000)
+    reason = reject_reason('{"a": 1}', "text/pl\nain\ud800" + "x" * 1000)
     assert reason.startswith("unexpected content type 'text/pl\\nain\\ud800xxx")
     assert "\n" not in reason and len(reason) <= MAX_REASON_CHARS + 1
     json.dumps(reason).encode("utf-8")
@@ -152,8 +173,9 @@ def hostile_captures():
 
 
 def test_the_cli_lists_shows_and_counts_hostile_captures_as_rejects(data_dir):
-    redos = make_capture(days_ago(1, hour=4), '{"p": [{"webhook_name": "a_' + " " * 300_000 + 'x", "guid": "g"}]}',
-                         JSON)
+    redos = make_capture(
+        days_ago(1, hour=4), '{"p": [{"webhook_name": "a_' + " " * 300_000 + 'x", "guid": "g"}]}', JSON
+    )
     records = write_captures(data_dir, [record for record, _ in hostile_captures()] + [redos])
     runner = CliRunner(env={"DUMPER_MAX_EVENTS": "3", "NO_COLOR": "1"})
     started = time.monotonic()

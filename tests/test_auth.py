@@ -1,4 +1,5 @@
 """Basic auth is a pure function: several pairs, constant-time compare."""
+
 import base64
 
 from receiver.auth import authenticate, parse_basic

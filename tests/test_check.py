@@ -1,11 +1,12 @@
 """``smartech-dumper check`` against a real Redis and real directories."""
+
 import os
 import stat
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import free_port
+
 from scripts.ops.check import check
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
@@ -45,17 +46,25 @@ def test_all_checks_pass_and_the_data_dir_is_created_private(environment, data_d
     result = run()
 
     assert result.exit_code == 0, result.output
-    assert statuses(result.output) == {"settings": ["OK"], "redis": ["OK", "WARN"], "data dir": ["OK"],
-                                       "web auth": ["OK"]}  # the test Redis keeps nothing on disk
+    assert statuses(result.output) == {
+        "settings": ["OK"],
+        "redis": ["OK", "WARN"],
+        "data dir": ["OK"],
+        "web auth": ["OK"],
+    }  # the test Redis keeps nothing on disk
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     assert os.listdir(data_dir) == []  # the probe file is gone
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("make_url", [
-    lambda tmp: f"unix://{tmp}/no-such-dir/redis.sock",
-    lambda tmp: f"redis://127.0.0.1:{free_port()}/0",
-], ids=["missing-socket", "closed-port"])
+@pytest.mark.parametrize(
+    "make_url",
+    [
+        lambda tmp: f"unix://{tmp}/no-such-dir/redis.sock",
+        lambda tmp: f"redis://127.0.0.1:{free_port()}/0",
+    ],
+    ids=["missing-socket", "closed-port"],
+)
 def test_unreachable_redis_fails(environment, tmp_path, make_url):
     url = make_url(tmp_path)
     environment.setenv("REDIS_URL", url)
@@ -85,8 +94,12 @@ def test_bad_setting_fails_and_names_the_variable(environment):
     result = run()
 
     assert result.exit_code == 1
-    assert statuses(result.output) == {"settings": ["FAIL"], "redis": ["SKIP"],
-                                       "data dir": ["SKIP"], "web auth": ["SKIP"]}
+    assert statuses(result.output) == {
+        "settings": ["FAIL"],
+        "redis": ["SKIP"],
+        "data dir": ["SKIP"],
+        "web auth": ["SKIP"],
+    }
     assert "DUMPER_MAX_BYTES" in result.output
     assert "'abc'" in result.output
     assert "Traceback" not in result.output
@@ -176,8 +189,9 @@ def test_an_evicting_redis_warns_and_the_warning_goes_once_fixed(environment, re
 
 
 def test_a_redis_that_refuses_config_warns_it_could_not_verify(environment, redis_conn, redis_url):
-    redis_conn.acl_setuser("no-config", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"],
-                           commands=["+@all", "-config"])
+    redis_conn.acl_setuser(
+        "no-config", enabled=True, passwords=["+pw"], keys=["*"], channels=["*"], commands=["+@all", "-config"]
+    )
     try:
         environment.setenv("REDIS_URL", redis_url.replace("unix://", "unix://no-config:pw@"))
         result = run()

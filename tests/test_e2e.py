@@ -1,4 +1,5 @@
 """End to end with real processes: `serve` (gunicorn and the forwarder), an RQ worker, requests and curl."""
+
 import json
 import os
 import shutil
@@ -9,20 +10,20 @@ import pytest
 import requests
 
 from scripts.run.up import free_port
-from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
+from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.slow
 SEED_WEB_ACTIVITY = (
     'data="%7B%22%3Cpanel_name%3E%22%3A%5B%7B%22channel%22%3A%22custom_activity%22%2C%22custom_params%22'
-    '%3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11'
-    '%22%7D%2C%22msgid%22%3A%22103%22%2C%22webhook_name%22%3A%22Test%20Webhook%20URL%20for%20Automation%22'
-    '%2C%22payload_params%22%3A%7B%22items%22%3A%5B%7B%22dateofpurchase_sm%22%3A%222018-12-06%2017%3A11%3A30'
-    '%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3A1%2C%22prid_s%22%3A157%2C%22name_s%22%3A%22'
-    'sarvesh12345%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price_s%22%3A9990.91%7D%5D%7D%2C%22event_params'
-    '%22%3A%7B%22activity_source%22%3A%22web%22%2C%22ts%22%3A181212120708%2C%22activity_id%22%3A103%2C%22'
-    'foreignkey%22%3A%22%3Cforeignkey%3E%22%2C%22identity%22%3A%22%3Cidentity%3E%22%2C%22guid%22%3A%22'
-    '2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D%2C%22journey_name%22%3A%22act%20on%20webhook%20trigger%20'
+    "%3A%7B%7D%2C%22att_params%22%3A%7B%22CITY%22%3A%22Thane%26Kalyan%22%2C%22STATE%22%3A%22Maharashtra11"
+    "%22%7D%2C%22msgid%22%3A%22103%22%2C%22webhook_name%22%3A%22Test%20Webhook%20URL%20for%20Automation%22"
+    "%2C%22payload_params%22%3A%7B%22items%22%3A%5B%7B%22dateofpurchase_sm%22%3A%222018-12-06%2017%3A11%3A30"
+    "%22%2C%22category_s%22%3A%22lifestyle%22%2C%22prqt_s%22%3A1%2C%22prid_s%22%3A157%2C%22name_s%22%3A%22"
+    "sarvesh12345%22%2C%22bydemand_s%22%3A%22sarvesh%22%2C%22price_s%22%3A9990.91%7D%5D%7D%2C%22event_params"
+    "%22%3A%7B%22activity_source%22%3A%22web%22%2C%22ts%22%3A181212120708%2C%22activity_id%22%3A103%2C%22"
+    "foreignkey%22%3A%22%3Cforeignkey%3E%22%2C%22identity%22%3A%22%3Cidentity%3E%22%2C%22guid%22%3A%22"
+    "2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8%22%7D%2C%22journey_name%22%3A%22act%20on%20webhook%20trigger%20"
     'test1%22%7D%5D%7D%3Cdiv%3E"'
 )
 
@@ -43,21 +44,41 @@ def server(proc_env):
 
 
 def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
-    payload = {"smartech_panel": [{
-        "webhook_name": "SMS_CLICK",
-        "event_params": {"foreignkey": "9999999997", "guid": "g-1", "ts": 181212120708},
-        "custom_params": {"channel": "sms", "link": "http://x.example/?a=1&b=2+3"},
-        "att_params": {"CITY": "Thane&Kalyan", "NAME": "Zürich मुंबई a+b"},
-    }]}
+    payload = {
+        "smartech_panel": [
+            {
+                "webhook_name": "SMS_CLICK",
+                "event_params": {"foreignkey": "9999999997", "guid": "g-1", "ts": 181212120708},
+                "custom_params": {"channel": "sms", "link": "http://x.example/?a=1&b=2+3"},
+                "att_params": {"CITY": "Thane&Kalyan", "NAME": "Zürich मुंबई a+b"},
+            }
+        ]
+    }
     form = {"data": json.dumps(payload, ensure_ascii=False)}
     answer = requests.post(server + "/webhook/crm/", data=form, auth=(USER, PASSWORD), timeout=10)
     assert answer.status_code == 200 and answer.json()["status"] == "accepted"
     curl = shutil.which("curl")
     assert curl, "curl is needed for this test"
-    done = subprocess.run([curl, "-sS", "-X", "POST", server + "/webhook/", "-u", f"{USER}:{PASSWORD}",
-                           "-H", "Content-Type: application/x-www-form-urlencoded ",
-                           "--data-binary", SEED_WEB_ACTIVITY, "-w", "\n%{http_code}"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "-X",
+            "POST",
+            server + "/webhook/",
+            "-u",
+            f"{USER}:{PASSWORD}",
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded ",
+            "--data-binary",
+            SEED_WEB_ACTIVITY,
+            "-w",
+            "\n%{http_code}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.stdout.strip().endswith("200"), done.stdout + done.stderr
     captures = read_kind(data_dir, "captures")
     assert [c["source"] for c in captures] == ["crm", "default"]
@@ -83,11 +104,21 @@ def test_chunked_bodies_are_whole_or_refused(server, data_dir):
             sent += piece
             yield b"x" * piece
 
-    small = requests.post(server + "/webhook", data=chunks(5000), auth=(USER, PASSWORD), timeout=10,
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    small = requests.post(
+        server + "/webhook",
+        data=chunks(5000),
+        auth=(USER, PASSWORD),
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert small.status_code == 200
-    big = requests.post(server + "/webhook", data=chunks(50000), auth=(USER, PASSWORD), timeout=10,
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    big = requests.post(
+        server + "/webhook",
+        data=chunks(50000),
+        auth=(USER, PASSWORD),
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert big.status_code == 413
     [record] = read_kind(data_dir, "captures")
     assert record["size"] == 5000 and record["body"] == "x" * 5000
@@ -97,8 +128,13 @@ def test_parallel_posts_across_processes_keep_lines_whole(server, data_dir):
     bodies = [f"data=%7B%22n%22%3A{i}%7D&pad=" + "y" * (4000 + i) for i in range(200)]
 
     def send(body):
-        return requests.post(server + "/webhook", data=body, auth=(USER, PASSWORD), timeout=30,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
+        return requests.post(
+            server + "/webhook",
+            data=body,
+            auth=(USER, PASSWORD),
+            timeout=30,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ).status_code
 
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(send, bodies))
@@ -108,16 +144,26 @@ def test_parallel_posts_across_processes_keep_lines_whole(server, data_dir):
 
 @pytest.mark.parametrize("name, value", [("DUMPER_ALLOWED_IPS", "10.0.0.0/99"), ("DUMPER_WEB_CONNECTIONS", "many")])
 def test_bad_setting_stops_gunicorn_itself_naming_the_setting(proc_env, name, value):
-    cmd = [os.path.join(BIN, "gunicorn"), "--config", "python:receiver.gunicorn_conf",
-           "--bind", f"127.0.0.1:{free_port()}", "receiver:create_app()"]
+    cmd = [
+        os.path.join(BIN, "gunicorn"),
+        "--config",
+        "python:receiver.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{free_port()}",
+        "receiver:create_app()",
+    ]
     done = subprocess.run(cmd, env={**proc_env, name: value}, capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert f"bad setting: {name}" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_worker_with_bad_redis_url_fails_with_a_clear_message(proc_env):
-    done = subprocess.run([os.path.join(BIN, "smartech-dumper"), "worker", "--burst"],
-                          env={**proc_env, "REDIS_URL": "unix:///nonexistent/r.sock"},
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "worker", "--burst"],
+        env={**proc_env, "REDIS_URL": "unix:///nonexistent/r.sock"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "REDIS_URL" in done.stderr and "Traceback" not in done.stderr

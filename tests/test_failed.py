@@ -1,15 +1,16 @@
 """``smartech-dumper failed`` against real failed jobs: real captures, a real RQ worker, the real Redis."""
+
 import json
 import re
 
 import pytest
 from click.testing import CliRunner
+from conftest import free_port
+from helpers import failing_jobs_environment, read_kind
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from conftest import free_port
-from helpers import failing_jobs_environment, read_kind
 from receiver.capture import new_delivery, to_record
 from receiver.ids import new_id
 from receiver.queueing import enqueue_capture, get_queue
@@ -103,8 +104,12 @@ def test_show_prints_the_details_and_the_full_traceback(queue):
     assert result.exit_code == 0, result.output
     fields = dict(line.split(":", 1) for line in result.output.splitlines()[:7])
     assert {key: value.strip() for key, value in fields.items()} == {
-        "job id": one["id"], "capture id": one["id"], "source": SOURCE, "received_at": one["received_at"],
-        "enqueued_at": fields["enqueued_at"].strip(), "ended_at": fields["ended_at"].strip(),
+        "job id": one["id"],
+        "capture id": one["id"],
+        "source": SOURCE,
+        "received_at": one["received_at"],
+        "enqueued_at": fields["enqueued_at"].strip(),
+        "ended_at": fields["ended_at"].strip(),
         "retries left": "none (no retry policy)",
     }
     assert fields["enqueued_at"].strip() <= fields["ended_at"].strip()
@@ -161,8 +166,9 @@ def test_an_unknown_id_fails_in_one_line(queue, args):
     result = run(*args)
 
     assert result.exit_code == 1
-    assert result.output == ("Error: no failed job 'no-such-job' in queue 'smartech'; "
-                             "see: smartech-dumper failed list\n")
+    assert result.output == (
+        "Error: no failed job 'no-such-job' in queue 'smartech'; see: smartech-dumper failed list\n"
+    )
     assert queue.failed_job_registry.count == 1
 
 
@@ -210,8 +216,11 @@ def test_a_job_whose_data_is_gone_is_listed_and_reported(queue, redis_conn):
     assert queue.job_ids == [kept["id"]]
 
 
-@pytest.mark.parametrize("args", [["list"], ["show", "x"], ["requeue", "x"], ["requeue", "--all"]],
-                         ids=["list", "show", "requeue", "requeue-all"])
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["show", "x"], ["requeue", "x"], ["requeue", "--all"]],
+    ids=["list", "show", "requeue", "requeue-all"],
+)
 def test_unreachable_redis_fails_in_one_line_naming_redis_url(environment, tmp_path, args):
     url = f"unix://{tmp_path}/absent.sock"
     environment.setenv("REDIS_URL", url)

@@ -2,6 +2,7 @@
 
 Each test checks that every payload answered 200 ends up exactly once in the events file.
 """
+
 import os
 import shutil
 import signal
@@ -22,8 +23,8 @@ from receiver.forwarder import Forwarder
 from receiver.settings import load
 from scripts.cli import main
 from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
-from tests.procs import (FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker,
-                         stop as stop_proc)
+from tests.procs import FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker
+from tests.procs import stop as stop_proc
 from tests.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
@@ -44,8 +45,7 @@ def redis_box():
 
 @pytest.fixture
 def web_env(env, redis_box):
-    return {**os.environ, **env, "REDIS_URL": redis_box.url, "DUMPER_FORWARDER": "true",
-            "DUMPER_REDIS_TIMEOUT": "0.3"}
+    return {**os.environ, **env, "REDIS_URL": redis_box.url, "DUMPER_FORWARDER": "true", "DUMPER_REDIS_TIMEOUT": "0.3"}
 
 
 def test_redis_down_acks_everything_and_catches_up_after_a_web_restart(redis_box, web_env, data_dir):
@@ -172,9 +172,14 @@ def test_disk_failure_is_acked_when_redis_holds_the_payload_and_503_when_not(red
 
 def test_redis_outage_e_mails_an_alert_once(redis_box, web_env, data_dir):
     with smtp_server() as (port, inbox):
-        alert_env = {**web_env, "DUMPER_ALERT_EMAILS": "ops@example.com", "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}",
-                     "DUMPER_ALERT_REDIS_AFTER": "1s", "DUMPER_ALERT_PENDING_AFTER": "1s",
-                     "DUMPER_ALERT_EVERY": "15m"}
+        alert_env = {
+            **web_env,
+            "DUMPER_ALERT_EMAILS": "ops@example.com",
+            "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "DUMPER_ALERT_REDIS_AFTER": "1s",
+            "DUMPER_ALERT_PENDING_AFTER": "1s",
+            "DUMPER_ALERT_EVERY": "15m",
+        }
         web = Web(alert_env)
         redis_box.stop()
         assert post_event(web.url, "alerted-1").status_code == 200
@@ -203,8 +208,9 @@ def test_sigterm_to_gunicorn_finishes_the_request_in_flight(redis_box, web_env, 
     result = {}
 
     def send():
-        result["answer"] = requests.post(web.url + "/webhook", data=slow_body(), headers=FORM,
-                                         auth=(USER, PASSWORD), timeout=30)
+        result["answer"] = requests.post(
+            web.url + "/webhook", data=slow_body(), headers=FORM, auth=(USER, PASSWORD), timeout=30
+        )
 
     sender = threading.Thread(target=send)
     sender.start()

@@ -1,14 +1,16 @@
 """The forwarder: from the captures files to RQ, exactly once, across days, outages, cuts and processes."""
+
 import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
-from receiver import backlog, capture as capture_mod, cursor, ids, jsonl, queueing, torn
+from receiver import backlog, cursor, ids, jsonl, queueing, torn
+from receiver import capture as capture_mod
 from receiver.forwarder import Forwarder
 from receiver.settings import load
 from scripts.cli import main
@@ -16,8 +18,14 @@ from tests.capture_factory import capture_id_at
 
 
 def capture(capture_id, day="2026-11-28"):
-    return {"id": capture_id, "received_at": f"{day}T23:59:59.000Z", "source": "default", "body": "[]",
-            "content_type": "application/json", "size": 2}
+    return {
+        "id": capture_id,
+        "received_at": f"{day}T23:59:59.000Z",
+        "source": "default",
+        "body": "[]",
+        "content_type": "application/json",
+        "size": 2,
+    }
 
 
 def write(data_dir, day, *records):
@@ -29,7 +37,7 @@ def queued_ids(redis_conn):
 
 
 def unix(*args):
-    return datetime(*args, tzinfo=timezone.utc).timestamp()
+    return datetime(*args, tzinfo=UTC).timestamp()
 
 
 @pytest.fixture
@@ -75,7 +83,7 @@ def test_a_day_is_left_only_after_its_deadline_and_a_lock(data_dir):
 
 
 def test_a_writer_that_stalled_past_the_deadline_cannot_append_behind_the_forwarder(settings, data_dir):
-    past = datetime(2026, 11, 28, 23, 59, 59, tzinfo=timezone.utc)
+    past = datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC)
     record = capture("S1")
     with pytest.raises(capture_mod.DayClosed):
         capture_mod.write(settings, record, past)  # it is long after the day's deadline now
@@ -148,7 +156,7 @@ def test_a_torn_line_is_kept_aside_counted_and_does_not_swallow_the_next_capture
 def test_a_captures_file_cut_shorter_than_the_cursor_loses_no_new_capture(settings, data_dir, redis_conn):
     today = jsonl.day_name()
     path = jsonl.day_path(data_dir, "captures", today)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     first = [capture(capture_id_at(now), today) for _ in range(5)]
     write(data_dir, today, *first)
     forwarder = Forwarder(settings)  # one forwarder that lives through the cut
@@ -184,7 +192,7 @@ def test_enqueue_if_absent_is_atomic_under_races(settings, redis_conn):
     def hand_over():
         queue = queueing.get_queue(settings)
         for start in range(0, len(records), 20):
-            queueing.enqueue_absent(queue, records[start:start + 40], settings)
+            queueing.enqueue_absent(queue, records[start : start + 40], settings)
 
     threads = [threading.Thread(target=hand_over) for _ in range(6)]
     for thread in threads:
@@ -217,8 +225,14 @@ def test_counting_the_backlog_stops_after_the_scan_limit(data_dir):
     assert backlog.pending(data_dir, start)[0] == 50
     lower_bound, _ = backlog.pending(data_dir, start, max_scan=1)
     assert 1 <= lower_bound < 50
-    stamped = capture_id_at(datetime.now(timezone.utc))
+    stamped = capture_id_at(datetime.now(UTC))
     write(data_dir, today, capture(stamped, today))
-    _, oldest = backlog.pending(data_dir, cursor.Cursor(today, os.path.getsize(
-        jsonl.day_path(data_dir, "captures", today)) - len(jsonl.encode_line(capture(stamped, today)))))
-    assert abs((datetime.now(timezone.utc) - oldest).total_seconds()) < 5
+    _, oldest = backlog.pending(
+        data_dir,
+        cursor.Cursor(
+            today,
+            os.path.getsize(jsonl.day_path(data_dir, "captures", today))
+            - len(jsonl.encode_line(capture(stamped, today))),
+        ),
+    )
+    assert abs((datetime.now(UTC) - oldest).total_seconds()) < 5

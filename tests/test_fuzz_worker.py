@@ -9,15 +9,17 @@ the Hypothesis deadline. ``DUMPER_FUZZ_EXAMPLES`` sets the examples per test
 (200 by default, so the suite stays quick). The last tests run the real job on
 the nastiest concrete inputs against the private Redis.
 """
+
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from job_payloads import CAPTURE_ID, RECEIVED_DAY, make_capture
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -28,7 +30,6 @@ from receiver.capture import Delivery, to_record
 from receiver.jsonl import encode_line
 from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import DEFAULT_MAX_EVENTS, load
-from job_payloads import CAPTURE_ID, RECEIVED_DAY, make_capture
 
 FUZZ_EXAMPLES_VARIABLE = "DUMPER_FUZZ_EXAMPLES"
 DEFAULT_FUZZ_EXAMPLES = 200
@@ -45,19 +46,46 @@ FUZZ = settings.get_profile("worker-fuzz")
 
 FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
-CONTENT_TYPES = [FORM, FORM + "; charset=UTF-8", FORM + " ", "APPLICATION/X-WWW-FORM-URLENCODED", JSON_TYPE,
-                 "application/vnd.netcore+json", "application/json; charset=latin-1", "text/plain",
-                 "multipart/form-data; boundary=x", None, "", "ü\x00\xff"]
-RECEIVED_MS = int(datetime(2020, 1, 2, 23, 59, 59, 999000, tzinfo=timezone.utc).timestamp() * 1000)
+CONTENT_TYPES = [
+    FORM,
+    FORM + "; charset=UTF-8",
+    FORM + " ",
+    "APPLICATION/X-WWW-FORM-URLENCODED",
+    JSON_TYPE,
+    "application/vnd.netcore+json",
+    "application/json; charset=latin-1",
+    "text/plain",
+    "multipart/form-data; boundary=x",
+    None,
+    "",
+    "ü\x00\xff",
+]
+RECEIVED_MS = int(datetime(2020, 1, 2, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
 # Job timeout is 20 s; each of these took about a second or less on the 2-core dev machine.
 JOB_SECONDS = 8
 
-ESCAPES = st.sampled_from(["\\ud800", "\\udfff", "\\ud83d\\ude00", "\\ud83d", "\\u0000", "\\n", "\\\\", '\\"',
-                           "\\u2028", "\\/"])
+ESCAPES = st.sampled_from(
+    ["\\ud800", "\\udfff", "\\ud83d\\ude00", "\\ud83d", "\\u0000", "\\n", "\\\\", '\\"', "\\u2028", "\\/"]
+)
 BROKEN_ESCAPES = st.sampled_from(["\\x", "\\u12", "\\", "\t", "\x00", "\x1f"])
 PLAIN_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc"), exclude_characters='"\\'), max_size=12)
-KEYS = st.sampled_from(["panel", "p", "guid", "webhook_name", "event_params", "ts", "TRANSID", "EVENT",
-                        "TIMESTAMP", "channel", "custom_params", "foreignkey", ""])
+KEYS = st.sampled_from(
+    [
+        "panel",
+        "p",
+        "guid",
+        "webhook_name",
+        "event_params",
+        "ts",
+        "TRANSID",
+        "EVENT",
+        "TIMESTAMP",
+        "channel",
+        "custom_params",
+        "foreignkey",
+        "",
+    ]
+)
 VALID_NUMBERS = st.one_of(
     st.integers().map(str),
     st.integers(min_value=2**53, max_value=10**100 - 1).map(str),
@@ -76,8 +104,11 @@ def mostly(valid, hostile, one_in=25):
     return st.integers(1, one_in).flatmap(lambda n: hostile if n == 1 else valid)
 
 
+STRING_PARTS = st.one_of(PLAIN_TEXT, ESCAPES, BROKEN_ESCAPES)
+
+
 @st.composite
-def json_strings(draw, parts=st.one_of(PLAIN_TEXT, ESCAPES, BROKEN_ESCAPES)):
+def json_strings(draw, parts=STRING_PARTS):
     """Return the text of a JSON string, with escapes a sender may choose (lone surrogates included)."""
     return '"' + "".join(draw(st.lists(parts, max_size=4))) + '"'
 
@@ -89,8 +120,10 @@ def json_object(pairs):
 
 LITERALS = st.sampled_from(["true", "false", "null"])
 SCALARS = st.one_of(VALID_NUMBERS, HOSTILE_NUMBERS, json_strings(), LITERALS)
-READABLE_SCALARS = mostly(st.one_of(VALID_NUMBERS, json_strings(mostly(PLAIN_TEXT, ESCAPES)), LITERALS),
-                          st.one_of(HOSTILE_NUMBERS, json_strings()))
+READABLE_SCALARS = mostly(
+    st.one_of(VALID_NUMBERS, json_strings(mostly(PLAIN_TEXT, ESCAPES)), LITERALS),
+    st.one_of(HOSTILE_NUMBERS, json_strings()),
+)
 KEY_TEXTS = st.one_of(KEYS.map(json.dumps), json_strings())
 READABLE_KEYS = mostly(KEYS.map(json.dumps), json_strings())
 
@@ -123,16 +156,22 @@ def hostile_webhook_names(draw):
 @st.composite
 def smartech_payloads(draw):
     """Return the text of a Smartech-shaped payload with hostile fields, panels possibly repeated."""
+
     def one_event():
         fields = [('"webhook_name"', draw(st.one_of(hostile_webhook_names(), READABLE_SCALARS)))]
         fields += draw(st.lists(st.tuples(READABLE_KEYS, READABLE_JSON_TEXTS), max_size=5))
-        params = draw(st.lists(st.tuples(st.sampled_from(['"guid"', '"ts"', '"foreignkey"']), READABLE_SCALARS),
-                               max_size=3))
+        params = draw(
+            st.lists(st.tuples(st.sampled_from(['"guid"', '"ts"', '"foreignkey"']), READABLE_SCALARS), max_size=3)
+        )
         return json_object(fields + [('"event_params"', json_object(params))])
 
-    panels = [(draw(mostly(st.sampled_from(['"panel"', '"p"', '""']), st.just('"\\ud800"'))),
-               "[" + ",".join(one_event() for _ in range(draw(st.integers(0, 3)))) + "]")
-              for _ in range(draw(st.integers(0, 3)))]
+    panels = [
+        (
+            draw(mostly(st.sampled_from(['"panel"', '"p"', '""']), st.just('"\\ud800"'))),
+            "[" + ",".join(one_event() for _ in range(draw(st.integers(0, 3)))) + "]",
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    ]
     return json_object(panels)
 
 
@@ -147,8 +186,23 @@ def deep_texts(draw):
 PAYLOAD_TEXTS = st.one_of(JSON_TEXTS, smartech_payloads(), deep_texts())
 
 
-FORM_PAIRS = st.sampled_from(["data", "d%61ta", "%64ata=%5B%5D", "=", "data=%FF", "data=%", "data=%7B%22p%22",
-                              "data=%ZZ", "data=%E0%A4", "data=+%2B%26", "data=", 'data=""', ""])
+FORM_PAIRS = st.sampled_from(
+    [
+        "data",
+        "d%61ta",
+        "%64ata=%5B%5D",
+        "=",
+        "data=%FF",
+        "data=%",
+        "data=%7B%22p%22",
+        "data=%ZZ",
+        "data=%E0%A4",
+        "data=+%2B%26",
+        "data=",
+        'data=""',
+        "",
+    ]
+)
 
 
 @st.composite
@@ -171,8 +225,9 @@ FORM_BODIES = st.lists(form_parts(), max_size=4).map("&".join)
 def capture_of(body, content_type):
     """Return the capture record the receiver writes for ``body`` (bytes or text) with ``content_type``."""
     raw = body if isinstance(body, bytes) else body.encode("utf-8")
-    delivery = Delivery(CAPTURE_ID, RECEIVED_MS, "default", "203.0.113.7", "POST", "/webhook/", content_type,
-                        "smartech", raw)
+    delivery = Delivery(
+        CAPTURE_ID, RECEIVED_MS, "default", "203.0.113.7", "POST", "/webhook/", content_type, "smartech", raw
+    )
     return to_record(delivery)
 
 
@@ -242,14 +297,22 @@ def test_many_events_end_as_events_or_a_reject_quickly(count, item, in_panel):
 
 
 NASTIEST = {
-    "surrogate": ('{"panel": [{"webhook_name": "SMS_CLICK", "att_params": {"NAME": "x\\ud800"}}]}',
-                  "event 0: a string holds a lone surrogate \\ud800, which UTF-8 cannot encode"),
-    "surrogate-key": ('{"panel": [{"\\udc00": 1}]}',
-                      "event 0: a string holds a lone surrogate \\udc00, which UTF-8 cannot encode"),
-    "5000-digits": ('[{"TRANSID": ' + "7" * 5000 + ', "EVENT": "sent"}]',
-                    "invalid JSON: number of 5000 digits, over the limit of 100: " + "7" * 40 + "…"),
-    "a-million-events": ("[" + ",".join(["{}"] * 1_000_000) + "]",
-                         f"1000000 events, over DUMPER_MAX_EVENTS={DEFAULT_MAX_EVENTS}"),
+    "surrogate": (
+        '{"panel": [{"webhook_name": "SMS_CLICK", "att_params": {"NAME": "x\\ud800"}}]}',
+        "event 0: a string holds a lone surrogate \\ud800, which UTF-8 cannot encode",
+    ),
+    "surrogate-key": (
+        '{"panel": [{"\\udc00": 1}]}',
+        "event 0: a string holds a lone surrogate \\udc00, which UTF-8 cannot encode",
+    ),
+    "5000-digits": (
+        '[{"TRANSID": ' + "7" * 5000 + ', "EVENT": "sent"}]',
+        "invalid JSON: number of 5000 digits, over the limit of 100: " + "7" * 40 + "…",
+    ),
+    "a-million-events": (
+        "[" + ",".join(["{}"] * 1_000_000) + "]",
+        f"1000000 events, over DUMPER_MAX_EVENTS={DEFAULT_MAX_EVENTS}",
+    ),
     "too-deep": ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deeply"),
 }
 
@@ -285,8 +348,10 @@ def test_the_job_rejects_the_nastiest_inputs_quickly(job_env, data_dir, name):
 
 def test_the_job_turns_a_redos_name_and_duplicate_panels_into_events_quickly(job_env, data_dir):
     name = "a_" + " " * 300_000 + "x"
-    body = ('{"panel": [{"webhook_name": "SMS_CLICK", "guid": "g-1"}], "panel": [{"webhook_name": %s, "guid": "g-2"}, '
-            '{"webhook_name": "SMS_CLICK", "guid": "g-3", "guid": "g-4"}]}' % json.dumps(name))
+    body = (
+        '{"panel": [{"webhook_name": "SMS_CLICK", "guid": "g-1"}], "panel": [{"webhook_name": %s, "guid": "g-2"}, '
+        '{"webhook_name": "SMS_CLICK", "guid": "g-3", "guid": "g-4"}]}'.replace("%s", json.dumps(name))
+    )
     started = time.monotonic()
     summary = process_capture(make_capture("data=" + quote_plus(body)))
     assert time.monotonic() - started < JOB_SECONDS  # the old pattern held this for the whole 20 s timeout
@@ -294,8 +359,10 @@ def test_the_job_turns_a_redos_name_and_duplicate_panels_into_events_quickly(job
     events = read_kind(data_dir, "events")
     assert [(e["panel"], e["event_id"]) for e in events] == [("panel", "g-1"), ("panel", "g-2"), ("panel", "g-4")]
     assert events[1]["webhook_name"] == name and events[1]["activity"] is None
-    assert events[0]["warnings"][:2] == ["duplicate key 'guid' in an object; the last value was used",
-                                         "duplicate panel 'panel': kept the events of all 2 of its arrays"]
+    assert events[0]["warnings"][:2] == [
+        "duplicate key 'guid' in an object; the last value was used",
+        "duplicate panel 'panel': kept the events of all 2 of its arrays",
+    ]
     assert read_kind(data_dir, "rejects") == []
 
 
@@ -307,8 +374,9 @@ def test_no_nasty_input_leaves_a_failed_job(job_env, data_dir):
         assert enqueue_capture(queue, capture, load())
         ids.append(capture["id"])
     SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
-    statuses = [Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).get_status()
-                for job_id in ids]
+    statuses = [
+        Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).get_status() for job_id in ids
+    ]
     assert statuses == [JobStatus.FINISHED] * len(NASTIEST)
     assert queue.failed_job_registry.count == 0
     assert sorted(r["reason"] for r in read_kind(data_dir, "rejects")) == sorted(r for _, r in NASTIEST.values())

@@ -4,6 +4,7 @@ Each test breaks one promise the way a deployment would: Redis killed under
 load, a private Redis killed under `up`, a torn captures line, a captures file
 cut short, slow clients, a forwarder stuck in an error loop.
 """
+
 import json
 import os
 import signal
@@ -23,7 +24,8 @@ from receiver import jsonl, torn
 from scripts.cli import main
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
-from tests.procs import BIN, StoppableRedis, Web, post_event, start_worker, stop as stop_proc
+from tests.procs import BIN, StoppableRedis, Web, post_event, start_worker
+from tests.procs import stop as stop_proc
 from tests.slowclients import SlowClients
 from tests.smtp_server import smtp_server
 from tests.test_up import read_until
@@ -55,8 +57,14 @@ def redis_box():
 
 @pytest.fixture
 def web_env(env, redis_box):
-    return {**os.environ, **env, "REDIS_URL": redis_box.url, "DUMPER_FORWARDER": "true",
-            "DUMPER_REDIS_TIMEOUT": "0.3", "DUMPER_RETRY_INTERVALS": "1s,1s,1s,1s,1s"}
+    return {
+        **os.environ,
+        **env,
+        "REDIS_URL": redis_box.url,
+        "DUMPER_FORWARDER": "true",
+        "DUMPER_REDIS_TIMEOUT": "0.3",
+        "DUMPER_RETRY_INTERVALS": "1s,1s,1s,1s,1s",
+    }
 
 
 @pytest.fixture
@@ -116,10 +124,16 @@ def test_up_keeps_the_web_answering_when_its_private_redis_is_killed(tmp_path):
     data_dir = str(tmp_path / "var")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPER_") and k != "REDIS_URL"}
-    env.update(DUMPER_DATA_DIR=data_dir, DUMPER_FSYNC="false", PYTHONUNBUFFERED="1",
-               DUMPER_BASIC_AUTH=f"{USER}:{PASSWORD}")
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "up", "--port", str(port), "--private-redis"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.update(
+        DUMPER_DATA_DIR=data_dir, DUMPER_FSYNC="false", PYTHONUNBUFFERED="1", DUMPER_BASIC_AUTH=f"{USER}:{PASSWORD}"
+    )
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "up", "--port", str(port), "--private-redis"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         redis_port = read_until(proc, r"private redis-server at redis://127\.0\.0\.1:(\d+)/0")[0].group(1)
@@ -193,8 +207,13 @@ def test_a_captures_file_cut_short_in_a_power_cut_loses_no_later_capture(redis_b
 def test_slow_clients_cannot_stop_acks(redis_box, web_env, data_dir):
     env = {k: v for k, v in web_env.items() if k not in ("WEB_CONCURRENCY",)}
     port = free_port()
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "serve", "--bind", f"127.0.0.1:{port}"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(url), timeout=30)
@@ -213,8 +232,13 @@ def test_slow_clients_cannot_stop_acks(redis_box, web_env, data_dir):
 
 def test_a_forwarder_failing_every_pass_still_raises_an_alert_and_readyz_says_so(redis_box, web_env, data_dir):
     with smtp_server() as (smtp_port, inbox):
-        env = {**web_env, "DUMPER_ALERT_EMAILS": "ops@example.com", "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
-               "DUMPER_ALERT_PENDING_AFTER": "2s", "DUMPER_ALERT_EVERY": "15m"}
+        env = {
+            **web_env,
+            "DUMPER_ALERT_EMAILS": "ops@example.com",
+            "DUMPER_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "DUMPER_ALERT_PENDING_AFTER": "2s",
+            "DUMPER_ALERT_EVERY": "15m",
+        }
         os.makedirs(torn.torn_path(data_dir), mode=0o700)  # a torn line cannot be kept: every pass fails
         path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
         jsonl.ensure_dir(os.path.dirname(path))
@@ -236,11 +260,18 @@ def test_a_forwarder_failing_every_pass_still_raises_an_alert_and_readyz_says_so
 def test_distinct_email_api_events_are_never_merged_and_a_redelivery_is(redis_box, web_env, data_dir, workers):
     web = Web(web_env)
     workers(1)
-    clicks = [{"TRANSID": 9007199254740993123, "EMAIL": "a@b.example", "EVENT": "click", "TIMESTAMP": 1700000000,
-               "URL": url} for url in ("https://x.example/1", "https://x.example/2")]
+    clicks = [
+        {"TRANSID": 9007199254740993123, "EMAIL": "a@b.example", "EVENT": "click", "TIMESTAMP": 1700000000, "URL": url}
+        for url in ("https://x.example/1", "https://x.example/2")
+    ]
     for _ in range(2):  # the second post is a true re-delivery of the same batch
-        answer = requests.post(web.url + "/webhook", data=json.dumps(clicks), auth=(USER, PASSWORD), timeout=10,
-                               headers={"Content-Type": "application/json"})
+        answer = requests.post(
+            web.url + "/webhook",
+            data=json.dumps(clicks),
+            auth=(USER, PASSWORD),
+            timeout=10,
+            headers={"Content-Type": "application/json"},
+        )
         assert answer.status_code == 200
     wait_until(lambda: len(read_kind(data_dir, "events")) == 2 and _backlog_done(web.url), timeout=60)
     time.sleep(2)  # the re-delivery's job has run too

@@ -1,4 +1,5 @@
 """tail, show, list and stats over real capture files (plain and gzipped), through click."""
+
 import json
 import os
 import pty
@@ -17,12 +18,14 @@ from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
 from scripts.view.tail import tail
-from tests.capture_factory import (body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz)
+from tests.capture_factory import body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz
 from tests.helpers import read_terminal
 
 ANSI = re.compile(r"\x1b\[")
 BIN = os.path.dirname(sys.executable)
-EMAIL_API_BODY = '[{"TRANSID": 9007199254740993123, "EMAIL": "a@b.example", "EVENT": "opened", "TIMESTAMP": 1700000000}]'
+EMAIL_API_BODY = (
+    '[{"TRANSID": 9007199254740993123, "EMAIL": "a@b.example", "EVENT": "opened", "TIMESTAMP": 1700000000}]'
+)
 
 
 def two_events_body():
@@ -35,21 +38,27 @@ def two_events_body():
 def dataset(data_dir):
     """Write two days of captures: the older day gzipped, yesterday plain."""
     older, yesterday = days_ago(2), days_ago(1, hour=0)
-    old = [make_capture(older, smartech_body("SMS_CLICK")),
-           make_capture(older.replace(hour=13), smartech_body("EMAIL_OPEN", foreignkey="111"), source="crm")]
+    old = [
+        make_capture(older, smartech_body("SMS_CLICK")),
+        make_capture(older.replace(hour=13), smartech_body("EMAIL_OPEN", foreignkey="111"), source="crm"),
+    ]
     write_gz(data_dir, "captures", older.strftime("%Y-%m-%d"), old)
-    at = {name: yesterday.replace(hour=hour) for name, hour in
-          [("sms", 9), ("apn", 10), ("bad", 11), ("web", 12), ("two", 13), ("api", 14)]}
-    new = write_captures(data_dir, [
-        make_capture(at["sms"], smartech_body("SMS_CLICK")),
-        make_capture(at["apn"], smartech_body("APN_VIEW", foreignkey="222"), source="crm"),
-        make_capture(at["bad"], "data=%7B%22p%22%3A%5B"),
-        make_capture(at["web"], samples.WEB_ACTIVITY_BODY),
-        make_capture(at["two"], two_events_body()),
-        make_capture(at["api"], EMAIL_API_BODY, content_type="application/json"),
-    ])
-    return {"old": old, "new": new, "yesterday": yesterday.strftime("%Y-%m-%d"),
-            "older": older.strftime("%Y-%m-%d")}
+    at = {
+        name: yesterday.replace(hour=hour)
+        for name, hour in [("sms", 9), ("apn", 10), ("bad", 11), ("web", 12), ("two", 13), ("api", 14)]
+    }
+    new = write_captures(
+        data_dir,
+        [
+            make_capture(at["sms"], smartech_body("SMS_CLICK")),
+            make_capture(at["apn"], smartech_body("APN_VIEW", foreignkey="222"), source="crm"),
+            make_capture(at["bad"], "data=%7B%22p%22%3A%5B"),
+            make_capture(at["web"], samples.WEB_ACTIVITY_BODY),
+            make_capture(at["two"], two_events_body()),
+            make_capture(at["api"], EMAIL_API_BODY, content_type="application/json"),
+        ],
+    )
+    return {"old": old, "new": new, "yesterday": yesterday.strftime("%Y-%m-%d"), "older": older.strftime("%Y-%m-%d")}
 
 
 def invoke(command, data_dir, *args, env=None):
@@ -92,26 +101,31 @@ def test_list_json_fields(dataset, data_dir):
 
 
 def test_list_window_yesterday(dataset, data_dir):
-    assert listed(invoke(list_captures, data_dir, "--json", "--since", "yesterday", "--until", "today")) == \
-        ids(dataset["new"], *range(6))
+    assert listed(invoke(list_captures, data_dir, "--json", "--since", "yesterday", "--until", "today")) == ids(
+        dataset["new"], *range(6)
+    )
     day = dataset["yesterday"]
-    assert listed(invoke(list_captures, data_dir, "--json", "--since", f"{day}T10:00", "--until", f"{day}T12:00")) \
-        == ids(dataset["new"], 1, 2)
+    assert listed(
+        invoke(list_captures, data_dir, "--json", "--since", f"{day}T10:00", "--until", f"{day}T12:00")
+    ) == ids(dataset["new"], 1, 2)
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--webhook-name", "sms_click"], [("old", 0), ("new", 0)]),
-    (["--channel", "apn", "--channel", "email"], [("old", 1), ("new", 1), ("new", 4), ("new", 5)]),
-    (["--activity", "open"], [("old", 1), ("new", 5)]),
-    (["--foreignkey", "9999999997"], [("old", 0), ("new", 0), ("new", 4)]),
-    (["--foreignkey", "a@b.example"], [("new", 5)]),
-    (["--foreignkey", "9999999997", "--since", "yesterday"], [("new", 0), ("new", 4)]),
-    (["--channel", "sms", "--activity", "delivered"], [("new", 4)]),
-    (["--channel", "sms", "--activity", "open"], []),  # both must hold for one and the same event
-    (["--rejects-only"], [("new", 2)]),
-    (["--limit", "3"], [("old", 0), ("old", 1), ("new", 0)]),
-    (["--source", "default", "--limit", "1", "--since", "yesterday"], [("new", 0)]),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--webhook-name", "sms_click"], [("old", 0), ("new", 0)]),
+        (["--channel", "apn", "--channel", "email"], [("old", 1), ("new", 1), ("new", 4), ("new", 5)]),
+        (["--activity", "open"], [("old", 1), ("new", 5)]),
+        (["--foreignkey", "9999999997"], [("old", 0), ("new", 0), ("new", 4)]),
+        (["--foreignkey", "a@b.example"], [("new", 5)]),
+        (["--foreignkey", "9999999997", "--since", "yesterday"], [("new", 0), ("new", 4)]),
+        (["--channel", "sms", "--activity", "delivered"], [("new", 4)]),
+        (["--channel", "sms", "--activity", "open"], []),  # both must hold for one and the same event
+        (["--rejects-only"], [("new", 2)]),
+        (["--limit", "3"], [("old", 0), ("old", 1), ("new", 0)]),
+        (["--source", "default", "--limit", "1", "--since", "yesterday"], [("new", 0)]),
+    ],
+)
 def test_list_filters(dataset, data_dir, args, expected):
     assert listed(invoke(list_captures, data_dir, "--json", *args)) == [dataset[k][i]["id"] for k, i in expected]
 
@@ -128,7 +142,8 @@ def test_a_window_skips_whole_files_and_an_unreadable_file_is_one_error(dataset,
     result = invoke(list_captures, data_dir)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error: cannot read {data_dir}/captures/2020-01-01.jsonl.gz after line 0: Not a gzipped file (b'th')"]
+        f"Error: cannot read {data_dir}/captures/2020-01-01.jsonl.gz after line 0: Not a gzipped file (b'th')"
+    ]
 
 
 def test_a_directory_in_place_of_a_file_is_one_error(data_dir):
@@ -206,8 +221,12 @@ def test_show_unknown_and_malformed_ids(dataset, data_dir):
 
 def test_tail_shows_the_last_captures_reaching_into_older_files(dataset, data_dir):
     assert listed(invoke(tail, data_dir, "--json", "-n", "2")) == ids(dataset["new"], 4, 5)
-    assert listed(invoke(tail, data_dir, "--json", "-n", "7")) == ids(dataset["old"], 1) + ids(dataset["new"], *range(6))
-    assert listed(invoke(tail, data_dir, "--json", "-n", "2", "--foreignkey", "9999999997")) == ids(dataset["new"], 0, 4)
+    assert listed(invoke(tail, data_dir, "--json", "-n", "7")) == ids(dataset["old"], 1) + ids(
+        dataset["new"], *range(6)
+    )
+    assert listed(invoke(tail, data_dir, "--json", "-n", "2", "--foreignkey", "9999999997")) == ids(
+        dataset["new"], 0, 4
+    )
     table = invoke(tail, data_dir, "-n", "1")
     assert table.stdout.splitlines()[0].startswith("RECEIVED (UTC)") and dataset["new"][5]["id"] in table.stdout
 
@@ -231,8 +250,11 @@ def read_lines_until(proc, count, timeout=15):
 def test_tail_follow_sees_new_captures_across_the_midnight_file_change(data_dir):
     before, after = utc(2026, 3, 1, 23, 59, 59), utc(2026, 3, 2, 0, 0, 1)
     write_captures(data_dir, [make_capture(before.replace(hour=23, minute=0), smartech_body())])
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "1", "--json",
-                             "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "1", "--json", "--data-dir", data_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert len(read_lines_until(proc, 1)) == 1
         late = write_captures(data_dir, [make_capture(before, smartech_body("EMAIL_OPEN"))])
@@ -251,8 +273,11 @@ def test_tail_follow_sees_new_captures_across_the_midnight_file_change(data_dir)
 @pytest.mark.slow  # the real CLI following files in a process of its own
 def test_tail_follow_from_nothing_shows_only_what_arrives(data_dir):
     old = write_captures(data_dir, [make_capture(days_ago(0, hour=0), smartech_body())])
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "0", "--json",
-                             "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "tail", "-f", "-n", "0", "--json", "--data-dir", data_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(1.5)  # three polls: what was there must not come out
         new = write_captures(data_dir, [make_capture(days_ago(0, hour=0).replace(minute=5), smartech_body())])
@@ -300,8 +325,9 @@ def test_stats_bad_period_is_a_usage_error(data_dir, tmp_path):
 def run_on_a_tty(args, env):
     """Run the CLI with stdout on a pseudo-terminal; return what it printed."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), *args], stdout=follower, stderr=subprocess.PIPE,
-                            env=env)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), *args], stdout=follower, stderr=subprocess.PIPE, env=env
+    )
     os.close(follower)
     output = read_terminal(leader)
     proc.wait(timeout=30)

@@ -1,10 +1,11 @@
 """``send_mail`` against real local SMTP servers: plain, with login, with TLS we must not trust."""
+
 import pytest
 from aiosmtpd.controller import Controller
-
 from conftest import free_port
-from receiver.mailer import MailError, is_loopback, send_mail
 from smtp_server import Logins, self_signed_context, smtp_server
+
+from receiver.mailer import MailError, is_loopback, send_mail
 
 SENDER = "dumper@example.com"
 RECIPIENTS = ("ops@example.com", "oncall@example.com")
@@ -55,8 +56,9 @@ def test_a_non_ascii_password_is_a_clear_mail_error():
     logins = Logins(USER, "pässword")
     with smtp_server(authenticator=logins, auth_require_tls=False) as (port, inbox):
         with pytest.raises(MailError) as caught:
-            send_mail(f"smtp://{USER.replace('@', '%40')}:p%C3%A4ssword@127.0.0.1:{port}", SENDER, RECIPIENTS,
-                      "Hi", "body\n")
+            send_mail(
+                f"smtp://{USER.replace('@', '%40')}:p%C3%A4ssword@127.0.0.1:{port}", SENDER, RECIPIENTS, "Hi", "body\n"
+            )
 
     assert str(caught.value) == f"smtp://127.0.0.1:{port}: the SMTP user and password must be ASCII"
     assert logins.attempts == [] and inbox.messages == []
@@ -72,9 +74,19 @@ def test_a_password_is_not_sent_unencrypted_to_another_host():
     assert logins.attempts == [] and inbox.messages == []
 
 
-@pytest.mark.parametrize("host, expected", [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
-                                            ("localhost", True), ("LOCALHOST", True), ("0.0.0.0", False),
-                                            ("192.0.2.10", False), ("mail.example.com", False)])
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("0.0.0.0", False),
+        ("192.0.2.10", False),
+        ("mail.example.com", False),
+    ],
+)
 def test_loopback_hosts(host, expected):
     assert is_loopback(host) is expected
 
@@ -121,8 +133,9 @@ def test_a_partly_refused_delivery_returns_the_refused_recipients():
     controller = Controller(PickyInbox(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        refused = send_mail(f"smtp://127.0.0.1:{controller.port}", SENDER, ("ops@example.com", "nobody@example.com"),
-                            "Hi", "body\n")
+        refused = send_mail(
+            f"smtp://127.0.0.1:{controller.port}", SENDER, ("ops@example.com", "nobody@example.com"), "Hi", "body\n"
+        )
     finally:
         controller.stop()
 

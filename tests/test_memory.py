@@ -1,4 +1,5 @@
 """The readers stream: peak memory over 200,000 captures is that over 20,000 (bench/replay_memory.py goes to 1.2M)."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,12 @@ pytestmark = pytest.mark.slow  # writes 180 MB of captures and runs four process
 def peak_kib(tmp_path, args, data_dir):
     """Run one CLI command in a fresh process and return its own peak RSS in KiB."""
     out = str(tmp_path / "peak")
-    done = subprocess.run([sys.executable, "-m", "bench.peak", out, "--", *args, "--data-dir", data_dir],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.peak", out, "--", *args, "--data-dir", data_dir],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr.decode()
     with open(out, encoding="ascii") as handle:
         return int(handle.read()), done.stdout

@@ -1,19 +1,28 @@
 """Normalising decoded payloads into events: shapes, ids, channels, activities, timestamps."""
+
 import copy
 import hashlib
 import json
 import time
 
 import pytest
+from job_payloads import (
+    BIG_TRANSID,
+    CAPTURE_ID,
+    EMAIL_API_BODY,
+    RECEIVED_AT,
+    SEED_FORM_CONTENT_TYPE,
+    SEED_GUID,
+    SEED_WEB_BODY,
+    SMS_CLICK_EVENT,
+    make_capture,
+    panel_payload,
+)
 
 from jobs.decode import decode_capture
 from jobs.eventid import MAX_GUID_CHARS
 from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
 from jobs.vocabulary import MAX_ACTIVITY_CHARS
-from job_payloads import (
-    BIG_TRANSID, CAPTURE_ID, EMAIL_API_BODY, RECEIVED_AT, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY,
-    SMS_CLICK_EVENT, make_capture, panel_payload,
-)
 
 CAPTURE = make_capture("unused", source="eu-panel")
 
@@ -80,18 +89,21 @@ def test_sms_click_sample_normalises_with_hash_id():
     assert event["warnings"] == []
 
 
-@pytest.mark.parametrize("webhook_name, channel, activity", [
-    ("SMS_CLICK", "sms", "click"),
-    ("SMS_DELIVERED", "sms", "delivered"),
-    ("Email_CLICK", "email", "click"),
-    ("EMAIL_OPEN", "email", "open"),
-    ("EMAIL_BOUNCE", "email", "bounce"),
-    ("EMAIL_HARD_BOUNCE", "email", "bounce"),
-    ("APN_VIEW", "apn", "view"),
-    ("apn_click", "apn", "click"),
-    ("BPN_CLICK", "bpn", "click"),
-    ("BPN_VIEW", "bpn", "view"),
-])
+@pytest.mark.parametrize(
+    "webhook_name, channel, activity",
+    [
+        ("SMS_CLICK", "sms", "click"),
+        ("SMS_DELIVERED", "sms", "delivered"),
+        ("Email_CLICK", "email", "click"),
+        ("EMAIL_OPEN", "email", "open"),
+        ("EMAIL_BOUNCE", "email", "bounce"),
+        ("EMAIL_HARD_BOUNCE", "email", "bounce"),
+        ("APN_VIEW", "apn", "view"),
+        ("apn_click", "apn", "click"),
+        ("BPN_CLICK", "bpn", "click"),
+        ("BPN_VIEW", "bpn", "view"),
+    ],
+)
 def test_channel_and_activity_come_from_webhook_name(webhook_name, channel, activity):
     event = one_event({"webhook_name": webhook_name, "event_params": {"foreignkey": "1"}})
     assert (event["channel"], event["activity"], event["warnings"]) == (channel, activity, [])
@@ -140,7 +152,8 @@ def test_malformed_event_params_and_webhook_name_warn_but_do_not_reject():
     assert event["webhook_name"] is None
     assert event["event_id"] == "g-1"
     assert event["warnings"] == [
-        "event_params is a string, expected an object", "webhook_name is a number, expected a string",
+        "event_params is a string, expected an object",
+        "webhook_name is a number, expected a string",
     ]
 
 
@@ -148,11 +161,15 @@ def test_guid_is_the_event_id_from_event_params_or_top_level():
     assert one_event({"webhook_name": "SMS_CLICK", "event_params": {"guid": "g-params"}})["event_id"] == "g-params"
     assert one_event({"webhook_name": "SMS_CLICK", "guid": "g-top"})["event_id"] == "g-top"
     assert one_event({"webhook_name": "SMS_CLICK", "guid": 12345678901234567890123})["event_id"] == (
-        "12345678901234567890123")
+        "12345678901234567890123"
+    )
 
 
-@pytest.mark.parametrize("guid", ["", "   ", None, True, [], {}, {"id": "g"}], ids=[
-    "empty", "blank", "null", "boolean", "array", "object", "object-with-id"])
+@pytest.mark.parametrize(
+    "guid",
+    ["", "   ", None, True, [], {}, {"id": "g"}],
+    ids=["empty", "blank", "null", "boolean", "array", "object", "object-with-id"],
+)
 def test_a_guid_that_is_not_a_non_empty_string_or_number_gives_a_hash_id(guid):
     event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid}}
     record = one_event(event)
@@ -177,7 +194,8 @@ def test_hash_ids_are_deterministic_and_ignore_key_order():
     }
     events = events_of(payload)
     assert [(e["panel"], e["event_id"]) for e in events] == [
-        ("alpha", hash_id({"webhook_name": "SMS_CLICK"}, "alpha")), ("alpha", "g"),
+        ("alpha", hash_id({"webhook_name": "SMS_CLICK"}, "alpha")),
+        ("alpha", "g"),
         ("gamma", hash_id({"webhook_name": "APN_VIEW"}, "gamma")),
     ]
     assert events_of(json.loads(json.dumps(payload))) == events
@@ -200,8 +218,12 @@ def test_identical_events_in_one_capture_are_numbered_from_the_second():
     click = {"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}
     events = events_of({"p": [click, {"webhook_name": "SMS_DELIVERED"}, dict(click), dict(click)]})
     base = hash_id(click, "p")
-    assert [e["event_id"] for e in events] == [base, hash_id({"webhook_name": "SMS_DELIVERED"}, "p"),
-                                               base + ":2", base + ":3"]
+    assert [e["event_id"] for e in events] == [
+        base,
+        hash_id({"webhook_name": "SMS_DELIVERED"}, "p"),
+        base + ":2",
+        base + ":3",
+    ]
     assert len({e["event_id"] for e in events}) == 4
 
 
@@ -214,21 +236,31 @@ def test_email_api_clicks_of_one_message_at_one_time_on_different_urls_keep_dist
 
 
 def test_identity_foreignkey_journey_and_msgid_are_copied():
-    event = one_event({
-        "webhook_name": "EMAIL_OPEN", "msgid": "m-9", "journey_name": "Welcome",
-        "event_params": {"foreignkey": "fk-1", "identity": "user@example.com"},
-    })
+    event = one_event(
+        {
+            "webhook_name": "EMAIL_OPEN",
+            "msgid": "m-9",
+            "journey_name": "Welcome",
+            "event_params": {"foreignkey": "fk-1", "identity": "user@example.com"},
+        }
+    )
     assert (event["foreignkey"], event["identity"], event["journey_name"], event["msgid"]) == (
-        "fk-1", "user@example.com", "Welcome", "m-9",
+        "fk-1",
+        "user@example.com",
+        "Welcome",
+        "m-9",
     )
 
 
-@pytest.mark.parametrize("where, raw, iso", [
-    ("params", 181212120708, "2018-12-12T12:07:08"),
-    ("params", "181212120708", "2018-12-12T12:07:08"),
-    ("top", "990101000000", "1999-01-01T00:00:00"),
-    ("params", 51212120708, "2005-12-12T12:07:08"),
-])
+@pytest.mark.parametrize(
+    "where, raw, iso",
+    [
+        ("params", 181212120708, "2018-12-12T12:07:08"),
+        ("params", "181212120708", "2018-12-12T12:07:08"),
+        ("top", "990101000000", "1999-01-01T00:00:00"),
+        ("params", 51212120708, "2005-12-12T12:07:08"),
+    ],
+)
 def test_smartech_ts_is_naive_iso(where, raw, iso):
     event = {"webhook_name": "SMS_CLICK"}
     if where == "params":
@@ -260,12 +292,27 @@ def test_email_api_event_with_big_transid():
     assert list(event) == list(EVENT_FIELDS)
 
 
-@pytest.mark.parametrize("word, activity", [
-    ("sent", "sent"), ("delivered", "delivered"), ("opened", "open"), ("open", "open"), ("OPENED", "open"),
-    ("clicked", "click"), ("click", "click"), ("bounced", "bounce"), ("bounce", "bounce"),
-    ("hardbounce", "bounce"), ("softbounce", "bounce"), ("dropped", "dropped"), ("spam", "spam"),
-    ("unsubscribed", "unsubscribe"), ("unsubscribe", "unsubscribe"), ("invalid", "invalid"),
-])
+@pytest.mark.parametrize(
+    "word, activity",
+    [
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("opened", "open"),
+        ("open", "open"),
+        ("OPENED", "open"),
+        ("clicked", "click"),
+        ("click", "click"),
+        ("bounced", "bounce"),
+        ("bounce", "bounce"),
+        ("hardbounce", "bounce"),
+        ("softbounce", "bounce"),
+        ("dropped", "dropped"),
+        ("spam", "spam"),
+        ("unsubscribed", "unsubscribe"),
+        ("unsubscribe", "unsubscribe"),
+        ("invalid", "invalid"),
+    ],
+)
 def test_email_api_event_vocabulary(word, activity):
     [event] = events_of([{"TRANSID": 1, "EVENT": word}])
     assert (event["activity"], event["warnings"]) == (activity, [])
@@ -283,7 +330,8 @@ def test_email_api_unknown_event_and_bad_timestamp_warn():
     [event] = events_of([{"TRANSID": "77", "EVENT": "deferred", "TIMESTAMP": "soon"}])
     assert (event["activity"], event["ts"], event["ts_raw"]) == (None, None, "soon")
     assert event["warnings"] == [
-        "unknown Email API EVENT 'deferred'", "unparsable TIMESTAMP 'soon', expected Unix seconds",
+        "unknown Email API EVENT 'deferred'",
+        "unparsable TIMESTAMP 'soon', expected Unix seconds",
     ]
 
 
@@ -298,17 +346,20 @@ def test_empty_payloads_have_no_events(value):
     assert events_of(value) == []
 
 
-@pytest.mark.parametrize("value, reason", [
-    ({"p": {"webhook_name": "SMS_CLICK"}}, "panel 'p' holds an object, expected an array of events"),
-    ({"ok": [], "p": "text"}, "panel 'p' holds a string, expected an array of events"),
-    ({"p": [{"webhook_name": "SMS_CLICK"}, 3]}, "event 1 in panel 'p' is a number, expected an object"),
-    ([{"EVENT": "sent"}, None], "event 1 in top-level array is a null, expected an object"),
-    ([["nested"]], "event 0 in top-level array is an array, expected an object"),
-    ("text", "payload is a string, expected an object of panels or an array of events"),
-    (42, "payload is a number, expected an object of panels or an array of events"),
-    (None, "payload is a null, expected an object of panels or an array of events"),
-    (True, "payload is a boolean, expected an object of panels or an array of events"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ({"p": {"webhook_name": "SMS_CLICK"}}, "panel 'p' holds an object, expected an array of events"),
+        ({"ok": [], "p": "text"}, "panel 'p' holds a string, expected an array of events"),
+        ({"p": [{"webhook_name": "SMS_CLICK"}, 3]}, "event 1 in panel 'p' is a number, expected an object"),
+        ([{"EVENT": "sent"}, None], "event 1 in top-level array is a null, expected an object"),
+        ([["nested"]], "event 0 in top-level array is an array, expected an object"),
+        ("text", "payload is a string, expected an object of panels or an array of events"),
+        (42, "payload is a number, expected an object of panels or an array of events"),
+        (None, "payload is a null, expected an object of panels or an array of events"),
+        (True, "payload is a boolean, expected an object of panels or an array of events"),
+    ],
+)
 def test_wrong_shapes_are_rejected(value, reason):
     with pytest.raises(NormaliseError) as info:
         events_of(value)
@@ -331,12 +382,15 @@ def test_raw_event_is_left_unchanged():
     assert event["raw"] == before["p"][0]
 
 
-@pytest.mark.parametrize("webhook_name, channel, activity", [
-    ("  SMS_CLICK \t", "sms", "click"),
-    ("Email_Hard-Bounce", "email", "bounce"),
-    ("EMAIL_ soft bounce ", "email", "bounce"),
-    ("BPN_VIEW_", "bpn", "view"),
-])
+@pytest.mark.parametrize(
+    "webhook_name, channel, activity",
+    [
+        ("  SMS_CLICK \t", "sms", "click"),
+        ("Email_Hard-Bounce", "email", "bounce"),
+        ("EMAIL_ soft bounce ", "email", "bounce"),
+        ("BPN_VIEW_", "bpn", "view"),
+    ],
+)
 def test_webhook_names_are_read_with_spaces_case_and_separators_ignored(webhook_name, channel, activity):
     event = one_event({"webhook_name": webhook_name})
     assert (event["channel"], event["activity"], event["warnings"]) == (channel, activity, [])
@@ -356,12 +410,16 @@ def test_an_activity_longer_than_the_cap_is_unknown():
     assert one_event({"webhook_name": "SMS_" + "C L I C K"})["activity"] == "click"
 
 
-@pytest.mark.parametrize("name", [
-    "a_" + " " * 300_000 + "x",  # backtracked quadratically in the old pattern: minutes
-    "SMS_" + " " * 300_000 + "x",
-    "SMS_" + "_-" * 150_000 + "click",
-    " " * 300_000 + "SMS_CLICK" + " " * 300_000 + "!",
-], ids=["other-prefix", "sms-prefix", "separators", "padded"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a_" + " " * 300_000 + "x",  # backtracked quadratically in the old pattern: minutes
+        "SMS_" + " " * 300_000 + "x",
+        "SMS_" + "_-" * 150_000 + "click",
+        " " * 300_000 + "SMS_CLICK" + " " * 300_000 + "!",
+    ],
+    ids=["other-prefix", "sms-prefix", "separators", "padded"],
+)
 def test_hostile_webhook_names_take_linear_time(name):
     started = time.monotonic()
     event = one_event({"webhook_name": name, "EVENT": name})
@@ -374,10 +432,13 @@ def test_warnings_preview_big_values_briefly():
     big = {"k" + str(i): [["x" * 1000]] for i in range(1000)}
     [event] = events_of([{"EVENT": big, "TIMESTAMP": big}])
     shown = "{'k0': [['" + "x" * 27 + "..." + "x" * 20 + "…"  # reprlib's cut string, then the preview's cut
-    assert event["warnings"] == [f"unknown Email API EVENT {shown}", f"unparsable TIMESTAMP {shown}, expected Unix seconds"]
+    assert event["warnings"] == [
+        f"unknown Email API EVENT {shown}",
+        f"unparsable TIMESTAMP {shown}, expected Unix seconds",
+    ]
 
 
-@pytest.mark.parametrize("raw", [10 ** 12, 10 ** 99, -(10 ** 99)], ids=["13-digits", "100-digits", "negative"])
+@pytest.mark.parametrize("raw", [10**12, 10**99, -(10**99)], ids=["13-digits", "100-digits", "negative"])
 def test_integer_ts_with_more_than_twelve_digits_is_unparsable(raw):
     record = one_event({"webhook_name": "SMS_CLICK", "event_params": {"ts": raw}})
     assert record["ts"] is None and record["ts_raw"] == raw
@@ -390,8 +451,16 @@ def test_a_long_timestamp_string_is_unparsable_without_reading_it():
     assert event["warnings"] == ["unparsable TIMESTAMP '" + "1" * 59 + "…, expected Unix seconds"]
 
 
-@pytest.mark.parametrize("value, count", [
-    ([], 0), ([{}, {}], 2), ({"p": [{}], "q": [{}, {}], "r": []}, 3), ({"p": [{}], "q": "x"}, 1), ("x", 0), (None, 0),
-])
+@pytest.mark.parametrize(
+    "value, count",
+    [
+        ([], 0),
+        ([{}, {}], 2),
+        ({"p": [{}], "q": [{}, {}], "r": []}, 3),
+        ({"p": [{}], "q": "x"}, 1),
+        ("x", 0),
+        (None, 0),
+    ],
+)
 def test_count_events_counts_before_normalising(value, count):
     assert count_events(value) == count

@@ -1,4 +1,5 @@
 """A hand-made captures file with odd values: commands list what they can, warn about the rest, never trace back."""
+
 import json
 import os
 
@@ -14,7 +15,7 @@ from tests.capture_factory import capture_id_at, make_capture, smartech_body, ut
 from tests.hostile import assert_safe
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
-HUGE = 10 ** 4000  # 4,001 digits: still under Python's int-to-text limit, far beyond any float
+HUGE = 10**4000  # 4,001 digits: still under Python's int-to-text limit, far beyond any float
 OVERFLOWING = "[" + "9" * 5000 + "]"  # beyond Python's int-to-text limit: the analysis cannot read it
 DEEP = 100_000
 DRY_TARGET = "http://127.0.0.1:9/"
@@ -62,11 +63,20 @@ def listed_or_warned(result, record):
     return record["id"] in result.stdout or f"capture {record['id']}" in result.stderr
 
 
-@pytest.mark.parametrize("command, args", [
-    (list_captures, []), (list_captures, ["--json"]), (list_captures, ["--rejects-only"]),
-    (tail, ["-n", "20"]), (tail, ["--json"]), (stats, []), (stats, ["--json"]),
-    (replay, ["--to", DRY_TARGET, "--dry-run"]), (replay, ["--to", DRY_TARGET, "--dry-run", "--json"]),
-])
+@pytest.mark.parametrize(
+    "command, args",
+    [
+        (list_captures, []),
+        (list_captures, ["--json"]),
+        (list_captures, ["--rejects-only"]),
+        (tail, ["-n", "20"]),
+        (tail, ["--json"]),
+        (stats, []),
+        (stats, ["--json"]),
+        (replay, ["--to", DRY_TARGET, "--dry-run"]),
+        (replay, ["--to", DRY_TARGET, "--dry-run", "--json"]),
+    ],
+)
 def test_every_command_carries_on_past_odd_records(odd, data_dir, command, args):
     result = run(command, data_dir, *args)
     assert "line 7: not JSON (nested too deeply); skipped" in result.stderr

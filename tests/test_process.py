@@ -1,10 +1,24 @@
 """The job end to end through real RQ and Redis: captures in, events and rejects files out."""
+
 import base64
 import json
 import os
 import stat
 
 import pytest
+from job_payloads import (
+    CAPTURE_ID,
+    EMAIL_API_BODY,
+    RECEIVED_AT,
+    RECEIVED_DAY,
+    SEED_FORM_CONTENT_TYPE,
+    SEED_GUID,
+    SEED_WEB_BODY,
+    SMS_CLICK_EVENT,
+    TRICKY_ATTRIBUTES,
+    form_body,
+    make_capture,
+)
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -14,10 +28,6 @@ from jobs.sink import REJECT_FIELDS
 from receiver.jsonl import day_name
 from receiver.queueing import JOB_FUNCTION, enqueue_capture, get_queue
 from receiver.settings import load
-from job_payloads import (
-    CAPTURE_ID, EMAIL_API_BODY, RECEIVED_AT, RECEIVED_DAY, SEED_FORM_CONTENT_TYPE, SEED_GUID, SEED_WEB_BODY,
-    SMS_CLICK_EVENT, TRICKY_ATTRIBUTES, form_body, make_capture,
-)
 
 TRAILING_DIV = "trailing text after JSON: '<div>'"
 
@@ -97,7 +107,9 @@ def test_all_events_of_a_capture_land_together_with_non_ascii_intact(queue, data
     path = kind_path(data_dir, "events")
     events = read_lines(path)
     assert [(e["event_id"][:2], e["panel"], e["activity"]) for e in events] == [
-        ("h:", "first", "click"), ("h:", "first", "delivered"), ("g-", "second", "view"),
+        ("h:", "first", "click"),
+        ("h:", "first", "delivered"),
+        ("g-", "second", "view"),
     ]
     assert events[2]["event_id"] == "g-apn" and events[0]["event_id"] != events[1]["event_id"]
     assert events[0]["att_params"] == TRICKY_ATTRIBUTES
@@ -138,17 +150,25 @@ def test_identical_events_without_guid_in_one_payload_are_all_written(queue, dat
     assert second == first + ":2"
 
 
-@pytest.mark.parametrize("capture, reason", [
-    (make_capture('data=%7B%22p%22%3A%5B'), "invalid JSON: Expecting value: line 1 column 7 (char 6)"),
-    (make_capture(""), "empty body"),
-    (make_capture(base64.b64encode(b"data=\xe9t\xe9").decode(), body_encoding="base64"),
-     "body is not valid UTF-8 (byte 5)"),
-    (make_capture("payload=%7B%7D"), "form body has no 'data' field (fields: 'payload')"),
-    (make_capture('{"p": []}', "text/plain"), "unexpected content type 'text/plain'"),
-    (make_capture("data=%2242%22"), "payload is a string, expected an object of panels or an array of events"),
-    (make_capture('{"p": {"webhook_name": "SMS_CLICK"}}', "application/json"),
-     "panel 'p' holds an object, expected an array of events"),
-], ids=["invalid-json", "empty-body", "not-utf8", "missing-data", "text-plain", "scalar", "panel-not-array"])
+@pytest.mark.parametrize(
+    "capture, reason",
+    [
+        (make_capture("data=%7B%22p%22%3A%5B"), "invalid JSON: Expecting value: line 1 column 7 (char 6)"),
+        (make_capture(""), "empty body"),
+        (
+            make_capture(base64.b64encode(b"data=\xe9t\xe9").decode(), body_encoding="base64"),
+            "body is not valid UTF-8 (byte 5)",
+        ),
+        (make_capture("payload=%7B%7D"), "form body has no 'data' field (fields: 'payload')"),
+        (make_capture('{"p": []}', "text/plain"), "unexpected content type 'text/plain'"),
+        (make_capture("data=%2242%22"), "payload is a string, expected an object of panels or an array of events"),
+        (
+            make_capture('{"p": {"webhook_name": "SMS_CLICK"}}', "application/json"),
+            "panel 'p' holds an object, expected an array of events",
+        ),
+    ],
+    ids=["invalid-json", "empty-body", "not-utf8", "missing-data", "text-plain", "scalar", "panel-not-array"],
+)
 def test_bad_input_is_rejected_without_failing_the_job(queue, data_dir, capture, reason):
     job = run(queue, capture)
     assert job.get_status() == JobStatus.FINISHED
@@ -176,7 +196,10 @@ def test_settings_are_read_at_each_job(queue, data_dir, tmp_path, monkeypatch):
     run(queue, make_capture(EMAIL_API_BODY, "application/json"))
     other = str(tmp_path / "other")
     monkeypatch.setenv("DUMPER_DATA_DIR", other)
-    run(queue, make_capture(EMAIL_API_BODY.replace("opened", "clicked"), "application/json", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
+    run(
+        queue,
+        make_capture(EMAIL_API_BODY.replace("opened", "clicked"), "application/json", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"),
+    )
     assert len(read_lines(kind_path(data_dir, "events"))) == 1
     assert len(read_lines(kind_path(other, "events"))) == 1
 
@@ -191,12 +214,16 @@ def test_disk_errors_fail_the_job(queue, data_dir, monkeypatch):
     assert "FileExistsError" in job.latest_result().exc_string
 
 
-@pytest.mark.parametrize("received_at, day", [
-    ("2020-01-02T23:30:00-01:00", "2020-01-03"),
-    ("2020-01-02T23:30:00", "2020-01-02"),
-    (None, None),
-    ("yesterday-ish", None),
-], ids=["offset", "naive", "missing", "garbage"])
+@pytest.mark.parametrize(
+    "received_at, day",
+    [
+        ("2020-01-02T23:30:00-01:00", "2020-01-03"),
+        ("2020-01-02T23:30:00", "2020-01-02"),
+        (None, None),
+        ("yesterday-ish", None),
+    ],
+    ids=["offset", "naive", "missing", "garbage"],
+)
 def test_events_are_filed_by_the_utc_day_of_received_at(queue, data_dir, received_at, day):
     run(queue, make_capture(EMAIL_API_BODY, "application/json", received_at=received_at))
     [event] = read_lines(kind_path(data_dir, "events", day or day_name()))

@@ -1,4 +1,5 @@
 """GET /readyz reports Redis, queue, retries, dead letters, backlog, forwarder and disk; 503 when not ready."""
+
 import os
 import time
 
@@ -9,8 +10,12 @@ from tests.helpers import basic
 
 
 def post(client):
-    return client.post("/webhook", data="data=%7B%7D", content_type="application/x-www-form-urlencoded",
-                       headers={"Authorization": basic()})
+    return client.post(
+        "/webhook",
+        data="data=%7B%7D",
+        content_type="application/x-www-form-urlencoded",
+        headers={"Authorization": basic()},
+    )
 
 
 def fresh(client):
@@ -79,7 +84,7 @@ def test_not_ready_when_the_captures_dir_cannot_be_written(env, data_dir):
 
 
 def test_not_ready_when_free_space_is_below_the_minimum(env):
-    env["DUMPER_MIN_FREE_BYTES"] = str(10 ** 18)
+    env["DUMPER_MIN_FREE_BYTES"] = str(10**18)
     state = create_app(env).test_client().get("/readyz")
     assert state.status_code == 503 and state.get_json()["disk"]["writable"] is True
 

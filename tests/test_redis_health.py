@@ -1,4 +1,5 @@
 """``redis_config_warnings`` against the real private Redis (started with --save "" --appendonly no)."""
+
 import pytest
 import redis as redis_lib
 
@@ -23,10 +24,17 @@ def restore_config(redis_conn):
 @pytest.fixture
 def limited_conn(redis_conn, redis_url):
     """Yield a client logged in as an ACL user that may not run CONFIG, as on managed Redis."""
-    redis_conn.acl_setuser(LIMITED_USER, enabled=True, passwords=[f"+{LIMITED_PASSWORD}"], keys=["*"],
-                           channels=["*"], commands=["+@all", "-config"])
-    client = redis_lib.Redis(unix_socket_path=redis_url.removeprefix("unix://"), username=LIMITED_USER,
-                             password=LIMITED_PASSWORD)
+    redis_conn.acl_setuser(
+        LIMITED_USER,
+        enabled=True,
+        passwords=[f"+{LIMITED_PASSWORD}"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all", "-config"],
+    )
+    client = redis_lib.Redis(
+        unix_socket_path=redis_url.removeprefix("unix://"), username=LIMITED_USER, password=LIMITED_PASSWORD
+    )
     yield client
     client.close()
     redis_conn.acl_deluser(LIMITED_USER)

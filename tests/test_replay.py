@@ -1,4 +1,5 @@
 """replay: --to a real receiver over HTTP, --enqueue into real RQ, dry runs, resume, and every bad input."""
+
 import json
 import os
 import signal
@@ -7,7 +8,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -20,8 +21,7 @@ from receiver.queueing import get_queue
 from receiver.settings import load
 from scripts.replay.command import PASSWORD_ENVVAR, USER_ENVVAR, replay
 from scripts.run.up import free_port
-from tests.capture_factory import (body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures,
-                                   write_gz)
+from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz
 from tests.helpers import PASSWORD, USER, read_terminal, serve, wait_until
 
 BIN = os.path.dirname(sys.executable)
@@ -58,8 +58,10 @@ def captures(data_dir):
     """Write COUNT distinct captures: a third two days ago (gzipped), the rest yesterday, one not UTF-8."""
     older = [make_capture(days_ago(2, hour=1 + i), smartech_body("EMAIL_OPEN")) for i in range(COUNT // 3)]
     write_gz(data_dir, "captures", older[0]["received_at"][:10], older)
-    newer = [make_capture(days_ago(1, hour=1 + i), smartech_body("SMS_CLICK", foreignkey=str(i % 2)), source="crm")
-             for i in range(COUNT - len(older) - 1)]
+    newer = [
+        make_capture(days_ago(1, hour=1 + i), smartech_body("SMS_CLICK", foreignkey=str(i % 2)), source="crm")
+        for i in range(COUNT - len(older) - 1)
+    ]
     newer.append(make_capture(days_ago(1, hour=23), b"data=\xff\xfe not utf-8", content_type="text/plain"))
     write_captures(data_dir, newer)
     return older + newer
@@ -99,8 +101,9 @@ def test_replay_to_a_receiver_sends_every_body_byte_for_byte(captures, staging, 
     result = run(data_dir, *to(url))
     assert result.exit_code == 0, result.output
     assert arrived(staging_dir) == expected(captures)
-    assert result.stdout.splitlines() == [f"sent {COUNT} to POST {url}: ok {COUNT} (200×{COUNT}), other status 0, "
-                                          f"connection errors 0"]
+    assert result.stdout.splitlines() == [
+        f"sent {COUNT} to POST {url}: ok {COUNT} (200×{COUNT}), other status 0, connection errors 0"
+    ]
     assert {r["source"] for r in read_all(staging_dir, "captures")} == {"default"}
 
 
@@ -161,8 +164,9 @@ def test_failures_are_listed_counted_and_fail_the_exit_status(captures, staging,
     assert result.exit_code == 1
     failed = [line for line in result.stdout.splitlines() if line.endswith(" 503")]
     assert len(failed) == COUNT - 3
-    assert result.stdout.splitlines()[-1] == (f"sent {COUNT} to POST {url}: ok 3 (200×3), other status {COUNT - 3} "
-                                              f"(503×{COUNT - 3}), connection errors 0")
+    assert result.stdout.splitlines()[-1] == (
+        f"sent {COUNT} to POST {url}: ok 3 (200×3), other status {COUNT - 3} (503×{COUNT - 3}), connection errors 0"
+    )
     assert len(read_all(staging_dir, "captures")) == 3
 
 
@@ -231,8 +235,12 @@ def test_resume_after_an_interrupt_sends_each_capture_exactly_once(captures, sta
     url, staging_dir, gate = staging
     state = str(tmp_path / "replay.state")
     args = ["--data-dir", data_dir, *to(url, "--resume", state, "--rate", "8", "--concurrency", "2", "-q")]
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "replay", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "replay", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_until(lambda: gate.count >= 4)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
@@ -252,7 +260,7 @@ def test_a_replay_never_reaches_past_its_start_even_when_resumed(captures, stagi
     url, staging_dir, _ = staging
     state = str(tmp_path / "replay.state")
     assert run(data_dir, *to(url, "--since", "3d", "--resume", state)).exit_code == 0
-    fresh = write_captures(data_dir, [make_capture(datetime.now(timezone.utc), smartech_body())])
+    fresh = write_captures(data_dir, [make_capture(datetime.now(UTC), smartech_body())])
     resumed = run(data_dir, *to(url, "--since", "3d", "--resume", state))
     assert resumed.exit_code == 0 and f"sent 0 to POST {url}" in resumed.stdout
     assert arrived(staging_dir) == expected(captures)
@@ -267,8 +275,10 @@ def test_a_state_file_of_another_replay_is_refused(captures, staging, data_dir, 
     assert run(data_dir, *to(url, "--resume", state, "--limit", "1")).exit_code == 0
     result = run(data_dir, *to(url, "--resume", state, "--limit", "2"))
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"Error: {state} belongs to another replay (selection or target differ): "
-                                          "rerun with the options it was started with, or use a new state file"]
+    assert result.stderr.splitlines() == [
+        f"Error: {state} belongs to another replay (selection or target differ): "
+        "rerun with the options it was started with, or use a new state file"
+    ]
     with open(state, "w", encoding="utf-8") as handle:
         handle.write("not json\n")
     assert "is corrupt" in run(data_dir, *to(url, "--resume", state)).stderr
@@ -276,22 +286,27 @@ def test_a_state_file_of_another_replay_is_refused(captures, staging, data_dir, 
     assert missing.exit_code == 1 and "its directory does not exist" in missing.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "choose exactly one target: --to URL or --enqueue"),
-    (["--to", "http://x/", "--enqueue"], "choose exactly one target: --to URL or --enqueue"),
-    (["--to", "ftp://x/"], "must start with http:// or https://"),
-    (["--to", "http://x/", "--user", "u"], "give both --user and --password, or neither"),
-    (["--enqueue", "--user", "u"], "--user and --password go with --to, not --enqueue"),
-    (["--enqueue", "--keep-path"], "--keep-path goes with --to, not --enqueue"),
-    (["--to", "http://x/", "--rate", "0"], "Invalid value for '--rate'"),
-    (["--to", "http://x/", "--concurrency", "0"], "Invalid value for '--concurrency'"),
-    (["--to", "http://x/", "--timeout", "-1"], "Invalid value for '--timeout'"),
-    (["--to", "http://x/", "--since", "soon"], "cannot read 'soon' as a time"),
-    (["--to", "http://x/", "--id", "nope"], "'nope' is not a capture id"),
-    (["--to", "http://x/", "--id", "01KB3Q6E0M8ZJ7V6Q2W5T9X4YR", "--file", __file__],
-     "--file and --id/--ids-from cannot be combined"),
-    (["--to", "http://x/", "--file", "/no/such/file.jsonl"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "choose exactly one target: --to URL or --enqueue"),
+        (["--to", "http://x/", "--enqueue"], "choose exactly one target: --to URL or --enqueue"),
+        (["--to", "ftp://x/"], "must start with http:// or https://"),
+        (["--to", "http://x/", "--user", "u"], "give both --user and --password, or neither"),
+        (["--enqueue", "--user", "u"], "--user and --password go with --to, not --enqueue"),
+        (["--enqueue", "--keep-path"], "--keep-path goes with --to, not --enqueue"),
+        (["--to", "http://x/", "--rate", "0"], "Invalid value for '--rate'"),
+        (["--to", "http://x/", "--concurrency", "0"], "Invalid value for '--concurrency'"),
+        (["--to", "http://x/", "--timeout", "-1"], "Invalid value for '--timeout'"),
+        (["--to", "http://x/", "--since", "soon"], "cannot read 'soon' as a time"),
+        (["--to", "http://x/", "--id", "nope"], "'nope' is not a capture id"),
+        (
+            ["--to", "http://x/", "--id", "01KB3Q6E0M8ZJ7V6Q2W5T9X4YR", "--file", __file__],
+            "--file and --id/--ids-from cannot be combined",
+        ),
+        (["--to", "http://x/", "--file", "/no/such/file.jsonl"], "does not exist"),
+    ],
+)
 def test_bad_input_is_a_usage_error(args, message, data_dir):
     os.makedirs(data_dir)
     result = run(data_dir, *args)
@@ -327,8 +342,9 @@ def test_enqueue_reprocesses_captures_without_duplicate_events(captures, queue_e
     queue = get_queue(load())
     first = run(data_dir, "--enqueue", "-v")
     assert first.exit_code == 0, first.output
-    assert first.stdout.splitlines()[-1] == (f"sent {COUNT} to RQ queue 'smartech': ok {COUNT} (enqueued×{COUNT}), "
-                                             "other status 0, connection errors 0")
+    assert first.stdout.splitlines()[-1] == (
+        f"sent {COUNT} to RQ queue 'smartech': ok {COUNT} (enqueued×{COUNT}), other status 0, connection errors 0"
+    )
     assert queue.count == COUNT
     again = run(data_dir, "--enqueue")
     assert f"(already queued×{COUNT})" in again.stdout and queue.count == COUNT
@@ -361,8 +377,11 @@ def test_progress_bar_on_a_terminal_only(captures, staging, data_dir):
 
     def replay_on_tty(*extra):
         leader, follower = pty.openpty()
-        proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "replay", "--data-dir", data_dir,
-                                 *to(url, "--limit", "3", *extra)], stdout=subprocess.PIPE, stderr=follower)
+        proc = subprocess.Popen(
+            [os.path.join(BIN, "smartech-dumper"), "replay", "--data-dir", data_dir, *to(url, "--limit", "3", *extra)],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+        )
         os.close(follower)
         progress = read_terminal(leader)
         proc.wait(timeout=30)
@@ -409,13 +428,15 @@ def test_round_trip_between_two_real_receivers_is_byte_identical(env, tmp_path):
         assert sent.exit_code == 0, sent.output
         for body, content_type in ODD_BODIES:
             headers = {"Content-Type": content_type} if content_type else {}
-            answer = requests.post(first.url + "/webhook/odd/", data=body, headers=headers, auth=(USER, PASSWORD),
-                                   timeout=10)
+            answer = requests.post(
+                first.url + "/webhook/odd/", data=body, headers=headers, auth=(USER, PASSWORD), timeout=10
+            )
             assert answer.status_code == 200
         originals = read_all(first_dir, "captures")
         assert len(originals) == len(samples_labels()) + len(ODD_BODIES)
-        result = CliRunner().invoke(replay, ["--data-dir", first_dir, *to(second.url + "/webhook/", "--keep-path",
-                                                                           "--concurrency", "4")])
+        result = CliRunner().invoke(
+            replay, ["--data-dir", first_dir, *to(second.url + "/webhook/", "--keep-path", "--concurrency", "4")]
+        )
         assert result.exit_code == 0, result.output
     finally:
         first.stop()
@@ -457,8 +478,13 @@ def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
     events = Counter(e["event_id"] for e in read_all(data_dir, "events"))
     captures = read_all(data_dir, "captures")
     assert len(events) == len(captures) == len(samples_labels()) and set(events.values()) == {1}
-    replayed = subprocess.run([os.path.join(BIN, "smartech-dumper"), "replay", "--enqueue", "--data-dir", data_dir],
-                              env=proc_env, capture_output=True, text=True, timeout=120)
+    replayed = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "replay", "--enqueue", "--data-dir", data_dir],
+        env=proc_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert f"ok {len(captures)} (enqueued×{len(captures)})" in replayed.stdout
     run_burst_worker(proc_env)

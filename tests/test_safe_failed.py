@@ -1,4 +1,5 @@
 """``failed list/show`` and command errors escape what a dead letter or a setting quotes."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """Every reading command escapes what a payload or a record holds: no escape sequence reaches the output."""
+
 import gzip
 import json
 import os
@@ -12,8 +13,18 @@ from scripts.view.show import show
 from scripts.view.stats import stats
 from scripts.view.tail import tail
 from tests.capture_factory import make_capture, smartech_body, utc
-from tests.hostile import (CITY, ESCAPED, JSON_ESCAPED, PLACE, VALUE, assert_safe, assert_visible,
-                           hostile_captures, hostile_payload, write_day)
+from tests.hostile import (
+    CITY,
+    ESCAPED,
+    JSON_ESCAPED,
+    PLACE,
+    VALUE,
+    assert_safe,
+    assert_visible,
+    hostile_captures,
+    hostile_payload,
+    write_day,
+)
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
 DRY_TARGET = f"http://127.0.0.1:9/{VALUE}"
@@ -73,8 +84,10 @@ def test_show_escapes_metadata_warnings_payload_and_events(hostile, data_dir):
     out = safe_run(show, data_dir, hostile[0]["id"]).stdout
     assert_visible(out)
     assert_visible(out, JSON_ESCAPED)  # inside the pretty-printed JSON, JSON's own escapes
-    assert f"  source:       {CITY}\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e\\x00\\x7f\\rtwo\\nlines\\tand a tab" \
-           f"{PLACE}\n" in out
+    assert (
+        f"  source:       {CITY}\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e\\x00\\x7f\\rtwo\\nlines\\tand a tab"
+        f"{PLACE}\n" in out
+    )
     payload = out.split("payload (decoded)\n", 1)[1].split("\nevents (", 1)[0]
     assert json.loads(payload) == hostile_payload()  # still JSON, and the same values
 
@@ -103,8 +116,9 @@ def test_show_json_is_escaped_valid_and_round_trips(hostile, data_dir):
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_replay_dry_run_lines_and_summary_are_escaped(hostile, data_dir, as_json):
-    out = safe_run(replay, data_dir, "--to", DRY_TARGET, "--dry-run", *(["--json"] if as_json else []),
-                   one_per_line=True).stdout
+    out = safe_run(
+        replay, data_dir, "--to", DRY_TARGET, "--dry-run", *(["--json"] if as_json else []), one_per_line=True
+    ).stdout
     lines = out.splitlines()
     sent = hostile[:3]  # the forged capture's received_at sorts after the replay's start: not selected
     assert len(lines) == len(sent) + 1

@@ -1,4 +1,5 @@
 """The real ``smartech-dumper`` on a pseudo-terminal and on pipes: escaped text, and exact bytes only on request."""
+
 import os
 import pty
 import select
@@ -10,8 +11,18 @@ import pytest
 
 from tests.capture_factory import body_bytes, make_capture, smartech_body, utc
 from tests.helpers import read_terminal, read_terminal_bytes
-from tests.hostile import (BIN, COLOUR, ESCAPED, NOT_UTF8, assert_safe, assert_visible, hostile_captures,
-                           no_colour_env, run_on_a_tty, write_day)
+from tests.hostile import (
+    BIN,
+    COLOUR,
+    ESCAPED,
+    NOT_UTF8,
+    assert_safe,
+    assert_visible,
+    hostile_captures,
+    no_colour_env,
+    run_on_a_tty,
+    write_day,
+)
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
 CLI = os.path.join(BIN, "smartech-dumper")
@@ -53,15 +64,16 @@ def test_show_on_a_terminal_writes_no_escape_sequence(hostile, data_dir, which, 
 def test_show_on_a_pipe_writes_no_escape_sequence(hostile, data_dir):
     result = subprocess.run([CLI, "show", "--data-dir", data_dir, hostile[1]["id"]], capture_output=True)
     assert result.returncode == 0, result.stderr
-    assert not set(result.stdout) & {0x1b, 0x07, 0x00, 0x7f}
+    assert not set(result.stdout) & {0x1B, 0x07, 0x00, 0x7F}
     assert_safe(result.stdout.decode("utf-8"))
     assert_visible(result.stdout.decode("utf-8"))
 
 
 @pytest.mark.parametrize("which, expected", [(1, None), (2, NOT_UTF8)])
 def test_raw_bytes_writes_the_exact_body_to_a_pipe(hostile, data_dir, which, expected):
-    result = subprocess.run([CLI, "show", "--data-dir", data_dir, hostile[which]["id"], "--raw-bytes"],
-                            capture_output=True)
+    result = subprocess.run(
+        [CLI, "show", "--data-dir", data_dir, hostile[which]["id"], "--raw-bytes"], capture_output=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == (expected or body_bytes(hostile[which]))
     assert b"\x1b]0;pwned\x07" in result.stdout
@@ -100,8 +112,12 @@ def read_until(leader, marker, timeout=15):
 def test_tail_follow_on_a_terminal_escapes_new_captures(data_dir):
     first = write_day(data_dir, [make_capture(WHEN.replace(hour=8), smartech_body())])[0]
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([CLI, "tail", "-f", "-n", "1", "--data-dir", data_dir], stdout=follower,
-                            stderr=subprocess.PIPE, env=no_colour_env())
+    proc = subprocess.Popen(
+        [CLI, "tail", "-f", "-n", "1", "--data-dir", data_dir],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=no_colour_env(),
+    )
     os.close(follower)
     try:
         seen = read_until(leader, first["id"].encode())

@@ -1,4 +1,5 @@
 """The sample payloads reproduce the vendor's documented wire format."""
+
 import copy
 import json
 from urllib.parse import parse_qs
@@ -8,10 +9,15 @@ import pytest
 from scripts.ops import samples
 
 DOCUMENTED_ACTIVITIES = {
-    "EMAIL_OPEN", "EMAIL_CLICK", "EMAIL_BOUNCE",
-    "SMS_DELIVERED", "SMS_CLICK",
-    "BPN_VIEW", "BPN_CLICK",
-    "APN_VIEW", "APN_CLICK",
+    "EMAIL_OPEN",
+    "EMAIL_CLICK",
+    "EMAIL_BOUNCE",
+    "SMS_DELIVERED",
+    "SMS_CLICK",
+    "BPN_VIEW",
+    "BPN_CLICK",
+    "APN_VIEW",
+    "APN_CLICK",
 }
 # The vendor's encoded channel samples, up to where the page truncates them.
 VENDOR_PREFIX = (
@@ -60,8 +66,7 @@ def test_channel_body_decodes_to_its_event(event):
     assert json.loads(decode(body)) == {samples.PANEL: [event]}
 
 
-@pytest.mark.parametrize("name,channel", [("SMS_CLICK", "sms"), ("APN_CLICK", "apn"),
-                                          ("BPN_CLICK", "bpn")])
+@pytest.mark.parametrize("name,channel", [("SMS_CLICK", "sms"), ("APN_CLICK", "apn"), ("BPN_CLICK", "bpn")])
 def test_channel_encoding_matches_the_vendor_sample(name, channel):
     event = copy.deepcopy(next(e for e in samples.CHANNEL_EVENTS if e["webhook_name"] == name))
     del event["event_params"]["guid"]  # the vendor's channel samples have none
@@ -80,7 +85,7 @@ def test_tricky_values_survive_the_form_encoding():
         assert value in joined, value
     assert b"Thane%26Kalyan" in raw
     assert b"%2B919999999997" in raw
-    assert "Zürich".encode("utf-8") not in raw  # percent-encoded, never raw UTF-8
+    assert "Zürich".encode() not in raw  # percent-encoded, never raw UTF-8
     assert raw.isascii()
 
 

@@ -1,13 +1,14 @@
 """``smartech-dumper send`` against a real receiver served over real HTTP."""
+
 import base64
 import re
 import socket
 
 import pytest
 from click.testing import CliRunner
+from conftest import free_port
 from werkzeug.utils import redirect
 
-from conftest import free_port
 from receiver import create_app
 from scripts.ops import samples
 from scripts.ops.send import PASSWORD_ENVVAR, USER_ENVVAR, send
@@ -79,8 +80,7 @@ def test_every_sample_is_accepted_and_arrives_byte_identical(base_url, data_dir)
         assert record["source"] == "default"
 
 
-def test_credentials_come_from_the_environment_and_a_source_path_is_kept(base_url, data_dir,
-                                                                          monkeypatch):
+def test_credentials_come_from_the_environment_and_a_source_path_is_kept(base_url, data_dir, monkeypatch):
     monkeypatch.setenv(USER_ENVVAR, USER)
     monkeypatch.setenv(PASSWORD_ENVVAR, PASSWORD)
 
@@ -121,9 +121,7 @@ def test_unreachable_url_is_one_clear_line():
     result = run(url, "--user", USER, "--password", PASSWORD)
 
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        f"Error: cannot reach {url} ({LABELS[0]}): Connection refused"
-    ]
+    assert result.output.strip().splitlines() == [f"Error: cannot reach {url} ({LABELS[0]}): Connection refused"]
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
 
@@ -138,9 +136,7 @@ def test_silent_server_times_out_with_one_line():
         result = run(url, "--user", USER, "--password", PASSWORD, "--timeout", "0.2")
 
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        f"Error: cannot reach {url} ({LABELS[0]}): timed out"
-    ]
+    assert result.output.strip().splitlines() == [f"Error: cannot reach {url} ({LABELS[0]}): timed out"]
 
 
 def test_missing_password_is_a_usage_error(base_url, data_dir):
@@ -160,8 +156,7 @@ def test_url_without_http_scheme_is_a_usage_error():
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "soon"])
 def test_timeout_must_be_a_positive_number(timeout):
-    result = run("http://127.0.0.1:1/webhook", "--user", USER, "--password", PASSWORD,
-                 "--timeout", timeout)
+    result = run("http://127.0.0.1:1/webhook", "--user", USER, "--password", PASSWORD, "--timeout", timeout)
 
     assert result.exit_code == 2
     assert "--timeout" in result.output

@@ -1,4 +1,5 @@
 """Settings are read in one place; a bad value names its variable."""
+
 import inspect
 import ipaddress
 import math
@@ -23,29 +24,37 @@ def test_defaults():
 
 
 def test_lists_ignore_spaces_and_parse_ipv4_and_ipv6():
-    settings = load(environ={
-        "DUMPER_ALLOWED_IPS": " 10.0.0.0/8 , 192.168.1.7,2001:db8::/32 ,, ::1 ",
-        "DUMPER_BASIC_AUTH": " a:b , c:d:e ",
-    })
+    settings = load(
+        environ={
+            "DUMPER_ALLOWED_IPS": " 10.0.0.0/8 , 192.168.1.7,2001:db8::/32 ,, ::1 ",
+            "DUMPER_BASIC_AUTH": " a:b , c:d:e ",
+        }
+    )
     assert settings.allowed_networks == (
-        ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.168.1.7/32"),
-        ipaddress.ip_network("2001:db8::/32"), ipaddress.ip_network("::1/128"))
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("192.168.1.7/32"),
+        ipaddress.ip_network("2001:db8::/32"),
+        ipaddress.ip_network("::1/128"),
+    )
     assert settings.credentials == (("a", "b"), ("c", "d:e"))
 
 
-@pytest.mark.parametrize("name,value", [
-    ("DUMPER_ALLOWED_IPS", "10.0.0.0/33"),
-    ("DUMPER_ALLOWED_IPS", "not-an-ip"),
-    ("DUMPER_MAX_BYTES", "ten"),
-    ("DUMPER_MAX_BYTES", "0"),
-    ("DUMPER_TRUSTED_PROXIES", "-1"),
-    ("DUMPER_TRUSTED_PROXIES", "two"),
-    ("DUMPER_REDIS_TIMEOUT", "soon"),
-    ("DUMPER_FSYNC", "maybe"),
-    ("DUMPER_AUTH_DISABLED", "perhaps"),
-    ("REDIS_URL", "localhost:6379"),
-    ("DUMPER_LOG_LEVEL", "LOUD"),
-])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("DUMPER_ALLOWED_IPS", "10.0.0.0/33"),
+        ("DUMPER_ALLOWED_IPS", "not-an-ip"),
+        ("DUMPER_MAX_BYTES", "ten"),
+        ("DUMPER_MAX_BYTES", "0"),
+        ("DUMPER_TRUSTED_PROXIES", "-1"),
+        ("DUMPER_TRUSTED_PROXIES", "two"),
+        ("DUMPER_REDIS_TIMEOUT", "soon"),
+        ("DUMPER_FSYNC", "maybe"),
+        ("DUMPER_AUTH_DISABLED", "perhaps"),
+        ("REDIS_URL", "localhost:6379"),
+        ("DUMPER_LOG_LEVEL", "LOUD"),
+    ],
+)
 def test_bad_value_names_the_variable(name, value):
     with pytest.raises(SettingsError) as info:
         load(environ={name: value})
@@ -73,8 +82,24 @@ def test_app_starts_without_credentials_only_with_explicit_opt_out(tmp_path, mon
 
 
 SETTING_NAMES = sorted(set(re.findall(r'get\("([A-Z_]+)"', inspect.getsource(load))))
-HOSTILE_VALUES = ["", "  ", ",", "inf", "-inf", "nan", "-1", "0", "1e999", "9" * 400, "é", "\x00", "a:b:c", "1w",
-                  "redis://host:notaport/0", "smtp://:25"]
+HOSTILE_VALUES = [
+    "",
+    "  ",
+    ",",
+    "inf",
+    "-inf",
+    "nan",
+    "-1",
+    "0",
+    "1e999",
+    "9" * 400,
+    "é",
+    "\x00",
+    "a:b:c",
+    "1w",
+    "redis://host:notaport/0",
+    "smtp://:25",
+]
 
 
 def test_every_setting_is_read_by_one_parser():

@@ -1,4 +1,5 @@
 """The library below the CLI (``receiver.store``): what the web inspector will call, without click."""
+
 import ast
 import gzip
 import io
@@ -25,8 +26,9 @@ WHEN = utc(2026, 3, 1, 9, 0, 0)
 def three_days(tmp_path):
     """Write 5 captures a day for three days, the first day compressed; return the data dir and the ids in order."""
     data_dir = str(tmp_path)
-    days = [[make_capture(WHEN + timedelta(days=day, minutes=n), smartech_body()) for n in range(5)]
-            for day in range(3)]
+    days = [
+        [make_capture(WHEN + timedelta(days=day, minutes=n), smartech_body()) for n in range(5)] for day in range(3)
+    ]
     write_gz(data_dir, jsonl.CAPTURES, days[0][0]["received_at"][:10], days[0])
     for records in days[1:]:
         write_captures(data_dir, records)
@@ -72,8 +74,10 @@ def test_the_reader_warns_through_its_callback_and_prints_nothing(tmp_path, caps
     warnings = []
     reader = capture_reader(warnings.append)
     assert len(list(reader.stream([str(path)]))) == 1
-    assert warnings == [f"{path} line 1: not JSON (JSONDecodeError); skipped",
-                        f"{path} line 2: not a JSON object; skipped"]
+    assert warnings == [
+        f"{path} line 1: not JSON (JSONDecodeError); skipped",
+        f"{path} line 2: not a JSON object; skipped",
+    ]
     assert capsys.readouterr() == ("", "")
 
 

@@ -1,4 +1,5 @@
 """prune and compress: whole days of all three kinds, gz read transparently, nothing lost to a late writer."""
+
 import gzip
 import os
 import stat
@@ -38,8 +39,12 @@ def fill(data_dir, *ages, forwarded=True):
 
 def names(data_dir):
     """Return the sorted ``kind/file`` names under the data dir."""
-    return sorted(f"{kind}/{name}" for kind in KINDS if os.path.isdir(os.path.join(data_dir, kind))
-                  for name in os.listdir(os.path.join(data_dir, kind)))
+    return sorted(
+        f"{kind}/{name}"
+        for kind in KINDS
+        if os.path.isdir(os.path.join(data_dir, kind))
+        for name in os.listdir(os.path.join(data_dir, kind))
+    )
 
 
 def invoke(command, data_dir, *args):
@@ -53,8 +58,9 @@ def test_compress_gzips_closed_days_of_every_kind_and_readers_see_the_same(data_
     listing = invoke(list_captures, data_dir, "--json").stdout
     result = invoke(compress, data_dir)
     assert result.exit_code == 0, result.output
-    assert names(data_dir) == sorted(f"{kind}/{day(age)}{ext}" for kind in KINDS
-                                     for age, ext in ((2, ".jsonl.gz"), (1, ".jsonl.gz"), (0, ".jsonl")))
+    assert names(data_dir) == sorted(
+        f"{kind}/{day(age)}{ext}" for kind in KINDS for age, ext in ((2, ".jsonl.gz"), (1, ".jsonl.gz"), (0, ".jsonl"))
+    )
     assert f"compressed captures/{day(2)}.jsonl (" in result.stdout
     assert result.stdout.splitlines()[-1].startswith(f"compressed 6 files of days up to {day(1)}")
     assert {kind: read_all(data_dir, kind) for kind in KINDS} == before
@@ -147,11 +153,14 @@ def test_prune_by_date_never_touches_today(data_dir):
     assert {n.split("/")[1][:10] for n in names(data_dir)} == {day(0)}
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "Missing option '--older-than'"),
-    (["--older-than", "a while"], "cannot read 'a while' as a time"),
-    (["--older-than", "2999-01-01"], "must be in the past"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "Missing option '--older-than'"),
+        (["--older-than", "a while"], "cannot read 'a while' as a time"),
+        (["--older-than", "2999-01-01"], "must be in the past"),
+    ],
+)
 def test_prune_bad_input(data_dir, args, message):
     os.makedirs(data_dir)
     result = invoke(prune, data_dir, *args)

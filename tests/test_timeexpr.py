@@ -1,5 +1,6 @@
 """Time expressions of --since, --until and --older-than."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -7,40 +8,45 @@ from click.testing import CliRunner
 from receiver.store.timeexpr import TimeExprError, parse_time
 from scripts.view.listing import list_captures
 
-NOW = datetime(2026, 11, 29, 8, 30, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 8, 30, 1, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("now", NOW),
-    ("today", datetime(2026, 11, 29, tzinfo=timezone.utc)),
-    ("Yesterday", datetime(2026, 11, 28, tzinfo=timezone.utc)),
-    ("30s", NOW - timedelta(seconds=30)),
-    ("15m", NOW - timedelta(minutes=15)),
-    ("2h", NOW - timedelta(hours=2)),
-    ("7d", NOW - timedelta(days=7)),
-    ("2w", NOW - timedelta(days=14)),
-    ("1.5h", NOW - timedelta(minutes=90)),
-    ("90", NOW - timedelta(seconds=90)),  # the settings' duration grammar: a bare number is seconds
-    ("20261128", datetime(2026, 11, 28, tzinfo=timezone.utc)),  # ISO first: a basic date stays a date
-    ("2026-11-28", datetime(2026, 11, 28, tzinfo=timezone.utc)),
-    ("2026-11-28T08:30", datetime(2026, 11, 28, 8, 30, tzinfo=timezone.utc)),
-    ("2026-11-28 08:30:01.123Z", datetime(2026, 11, 28, 8, 30, 1, 123000, tzinfo=timezone.utc)),
-    ("2026-11-28T14:00+05:30", datetime(2026, 11, 28, 8, 30, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("now", NOW),
+        ("today", datetime(2026, 11, 29, tzinfo=UTC)),
+        ("Yesterday", datetime(2026, 11, 28, tzinfo=UTC)),
+        ("30s", NOW - timedelta(seconds=30)),
+        ("15m", NOW - timedelta(minutes=15)),
+        ("2h", NOW - timedelta(hours=2)),
+        ("7d", NOW - timedelta(days=7)),
+        ("2w", NOW - timedelta(days=14)),
+        ("1.5h", NOW - timedelta(minutes=90)),
+        ("90", NOW - timedelta(seconds=90)),  # the settings' duration grammar: a bare number is seconds
+        ("20261128", datetime(2026, 11, 28, tzinfo=UTC)),  # ISO first: a basic date stays a date
+        ("2026-11-28", datetime(2026, 11, 28, tzinfo=UTC)),
+        ("2026-11-28T08:30", datetime(2026, 11, 28, 8, 30, tzinfo=UTC)),
+        ("2026-11-28 08:30:01.123Z", datetime(2026, 11, 28, 8, 30, 1, 123000, tzinfo=UTC)),
+        ("2026-11-28T14:00+05:30", datetime(2026, 11, 28, 8, 30, tzinfo=UTC)),
+    ],
+)
 def test_expressions_resolve_to_utc(text, expected):
     assert parse_time(text, NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["", "tomorrowish", "2h ago", "-2h", "5y", "2026-13-01", "2026-11-31",
-                                  "28/11/2026", "12:00", "999999999999w"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "tomorrowish", "2h ago", "-2h", "5y", "2026-13-01", "2026-11-31", "28/11/2026", "12:00", "999999999999w"],
+)
 def test_bad_expressions_are_refused(text):
     with pytest.raises(TimeExprError, match="cannot read"):
         parse_time(text, NOW)
 
 
 def test_without_now_the_clock_is_used():
-    before = datetime.now(timezone.utc)
-    assert before - timedelta(hours=2, seconds=1) <= parse_time("2h") <= datetime.now(timezone.utc)
+    before = datetime.now(UTC)
+    assert before - timedelta(hours=2, seconds=1) <= parse_time("2h") <= datetime.now(UTC)
 
 
 @pytest.mark.parametrize("option", ["--since", "--until"])

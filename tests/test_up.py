@@ -1,4 +1,5 @@
 """`smartech-dumper up` runs everything, prints credentials, and Ctrl-C leaves nothing behind."""
+
 import os
 import re
 import signal
@@ -39,8 +40,13 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUMPER_") and k != "REDIS_URL"}
     env.update(DUMPER_DATA_DIR=data_dir, DUMPER_FSYNC="false", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "up", "--port", str(port), "--private-redis"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [os.path.join(BIN, "smartech-dumper"), "up", "--port", str(port), "--private-redis"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         redis_line, _ = read_until(proc, r"private redis-server at redis://127\.0\.0\.1:(\d+)/0")
         redis_port = redis_line.group(1)
@@ -48,8 +54,12 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
         user, password = auth.group(1), auth.group(2)
         assert open(os.path.join(data_dir, "up-credentials")).read().strip() == f"{user}:{password}"
         url = f"http://127.0.0.1:{port}/webhook/"
-        sent = subprocess.run([os.path.join(BIN, "smartech-dumper"), "send", url, "--user", user,
-                               "--password", password], capture_output=True, text=True, timeout=60)
+        sent = subprocess.run(
+            [os.path.join(BIN, "smartech-dumper"), "send", url, "--user", user, "--password", password],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert sent.returncode == 0, sent.stdout + sent.stderr
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not read_kind(data_dir, "events"):

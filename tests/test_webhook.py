@@ -1,4 +1,5 @@
 """The HTTP contract, through Flask's test client against a real Redis and real files."""
+
 import logging
 import os
 import stat
@@ -57,8 +58,18 @@ def test_post_is_captured_answered_then_forwarded(client, env, data_dir, redis_c
     capture_id = payload["id"]
     [record] = read_kind(data_dir, "captures")
     assert record["id"] == capture_id
-    assert set(record) == {"id", "received_at", "source", "remote_addr", "method", "path",
-                           "content_type", "user", "body", "size"}
+    assert set(record) == {
+        "id",
+        "received_at",
+        "source",
+        "remote_addr",
+        "method",
+        "path",
+        "content_type",
+        "user",
+        "body",
+        "size",
+    }
     assert record["source"] == "default"
     assert record["method"] == "POST" and record["path"] == "/webhook"
     assert record["content_type"] == FORM
@@ -82,11 +93,16 @@ def test_capture_ids_are_time_sortable_and_job_id_safe(client, data_dir):
     assert abs(ids.id_time_ms(got[0]) - ids.id_time_ms(got[-1])) < 5000
 
 
-@pytest.mark.parametrize("path,source", [
-    ("/webhook", "default"), ("/webhook/", "default"),
-    ("/webhook/crm_Prod-1", "crm_Prod-1"), ("/webhook/crm_Prod-1/", "crm_Prod-1"),
-    ("/webhook/" + "a" * 64, "a" * 64),
-])
+@pytest.mark.parametrize(
+    "path,source",
+    [
+        ("/webhook", "default"),
+        ("/webhook/", "default"),
+        ("/webhook/crm_Prod-1", "crm_Prod-1"),
+        ("/webhook/crm_Prod-1/", "crm_Prod-1"),
+        ("/webhook/" + "a" * 64, "a" * 64),
+    ],
+)
 def test_paths_with_and_without_trailing_slash(client, data_dir, path, source):
     response = post(client, path)
     assert response.status_code == 200
@@ -144,8 +160,9 @@ def test_allowlist_refuses_outsiders_and_forged_forwarded_for(env, data_dir, log
     client = create_app(env).test_client()
     outsider = {"REMOTE_ADDR": "203.0.113.5"}
     forged = {"X-Forwarded-For": "10.1.1.1"}
-    response = client.post("/webhook", data=BODY, content_type=FORM, environ_base=outsider,
-                           headers={"Authorization": basic(), **forged})
+    response = client.post(
+        "/webhook", data=BODY, content_type=FORM, environ_base=outsider, headers={"Authorization": basic(), **forged}
+    )
     assert response.status_code == 403
     assert client.get("/webhook", environ_base=outsider).status_code == 403
     assert client.get("/webhook", environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code == 200
@@ -158,12 +175,22 @@ def test_trusted_proxy_uses_the_address_the_proxy_saw(env, data_dir):
     env.update(DUMPER_ALLOWED_IPS="10.0.0.0/8", DUMPER_TRUSTED_PROXIES="1")
     client = create_app(env).test_client()
     proxied = {"environ_base": {"REMOTE_ADDR": "127.0.0.1"}}
-    ok = client.post("/webhook", data=BODY, content_type=FORM, **proxied,
-                     headers={"Authorization": basic(), "X-Forwarded-For": "203.0.113.5, 10.2.3.4"})
+    ok = client.post(
+        "/webhook",
+        data=BODY,
+        content_type=FORM,
+        **proxied,
+        headers={"Authorization": basic(), "X-Forwarded-For": "203.0.113.5, 10.2.3.4"},
+    )
     assert ok.status_code == 200
     assert read_kind(data_dir, "captures")[0]["remote_addr"] == "10.2.3.4"
-    forged = client.post("/webhook", data=BODY, content_type=FORM, **proxied,
-                         headers={"Authorization": basic(), "X-Forwarded-For": "10.2.3.4, 203.0.113.5"})
+    forged = client.post(
+        "/webhook",
+        data=BODY,
+        content_type=FORM,
+        **proxied,
+        headers={"Authorization": basic(), "X-Forwarded-For": "10.2.3.4, 203.0.113.5"},
+    )
     assert forged.status_code == 403
 
 
@@ -176,13 +203,16 @@ def test_body_over_limit_is_413_and_not_captured(env, data_dir, log_lines):
     assert any("refused=413" in line for line in log_lines)
 
 
-@pytest.mark.parametrize("body,content_type", [
-    ("", FORM),
-    ("nodata=1", FORM),
-    ("data=%7Bnot json", FORM),
-    ("hello", "text/plain"),
-    ("data=%7B%7D", None),
-])
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("", FORM),
+        ("nodata=1", FORM),
+        ("data=%7Bnot json", FORM),
+        ("hello", "text/plain"),
+        ("data=%7B%7D", None),
+    ],
+)
 def test_bad_input_from_an_authenticated_sender_is_200_and_captured(client, data_dir, body, content_type):
     response = post(client, body=body, content_type=content_type)
     assert response.status_code == 200
@@ -196,6 +226,7 @@ def test_non_utf8_body_is_stored_as_base64(client, data_dir):
     [record] = read_kind(data_dir, "captures")
     assert record["body_encoding"] == "base64"
     import base64
+
     assert base64.b64decode(record["body"]) == raw and record["size"] == len(raw)
 
 

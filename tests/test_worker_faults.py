@@ -3,6 +3,7 @@
 A job is held mid-write by holding the lock of its events file: the worker
 blocks in flock() until the test decides what happens next.
 """
+
 import fcntl
 import os
 import signal
@@ -26,15 +27,21 @@ RECOVERY_LIMIT = 150
 
 @pytest.fixture
 def worker_env(env):
-    return {**os.environ, **env, "DUMPER_JOB_TIMEOUT": "5s", "DUMPER_MAINTENANCE_INTERVAL": "2s",
-            "DUMPER_RETRY_INTERVALS": "1s,1s,1s"}
+    return {
+        **os.environ,
+        **env,
+        "DUMPER_JOB_TIMEOUT": "5s",
+        "DUMPER_MAINTENANCE_INTERVAL": "2s",
+        "DUMPER_RETRY_INTERVALS": "1s,1s,1s",
+    }
 
 
 def capture_and_queue(env):
     """Capture one payload through the app and hand it to the queue; return its capture id."""
     client = create_app(env).test_client()
-    answer = client.post("/webhook", data=BODY, content_type="application/x-www-form-urlencoded",
-                         headers={"Authorization": basic()})
+    answer = client.post(
+        "/webhook", data=BODY, content_type="application/x-www-form-urlencoded", headers={"Authorization": basic()}
+    )
     Forwarder(load(overrides=env)).drain()
     return answer.get_json()["id"]
 
@@ -80,7 +87,7 @@ def test_sigkilled_worker_job_is_retried_and_completed(worker_env, data_dir, red
             wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
         except AssertionError:
             os.killpg(first.pid, signal.SIGKILL)
-            raise AssertionError(stop(first))
+            raise AssertionError(stop(first)) from None
         time.sleep(0.5)
         family = descendants(first.pid)  # the horse runs in a session of its own: name it before the parent dies
         os.killpg(first.pid, signal.SIGKILL)  # parent and scheduler

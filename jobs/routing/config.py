@@ -6,6 +6,7 @@ sink or queue, a bad duration or regex, a missing name. ``check``, ``serve``
 and ``worker`` call it at start, so a bad file stops the start. A file that
 changes is read again by the worker (by its modification time).
 """
+
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -86,8 +87,9 @@ def read_sink(name: str, table: Any, where: str) -> Sink:
     kind = table["type"]
     unknown = sorted(set(table) - set(SINK_KEYS[kind]))
     if unknown:
-        raise RoutesError(f"{where}: sink {name!r}: unknown key {unknown[0]!r} for a {kind} sink "
-                          f"(keys: {', '.join(SINK_KEYS[kind])})")
+        raise RoutesError(
+            f"{where}: sink {name!r}: unknown key {unknown[0]!r} for a {kind} sink (keys: {', '.join(SINK_KEYS[kind])})"
+        )
     if kind == "http" and not isinstance(table.get("url"), str):
         raise RoutesError(f"{where}: sink {name!r}: url: an http sink needs a url")
     if kind == "python" and ":" not in str(table.get("callable", "")):
@@ -96,7 +98,7 @@ def read_sink(name: str, table: Any, where: str) -> Sink:
         durations(f"{where}: sink {name!r}: timeout", table.get("timeout", DEFAULT_TIMEOUT))
         auth = table.get("auth")
         if auth is not None and not (isinstance(auth, dict) and len(auth) == 1 and set(auth) <= {"basic", "bearer"}):
-            raise RoutesError(f"{where}: sink {name!r}: auth: expected {{basic = \"user:pass\"}} or {{bearer = \"token\"}}")
+            raise RoutesError(f'{where}: sink {name!r}: auth: expected {{basic = "user:pass"}} or {{bearer = "token"}}')
     retries = durations(f"{where}: sink {name!r}: retries", table.get("retries", DEFAULT_RETRIES))
     return Sink(name, kind, {k: v for k, v in table.items() if k not in ("type", "retries")}, retries)
 
@@ -143,8 +145,10 @@ def describe(table: dict[str, Any]) -> str:
     """Return a route as one line: name, condition, delay, sinks and queue."""
     parts = [table["name"] + ":", "when " + (condition_text(table.get("when")) or "every event")]
     if "after" in table:
-        parts.append(f"after {table['after']} unless {condition_text(table.get('unless')) or 'nothing'}"
-                     f" (same {table.get('key', DEFAULT_KEY)})")
+        parts.append(
+            f"after {table['after']} unless {condition_text(table.get('unless')) or 'nothing'}"
+            f" (same {table.get('key', DEFAULT_KEY)})"
+        )
     parts.append(f"-> {', '.join(table['to'])} on {table.get('queue', 'default')}")
     return " ".join(parts)
 

@@ -13,8 +13,9 @@ never take the events (another 4xx, an unset variable) goes straight to the
 dead letters with the reason. One sink's failure never re-runs another sink:
 each has its own job. Redis errors propagate, so RQ retries.
 """
+
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -49,7 +50,7 @@ def received_time(event: dict[str, Any]) -> float:
     try:
         return datetime.fromisoformat(str(event.get("received_at")).replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return datetime.now(timezone.utc).timestamp()
+        return datetime.now(UTC).timestamp()
 
 
 def delivery(settings: Settings, sink: config.Sink, events: list[dict[str, Any]], ident: str) -> Any:
@@ -57,9 +58,16 @@ def delivery(settings: Settings, sink: config.Sink, events: list[dict[str, Any]]
     per_call = 10.0 if sink.type != "http" else (duration_seconds(str(sink.options.get("timeout", "10s"))) or 10)
     timeout = min(MAX_DELIVERY_TIMEOUT, settings.job_timeout + per_call * len(events))
     retry = Retry(max=len(sink.retries), interval=[max(1, round(s)) for s in sink.retries]) if sink.retries else None
-    return Queue.prepare_data(SINK_JOB, args=(sink.name, events), job_id=job_id("deliver", ident, sink.name),
-                              timeout=round(timeout), result_ttl=RESULT_TTL, retry=retry, meta={"sink": sink.name},
-                              description=f"deliver {len(events)} event(s) to sink {sink.name}")
+    return Queue.prepare_data(
+        SINK_JOB,
+        args=(sink.name, events),
+        job_id=job_id("deliver", ident, sink.name),
+        timeout=round(timeout),
+        result_ttl=RESULT_TTL,
+        retry=retry,
+        meta={"sink": sink.name},
+        description=f"deliver {len(events)} event(s) to sink {sink.name}",
+    )
 
 
 def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:
@@ -67,22 +75,36 @@ def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Que
     return Queue(queue_name(settings, priority), connection=connection, serializer=JSONSerializer)
 
 
-def route_capture(settings: Settings, connection: redis.Redis, capture_id: str,
-                  events: list[dict[str, Any]]) -> dict[str, int]:
+def route_capture(
+    settings: Settings, connection: redis.Redis, capture_id: str, events: list[dict[str, Any]]
+) -> dict[str, int]:
     """Queue the deliveries and checks the routes make of a capture's events; return their counts."""
     routes = config.current(settings.routes_path)
     planned = plan(routes, events)
     for route, value, event in planned.arrivals:
-        state.note_arrival(connection, settings.queue, route.name, value, str(event["event_id"]),
-                           received_time(event), keep=(route.after or 0) + settings.dedup_window)
+        state.note_arrival(
+            connection,
+            settings.queue,
+            route.name,
+            value,
+            str(event["event_id"]),
+            received_time(event),
+            keep=(route.after or 0) + settings.dedup_window,
+        )
     for (priority, sink_name), batch in planned.deliveries.items():
-        enqueue_jobs_absent(queue_for(settings, connection, priority),
-                            [delivery(settings, routes.sinks[sink_name], batch, f"{capture_id}\0{priority}")])
+        enqueue_jobs_absent(
+            queue_for(settings, connection, priority),
+            [delivery(settings, routes.sinks[sink_name], batch, f"{capture_id}\0{priority}")],
+        )
     for route, event in planned.checks:
-        due = datetime.fromtimestamp(received_time(event) + (route.after or 0), tz=timezone.utc)
-        data = Queue.prepare_data(CHECK_JOB, args=(route.name, event), job_id=job_id("check", route.name,
-                                                                                   str(event["event_id"])),
-                                  result_ttl=RESULT_TTL, description=f"check route {route.name} at {due.isoformat()}")
+        due = datetime.fromtimestamp(received_time(event) + (route.after or 0), tz=UTC)
+        data = Queue.prepare_data(
+            CHECK_JOB,
+            args=(route.name, event),
+            job_id=job_id("check", route.name, str(event["event_id"])),
+            result_ttl=RESULT_TTL,
+            description=f"check route {route.name} at {due.isoformat()}",
+        )
         enqueue_jobs_absent(queue_for(settings, connection, route.queue), [data], at=due)
     return {"deliveries": sum(len(batch) for batch in planned.deliveries.values()), "checks": len(planned.checks)}
 
@@ -97,9 +119,12 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
         return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
     todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
     try:
-        sinks.deliver(sink, todo, settings.data_dir,
-                      lambda done: state.mark_delivered(connection, settings.queue, sink_name,
-                                                        settings.dedup_window, done))
+        sinks.deliver(
+            sink,
+            todo,
+            settings.data_dir,
+            lambda done: state.mark_delivered(connection, settings.queue, sink_name, settings.dedup_window, done),
+        )
     except sinks.Permanent as exc:
         return fail_for_good(job, str(exc))
     return {"sink": sink_name, "delivered": len(todo), "already": len(events) - len(todo)}
@@ -125,10 +150,11 @@ def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
     value = key_value(event, route.key)
     if value is not None and state.arrived_since(connection, settings.queue, route.name, value, trigger):
         return {"route": route_name, "delivered": False, "why": f"a follow-up for {route.key}={value} arrived"}
-    due_at = datetime.fromtimestamp(trigger + route.after, tz=timezone.utc).isoformat(timespec="seconds")
+    due_at = datetime.fromtimestamp(trigger + route.after, tz=UTC).isoformat(timespec="seconds")
     sent = {**event, "route": route.name, "due_at": due_at.replace("+00:00", "Z")}
     for sink_name in route.to:
-        enqueue_jobs_absent(queue_for(settings, connection, route.queue),
-                            [delivery(settings, routes.sinks[sink_name], [sent], f"check\0{route.name}\0"
-                                      f"{event['event_id']}")])
+        enqueue_jobs_absent(
+            queue_for(settings, connection, route.queue),
+            [delivery(settings, routes.sinks[sink_name], [sent], f"check\0{route.name}\0{event['event_id']}")],
+        )
     return {"route": route_name, "delivered": True, "sinks": list(route.to)}

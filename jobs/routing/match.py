@@ -11,14 +11,14 @@ Failure policy: ``compile_condition`` raises ``ConditionError`` naming the key
 for a bad table (unknown field or operator, a regex that does not compile);
 matching never raises, whatever the event holds.
 """
+
 import math
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-FIELDS = ("source", "panel", "webhook_name", "channel", "activity", "foreignkey", "identity", "journey_name",
-          "msgid")
+FIELDS = ("source", "panel", "webhook_name", "channel", "activity", "foreignkey", "identity", "journey_name", "msgid")
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
 MAX_MATCHED_CHARS = 10_000  # a regex from the routes file never runs over a longer (hostile) value
@@ -37,8 +37,9 @@ def check_key(key: str) -> list[str]:
         return parts
     if parts[0] in PATH_ROOTS and all(parts[1:]) and (len(parts) > 1 or key == "raw"):
         return parts
-    raise ConditionError(f"{key}: unknown field (fields: {', '.join(FIELDS)}, or a dotted path into "
-                         f"{', '.join(PATH_ROOTS)})")
+    raise ConditionError(
+        f"{key}: unknown field (fields: {', '.join(FIELDS)}, or a dotted path into {', '.join(PATH_ROOTS)})"
+    )
 
 
 def values_at(event: dict[str, Any], parts: list[str]) -> Iterator[Any]:
@@ -102,7 +103,11 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
         if number(wanted) is None:
             raise ConditionError(f"{key}.{name}: expected a number")
         tests: dict[str, Callable[[Decimal, Decimal], bool]] = {
-            "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+            "gt": lambda a, b: a > b,
+            "gte": lambda a, b: a >= b,
+            "lt": lambda a, b: a < b,
+            "lte": lambda a, b: a <= b,
+        }
         return lambda actual: compare(actual, wanted, tests[name])
     if name == "contains":
         return lambda actual: contains(actual, wanted)
@@ -113,8 +118,12 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
             pattern = re.compile(wanted)
         except re.error as exc:
             raise ConditionError(f"{key}.matches: bad regular expression: {exc}") from None
-        return lambda actual: isinstance(actual, (str, int, float)) and not isinstance(actual, bool) and \
-            len(str(actual)) <= MAX_MATCHED_CHARS and pattern.search(str(actual)) is not None
+        return lambda actual: (
+            isinstance(actual, (str, int, float))
+            and not isinstance(actual, bool)
+            and len(str(actual)) <= MAX_MATCHED_CHARS
+            and pattern.search(str(actual)) is not None
+        )
     raise ConditionError(f"{key}.{name}: unknown operator (operators: {', '.join(OPERATORS)})")
 
 

@@ -5,6 +5,7 @@ matching route names it, on the highest priority any of them asks for), so
 one event never calls a sink twice. Events that match no route go only to the
 events file. Pure: nothing here touches Redis or a sink.
 """
+
 from dataclasses import dataclass, field
 from typing import Any
 

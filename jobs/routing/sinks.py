@@ -8,6 +8,7 @@ unset ``${VARIABLE}``, a Python sink that cannot be imported) raises
 already delivered is reported to ``delivered`` as it goes, so a retry sends
 only the rest.
 """
+
 import importlib
 import json
 import os
@@ -39,10 +40,12 @@ class Permanent(Exception):
 def interpolate(value: Any, where: str) -> Any:
     """Replace ``${NAME}`` in every string of ``value`` by the environment variable, or raise ``Permanent``."""
     if isinstance(value, str):
+
         def variable(match: re.Match[str]) -> str:
             if match.group(1) not in os.environ:
                 raise Permanent(f"{where}: ${{{match.group(1)}}} is not set in the worker's environment")
             return os.environ[match.group(1)]
+
         return VARIABLE.sub(variable, value)
     if isinstance(value, dict):
         return {key: interpolate(item, where) for key, item in value.items()}
@@ -80,13 +83,22 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
     options = interpolate(sink.options, f"sink {sink.name!r}")
     timeout = duration_seconds(str(options.get("timeout", DEFAULT_TIMEOUT))) or 10.0
     auth_headers, auth = http_auth(options)
-    headers = {**{str(k): str(v) for k, v in (options.get("headers") or {}).items()}, **auth_headers,
-               "Content-Type": "application/json"}
+    headers = {
+        **{str(k): str(v) for k, v in (options.get("headers") or {}).items()},
+        **auth_headers,
+        "Content-Type": "application/json",
+    }
     for event in events:
         headers["Idempotency-Key"] = str(event["event_id"])
         try:
-            answer = session().post(options["url"], data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
-                                    headers=headers, auth=auth, timeout=timeout, allow_redirects=False)
+            answer = session().post(
+                options["url"],
+                data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
+                headers=headers,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
         text = answer.text[:ANSWER_PREVIEW]

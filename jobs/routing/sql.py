@@ -7,6 +7,7 @@ adds a row. JSON columns are JSONB on PostgreSQL. The default database is
 SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``.
 Failure policy: database errors propagate; the caller retries the delivery.
 """
+
 import os
 from typing import Any
 
@@ -16,8 +17,22 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"
-TEXT_COLUMNS = ("capture_id", "source", "received_at", "panel", "webhook_name", "channel", "activity", "foreignkey",
-                "identity", "journey_name", "msgid", "ts", "ts_raw", "route")
+TEXT_COLUMNS = (
+    "capture_id",
+    "source",
+    "received_at",
+    "panel",
+    "webhook_name",
+    "channel",
+    "activity",
+    "foreignkey",
+    "identity",
+    "journey_name",
+    "msgid",
+    "ts",
+    "ts_raw",
+    "route",
+)
 JSON_COLUMNS = ("custom_params", "att_params", "payload_params", "raw", "warnings")
 SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
 _engines: dict[tuple[int, str], Engine] = {}
@@ -44,9 +59,13 @@ def table_for(engine: Engine, name: str) -> Table:
     key = (os.getpid(), str(engine.url), name)
     if key not in _tables:
         json_type = JSON().with_variant(JSONB(), "postgresql")
-        table = Table(name, MetaData(), Column("event_id", Text, primary_key=True),
-                      *[Column(column, Text) for column in TEXT_COLUMNS],
-                      *[Column(column, json_type) for column in JSON_COLUMNS])
+        table = Table(
+            name,
+            MetaData(),
+            Column("event_id", Text, primary_key=True),
+            *[Column(column, Text) for column in TEXT_COLUMNS],
+            *[Column(column, json_type) for column in JSON_COLUMNS],
+        )
         table.metadata.create_all(engine, checkfirst=True)
         _tables[key] = table
     return _tables[key]
@@ -75,9 +94,14 @@ def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_di
         if dialect is not None:
             connection.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
         else:  # another database: skip the ids it holds, then insert the rest
-            have = {value for (value,) in connection.execute(
-                table.select().with_only_columns(table.c.event_id).where(
-                    table.c.event_id.in_([r["event_id"] for r in rows])))}
+            have = {
+                value
+                for (value,) in connection.execute(
+                    table.select()
+                    .with_only_columns(table.c.event_id)
+                    .where(table.c.event_id.in_([r["event_id"] for r in rows]))
+                )
+            }
             fresh = [r for r in rows if r["event_id"] not in have]
             if fresh:
                 connection.execute(table.insert(), fresh)

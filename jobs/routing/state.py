@@ -11,9 +11,10 @@
 
 Failure policy: Redis errors propagate; the job is retried.
 """
+
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -24,18 +25,20 @@ DAY = 86400
 
 def day_name(timestamp: float) -> str:
     """Return the UTC day of a Unix time."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
 
 
 def delivered_keys(queue: str, sink: str, window: float, now: float | None = None) -> list[str]:
     """Return the keys of the sink's delivered sets in the window, today's first."""
     now = time.time() if now is None else now
-    return [f"{PREFIX}:{queue}:delivered:{sink}:{day_name(now - back * DAY)}"
-            for back in range(math.ceil(window / DAY) + 1)]
+    return [
+        f"{PREFIX}:{queue}:delivered:{sink}:{day_name(now - back * DAY)}" for back in range(math.ceil(window / DAY) + 1)
+    ]
 
 
-def undelivered(connection: redis.Redis, queue: str, sink: str, window: float,
-                events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def undelivered(
+    connection: redis.Redis, queue: str, sink: str, window: float, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Return the events the sink has not taken within the window."""
     if not events:
         return []
@@ -48,8 +51,7 @@ def undelivered(connection: redis.Redis, queue: str, sink: str, window: float,
     return [event for event in events if str(event["event_id"]) not in done]
 
 
-def mark_delivered(connection: redis.Redis, queue: str, sink: str, window: float,
-                   events: list[dict[str, Any]]) -> None:
+def mark_delivered(connection: redis.Redis, queue: str, sink: str, window: float, events: list[dict[str, Any]]) -> None:
     """Record that the sink took ``events``, and count them."""
     if not events:
         return
@@ -71,8 +73,9 @@ def arrivals_key(queue: str, route: str, value: Any) -> str:
     return f"{PREFIX}:{queue}:arrivals:{route}:{value}"
 
 
-def note_arrival(connection: redis.Redis, queue: str, route: str, value: Any, event_id: str, at: float,
-                 keep: float) -> None:
+def note_arrival(
+    connection: redis.Redis, queue: str, route: str, value: Any, event_id: str, at: float, keep: float
+) -> None:
     """Remember that an event matching ``route``'s ``unless`` arrived for ``value`` at ``at``."""
     key = arrivals_key(queue, route, value)
     with connection.pipeline(transaction=False) as pipe:

@@ -8,6 +8,7 @@ memory stays bounded, the disk holds one uncompressed day while reading.
 Failure policy: as ``Reader.records`` (bad lines skipped and counted; a file
 that cannot be read or decompressed raises ``DataFileError``).
 """
+
 from __future__ import annotations
 
 import contextlib

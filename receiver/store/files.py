@@ -10,6 +10,7 @@ the first few are handed to the reader's ``warn`` callback (nothing is
 printed here); a file that cannot be listed, opened or decompressed raises
 ``DataFileError``.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -51,8 +52,9 @@ class DayFile:
         return self.path.endswith(GZIP)
 
 
-def day_files(data_dir: str, kind: str, first_day: str | None = None, last_day: str | None = None,
-              gzipped: bool = True) -> list[DayFile]:
+def day_files(
+    data_dir: str, kind: str, first_day: str | None = None, last_day: str | None = None, gzipped: bool = True
+) -> list[DayFile]:
     """Return the ``kind`` files whose day is within ``[first_day, last_day]``, in day order."""
     folder = os.path.join(data_dir, kind)
     try:
@@ -84,8 +86,9 @@ def open_binary(path: str) -> gzip.GzipFile | io.BufferedReader:
 class Reader:
     """Stream records from data files, counting the lines it had to skip and warning about the first few."""
 
-    def __init__(self, require: Callable[[Record], bool] | None = None, what: str = "record",
-                 warn: Warn | None = None) -> None:
+    def __init__(
+        self, require: Callable[[Record], bool] | None = None, what: str = "record", warn: Warn | None = None
+    ) -> None:
         self.require = require
         self.what = what
         self.warn = warn

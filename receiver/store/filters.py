@@ -13,6 +13,7 @@ after a hang: ``jobs.analyse`` is linear in the body and raises nothing but
 ``Reject``. A bad time raises ``TimeExprError``, a window that ends before
 it starts ``WindowError``.
 """
+
 from __future__ import annotations
 
 import os
@@ -122,15 +123,21 @@ class Filters:
     def day_range(self) -> tuple[str | None, str | None]:
         """Return the first and last day file names that can hold captures of the window."""
         since, until = self.window()
-        return (since.strftime("%Y-%m-%d") if since else None,
-                until.strftime("%Y-%m-%d") if until else None)
+        return (since.strftime("%Y-%m-%d") if since else None, until.strftime("%Y-%m-%d") if until else None)
 
     def describe(self) -> dict[str, Any]:
         """Return the filters as a JSON-safe dict, for a resume state file."""
-        return {"since": self.since, "until": self.until, "sources": list(self.sources),
-                "webhook_names": list(self.webhook_names), "channels": list(self.channels),
-                "activities": list(self.activities), "foreignkeys": list(self.foreignkeys),
-                "rejects_only": self.rejects_only, "limit": self.limit}
+        return {
+            "since": self.since,
+            "until": self.until,
+            "sources": list(self.sources),
+            "webhook_names": list(self.webhook_names),
+            "channels": list(self.channels),
+            "activities": list(self.activities),
+            "foreignkeys": list(self.foreignkeys),
+            "rejects_only": self.rejects_only,
+            "limit": self.limit,
+        }
 
 
 class Matcher:
@@ -154,12 +161,17 @@ class Matcher:
 
     def event_matches(self, event: Record) -> bool:
         """Say whether one normalised event passes every event filter."""
+
         def accepts(wanted: frozenset[str], value: Any) -> bool:
             return not wanted or (value is not None and str(value).strip().lower() in wanted)
 
         customer = not self.customers or {str(event.get("foreignkey")), str(event.get("identity"))} & self.customers
-        return (accepts(self.webhook_names, event.get("webhook_name")) and accepts(self.channels, event.get("channel"))
-                and accepts(self.activities, event.get("activity")) and bool(customer))
+        return (
+            accepts(self.webhook_names, event.get("webhook_name"))
+            and accepts(self.channels, event.get("channel"))
+            and accepts(self.activities, event.get("activity"))
+            and bool(customer)
+        )
 
     def matches(self, record: Record, analysis: Analysis) -> bool:
         """Say whether a capture passes every filter; decodes only when an event filter needs it."""

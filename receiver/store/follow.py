@@ -8,6 +8,7 @@ still being written is read on a later poll). A file replaced under the same
 name starts over. Failure policy: a watched file that vanished is forgotten;
 unreadable lines go to the ``Reader``'s count and warnings.
 """
+
 from __future__ import annotations
 
 import os

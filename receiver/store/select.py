@@ -11,13 +11,14 @@ Failure policy: a capture that cannot be matched is skipped and handed to the
 one that is in no file ``UnknownCaptureError``; unreadable files raise
 ``DataFileError`` (from ``files``).
 """
+
 from __future__ import annotations
 
 import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from receiver.ids import id_time_ms
 from receiver.jsonl import CAPTURES, day_name
@@ -63,8 +64,9 @@ def matches(matcher: Matcher, record: Record, analysis: Analysis, warn: Warn | N
         return False
 
 
-def matching(records: Iterable[Record], filters: Filters, limit: bool = True,
-             warn: Warn | None = None) -> Iterator[Pair]:
+def matching(
+    records: Iterable[Record], filters: Filters, limit: bool = True, warn: Warn | None = None
+) -> Iterator[Pair]:
     """Yield the ``(record, Analysis)`` pairs of ``records`` that pass ``filters``."""
     matcher, count = Matcher(filters), 0
     for record in records:
@@ -84,8 +86,14 @@ def read(reader: Reader, files: Iterable[DayFile | str], newest_first: bool = Fa
     return itertools.chain.from_iterable(records_backwards(reader, path) for path in reversed(paths))
 
 
-def select(data_dir: str, filters: Filters, reader: Reader, files: Iterable[str] | None = None,
-           warn: Warn | None = None, newest_first: bool = False) -> Iterator[Pair]:
+def select(
+    data_dir: str,
+    filters: Filters,
+    reader: Reader,
+    files: Iterable[str] | None = None,
+    warn: Warn | None = None,
+    newest_first: bool = False,
+) -> Iterator[Pair]:
     """Yield the matching captures of the data dir, or of ``files`` when given."""
     if files:
         chosen: Iterable[DayFile | str] = files
@@ -102,7 +110,7 @@ def page(pairs: Iterable[Pair], skip: int = 0, size: int = 50) -> tuple[list[Pai
 
 def id_day(capture_id: str) -> str:
     """Return the day file name that holds the capture ``capture_id``."""
-    return day_name(datetime.fromtimestamp(id_time_ms(capture_id) / 1000, tz=timezone.utc))
+    return day_name(datetime.fromtimestamp(id_time_ms(capture_id) / 1000, tz=UTC))
 
 
 def by_ids(data_dir: str, ids: Iterable[str], reader: Reader) -> Iterator[Record]:

@@ -4,6 +4,7 @@ Records are made by hand too, so a field may hold any JSON value (a huge
 integer, a list); nothing here raises for one. Escaping for a terminal is
 the CLI's business (``scripts/view/safetext.py``), HTML escaping a template's.
 """
+
 from __future__ import annotations
 
 from typing import Any

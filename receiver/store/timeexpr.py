@@ -13,9 +13,10 @@ ISO is tried before an age, so ``20261128`` stays a date. Failure policy:
 anything else raises ``TimeExprError`` (the CLI's parameter type turns it
 into a usage error); nothing else is raised.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from receiver.parsers import duration_seconds
 
@@ -29,12 +30,12 @@ class TimeExprError(ValueError):
 
 def midnight(day: date) -> datetime:
     """Return the UTC midnight that starts ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
     """Return the current time in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_age(text: str) -> timedelta | None:
@@ -52,8 +53,8 @@ def parse_iso(text: str) -> datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        return when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def parse_time(text: str | None, now: datetime | None = None) -> datetime:

@@ -7,6 +7,7 @@ of captures; reject reasons are capped at ``MAX_REASONS`` distinct values,
 the rest are "(other)". Failure policy: ``Tally.add`` reads everything before
 it counts anything, so a capture that raises (a hostile record) counts nothing.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -22,7 +23,7 @@ MAX_REASONS = 100
 OTHER, NONE = "(other)", "(none)"
 KIB = 1024
 SIZE_BOUNDS = [KIB, 4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, KIB * KIB]
-MAX_SIZE = 2 ** 63 - 1  # no body is larger: a bigger number in a hand-made record is not a size
+MAX_SIZE = 2**63 - 1  # no body is larger: a bigger number in a hand-made record is not a size
 
 
 def capture_name(record: Record) -> str:
@@ -33,13 +34,22 @@ def capture_name(record: Record) -> str:
 def summary(record: Record, analysis: Analysis) -> dict[str, Any]:
     """Return the JSON-safe one-line summary of a capture."""
     return {
-        "id": record["id"], "received_at": record["received_at"], "source": record.get("source"),
-        "user": record.get("user"), "remote_addr": record.get("remote_addr"),
-        "content_type": record.get("content_type"), "size": record.get("size"),
-        "panels": analysis.distinct("panel"), "webhook_names": analysis.distinct("webhook_name"),
-        "channels": analysis.distinct("channel"), "activities": analysis.distinct("activity"),
-        "foreignkeys": analysis.distinct("foreignkey"), "events": len(analysis.events),
-        "status": analysis.status, "reason": analysis.reason, "warnings": analysis.warnings,
+        "id": record["id"],
+        "received_at": record["received_at"],
+        "source": record.get("source"),
+        "user": record.get("user"),
+        "remote_addr": record.get("remote_addr"),
+        "content_type": record.get("content_type"),
+        "size": record.get("size"),
+        "panels": analysis.distinct("panel"),
+        "webhook_names": analysis.distinct("webhook_name"),
+        "channels": analysis.distinct("channel"),
+        "activities": analysis.distinct("activity"),
+        "foreignkeys": analysis.distinct("foreignkey"),
+        "events": len(analysis.events),
+        "status": analysis.status,
+        "reason": analysis.reason,
+        "warnings": analysis.warnings,
     }
 
 
@@ -76,10 +86,18 @@ class Tally:
         """Count one capture; everything is read before anything is counted, so a failure counts nothing."""
         size = size_of(record)
         period = safe_str(record["received_at"])[: self.width].replace("T", " ")
-        keys = [(name, safe_str(event.get(name)) if event.get(name) is not None else NONE)
-                for event in analysis.events for name in EVENT_FIELDS]
-        counts = dict(captures=1, events=len(analysis.events), bytes=size,
-                      rejected=int(analysis.reason is not None), warnings=int(bool(analysis.warnings)))
+        keys = [
+            (name, safe_str(event.get(name)) if event.get(name) is not None else NONE)
+            for event in analysis.events
+            for name in EVENT_FIELDS
+        ]
+        counts = dict(
+            captures=1,
+            events=len(analysis.events),
+            bytes=size,
+            rejected=int(analysis.reason is not None),
+            warnings=int(bool(analysis.warnings)),
+        )
         self.periods[period].update(counts)
         for name, key in keys:
             self.by_field[name][key] += 1
@@ -94,8 +112,13 @@ class Tally:
     def size_summary(self) -> dict[str, int]:
         """Return the payload size figures."""
         mean = (self.total + self.count // 2) // self.count if self.count else 0  # exact: no float overflow
-        return {"captures": self.count, "bytes": self.total, "min": self.smallest or 0,
-                "mean": mean, "max": self.largest or 0}
+        return {
+            "captures": self.count,
+            "bytes": self.total,
+            "min": self.smallest or 0,
+            "mean": mean,
+            "max": self.largest or 0,
+        }
 
     def rows(self, period: str) -> Iterator[tuple[str, str, dict[str, int]]]:
         """Yield ``(table, key, counts)`` for every table, in print order."""

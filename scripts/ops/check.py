@@ -6,6 +6,7 @@ Missing web credentials only warn: a worker host does not need them. A Redis
 that may drop jobs (eviction, nothing on disk) only warns too: it works, but
 a restart or memory pressure can lose queued jobs.
 """
+
 import os
 import stat
 import tempfile
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
-from receiver import jsonl, queueing, redis_health, settings as settings_mod
+from receiver import jsonl, queueing, redis_health
+from receiver import settings as settings_mod
 from receiver.logsafe import one_line
 
 from ..view.safetext import escape
@@ -81,8 +83,7 @@ def check_data_dir(report, settings):
         return
     report.line(OK, "data dir", f"{path} is writable")
     if mode & PRIVATE_MODE_MASK:
-        report.line(WARN, "data dir", f"{path} has mode {mode:04o}; captures hold PII, "
-                                      f"run: chmod 700 {path}")
+        report.line(WARN, "data dir", f"{path} has mode {mode:04o}; captures hold PII, run: chmod 700 {path}")
 
 
 def check_web(report, settings):
@@ -93,8 +94,7 @@ def check_web(report, settings):
         report.line(WARN, "web auth", f"{exc}. Needed only where the receiver runs.")
         return
     if settings.auth_disabled:
-        report.line(WARN, "web auth", "DUMPER_AUTH_DISABLED is set: webhooks are accepted "
-                                      "without a password")
+        report.line(WARN, "web auth", "DUMPER_AUTH_DISABLED is set: webhooks are accepted without a password")
     else:
         report.line(OK, "web auth", f"{len(settings.credentials)} basic-auth user(s) configured")
 

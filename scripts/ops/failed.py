@@ -9,9 +9,10 @@ Failure policy: whatever the operator meets (an unknown id, Redis away, a bad
 setting) ends the command with one clear line and a non-zero exit, never a
 traceback. A job whose data cannot be read is still listed, with what is known.
 """
+
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import timezone
+from datetime import UTC
 
 import click
 import redis
@@ -56,8 +57,8 @@ def utc_text(when):
     if when is None:
         return UNKNOWN
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime(TIME_FORMAT)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def capture_of(job):
@@ -129,8 +130,7 @@ def our_queue():
 def require_failed(queue, job_id):
     """Raise ``NoSuchFailedJob`` unless ``job_id`` is in the queue's failed registry."""
     if job_id not in queue.failed_job_registry:
-        raise NoSuchFailedJob(f"no failed job {job_id!r} in queue {queue.name!r}; "
-                              "see: smartech-dumper failed list")
+        raise NoSuchFailedJob(f"no failed job {job_id!r} in queue {queue.name!r}; see: smartech-dumper failed list")
 
 
 @click.group()
@@ -165,9 +165,15 @@ def show(job_id):
         require_failed(queue, job_id)
         item = describe(job_id, queue.fetch_job(job_id))
     retries = "none (no retry policy)" if item.retries_left is None else item.retries_left
-    for label, value in (("job id", item.id), ("capture id", item.capture_id), ("source", item.source),
-                         ("received_at", item.received_at), ("enqueued_at", item.enqueued_at),
-                         ("ended_at", item.ended_at), ("retries left", retries)):
+    for label, value in (
+        ("job id", item.id),
+        ("capture id", item.capture_id),
+        ("source", item.source),
+        ("received_at", item.received_at),
+        ("enqueued_at", item.enqueued_at),
+        ("ended_at", item.ended_at),
+        ("retries left", retries),
+    ):
         echo_line(f"{label + ':':<14}{value}")
     click.echo("traceback:")
     echo_block(item.traceback or item.error)
@@ -189,8 +195,9 @@ def requeue(job_id, every):
             except InvalidJobOperation:  # requeued by someone else meanwhile
                 raise NoSuchFailedJob(f"failed job {job_id!r} was requeued or removed meanwhile") from None
             except NoSuchJobError:
-                raise click.ClickException(f"failed job {job_id!r} has no data left in Redis; "
-                                           "its capture is still in the captures file") from None
+                raise click.ClickException(
+                    f"failed job {job_id!r} has no data left in Redis; its capture is still in the captures file"
+                ) from None
             echo_line(f"requeued {job_id} to queue {queue.name!r}")
             return
         requeued, gone = 0, []
@@ -204,5 +211,6 @@ def requeue(job_id, every):
                 gone.append(each)
     echo_line(f"requeued {requeued} failed job(s) to queue {queue.name!r}")
     if gone:
-        raise click.ClickException(escape(f"{len(gone)} failed job(s) have no data left in Redis and were not "
-                                          f"requeued: {', '.join(gone)}"))
+        raise click.ClickException(
+            escape(f"{len(gone)} failed job(s) have no data left in Redis and were not requeued: {', '.join(gone)}")
+        )

@@ -9,6 +9,7 @@ holds the lock, and appends to the file that has the name now (see
 ``receiver.jsonl``), which every reader reads after the ``.gz``: no sleep, no
 line written into a file nobody reads.
 """
+
 import fcntl
 import gzip
 import os

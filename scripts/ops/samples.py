@@ -17,6 +17,7 @@ percent-encoded with ``urlencode`` (so spaces become ``+`` and ``+`` becomes
 The web-activity body is the vendor's encoded string copied verbatim,
 including the stray ``<div>`` after the JSON and its ``%20`` spaces.
 """
+
 import copy
 import json
 from urllib.parse import urlencode

@@ -6,6 +6,7 @@ than 200 makes the command fail, since Smartech accepts only HTTP 200. The
 credentials may come from ``DUMPER_SEND_USER`` / ``DUMPER_SEND_PASSWORD`` so
 the password need not appear on the command line.
 """
+
 import click
 import requests
 from requests.auth import HTTPBasicAuth
@@ -57,18 +58,40 @@ def reason(exc):
 def post_sample(session, url, body, timeout):
     """POST one form-encoded ``body`` to ``url`` without following redirects."""
     # A followed 301/302 turns the POST into a GET, which the receiver answers 200: a false pass.
-    return session.post(url, data=body, timeout=timeout, allow_redirects=False,
-                        headers={"Content-Type": samples.CONTENT_TYPE, "User-Agent": USER_AGENT})
+    return session.post(
+        url,
+        data=body,
+        timeout=timeout,
+        allow_redirects=False,
+        headers={"Content-Type": samples.CONTENT_TYPE, "User-Agent": USER_AGENT},
+    )
 
 
 @click.command()
 @click.argument("url")
-@click.option("--user", "-u", required=True, envvar=USER_ENVVAR, show_envvar=True,
-              help="Basic-auth user name, as configured in the Smartech webhook.")
-@click.option("--password", "-p", required=True, envvar=PASSWORD_ENVVAR, show_envvar=True,
-              help="Basic-auth password; prefer the environment variable over the command line.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-              show_default=True, help="Seconds to wait for each answer.")
+@click.option(
+    "--user",
+    "-u",
+    required=True,
+    envvar=USER_ENVVAR,
+    show_envvar=True,
+    help="Basic-auth user name, as configured in the Smartech webhook.",
+)
+@click.option(
+    "--password",
+    "-p",
+    required=True,
+    envvar=PASSWORD_ENVVAR,
+    show_envvar=True,
+    help="Basic-auth password; prefer the environment variable over the command line.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
 def send(url, user, password, timeout):
     """Post every Smartech sample to URL and require HTTP 200 for each."""
     if not url.startswith(URL_SCHEMES):

@@ -6,6 +6,7 @@ still append to (until ``capture.WRITE_GRACE`` after its midnight), nor a
 captures day the forwarder has not yet handed to the queue in full; without a
 saved cursor, no captures day counts as handed over.
 """
+
 import os
 from datetime import timedelta
 
@@ -38,7 +39,11 @@ def candidates(data_dir, last_day, gzipped):
     """Yield ``(kind, DayFile, note)`` for files up to ``last_day``; ``note`` says why one is kept."""
     for kind in KINDS:
         for item in day_files(data_dir, kind, last_day=last_day, gzipped=gzipped):
-            note = "the forwarder has not handed all of it to the queue (see smartech-dumper forward)" if unforwarded(data_dir, kind, item.day) else None
+            note = (
+                "the forwarder has not handed all of it to the queue (see smartech-dumper forward)"
+                if unforwarded(data_dir, kind, item.day)
+                else None
+            )
             yield kind, item, note
 
 
@@ -54,8 +59,14 @@ def relative(data_dir, path):
 
 @click.command()
 @data_dir_option
-@click.option("--older-than", "older_than", type=TIME, required=True, metavar="AGE",
-              help="Delete days that ended before this: an age (30d, 12w) or a date (2026-10-01).")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=TIME,
+    required=True,
+    metavar="AGE",
+    help="Delete days that ended before this: an age (30d, 12w) or a date (2026-10-01).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 def prune(data_dir, older_than, dry_run):
     """Delete whole days of captures, events and rejects older than AGE."""
@@ -67,7 +78,7 @@ def prune(data_dir, older_than, dry_run):
     verb = "would delete" if dry_run else "deleted"
     files = total = 0
     try:
-        for kind, item, note in candidates(data_dir, last_day, gzipped=True):
+        for _kind, item, note in candidates(data_dir, last_day, gzipped=True):
             if note:
                 click.echo(f"kept {relative(data_dir, item.path)}: {note}")
                 continue
@@ -78,8 +89,10 @@ def prune(data_dir, older_than, dry_run):
             files, total = files + 1, total + size
     except (OSError, DataFileError) as exc:
         raise click.ClickException(f"cannot prune: {exc}") from None
-    click.echo(f"{verb} {files_text(files)} ({human_size(total)}) of days up to {last_day}"
-               + ("; nothing was deleted" if dry_run else ""))
+    click.echo(
+        f"{verb} {files_text(files)} ({human_size(total)}) of days up to {last_day}"
+        + ("; nothing was deleted" if dry_run else "")
+    )
 
 
 @click.command()
@@ -90,7 +103,7 @@ def compress(data_dir, dry_run):
     last_day = last_closed_day(utc_now())
     files, before, after = 0, 0, 0
     try:
-        for kind, item, note in candidates(data_dir, last_day, gzipped=False):
+        for _kind, item, note in candidates(data_dir, last_day, gzipped=False):
             name = relative(data_dir, item.path)
             if note:
                 click.echo(f"kept {name}: {note}")
@@ -108,4 +121,6 @@ def compress(data_dir, dry_run):
     if dry_run:
         click.echo(f"would compress {files_text(files)} ({human_size(before)}) of days up to {last_day}")
     else:
-        click.echo(f"compressed {files_text(files)} of days up to {last_day}: {human_size(before)} -> {human_size(after)}")
+        click.echo(
+            f"compressed {files_text(files)} of days up to {last_day}: {human_size(before)} -> {human_size(after)}"
+        )

@@ -6,6 +6,7 @@ Both are safe towards our own receiver and worker: processing drops events
 whose ``event_id`` it has already written. Captures are streamed, so a replay
 of millions of captures runs in the memory of a few.
 """
+
 import hashlib
 import os
 import sys
@@ -52,8 +53,9 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
             queue = queueing.get_queue(settings)
             queue.connection.ping()
         except queueing.REDIS_ERRORS as exc:
-            raise click.ClickException(escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
-                                              f"{exc}")) from None
+            raise click.ClickException(
+                escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}")
+            ) from None
         return QueueTarget(settings, queue)
     if not url.startswith(URL_SCHEMES):
         raise click.BadParameter("must start with http:// or https://", param_hint="--to")
@@ -65,8 +67,12 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
 def selection_key(data_dir, filters, files, ids):
     """Return what identifies this replay's selection in a resume state file."""
     digest = hashlib.sha256("\n".join(ids).encode()).hexdigest() if ids else None
-    return {"data_dir": os.path.abspath(data_dir), "filters": filters.describe(),
-            "files": [os.path.abspath(path) for path in files], "ids_sha256": digest}
+    return {
+        "data_dir": os.path.abspath(data_dir),
+        "filters": filters.describe(),
+        "files": [os.path.abspath(path) for path in files],
+        "ids_sha256": digest,
+    }
 
 
 def stream(data_dir, filters, files, ids, reader):
@@ -111,39 +117,111 @@ are finished and recorded first).
 @click.command(epilog=EPILOG)
 @data_dir_option
 @filter_options()
-@click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Replay the captures of this captures file (.jsonl or .jsonl.gz) instead of the data dir. "
-                   "Repeatable; filters still apply.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Replay the captures of this captures file (.jsonl or .jsonl.gz) instead of the data dir. "
+    "Repeatable; filters still apply.",
+)
 @click.option("--id", "ids", multiple=True, metavar="ID", help="Replay this capture. Repeatable; filters still apply.")
-@click.option("--ids-from", type=click.File("r"), metavar="FILE",
-              help="Replay the capture ids listed in FILE, one per line ('-' reads stdin).")
-@click.option("--to", "url", metavar="URL", help="Target: re-POST each body byte for byte, with its original "
-              "content type, to URL (e.g. https://staging.example.com/webhook/).")
+@click.option(
+    "--ids-from",
+    type=click.File("r"),
+    metavar="FILE",
+    help="Replay the capture ids listed in FILE, one per line ('-' reads stdin).",
+)
+@click.option(
+    "--to",
+    "url",
+    metavar="URL",
+    help="Target: re-POST each body byte for byte, with its original "
+    "content type, to URL (e.g. https://staging.example.com/webhook/).",
+)
 @click.option("--user", metavar="USER", envvar=USER_ENVVAR, show_envvar=True, help="Basic-auth user for --to.")
-@click.option("--password", metavar="PASSWORD", envvar=PASSWORD_ENVVAR, show_envvar=True,
-              help="Basic-auth password for --to; prefer the environment variable.")
-@click.option("--keep-path", is_flag=True, help="POST to each capture's original path (/webhook/<source>) "
-              "on the --to host, instead of to URL itself.")
-@click.option("--enqueue", is_flag=True, help="Target: put each capture back on the RQ queue "
-              "(REDIS_URL, DUMPER_QUEUE) for the worker to process again.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
-              help="At most N captures per second (default: as fast as the target answers).")
-@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=1, show_default=True, metavar="N",
-              help="Captures sent at the same time.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT,
-              show_default=True, metavar="SECONDS", help="Seconds to wait for each HTTP answer.")
-@click.option("--max-errors", type=click.IntRange(min=0), default=DEFAULT_MAX_ERRORS, show_default=True, metavar="N",
-              help="Stop after this many failures in a row (0: never stop).")
+@click.option(
+    "--password",
+    metavar="PASSWORD",
+    envvar=PASSWORD_ENVVAR,
+    show_envvar=True,
+    help="Basic-auth password for --to; prefer the environment variable.",
+)
+@click.option(
+    "--keep-path",
+    is_flag=True,
+    help="POST to each capture's original path (/webhook/<source>) on the --to host, instead of to URL itself.",
+)
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Target: put each capture back on the RQ queue (REDIS_URL, DUMPER_QUEUE) for the worker to process again.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="At most N captures per second (default: as fast as the target answers).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Captures sent at the same time.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds to wait for each HTTP answer.",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_ERRORS,
+    show_default=True,
+    metavar="N",
+    help="Stop after this many failures in a row (0: never stop).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be sent; send nothing.")
-@click.option("--resume", "state_path", type=click.Path(dir_okay=False), metavar="STATEFILE",
-              help="Record delivered captures in STATEFILE; run again with the same options "
-                   "to continue an interrupted replay without sending anything twice.")
+@click.option(
+    "--resume",
+    "state_path",
+    type=click.Path(dir_okay=False),
+    metavar="STATEFILE",
+    help="Record delivered captures in STATEFILE; run again with the same options "
+    "to continue an interrupted replay without sending anything twice.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines; only the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="A line for every capture, not only for failures.")
 @click.option("--json", "as_json", is_flag=True, help="Per-capture lines and the summary as JSON lines.")
 @click.pass_context
-def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, keep_path, enqueue, rate,
-           concurrency, timeout, max_errors, dry_run, state_path, quiet, verbose, as_json):
+def replay(
+    ctx,
+    data_dir,
+    filters,
+    files,
+    ids,
+    ids_from,
+    url,
+    user,
+    password,
+    keep_path,
+    enqueue,
+    rate,
+    concurrency,
+    timeout,
+    max_errors,
+    dry_run,
+    state_path,
+    quiet,
+    verbose,
+    as_json,
+):
     """Send captures again: re-POST them to a URL or put them back on the queue."""
     wanted_ids = read_ids(ids, ids_from)
     if enqueue and any(ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("user", "password")):
@@ -157,19 +235,29 @@ def replay(ctx, data_dir, filters, files, ids, ids_from, url, user, password, ke
             if wanted_ids:
                 check_ids_exist(data_dir, wanted_ids, capture_reader())
             if state_path:
-                state = ResumeState.open(state_path, selection_key(data_dir, filters, files, wanted_ids),
-                                         target.describe(), utc_now(), write=not dry_run)
+                state = ResumeState.open(
+                    state_path,
+                    selection_key(data_dir, filters, files, wanted_ids),
+                    target.describe(),
+                    utc_now(),
+                    write=not dry_run,
+                )
             filters = up_to_start(filters, state.created_at if state else utc_now())
             run = ReplayRun(target, state, as_json=as_json, quiet=quiet, verbose=verbose, dry_run=dry_run)
             show_progress = not quiet and not dry_run and sys.stderr.isatty()
             total = None
             if show_progress:
-                total = sum(1 for _ in run.pending(stream(data_dir, filters, files, wanted_ids,
-                                                          capture_reader())))
+                total = sum(1 for _ in run.pending(stream(data_dir, filters, files, wanted_ids, capture_reader())))
                 run.counts.clear()
             with stop_on_signals(run):
-                status = run.run(stream(data_dir, filters, files, wanted_ids, reader), concurrency, rate,
-                                 max_errors, total, show_progress)
+                status = run.run(
+                    stream(data_dir, filters, files, wanted_ids, reader),
+                    concurrency,
+                    rate,
+                    max_errors,
+                    total,
+                    show_progress,
+                )
         except ResumeError as exc:
             raise click.ClickException(escape(str(exc))) from None
         finally:

@@ -6,6 +6,7 @@ stream. Results are handed back in the calling thread, in completion order.
 On an interrupt (Ctrl-C, SIGTERM) no new item is started, the ones in flight
 are finished and handed back, and the interrupt is raised again.
 """
+
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait

@@ -3,6 +3,7 @@
 It draws only when enabled (the caller enables it when stderr is a terminal
 and ``--quiet`` is off) and redraws at most ``REDRAWS_PER_SECOND`` times.
 """
+
 import sys
 import time
 
@@ -45,8 +46,7 @@ class Progress:
         rate = self.done / elapsed
         share = f" ({100 * self.done // self.total}%)" if self.total else ""
         left = (self.total - self.done) / rate if self.total and rate else 0
-        line = (f"{self.label} {self.done}/{self.total}{share}  {rate:.1f}/s  "
-                f"ETA {clock(left)}  {self.extra}")
+        line = f"{self.label} {self.done}/{self.total}{share}  {rate:.1f}/s  ETA {clock(left)}  {self.extra}"
         self.stream.write(CLEAR_LINE + line)
         self.stream.flush()
 

@@ -18,6 +18,7 @@ window, not by the size of the replay. Each line is written at once (so it
 survives the process being killed) and fsynced in batches (``FSYNC_EVERY``
 lines or ``FSYNC_SECONDS``). Only one replay may use a state file at a time.
 """
+
 import contextlib
 import fcntl
 import json
@@ -43,8 +44,8 @@ class ResumeState:
     def __init__(self, path, fd, created_at):
         self.path, self.fd, self.created_at = path, fd, created_at
         self.watermark = 0
-        self.above = {}    # position >= watermark -> id, finished early
-        self.failed = {}   # position -> id, to send again
+        self.above = {}  # position >= watermark -> id, finished early
+        self.failed = {}  # position -> id, to send again
         self.boundary = None  # id at watermark - 1
         self.unsynced, self.synced_at = 0, time.monotonic()
 
@@ -93,8 +94,10 @@ class ResumeState:
         if saved.get("replay_state") != VERSION or "created_at" not in saved:
             raise ResumeError(f"{path} is not a replay state file")
         if saved.get("selection") != selection or saved.get("target") != target:
-            raise ResumeError(f"{path} belongs to another replay (selection or target differ): "
-                              f"rerun with the options it was started with, or use a new state file")
+            raise ResumeError(
+                f"{path} belongs to another replay (selection or target differ): "
+                f"rerun with the options it was started with, or use a new state file"
+            )
         state = cls(path, fd, datetime.fromisoformat(saved["created_at"]))
         for line in lines:
             entry = cls.parse(line, path)
@@ -144,8 +147,10 @@ class ResumeState:
         if position == self.watermark - 1 and known is None:
             known = self.boundary
         if known is not None and known != capture_id:
-            raise ResumeError(f"the captures selected differ from {self.path} at position {position} "
-                              f"(expected {known}, found {capture_id}): were captures pruned or moved?")
+            raise ResumeError(
+                f"the captures selected differ from {self.path} at position {position} "
+                f"(expected {known}, found {capture_id}): were captures pruned or moved?"
+            )
         if position < self.watermark:
             return position in self.failed
         return position not in self.above or position in self.failed

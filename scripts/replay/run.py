@@ -5,6 +5,7 @@ bounded thread pool, records each outcome in the state, prints per-capture
 lines (failures always; every capture with ``--verbose``, ``--json`` or a dry
 run; none with ``--quiet``) and ends with a summary.
 """
+
 import contextlib
 import signal
 import threading
@@ -45,9 +46,17 @@ class ReplayRun:
             return
         self.progress.clear()
         if self.as_json:
-            json_line({"id": record["id"], "received_at": record["received_at"], "source": record.get("source"),
-                       "size": record.get("size"), "content_type": record.get("content_type"),
-                       "outcome": outcome_kind, "result": detail})
+            json_line(
+                {
+                    "id": record["id"],
+                    "received_at": record["received_at"],
+                    "source": record.get("source"),
+                    "size": record.get("size"),
+                    "content_type": record.get("content_type"),
+                    "outcome": outcome_kind,
+                    "result": detail,
+                }
+            )
         else:
             size = record.get("size") or 0
             size = f"{size:>8}" if isinstance(size, int) else size  # a hand-made record may hold anything
@@ -107,21 +116,39 @@ class ReplayRun:
         """Print the closing summary (also with ``--quiet``)."""
         where = self.target.describe()
         if self.as_json:
-            json_line({"summary": {"target": where, "dry_run": self.dry_run, "would_send": self.counts["would"],
-                                   "sent": self.counts["sent"], "ok": self.counts[OK], "results": dict(self.details),
-                                   "other_status": dict(self.statuses), "errors": self.counts[ERROR],
-                                   "skipped": self.counts["skipped"], "stopped": self.stopped,
-                                   "interrupted": self.interrupted}})
+            json_line(
+                {
+                    "summary": {
+                        "target": where,
+                        "dry_run": self.dry_run,
+                        "would_send": self.counts["would"],
+                        "sent": self.counts["sent"],
+                        "ok": self.counts[OK],
+                        "results": dict(self.details),
+                        "other_status": dict(self.statuses),
+                        "errors": self.counts[ERROR],
+                        "skipped": self.counts["skipped"],
+                        "stopped": self.stopped,
+                        "interrupted": self.interrupted,
+                    }
+                }
+            )
             return
-        skipped = f"; skipped {self.counts['skipped']} already delivered ({state_path})" if self.counts["skipped"] else ""
+        skipped = (
+            f"; skipped {self.counts['skipped']} already delivered ({state_path})" if self.counts["skipped"] else ""
+        )
         if self.dry_run:
             echo_line(f"dry run: {self.counts['would']} captures would be sent to {where}{skipped}; nothing was sent")
             return
         statuses = ", ".join(f"{code}×{count}" for code, count in sorted(self.statuses.items()))
         oks = ", ".join(f"{name}×{count}" for name, count in sorted(self.details.items()))
-        echo_line(f"sent {self.counts['sent']} to {where}: ok {self.counts[OK]}" + (f" ({oks})" if oks else "")
-                  + f", other status {self.counts[STATUS]}" + (f" ({statuses})" if statuses else "")
-                  + f", connection errors {self.counts[ERROR]}{skipped}")
+        echo_line(
+            f"sent {self.counts['sent']} to {where}: ok {self.counts[OK]}"
+            + (f" ({oks})" if oks else "")
+            + f", other status {self.counts[STATUS]}"
+            + (f" ({statuses})" if statuses else "")
+            + f", connection errors {self.counts[ERROR]}{skipped}"
+        )
         if self.stopped:
             echo_line(f"stopped after {self.stopped}", err=True)
         if self.interrupted:

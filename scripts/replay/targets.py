@@ -5,6 +5,7 @@ failure of the target: a refused connection, a timeout or a Redis error is an
 outcome like any other, so one bad capture never stops a replay. Targets are
 used from several threads; each thread gets its own HTTP session.
 """
+
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -73,8 +74,13 @@ class HttpTarget:
         """POST one capture and return its outcome; redirects are not followed."""
         headers = {"Content-Type": record["content_type"]} if record.get("content_type") is not None else {}
         try:
-            response = self.session().post(self.url_for(record), data=body_bytes(record), headers=headers,
-                                           timeout=self.timeout, allow_redirects=False)
+            response = self.session().post(
+                self.url_for(record),
+                data=body_bytes(record),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             return Outcome(ERROR, reason(exc))
         response.close()

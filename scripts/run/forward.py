@@ -1,4 +1,5 @@
 """Run the forwarder: hand captures waiting on disk to the RQ queue (``serve`` runs one for you)."""
+
 import os
 import signal
 import threading
@@ -13,8 +14,14 @@ from ..errors import load_settings
 
 @click.command()
 @click.option("--once", is_flag=True, help="Hand over what is waiting now, then exit.")
-@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=0, show_default=True,
-              help="Lower this process's CPU priority by this much (serve uses 10, so acks come first).")
+@click.option(
+    "--nice",
+    "niceness",
+    type=click.IntRange(0, 19),
+    default=0,
+    show_default=True,
+    help="Lower this process's CPU priority by this much (serve uses 10, so acks come first).",
+)
 def forward(once, niceness):
     """Hand captures from the captures files to the queue."""
     settings = load_settings()

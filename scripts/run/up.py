@@ -7,6 +7,7 @@ A private Redis comes back on the same port with its append-only file.
 Ctrl-C or SIGTERM stops them in order (web, worker, Redis), so no process is
 left behind.
 """
+
 import os
 import secrets
 import socket
@@ -59,9 +60,12 @@ def redis_child(data_dir):
     workdir = os.path.abspath(jsonl.ensure_dir(os.path.join(data_dir, REDIS_DIR)))
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    child = Child("redis", redis_server.command(workdir, port=port, persist=True),
-                  on_start=lambda child: redis_server.wait_ready(url, child.proc),
-                  output=subprocess.DEVNULL)
+    child = Child(
+        "redis",
+        redis_server.command(workdir, port=port, persist=True),
+        on_start=lambda child: redis_server.wait_ready(url, child.proc),
+        output=subprocess.DEVNULL,
+    )
     return child, url
 
 
@@ -84,8 +88,11 @@ def wait_healthy(url, children):
 @click.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the web server binds to.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port the web server binds to.")
-@click.option("--private-redis", is_flag=True,
-              help="Always start a private redis-server, even if REDIS_URL is set or one answers on localhost.")
+@click.option(
+    "--private-redis",
+    is_flag=True,
+    help="Always start a private redis-server, even if REDIS_URL is set or one answers on localhost.",
+)
 def up(host, port, private_redis):
     """Run web, worker and (when needed) a private Redis until Ctrl-C."""
     env = dict(os.environ)
@@ -103,7 +110,9 @@ def up(host, port, private_redis):
     try:
         supervisor.start()
         if children[0].name == "redis":
-            click.echo(f"started a private redis-server at {env['REDIS_URL']} (data in {settings.data_dir}/{REDIS_DIR})")
+            click.echo(
+                f"started a private redis-server at {env['REDIS_URL']} (data in {settings.data_dir}/{REDIS_DIR})"
+            )
         base = f"http://{host}:{port}"
         wait_healthy(base + "/healthz", children)
         print_welcome(base, env, settings)
@@ -122,5 +131,7 @@ def print_welcome(base, env, settings):
     else:
         click.echo(f"basic auth: user {user!r} password {password!r}")
         click.echo(f"try it:     smartech-dumper send {base}/webhook/ --user {user} --password '{password}'")
-    click.echo(f"data:       {os.path.abspath(settings.data_dir)}   (Ctrl-C stops everything; "
-               "a process that dies is restarted)\n")
+    click.echo(
+        f"data:       {os.path.abspath(settings.data_dir)}   (Ctrl-C stops everything; "
+        "a process that dies is restarted)\n"
+    )

@@ -17,6 +17,7 @@ registries (every maintenance interval). With the defaults (20 s job
 timeout, 10 s monitoring, 20 s maintenance, 20 s worker TTL) a killed job is
 retried within about two minutes.
 """
+
 import logging
 import signal
 import threading
@@ -32,8 +33,10 @@ from ..errors import load_settings
 from ..ops.check import redact_url
 from .worker_outage import Outage, Resilient, recover
 
-WORKER_CLASSES = {"simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
-                  "fork": type("DumperWorker", (Resilient, Worker), {})}
+WORKER_CLASSES = {
+    "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
+    "fork": type("DumperWorker", (Resilient, Worker), {}),
+}
 DEFAULT_WORKER_CLASS = "simple"
 JOB_MONITORING_INTERVAL = 10
 WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance runs on time
@@ -46,7 +49,8 @@ log = logging.getLogger("receiver.worker")
 def check_routes(settings):
     """Refuse to start with a bad routes file, naming the route and the key."""
     if settings.routes_path:
-        from jobs.routing.config import RoutesError, load as load_routes  # SQLAlchemy-free, but only when needed
+        from jobs.routing.config import RoutesError  # SQLAlchemy-free, but only when needed
+        from jobs.routing.config import load as load_routes
 
         try:
             load_routes(settings.routes_path)
@@ -66,8 +70,12 @@ def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=
     # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
     queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
     built = WORKER_CLASSES[worker_class](
-        queues, connection=connection, serializer=JSONSerializer, name=name,
-        worker_ttl=WORKER_TTL, job_monitoring_interval=JOB_MONITORING_INTERVAL,
+        queues,
+        connection=connection,
+        serializer=JSONSerializer,
+        name=name,
+        worker_ttl=WORKER_TTL,
+        job_monitoring_interval=JOB_MONITORING_INTERVAL,
         maintenance_interval=max(1, round(settings.maintenance_interval)),
     )
     built.max_connection_wait_time = MAX_CONNECTION_WAIT
@@ -111,9 +119,14 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
-@click.option("--worker-class", type=click.Choice(sorted(WORKER_CLASSES)), default=DEFAULT_WORKER_CLASS,
-              show_default=True, help="simple: jobs run in the worker process (fast); "
-              "fork: each job runs in a forked child (isolated, much slower).")
+@click.option(
+    "--worker-class",
+    type=click.Choice(sorted(WORKER_CLASSES)),
+    default=DEFAULT_WORKER_CLASS,
+    show_default=True,
+    help="simple: jobs run in the worker process (fast); "
+    "fork: each job runs in a forked child (isolated, much slower).",
+)
 @click.option("--name", help="Worker name shown in RQ (default: RQ's own).")
 def worker(burst, worker_class, name):
     """Process queued captures into events and rejects."""
@@ -124,6 +137,7 @@ def worker(burst, worker_class, name):
         try:
             queueing.connect(settings).ping()
         except queueing.REDIS_ERRORS as exc:
-            raise click.ClickException(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: "
-                                       f"{exc}") from None
+            raise click.ClickException(
+                f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}"
+            ) from None
     raise SystemExit(run(settings, worker_class, name, burst))

@@ -4,6 +4,7 @@ Failure policy: nothing here raises a Redis error to the caller except the
 wrapped RQ methods, which re-raise after noting it; waiting for Redis ends
 only when it answers or the worker is asked to stop.
 """
+
 import logging
 import time
 
@@ -129,8 +130,10 @@ def recover(connection, settings, in_hand):
         registry = Queue(queue_name, connection=connection, serializer=JSONSerializer).started_job_registry
         # Expire the execution now (not when its heartbeat lapses); RQ's cleanup then retries the job,
         # or files it as a dead letter when no retry is left, exactly as for any abandoned job.
-        if connection.zadd(registry.key, {execution_key: 0}, xx=True, ch=True) or \
-                connection.zscore(registry.key, execution_key) is not None:
+        if (
+            connection.zadd(registry.key, {execution_key: 0}, xx=True, ch=True)
+            or connection.zscore(registry.key, execution_key) is not None
+        ):
             registry.cleanup()
             log.warning("job %s was in hand when Redis failed: handed back to RQ for a retry", job_id)
     except queueing.REDIS_ERRORS as exc:

@@ -4,6 +4,7 @@ Every value shown comes from the capture file and its payload, so every value
 is escaped (``safetext``); a capture that still cannot be rendered becomes a
 warning on stderr and the listing carries on.
 """
+
 import binascii
 
 import click
@@ -16,8 +17,17 @@ from receiver.store.views import capture_name, summary
 from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
 from .safetext import escape
 
-COLUMNS = [("RECEIVED (UTC)", 19), ("ID", 26), ("SOURCE", 10), ("USER", 10), ("PANEL", 16),
-           ("WEBHOOK", 28), ("EVENTS", 6), ("SIZE", 9), ("STATUS", 0)]
+COLUMNS = [
+    ("RECEIVED (UTC)", 19),
+    ("ID", 26),
+    ("SOURCE", 10),
+    ("USER", 10),
+    ("PANEL", 16),
+    ("WEBHOOK", 28),
+    ("EVENTS", 6),
+    ("SIZE", 9),
+    ("STATUS", 0),
+]
 STATUS_COLUMN = len(COLUMNS) - 1
 STATUS_COLOURS = {OK: "green", WARNINGS: "yellow", REJECTED: "red"}
 RECORD_FIELDS = ("id", "received_at", "source", "user", "remote_addr", "method", "path", "content_type", "size")
@@ -58,10 +68,17 @@ class CaptureLines:
     @staticmethod
     def cells(record, analysis):
         """Return the table cells of one capture."""
-        return [short_time(record["received_at"]), record["id"], record.get("source") or NONE,
-                record.get("user") or NONE, ",".join(analysis.distinct("panel")) or NONE,
-                ",".join(analysis.distinct("webhook_name")) or NONE, len(analysis.events),
-                human_size(record.get("size")), status_text(analysis)]
+        return [
+            short_time(record["received_at"]),
+            record["id"],
+            record.get("source") or NONE,
+            record.get("user") or NONE,
+            ",".join(analysis.distinct("panel")) or NONE,
+            ",".join(analysis.distinct("webhook_name")) or NONE,
+            len(analysis.events),
+            human_size(record.get("size")),
+            status_text(analysis),
+        ]
 
 
 def body_text(record):
@@ -74,12 +91,21 @@ def body_text(record):
 
 def show_json(record, analysis):
     """Print everything about one capture as a single JSON line."""
-    json_line({"capture": record, "payload": analysis.value, "events": analysis.events,
-               "warnings": analysis.warnings, "status": analysis.status, "reason": analysis.reason})
+    json_line(
+        {
+            "capture": record,
+            "payload": analysis.value,
+            "events": analysis.events,
+            "warnings": analysis.warnings,
+            "status": analysis.status,
+            "reason": analysis.reason,
+        }
+    )
 
 
 def show_text(record, analysis, raw=False, colour=False):
     """Print one capture for a person: its metadata, payload, warnings and events, all escaped."""
+
     def heading(title, gap=True):
         click.echo(("\n" if gap else "") + paint(escape(title), bold=True, enabled=colour), color=colour)
 

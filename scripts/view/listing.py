@@ -1,4 +1,5 @@
 """``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines."""
+
 import click
 
 from receiver.store.select import capture_reader, select

@@ -3,18 +3,29 @@
 Each option parses its text with the library (``receiver.store``) and turns
 the library's error into a usage error (exit 2) naming the option.
 """
+
 import functools
 
 import click
 
 from receiver.settings import DEFAULT_DATA_DIR
 from receiver.store.filters import Filters, WindowError
-from receiver.store.select import BadCaptureId, normal_id as library_normal_id
+from receiver.store.select import BadCaptureId
+from receiver.store.select import normal_id as library_normal_id
 from receiver.store.timeexpr import TimeExprError, parse_time
 
 DATA_DIR_ENVVAR = "DUMPER_DATA_DIR"
-FILTER_NAMES = ("since", "until", "source", "webhook_name", "channel", "activity", "foreignkey",
-                "rejects_only", "limit")
+FILTER_NAMES = (
+    "since",
+    "until",
+    "source",
+    "webhook_name",
+    "channel",
+    "activity",
+    "foreignkey",
+    "rejects_only",
+    "limit",
+)
 
 
 class TimeExpr(click.ParamType):
@@ -34,9 +45,14 @@ class TimeExpr(click.ParamType):
 TIME = TimeExpr()
 
 data_dir_option = click.option(
-    "--data-dir", type=click.Path(exists=True, file_okay=False), default=DEFAULT_DATA_DIR,
-    envvar=DATA_DIR_ENVVAR, show_envvar=True, show_default=True,
-    help="The receiver's data directory (holds captures/, events/, rejects/).")
+    "--data-dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=DEFAULT_DATA_DIR,
+    envvar=DATA_DIR_ENVVAR,
+    show_envvar=True,
+    show_default=True,
+    help="The receiver's data directory (holds captures/, events/, rejects/).",
+)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines (for jq) instead of a table.")
 
@@ -51,38 +67,85 @@ def normal_id(text):
 
 def filter_options(window=True, limit=True):
     """Add the filter options to a command and pass them to it as one ``filters`` argument."""
-    options = [
-        click.option("--since", type=TIME, help="Only captures received at or after TIME (UTC): "
-                     "2026-11-28, 2026-11-28T08:30, 2h, 7d, today, yesterday."),
-        click.option("--until", type=TIME, help="Only captures received before TIME (exclusive): "
-                     "--since yesterday --until today is all of yesterday."),
-    ] if window else []
+    options = (
+        [
+            click.option(
+                "--since",
+                type=TIME,
+                help="Only captures received at or after TIME (UTC): "
+                "2026-11-28, 2026-11-28T08:30, 2h, 7d, today, yesterday.",
+            ),
+            click.option(
+                "--until",
+                type=TIME,
+                help="Only captures received before TIME (exclusive): "
+                "--since yesterday --until today is all of yesterday.",
+            ),
+        ]
+        if window
+        else []
+    )
     options += [
-        click.option("--source", multiple=True, metavar="NAME", help="Only this webhook source (the <source> of "
-                     "/webhook/<source>; plain /webhook is 'default'). Repeatable."),
-        click.option("--webhook-name", multiple=True, metavar="NAME", help="Only captures with an event of this "
-                     "webhook_name, e.g. SMS_CLICK (any case). Repeatable."),
-        click.option("--channel", multiple=True, metavar="NAME", help="Only captures with an event on this channel: "
-                     "sms, email, apn, bpn, custom_activity. Repeatable."),
-        click.option("--activity", multiple=True, metavar="NAME", help="Only captures with an event of this activity: "
-                     "click, open, bounce, delivered, view, sent... Repeatable."),
-        click.option("--foreignkey", multiple=True, metavar="CUSTOMER", help="Only captures with an "
-                     "event for this customer: matches the event's foreignkey or identity "
-                     "(e.g. 9999999997 or an e-mail address). Repeatable."),
-        click.option("--rejects-only", is_flag=True, help="Only captures the worker rejects "
-                     "(undecodable or wrongly shaped payloads)."),
+        click.option(
+            "--source",
+            multiple=True,
+            metavar="NAME",
+            help="Only this webhook source (the <source> of "
+            "/webhook/<source>; plain /webhook is 'default'). Repeatable.",
+        ),
+        click.option(
+            "--webhook-name",
+            multiple=True,
+            metavar="NAME",
+            help="Only captures with an event of this webhook_name, e.g. SMS_CLICK (any case). Repeatable.",
+        ),
+        click.option(
+            "--channel",
+            multiple=True,
+            metavar="NAME",
+            help="Only captures with an event on this channel: sms, email, apn, bpn, custom_activity. Repeatable.",
+        ),
+        click.option(
+            "--activity",
+            multiple=True,
+            metavar="NAME",
+            help="Only captures with an event of this activity: "
+            "click, open, bounce, delivered, view, sent... Repeatable.",
+        ),
+        click.option(
+            "--foreignkey",
+            multiple=True,
+            metavar="CUSTOMER",
+            help="Only captures with an "
+            "event for this customer: matches the event's foreignkey or identity "
+            "(e.g. 9999999997 or an e-mail address). Repeatable.",
+        ),
+        click.option(
+            "--rejects-only",
+            is_flag=True,
+            help="Only captures the worker rejects (undecodable or wrongly shaped payloads).",
+        ),
     ]
     if limit:
-        options.append(click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N matching captures."))
+        options.append(
+            click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Stop after N matching captures.")
+        )
 
     def decorate(command):
         @functools.wraps(command)
         def wrapper(**kwargs):
             values = {name: kwargs.pop(name, None) for name in FILTER_NAMES}
-            filters = Filters(since=values["since"], until=values["until"], sources=values["source"] or (),
-                              webhook_names=values["webhook_name"] or (), channels=values["channel"] or (),
-                              activities=values["activity"] or (), foreignkeys=values["foreignkey"] or (),
-                              rejects_only=bool(values["rejects_only"]), limit=values["limit"])
+            filters = Filters(
+                since=values["since"],
+                until=values["until"],
+                sources=values["source"] or (),
+                webhook_names=values["webhook_name"] or (),
+                channels=values["channel"] or (),
+                activities=values["activity"] or (),
+                foreignkeys=values["foreignkey"] or (),
+                rejects_only=bool(values["rejects_only"]),
+                limit=values["limit"],
+            )
             try:
                 filters.check_window()
             except WindowError as exc:

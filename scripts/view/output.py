@@ -6,6 +6,7 @@ printed as they stream in; a long cell is cut with an ellipsis. Everything
 printed here goes through ``safetext``: a payload can never send a terminal
 an escape sequence, forge a table row or hide text behind a bidi override.
 """
+
 import contextlib
 import os
 import sys

@@ -11,6 +11,7 @@ character by a visible Python-style escape (``\\x1b``, ``\\x9b``, ``\\n``,
 ``json_text`` does the same inside JSON with JSON's own ``\\uXXXX`` escapes,
 so the text stays valid JSON and decodes to the original values.
 """
+
 import functools
 import json
 import math
@@ -89,8 +90,9 @@ def json_text(value, indent=None):
     separators = (",", ":") if indent is None else (",", ": ")
 
     def dumps(item):
-        return json.dumps(item, ensure_ascii=False, allow_nan=False, indent=indent, separators=separators,
-                          default=safe_str)
+        return json.dumps(
+            item, ensure_ascii=False, allow_nan=False, indent=indent, separators=separators, default=safe_str
+        )
 
     try:
         text = dumps(value)

@@ -4,6 +4,7 @@ Failure policy: an unknown id or an unreadable file is one error line (exit
 1); a hostile capture that cannot be shown is one error line too, never a
 traceback; the raw body bytes are refused on a terminal unless forced.
 """
+
 import sys
 
 import click
@@ -24,9 +25,11 @@ from .safetext import escape
 def write_body_bytes(record, force):
     """Write the capture's exact body bytes to stdout; refuse a terminal unless ``force``."""
     if sys.stdout.isatty() and not force:
-        raise click.ClickException("refusing to write the raw body bytes to a terminal: they may hold escape "
-                                   "sequences that take it over. Redirect stdout to a file or a pipe "
-                                   "(show ID --raw-bytes > body.bin), or add --force to write them anyway.")
+        raise click.ClickException(
+            "refusing to write the raw body bytes to a terminal: they may hold escape "
+            "sequences that take it over. Redirect stdout to a file or a pipe "
+            "(show ID --raw-bytes > body.bin), or add --force to write them anyway."
+        )
     sys.stdout.flush()  # anything already written as text goes first
     # The buffer, not click.echo: bytes that are not UTF-8 must go out exactly as Smartech sent them.
     sys.stdout.buffer.write(body_bytes(record))
@@ -37,8 +40,12 @@ def write_body_bytes(record, force):
 @click.argument("capture_id", metavar="ID")
 @data_dir_option
 @click.option("--raw", is_flag=True, help="Also print the body as received (unsafe characters escaped).")
-@click.option("--raw-bytes", is_flag=True, help="Print only the body's exact bytes, unescaped, for a file "
-              "or a pipe (show ID --raw-bytes > body.bin); refused on a terminal without --force.")
+@click.option(
+    "--raw-bytes",
+    is_flag=True,
+    help="Print only the body's exact bytes, unescaped, for a file "
+    "or a pipe (show ID --raw-bytes > body.bin); refused on a terminal without --force.",
+)
 @click.option("--force", is_flag=True, help="With --raw-bytes: write the bytes even when stdout is a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
 def show(capture_id, data_dir, raw, raw_bytes, force, as_json):

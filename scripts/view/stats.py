@@ -3,6 +3,7 @@
 The counting is the library's (``receiver.store.views.Tally``: streaming, reject
 reasons capped); this module prints it as tables or JSON lines.
 """
+
 import click
 
 from receiver.store.select import capture_reader, select
@@ -17,8 +18,9 @@ from .output import Table, each_item, json_line, warn
 def print_tables(tally, period):
     """Print the tallies as readable tables."""
     click.echo(f"captures by {period} (UTC)")
-    table = Table([(period.upper(), 13), ("CAPTURES", 9), ("EVENTS", 8), ("REJECTED", 9), ("WARNINGS", 9),
-                   ("BYTES", 0)])
+    table = Table(
+        [(period.upper(), 13), ("CAPTURES", 9), ("EVENTS", 8), ("REJECTED", 9), ("WARNINGS", 9), ("BYTES", 0)]
+    )
     table.header()
     for key in sorted(tally.periods):
         row = tally.periods[key]
@@ -36,8 +38,10 @@ def print_tables(tally, period):
         for key, count in tally.reasons.most_common():
             table.row([count, key])
     sizes = tally.size_summary()
-    click.echo(f"\npayload sizes: {sizes['captures']} captures, {human_size(sizes['bytes'])} in all, "
-               f"min {human_size(sizes['min'])}, mean {human_size(sizes['mean'])}, max {human_size(sizes['max'])}")
+    click.echo(
+        f"\npayload sizes: {sizes['captures']} captures, {human_size(sizes['bytes'])} in all, "
+        f"min {human_size(sizes['min'])}, mean {human_size(sizes['mean'])}, max {human_size(sizes['max'])}"
+    )
     table = Table([("SIZE", 22), ("CAPTURES", 0)])
     table.header()
     for _, key, counts in tally.rows(period):
@@ -48,8 +52,14 @@ def print_tables(tally, period):
 @click.command()
 @data_dir_option
 @filter_options()
-@click.option("--by", "period", type=click.Choice(sorted(PERIODS)), default="day", show_default=True,
-              help="Count captures per UTC day or per UTC hour.")
+@click.option(
+    "--by",
+    "period",
+    type=click.Choice(sorted(PERIODS)),
+    default="day",
+    show_default=True,
+    help="Count captures per UTC day or per UTC hour.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines: one per table row, then the size summary.")
 def stats(data_dir, filters, period, as_json):
     """Count captures per day or hour, webhook_name, channel and activity, with rejects and sizes."""

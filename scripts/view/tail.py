@@ -4,6 +4,7 @@ It reads the captures files (``.jsonl`` and ``.jsonl.gz``) one record at a
 time and decodes each capture with the worker's own code, so what it shows
 is what the worker makes of it, whether or not a worker has run yet.
 """
+
 from collections import deque
 
 import click
@@ -25,8 +26,9 @@ def last_matching(follower, filters, count):
     for path in follower.older():
         if len(latest) >= count:
             break
-        earlier = deque(matching(follower.reader.records(path), filters, limit=False, warn=warn),
-                        maxlen=count - len(latest))
+        earlier = deque(
+            matching(follower.reader.records(path), filters, limit=False, warn=warn), maxlen=count - len(latest)
+        )
         latest.extendleft(reversed(earlier))
     return latest
 
@@ -34,10 +36,23 @@ def last_matching(follower, filters, count):
 @click.command()
 @data_dir_option
 @filter_options(window=False, limit=False)
-@click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=DEFAULT_TAIL_LINES, show_default=True, metavar="N",
-              help="How many of the latest captures to show first.")
-@click.option("-f", "--follow", is_flag=True, help="Keep running and show each new capture as it arrives "
-              "(also across midnight, when the receiver starts a new day file). Ctrl-C stops.")
+@click.option(
+    "-n",
+    "--lines",
+    "count",
+    type=click.IntRange(min=0),
+    default=DEFAULT_TAIL_LINES,
+    show_default=True,
+    metavar="N",
+    help="How many of the latest captures to show first.",
+)
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep running and show each new capture as it arrives "
+    "(also across midnight, when the receiver starts a new day file). Ctrl-C stops.",
+)
 @json_option
 def tail(data_dir, filters, count, follow, as_json):
     """Show the latest captures, one line each; -f follows new ones as they arrive."""

@@ -6,6 +6,7 @@ Prints one table (see ``report``) and exits 1 if anything was lost or
 duplicated or a non-200 is unexplained. ``make chaos`` runs it; ``make test``
 runs a 60-second one.
 """
+
 import argparse
 import random
 import shutil

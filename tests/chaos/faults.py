@@ -6,6 +6,7 @@ worker SIGKILLed (its supervisor restarts it), a gunicorn worker SIGKILLed
 burst of slow clients, and a disk that refuses writes: RLIMIT_FSIZE of 1 byte
 on the gunicorn workers (Python ignores SIGXFSZ, so a write fails with EFBIG).
 """
+
 import os
 import resource
 import signal
@@ -58,8 +59,13 @@ class Injector:
         if fault == "redis_kill":
             self.spawn(self.during, fault, lambda: redis.stop(signal.SIGKILL), redis.start, self.rng.uniform(*OUTAGE))
         elif fault == "redis_stop":
-            self.spawn(self.during, fault, lambda: redis.proc.send_signal(signal.SIGSTOP),
-                       lambda: redis.proc.send_signal(signal.SIGCONT), self.rng.uniform(*OUTAGE))
+            self.spawn(
+                self.during,
+                fault,
+                lambda: redis.proc.send_signal(signal.SIGSTOP),
+                lambda: redis.proc.send_signal(signal.SIGCONT),
+                self.rng.uniform(*OUTAGE),
+            )
         elif fault == "worker_kill":
             pids = stack.worker_pids()
             if pids:
@@ -79,8 +85,9 @@ class Injector:
             self.spawn(self.during, fault, lambda: None, slow.close, SLOW_SECONDS)
         elif fault == "disk_full":
             pids = stack.gunicorn_workers()
-            self.spawn(self.during, fault, lambda: limit_files(pids, 1), lambda: limit_files(pids, None),
-                       DISK_FULL_SECONDS)
+            self.spawn(
+                self.during, fault, lambda: limit_files(pids, 1), lambda: limit_files(pids, None), DISK_FULL_SECONDS
+            )
 
     def spawn(self, function, *args):
         """Run ``function`` in a background thread."""

@@ -5,6 +5,7 @@ Bodies: Smartech form batches with a guid per event, Netcore Email API arrays
 bodies that must end as a reject. What each 200 must become is computed with
 the worker's own analysis, so the check at the end compares like with like.
 """
+
 import json
 import threading
 import time
@@ -52,8 +53,13 @@ def smartech_batch(number, rng):
 
 def email_api_batch(number, rng):
     """Return a Netcore Email API array; some hold one event twice, which must stay two events."""
-    event = {"TRANSID": 9007199254740993000 + number, "EMAIL": f"u{number}@example.com", "EVENT": "click",
-             "TIMESTAMP": 1700000000 + number, "URL": f"https://example.com/{number}"}
+    event = {
+        "TRANSID": 9007199254740993000 + number,
+        "EMAIL": f"u{number}@example.com",
+        "EVENT": "click",
+        "TIMESTAMP": 1700000000 + number,
+        "URL": f"https://example.com/{number}",
+    }
     other = {**event, "URL": f"https://example.com/{number}/b"}
     batch = [event, other] + ([dict(event)] if rng.random() < 0.3 else [])
     return json.dumps(batch).encode(), JSON
@@ -65,10 +71,21 @@ def make_post(number, rng):
     if draw < 0.1:
         return Post("bad", b"data=%7B%22broken", FORM, [])
     body, content_type = (email_api_batch if draw < 0.35 else smartech_batch)(number, rng)
-    analysis = analyse_capture({"id": "X", "body": body.decode(), "content_type": content_type,
-                                "source": "default", "received_at": "2026-01-01T00:00:00.000Z"})
-    return Post("email_api" if content_type == JSON else "smartech", body, content_type,
-                [event["event_id"] for event in analysis.events])
+    analysis = analyse_capture(
+        {
+            "id": "X",
+            "body": body.decode(),
+            "content_type": content_type,
+            "source": "default",
+            "received_at": "2026-01-01T00:00:00.000Z",
+        }
+    )
+    return Post(
+        "email_api" if content_type == JSON else "smartech",
+        body,
+        content_type,
+        [event["event_id"] for event in analysis.events],
+    )
 
 
 class Load:
@@ -92,8 +109,9 @@ class Load:
         post.sent_at = time.monotonic()
         post.faults = set(self.faults.active)
         try:
-            answer = self.session().post(self.url + "/webhook", data=post.body, timeout=TIMEOUT,
-                                         headers={"Content-Type": post.content_type})
+            answer = self.session().post(
+                self.url + "/webhook", data=post.body, timeout=TIMEOUT, headers={"Content-Type": post.content_type}
+            )
             post.status = answer.status_code
             if answer.status_code == 200:
                 post.capture_id = answer.json()["id"]

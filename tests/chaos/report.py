@@ -6,6 +6,7 @@ is written more than once. A non-200 is explained when a fault that can cause
 it was in force: 503 only when the disk and Redis were both away, a broken
 connection only when its gunicorn worker was killed. Anything else fails the run.
 """
+
 import json
 import os
 import time
@@ -102,8 +103,11 @@ def verify(stack, posts, injector, duration, seed):
         ("rejects written", sum(rejects.values())),
         ("lost (a 200 without its events)", len(lost)),
         ("duplicated events", duplicated),
-        ("ack latency during faults", f"p50 {percentile(during, 0.5):.1f} ms, p99 {percentile(during, 0.99):.1f} ms, "
-                                      f"max {percentile(during, 1.0):.1f} ms ({len(during)} posts)"),
+        (
+            "ack latency during faults",
+            f"p50 {percentile(during, 0.5):.1f} ms, p99 {percentile(during, 0.99):.1f} ms, "
+            f"max {percentile(during, 1.0):.1f} ms ({len(during)} posts)",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print("\nchaos run")

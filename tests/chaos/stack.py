@@ -1,4 +1,5 @@
 """The real stack a chaos run attacks: Redis with AOF, ``smartech-dumper serve``, two supervised workers."""
+
 import os
 import subprocess
 import sys
@@ -36,12 +37,24 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logs = {name: open(os.path.join(workdir, f"{name}.log"), "ab") for name in ("serve", "workers")}
-        self.serve = subprocess.Popen([os.path.join(BIN, "smartech-dumper"), "serve", "--bind",
-                                       f"127.0.0.1:{self.port}"], env=self.env, stdout=self.logs["serve"],
-                                      stderr=subprocess.STDOUT)
-        self.workers = Supervisor([Child(f"worker-{n}", [os.path.join(BIN, "smartech-dumper"), "worker"], self.env,
-                                         output=self.logs["workers"]) for n in range(1, WORKERS + 1)],
-                                  say=lambda text: self.logs["workers"].write(f"supervisor: {text}\n".encode()))
+        self.serve = subprocess.Popen(
+            [os.path.join(BIN, "smartech-dumper"), "serve", "--bind", f"127.0.0.1:{self.port}"],
+            env=self.env,
+            stdout=self.logs["serve"],
+            stderr=subprocess.STDOUT,
+        )
+        self.workers = Supervisor(
+            [
+                Child(
+                    f"worker-{n}",
+                    [os.path.join(BIN, "smartech-dumper"), "worker"],
+                    self.env,
+                    output=self.logs["workers"],
+                )
+                for n in range(1, WORKERS + 1)
+            ],
+            say=lambda text: self.logs["workers"].write(f"supervisor: {text}\n".encode()),
+        )
         self.workers.start()
         self.tending = threading.Thread(target=self.workers.run, daemon=True)
         self.tending.start()
