@@ -57,7 +57,7 @@ def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[s
         return {}
     counts = {name: {"delivered": 0, "retrying": 0, "dead": 0} for name in routes.sinks}
     for field, value in connection.hgetall(state.counts_key(settings.queue)).items():
-        sink, _, what = field.decode().rpartition(":")
+        sink, _, what = (field.decode() if isinstance(field, bytes) else field).rpartition(":")
         if sink in counts and what == "delivered":
             counts[sink]["delivered"] = int(value)
     for priority in QUEUES:
