@@ -4,7 +4,7 @@ from importlib import metadata
 
 import click
 
-from .ops import check, failed, send, tidy
+from .ops import check, failed, routes, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
 from .view import listing, show, stats, tail
@@ -52,6 +52,8 @@ COMMANDS = (
     replay.replay,
     tidy.compress,
     tidy.prune,
+    routes.routes,
+    routes.db,
 )
 for command in COMMANDS:
     main.add_command(command)

@@ -27,6 +27,19 @@ def load_settings(environ=None, web=False) -> Settings:
         raise click.ClickException(escape(str(exc))) from None
 
 
+def load_routes(settings: Settings, path: str | None = None):
+    """Return the routes of ``path`` (default ``DUMPER_ROUTES``), None without one; a bad file is a ClickException."""
+    path = path or settings.routes_path
+    if not path:
+        return None
+    from jobs.routing.config import RoutesError, load  # only where routes are used
+
+    try:
+        return load(path)
+    except RoutesError as exc:
+        raise click.ClickException(escape(f"DUMPER_ROUTES: {exc}")) from None
+
+
 @contextlib.contextmanager
 def reading_errors():
     """Turn reading errors into one-line click errors, and a closed pipe into a quiet exit."""

@@ -57,15 +57,15 @@ def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[s
         return {}
     counts = {name: {"delivered": 0, "retrying": 0, "dead": 0} for name in routes.sinks}
     for field, value in connection.hgetall(state.counts_key(settings.queue)).items():
-        sink, _, what = (field.decode() if isinstance(field, bytes) else field).rpartition(":")
-        if sink in counts and what == "delivered":
-            counts[sink]["delivered"] = int(value)
+        name, _, kind = (field.decode() if isinstance(field, bytes) else field).rpartition(":")
+        if name in counts and kind == "delivered":
+            counts[name]["delivered"] = int(value)
     for priority in QUEUES:
         queue = queue_for(settings, connection, priority)
         for registry, what in ((queue.scheduled_job_registry, "retrying"), (queue.failed_job_registry, "dead")):
             ids = [i for i in registry.get_job_ids(0, MAX_SCANNED - 1) if i.startswith("deliver-")]
             for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
-                sink = job.meta.get("sink") if job is not None else None
-                if sink in counts:
-                    counts[sink][what] += 1
+                owner = job.meta.get("sink") if job is not None else None
+                if owner in counts:
+                    counts[owner][what] += 1
     return counts

@@ -99,6 +99,20 @@ def check_web(report, settings):
         report.line(OK, "web auth", f"{len(settings.credentials)} basic-auth user(s) configured")
 
 
+def check_routes(report, settings):
+    """Validate the routes file, when there is one."""
+    if not settings.routes_path:
+        return
+    from jobs.routing.config import RoutesError, load  # only where routes are used
+
+    try:
+        routes = load(settings.routes_path)
+    except RoutesError as exc:
+        report.line(FAIL, "routes", str(exc))
+        return
+    report.line(OK, "routes", f"{settings.routes_path}: {len(routes.routes)} route(s), {len(routes.sinks)} sink(s)")
+
+
 @click.command()
 @click.pass_context
 def check(ctx):
@@ -115,4 +129,5 @@ def check(ctx):
     check_redis(report, settings)
     check_data_dir(report, settings)
     check_web(report, settings)
+    check_routes(report, settings)
     ctx.exit(1 if report.failed else 0)

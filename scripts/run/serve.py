@@ -18,7 +18,7 @@ import click
 from receiver.app import configure_logging
 from receiver.monitor import Monitor
 
-from ..errors import load_settings
+from ..errors import load_routes, load_settings
 from .supervisor import Child, Supervisor
 
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -57,6 +57,7 @@ def forwarder_command():
 def serve(bind, gunicorn_args):
     """Serve webhooks under gunicorn, with the forwarder; extra arguments go to gunicorn as they are."""
     settings = load_settings(web=True)
+    load_routes(settings)  # the workers route; a bad routes file stops this start too, naming the route and the key
     configure_logging(settings.log_level)  # the alert monitor logs from this process
     web = Child("web", gunicorn_command(bind, gunicorn_args))
     children = ([Child("forwarder", forwarder_command())] if settings.forwarder else []) + [web]

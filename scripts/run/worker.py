@@ -29,7 +29,7 @@ from rq.serializers import JSONSerializer
 from receiver import queueing
 from receiver.app import configure_logging
 
-from ..errors import load_settings
+from ..errors import load_routes, load_settings
 from ..ops.check import redact_url
 from .worker_outage import Outage, Resilient, recover
 
@@ -44,18 +44,6 @@ WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance 
 SOCKET_TIMEOUT = 30.0
 MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redis
 log = logging.getLogger("receiver.worker")
-
-
-def check_routes(settings):
-    """Refuse to start with a bad routes file, naming the route and the key."""
-    if settings.routes_path:
-        from jobs.routing.config import RoutesError  # SQLAlchemy-free, but only when needed
-        from jobs.routing.config import load as load_routes
-
-        try:
-            load_routes(settings.routes_path)
-        except RoutesError as exc:
-            raise click.ClickException(f"DUMPER_ROUTES: {exc}") from None
 
 
 def queue_names(settings):
@@ -132,7 +120,7 @@ def worker(burst, worker_class, name):
     """Process queued captures into events and rejects."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    check_routes(settings)
+    load_routes(settings)  # a bad routes file stops the start, naming the route and the key
     if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
         try:
             queueing.connect(settings).ping()
