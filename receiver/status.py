@@ -42,20 +42,37 @@ def disk_status(settings: Settings) -> dict[str, Any]:
         return {"writable": False, "free_bytes": None}
 
 
+PRIORITY_SUFFIXES = ("-high", "", "-low")  # the queues of routing's deliveries beside the captures' own
+
+
 def redis_status(queue: Queue) -> dict[str, Any]:
-    """Return Redis reachability, queue depth, jobs waiting for a retry and dead letters."""
+    """Return Redis reachability, and over the capture queue and its -high and -low siblings: depth per queue,
+    jobs waiting for a retry and dead letters."""
     try:
         queue.connection.ping()
+        queues = [
+            Queue(queue.name + suffix, connection=queue.connection, serializer=queue.serializer)
+            for suffix in PRIORITY_SUFFIXES
+        ]
+        depths = {each.name: each.count for each in queues}
         return {
             "reachable": True,
-            "queue_depth": queue.count,
-            "retrying": queue.scheduled_job_registry.count,
-            "failed_count": queue.failed_job_registry.count,
+            "queue_depth": sum(depths.values()),
+            "queues": depths,
+            "retrying": sum(each.scheduled_job_registry.count for each in queues),
+            "failed_count": sum(each.failed_job_registry.count for each in queues),
             "warnings": redis_config_warnings(queue.connection),
         }
     except REDIS_ERRORS as exc:
         log.warning("readiness: Redis unreachable: %s", exc)
-        return {"reachable": False, "queue_depth": None, "retrying": None, "failed_count": None, "warnings": []}
+        return {
+            "reachable": False,
+            "queue_depth": None,
+            "queues": None,
+            "retrying": None,
+            "failed_count": None,
+            "warnings": [],
+        }
 
 
 def backlog_status(settings: Settings) -> dict[str, Any]:
@@ -90,6 +107,17 @@ def forwarder_status(settings: Settings) -> dict[str, Any]:
     }
 
 
+def sinks_status(settings: Settings, queue: Queue) -> dict[str, Any] | None:
+    """Return per sink of the routes file: events delivered, deliveries retrying, dead letters."""
+    from jobs.routing.status import sink_counts  # only with a routes file
+
+    try:
+        return sink_counts(settings, queue.connection)
+    except REDIS_ERRORS as exc:
+        log.warning("readiness: cannot count the sinks' deliveries: %s", exc)
+        return None
+
+
 def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
@@ -99,6 +127,8 @@ def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
         "backlog": backlog_status(settings),
         "forwarder": forwarder_status(settings),
     }
+    if settings.routes_path:
+        state["sinks"] = sinks_status(settings, queue) if state["redis"]["reachable"] else None
     state["ready"] = bool(
         state["redis"]["reachable"]
         and disk["writable"]

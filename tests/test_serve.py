@@ -29,7 +29,7 @@ def test_serve_answers_webhooks(env):
         assert answer.status_code == 200 and answer.json()["status"] == "accepted"
     finally:
         output = stop(proc)
-    assert "Using worker: gevent" in output  # the worker class of receiver/gunicorn_conf.py
+    assert "Using worker: receiver.gunicorn_worker.Worker" in output  # gevent, from receiver/gunicorn_conf.py
 
 
 @pytest.mark.parametrize("name, value", [("DUMPER_TRUSTED_PROXIES", "many"), ("WEB_CONCURRENCY", "four")])

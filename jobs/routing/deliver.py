@@ -14,13 +14,11 @@ dead letters with the reason. One sink's failure never re-runs another sink:
 each has its own job. Redis errors propagate, so RQ retries.
 """
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from rq import Queue, Retry, get_current_job
-from rq.serializers import JSONSerializer
 
 from receiver.parsers import duration_seconds
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
@@ -28,21 +26,12 @@ from receiver.settings import Settings, load
 
 from . import config, sinks, state
 from .match import key_value
+from .names import job_id, queue_for
 from .plan import plan
 
 SINK_JOB = "jobs.routing.deliver.deliver_events"
 CHECK_JOB = "jobs.routing.deliver.run_check"
 MAX_DELIVERY_TIMEOUT = 3600.0
-
-
-def queue_name(settings: Settings, priority: str) -> str:
-    """Return the RQ queue of a priority: ``<queue>-high``, ``<queue>`` or ``<queue>-low``."""
-    return settings.queue if priority == "default" else f"{settings.queue}-{priority}"
-
-
-def job_id(kind: str, *parts: str) -> str:
-    """Return a job id derived from what the job does (RQ allows only ``[A-Za-z0-9_-]``)."""
-    return f"{kind}-" + hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def received_time(event: dict[str, Any]) -> float:
@@ -68,11 +57,6 @@ def delivery(settings: Settings, sink: config.Sink, events: list[dict[str, Any]]
         meta={"sink": sink.name},
         description=f"deliver {len(events)} event(s) to sink {sink.name}",
     )
-
-
-def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:
-    """Return the queue of ``priority`` on ``connection``."""
-    return Queue(queue_name(settings, priority), connection=connection, serializer=JSONSerializer)
 
 
 def route_capture(

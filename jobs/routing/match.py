@@ -5,7 +5,7 @@ A key is an event field (``channel``, ``foreignkey``…) or a dotted path into
 through a list matches when any element does. A value is a scalar (equals), a
 list (one of) or a table of operators (all must hold). Numbers compare as
 numbers even when the event sent them as strings (``"9990.91"``). A missing
-value matches only ``ne`` and ``exists = false``.
+(or null) value matches only ``ne`` and ``exists = false``.
 
 Failure policy: ``compile_condition`` raises ``ConditionError`` naming the key
 for a bad table (unknown field or operator, a regex that does not compile);
@@ -50,7 +50,8 @@ def values_at(event: dict[str, Any], parts: list[str]) -> Iterator[Any]:
         if isinstance(value, list):
             stack.extend((item, depth) for item in reversed(value))
         elif depth == len(parts):
-            yield value
+            if value is not None:  # a null is no value: every event has every field, null when unknown
+                yield value
         elif isinstance(value, dict) and parts[depth] in value:
             stack.append((value[parts[depth]], depth + 1))
 

@@ -15,7 +15,7 @@ from receiver.settings import Settings
 
 from . import config, state
 from .config import QUEUES
-from .deliver import job_id, queue_for
+from .names import job_id, queue_for
 
 MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and dead letters
 

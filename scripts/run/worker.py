@@ -26,6 +26,7 @@ import click
 from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
+from jobs.routing.names import queue_names
 from receiver import queueing
 from receiver.app import configure_logging
 
@@ -44,11 +45,6 @@ WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance 
 SOCKET_TIMEOUT = 30.0
 MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redis
 log = logging.getLogger("receiver.worker")
-
-
-def queue_names(settings):
-    """Return the queues a worker listens to, in the order it takes jobs: high, default, low."""
-    return [f"{settings.queue}-high", settings.queue, f"{settings.queue}-low"]
 
 
 def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
