@@ -4,7 +4,8 @@ The table (default ``smartech_events``) is created on first use, or by
 ``smartech-dumper db init``. ``event_id`` is its primary key and every insert
 is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
 adds a row. JSON columns are JSONB on PostgreSQL. The default database is
-SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``.
+SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``; a plain ``postgresql://`` or
+``postgres://`` URL uses psycopg (3).
 Failure policy: database errors propagate; the caller retries the delivery.
 """
 
@@ -35,14 +36,26 @@ TEXT_COLUMNS = (
 )
 JSON_COLUMNS = ("custom_params", "att_params", "payload_params", "raw", "warnings")
 SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
+# Plain PostgreSQL schemes get psycopg (3), the driver we install: SQLAlchemy 2.0 picks psycopg2 for
+# postgresql:// and knows no postgres:// at all (the spelling Heroku and many tools give).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DRIVER = "postgresql+psycopg://"
 _engines: dict[tuple[int, str], Engine] = {}
 _tables: dict[tuple[int, str, str], Table] = {}
 
 
+def with_driver(url: str) -> str:
+    """Give a plain ``postgresql://`` or ``postgres://`` URL the psycopg driver; return other URLs unchanged."""
+    for scheme in POSTGRES_SCHEMES:
+        if url[: len(scheme)].lower() == scheme:
+            return POSTGRES_DRIVER + url[len(scheme) :]
+    return url
+
+
 def database_url(options: dict[str, Any], data_dir: str) -> str:
-    """Return the sink's URL, or the default SQLite file in the data dir."""
+    """Return the sink's URL (with its driver), or the default SQLite file in the data dir."""
     url = options.get("url")
-    return str(url) if url else f"sqlite:///{os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))}"
+    return with_driver(str(url)) if url else f"sqlite:///{os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))}"
 
 
 def engine_for(url: str) -> Engine:
