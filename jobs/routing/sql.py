@@ -99,6 +99,8 @@ def row(event: dict[str, Any]) -> dict[str, Any]:
 
 def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_dir: str) -> int:
     """Insert ``events`` (one transaction), skipping any whose event_id is already there; return the rows sent."""
+    if not events:  # every event taken before (a retry, a replay): an empty INSERT would fail, and forever
+        return 0
     engine = engine_for(database_url(options, data_dir))
     table = table_for(engine, str(options.get("table") or DEFAULT_TABLE))
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
