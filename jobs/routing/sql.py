@@ -3,8 +3,10 @@
 The table (default ``smartech_events``) is created on first use, or by
 ``smartech-dumper db init``. ``event_id`` is its primary key and every insert
 is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
-adds a row. JSON columns are JSONB on PostgreSQL. The default database is
-SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``; a plain ``postgresql://`` or
+adds a row. JSON columns are JSONB on PostgreSQL, where a NUL character
+(which it cannot store) becomes U+FFFD, with a warning in the row's
+``warnings``. The default database is SQLite at
+``<DUMPER_DATA_DIR>/events.sqlite3``; a plain ``postgresql://`` or
 ``postgres://`` URL uses psycopg (3).
 Failure policy: database errors propagate; the caller retries the delivery.
 """
@@ -40,6 +42,9 @@ SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
 # postgresql:// and knows no postgres:// at all (the spelling Heroku and many tools give).
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 POSTGRES_DRIVER = "postgresql+psycopg://"
+# PostgreSQL's text and jsonb cannot hold NUL (JSON allows "\u0000"); the replacement character marks the spot.
+NUL, NUL_STAND_IN = "\x00", "\ufffd"
+NUL_WARNING = "NUL characters replaced by U+FFFD: PostgreSQL cannot store them"
 _engines: dict[tuple[int, str], Engine] = {}
 _tables: dict[tuple[int, str, str], Table] = {}
 
@@ -97,6 +102,25 @@ def row(event: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def without_nul(value: Any) -> Any:
+    """Return ``value`` with every NUL in its strings, keys included, replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_STAND_IN)
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
+def postgres_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Return a row PostgreSQL can store: NULs replaced, and a warning saying so."""
+    cleaned: dict[str, Any] = without_nul(values)
+    if cleaned != values:
+        cleaned["warnings"] = [*(cleaned.get("warnings") or []), NUL_WARNING]
+    return cleaned
+
+
 def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_dir: str) -> int:
     """Insert ``events`` (one transaction), skipping any whose event_id is already there; return the rows sent."""
     if not events:  # every event taken before (a retry, a replay): an empty INSERT would fail, and forever
@@ -105,6 +129,8 @@ def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_di
     table = table_for(engine, str(options.get("table") or DEFAULT_TABLE))
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
     rows = [row(event) for event in events]
+    if engine.dialect.name == "postgresql":  # else one NUL fails the whole batch at every retry
+        rows = [postgres_row(values) for values in rows]
     with engine.begin() as connection:
         if dialect is not None:
             connection.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
