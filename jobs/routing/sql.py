@@ -6,7 +6,7 @@ is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
 adds a row. JSON columns are JSONB on PostgreSQL, where a NUL character
 (which it cannot store) becomes U+FFFD, with a warning in the row's
 ``warnings``. The default database is SQLite at
-``<DUMPER_DATA_DIR>/events.sqlite3``; a plain ``postgresql://`` or
+``<DUMPER_DATA_DIR>/events.sqlite3`` (0600, like every data file); a plain ``postgresql://`` or
 ``postgres://`` URL uses psycopg (3).
 Failure policy: database errors propagate; the caller retries the delivery.
 """
@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+
+from receiver import jsonl
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"
@@ -57,10 +59,19 @@ def with_driver(url: str) -> str:
     return url
 
 
+def default_database(data_dir: str) -> str:
+    """Return the path of the default SQLite file, made 0600 in a 0700 data dir if missing (it holds PII)."""
+    path = os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))
+    if not os.path.exists(path):  # SQLite would make it with the umask's mode, and not make the data dir at all
+        jsonl.ensure_dir(os.path.dirname(path))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE))
+    return path
+
+
 def database_url(options: dict[str, Any], data_dir: str) -> str:
     """Return the sink's URL (with its driver), or the default SQLite file in the data dir."""
     url = options.get("url")
-    return with_driver(str(url)) if url else f"sqlite:///{os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))}"
+    return with_driver(str(url)) if url else f"sqlite:///{default_database(data_dir)}"
 
 
 def engine_for(url: str) -> Engine:
