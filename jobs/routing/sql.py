@@ -47,6 +47,7 @@ POSTGRES_DRIVER = "postgresql+psycopg://"
 # PostgreSQL's text and jsonb cannot hold NUL (JSON allows "\u0000"); the replacement character marks the spot.
 NUL, NUL_STAND_IN = "\x00", "\ufffd"
 NUL_WARNING = "NUL characters replaced by U+FFFD: PostgreSQL cannot store them"
+NUL_REPR = "\\x00"  # how repr() writes a NUL (a sent backslash-x00 matches too: then the walk finds nothing)
 _engines: dict[tuple[int, str], Engine] = {}
 _tables: dict[tuple[int, str, str], Table] = {}
 
@@ -126,6 +127,8 @@ def without_nul(value: Any) -> Any:
 
 def postgres_row(values: dict[str, Any]) -> dict[str, Any]:
     """Return a row PostgreSQL can store: NULs replaced, and a warning saying so."""
+    if NUL_REPR not in repr(values):  # one pass in C; the walk below costs a quarter of a batch's time
+        return values
     cleaned: dict[str, Any] = without_nul(values)
     if cleaned != values:
         cleaned["warnings"] = [*(cleaned.get("warnings") or []), NUL_WARNING]
