@@ -84,9 +84,14 @@ def engine_for(url: str) -> Engine:
     return _engines[key]
 
 
+def table_key(engine: Engine, name: str) -> tuple[int, str, str]:
+    """Return the key of table ``name`` of ``engine`` among the tables this process knows exist."""
+    return (os.getpid(), str(engine.url), name)
+
+
 def table_for(engine: Engine, name: str) -> Table:
     """Return the events table ``name``, creating it in the database if it is missing."""
-    key = (os.getpid(), str(engine.url), name)
+    key = table_key(engine, name)
     if key not in _tables:
         json_type = JSON().with_variant(JSONB(), "postgresql")
         table = Table(
@@ -140,11 +145,22 @@ def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_di
     if not events:  # every event taken before (a retry, a replay): an empty INSERT would fail, and forever
         return 0
     engine = engine_for(database_url(options, data_dir))
-    table = table_for(engine, str(options.get("table") or DEFAULT_TABLE))
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
+    name = str(options.get("table") or DEFAULT_TABLE)
+    table = table_for(engine, name)
     rows = [row(event) for event in events]
     if engine.dialect.name == "postgresql":  # else one NUL fails the whole batch at every retry
         rows = [postgres_row(values) for values in rows]
+    try:
+        write_rows(engine, table, rows)
+    except Exception:
+        _tables.pop(table_key(engine, name), None)  # the table may have been dropped: the retry makes it again
+        raise
+    return len(rows)
+
+
+def write_rows(engine: Engine, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one transaction, leaving out those whose event_id the table holds."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
     with engine.begin() as connection:
         if dialect is not None:
             connection.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
@@ -160,7 +176,6 @@ def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_di
             fresh = [r for r in rows if r["event_id"] not in have]
             if fresh:
                 connection.execute(table.insert(), fresh)
-    return len(rows)
 
 
 def init_table(options: dict[str, Any], data_dir: str) -> str:
