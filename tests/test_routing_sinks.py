@@ -261,6 +261,25 @@ def test_sql_delivery_with_nothing_left_to_insert_succeeds(data_dir):
     assert push(target, [], data_dir) == []  # a retry whose events were all taken before
 
 
+def test_sql_table_dropped_while_the_worker_runs_is_made_again_by_the_retry(data_dir):
+    target, path = sink({"type": "sql"}), os.path.join(data_dir, "events.sqlite3")
+    push(target, fresh_events(1), data_dir)
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"DROP TABLE {TABLE}")
+    events = fresh_events(2)
+    exc, _ = failure(target, events, data_dir)
+    assert isinstance(exc, Retryable)
+    push(target, events, data_dir)
+    assert set(sqlite_rows(path)) == {event["event_id"] for event in events}
+
+
+def test_sql_unset_variable_in_the_url_is_permanent(monkeypatch, data_dir):
+    monkeypatch.delenv("SINK_UNSET_DATABASE_URL", raising=False)
+    exc, _ = failure(sink({"type": "sql", "url": "${SINK_UNSET_DATABASE_URL}"}), fresh_events(1), data_dir)
+    assert isinstance(exc, Permanent)
+    assert "${SINK_UNSET_DATABASE_URL} is not set" in str(exc)
+
+
 def test_sql_unreachable_database_is_retryable():
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     exc, done = failure(sink({"type": "sql", "url": url}), fresh_events(1))
