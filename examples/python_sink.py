@@ -1,26 +1,31 @@
-"""An example python sink: ``callable = "examples.python_sink:handle"`` in a routes file.
+"""An example python sink: append each event as one JSON line to the file named by ``PYTHON_SINK_FILE``.
 
-The worker calls ``handle(event)`` with each normalised event the route sends
-(a dict: ``event_id``, ``foreignkey``, ``webhook_name``, ``raw``…, plus
-``route`` and, for a delayed check, ``due_at``). Whatever it raises is
-retried at the sink's ``retries`` intervals, then the delivery rests in the
-dead letters. The module must be importable by the worker (run it from the
-repository, or put this directory on ``PYTHONPATH``).
+In the routes file::
 
-This one appends the event as one JSON line to the file named by
-``PYTHON_SINK_FILE``, or prints it when that is unset.
+    [sinks.local]
+    type = "python"
+    callable = "examples.python_sink:handle"
+
+The worker imports the module, so start it where that name resolves:
+``PYTHONPATH=/path/to/smartech-dumper smartech-dumper worker``. Without
+``PYTHON_SINK_FILE`` the events are printed on the worker's standard output.
+An exception makes the worker retry the event later (at the sink's
+``retries``); the events before it are not sent again.
 """
 
 import json
 import os
 
+OUTPUT_VARIABLE = "PYTHON_SINK_FILE"
+FILE_MODE = 0o600  # events carry customer PII
+
 
 def handle(event):
-    """Append ``event`` to ``$PYTHON_SINK_FILE`` as a JSON line, or print it."""
-    line = json.dumps(event, ensure_ascii=False)
-    path = os.environ.get("PYTHON_SINK_FILE")
+    """Append ``event`` to the output file as one JSON line (or print it)."""
+    line = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    path = os.environ.get(OUTPUT_VARIABLE)
     if not path:
         print(line, flush=True)
         return
-    with open(path, "a", encoding="utf-8") as handle_file:
-        handle_file.write(line + "\n")
+    with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "a", encoding="utf-8") as out:
+        out.write(line + "\n")

@@ -1,14 +1,16 @@
-"""Shared fixtures: a private real redis-server on a unix socket, data dirs, settings."""
+"""Shared fixtures: a private real redis-server on a unix socket, a private PostgreSQL, data dirs, settings."""
 
 import os
 import shutil
 import tempfile
+import uuid
 
 import pytest
 import redis as redis_lib
 
 from scripts.run import redis_server as redis_proc
 from scripts.run.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
+from tests import pg
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +31,28 @@ def redis_server():
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Start one private PostgreSQL per session (never the machine's own) and yield it."""
+    try:
+        server = pg.PrivatePostgres()
+    except pg.PostgresNotFound as exc:
+        pytest.exit(f"{exc}; `make install` installs it", returncode=3)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """Yield the plain ``postgresql://`` URL of a fresh database of the private server, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture(autouse=True)

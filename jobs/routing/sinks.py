@@ -3,10 +3,10 @@
 Failure policy: a delivery that may work later (a refused or timed-out
 connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
 Python sink) raises ``Retryable``; one that never will (another 4xx, an
-unset ``${VARIABLE}``, a Python sink that cannot be imported) raises
-``Permanent``, with the status and the first KiB of the answer. Each event
-already delivered is reported to ``delivered`` as it goes, so a retry sends
-only the rest.
+unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
+cannot be imported) raises ``Permanent``, with the status and the first KiB
+of the answer. Each event already delivered is reported to ``delivered`` as
+it goes, so a retry sends only the rest.
 """
 
 import importlib
@@ -26,6 +26,14 @@ ANSWER_PREVIEW = 1024
 RETRY_STATUSES = (408, 429)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 USER_AGENT = "smartech-dumper-sink"
+# A request that can never be sent (a URL or header value that is not one): no retry makes it valid.
+NEVER_SENDABLE = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+)
 Delivered = Callable[[list[dict[str, Any]]], None]
 
 
@@ -99,6 +107,8 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
                 timeout=timeout,
                 allow_redirects=False,
             )
+        except NEVER_SENDABLE as exc:
+            raise Permanent(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
             raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
         text = answer.text[:ANSWER_PREVIEW]

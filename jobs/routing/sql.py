@@ -3,8 +3,11 @@
 The table (default ``smartech_events``) is created on first use, or by
 ``smartech-dumper db init``. ``event_id`` is its primary key and every insert
 is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
-adds a row. JSON columns are JSONB on PostgreSQL. The default database is
-SQLite at ``<DUMPER_DATA_DIR>/events.sqlite3``.
+adds a row. JSON columns are JSONB on PostgreSQL, where a NUL character
+(which it cannot store) becomes U+FFFD, with a warning in the row's
+``warnings``. The default database is SQLite at
+``<DUMPER_DATA_DIR>/events.sqlite3`` (0600, like every data file); a plain ``postgresql://`` or
+``postgres://`` URL uses psycopg (3).
 Failure policy: database errors propagate; the caller retries the delivery.
 """
 
@@ -14,6 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+
+from receiver import jsonl
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"
@@ -35,14 +40,39 @@ TEXT_COLUMNS = (
 )
 JSON_COLUMNS = ("custom_params", "att_params", "payload_params", "raw", "warnings")
 SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
+# Plain PostgreSQL schemes get psycopg (3), the driver we install: SQLAlchemy 2.0 picks psycopg2 for
+# postgresql:// and knows no postgres:// at all (the spelling Heroku and many tools give).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DRIVER = "postgresql+psycopg://"
+# PostgreSQL's text and jsonb cannot hold NUL (JSON allows "\u0000"); the replacement character marks the spot.
+NUL, NUL_STAND_IN = "\x00", "\ufffd"
+NUL_WARNING = "NUL characters replaced by U+FFFD: PostgreSQL cannot store them"
+NUL_REPR = "\\x00"  # how repr() writes a NUL (a sent backslash-x00 matches too: then the walk finds nothing)
 _engines: dict[tuple[int, str], Engine] = {}
 _tables: dict[tuple[int, str, str], Table] = {}
 
 
+def with_driver(url: str) -> str:
+    """Give a plain ``postgresql://`` or ``postgres://`` URL the psycopg driver; return other URLs unchanged."""
+    for scheme in POSTGRES_SCHEMES:
+        if url[: len(scheme)].lower() == scheme:
+            return POSTGRES_DRIVER + url[len(scheme) :]
+    return url
+
+
+def default_database(data_dir: str) -> str:
+    """Return the path of the default SQLite file, made 0600 in a 0700 data dir if missing (it holds PII)."""
+    path = os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))
+    if not os.path.exists(path):  # SQLite would make it with the umask's mode, and not make the data dir at all
+        jsonl.ensure_dir(os.path.dirname(path))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE))
+    return path
+
+
 def database_url(options: dict[str, Any], data_dir: str) -> str:
-    """Return the sink's URL, or the default SQLite file in the data dir."""
+    """Return the sink's URL (with its driver), or the default SQLite file in the data dir."""
     url = options.get("url")
-    return str(url) if url else f"sqlite:///{os.path.abspath(os.path.join(data_dir, DEFAULT_FILE))}"
+    return with_driver(str(url)) if url else f"sqlite:///{default_database(data_dir)}"
 
 
 def engine_for(url: str) -> Engine:
@@ -54,9 +84,14 @@ def engine_for(url: str) -> Engine:
     return _engines[key]
 
 
+def table_key(engine: Engine, name: str) -> tuple[int, str, str]:
+    """Return the key of table ``name`` of ``engine`` among the tables this process knows exist."""
+    return (os.getpid(), str(engine.url), name)
+
+
 def table_for(engine: Engine, name: str) -> Table:
     """Return the events table ``name``, creating it in the database if it is missing."""
-    key = (os.getpid(), str(engine.url), name)
+    key = table_key(engine, name)
     if key not in _tables:
         json_type = JSON().with_variant(JSONB(), "postgresql")
         table = Table(
@@ -84,12 +119,48 @@ def row(event: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def without_nul(value: Any) -> Any:
+    """Return ``value`` with every NUL in its strings, keys included, replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_STAND_IN)
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
+def postgres_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Return a row PostgreSQL can store: NULs replaced, and a warning saying so."""
+    if NUL_REPR not in repr(values):  # one pass in C; the walk below costs a quarter of a batch's time
+        return values
+    cleaned: dict[str, Any] = without_nul(values)
+    if cleaned != values:
+        cleaned["warnings"] = [*(cleaned.get("warnings") or []), NUL_WARNING]
+    return cleaned
+
+
 def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_dir: str) -> int:
     """Insert ``events`` (one transaction), skipping any whose event_id is already there; return the rows sent."""
+    if not events:  # every event taken before (a retry, a replay): an empty INSERT would fail, and forever
+        return 0
     engine = engine_for(database_url(options, data_dir))
-    table = table_for(engine, str(options.get("table") or DEFAULT_TABLE))
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
+    name = str(options.get("table") or DEFAULT_TABLE)
+    table = table_for(engine, name)
     rows = [row(event) for event in events]
+    if engine.dialect.name == "postgresql":  # else one NUL fails the whole batch at every retry
+        rows = [postgres_row(values) for values in rows]
+    try:
+        write_rows(engine, table, rows)
+    except Exception:
+        _tables.pop(table_key(engine, name), None)  # the table may have been dropped: the retry makes it again
+        raise
+    return len(rows)
+
+
+def write_rows(engine: Engine, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one transaction, leaving out those whose event_id the table holds."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite if engine.dialect.name == "sqlite" else None
     with engine.begin() as connection:
         if dialect is not None:
             connection.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=["event_id"]), rows)
@@ -105,7 +176,6 @@ def insert_events(options: dict[str, Any], events: list[dict[str, Any]], data_di
             fresh = [r for r in rows if r["event_id"] not in have]
             if fresh:
                 connection.execute(table.insert(), fresh)
-    return len(rows)
 
 
 def init_table(options: dict[str, Any], data_dir: str) -> str:

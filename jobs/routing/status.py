@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from receiver.settings import Settings
@@ -23,9 +23,10 @@ MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and de
 def job_status(connection: redis.Redis, ident: str) -> str | None:
     """Return the RQ status of job ``ident`` (queued, started, finished, failed, scheduled…), or None if gone."""
     try:
-        return str(Job.fetch(ident, connection=connection, serializer=JSONSerializer).get_status())
+        status = Job.fetch(ident, connection=connection, serializer=JSONSerializer).get_status()
     except NoSuchJobError:
         return None
+    return str(status.value) if isinstance(status, JobStatus) else str(status)  # str() of the enum: "JobStatus.…"
 
 
 def routes_of(settings: Settings) -> config.Routes | None:
