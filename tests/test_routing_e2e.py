@@ -132,7 +132,7 @@ def example(name, callcenter_url, after=None):
 
 
 def test_insurance_hot_leads_reach_the_call_center_and_every_event_the_database(stack, callcenter, data_dir):
-    web, _ = stack(example("insurance-hot-leads.toml", callcenter.url + "/tasks"))
+    web, _ = stack(example("insurance-hot-leads.toml", callcenter.url))
     post(web, [lead("s1", "hot-1"), lead("s9", "cold-1")])
     wait_until(lambda: callcenter.received("tasks"), timeout=60)
     database = os.path.join(data_dir, "events.sqlite3")
@@ -149,7 +149,7 @@ def rows(database, where=""):
 
 
 def test_travel_a_search_without_booking_gets_a_task_and_one_with_a_booking_does_not(stack, callcenter):
-    web, _ = stack(example("travel-no-booking.toml", callcenter.url + "/tasks", after="3s"))
+    web, _ = stack(example("travel-no-booking.toml", callcenter.url, after="3s"))
     post(
         web,
         [
@@ -169,7 +169,7 @@ def test_travel_a_search_without_booking_gets_a_task_and_one_with_a_booking_does
 def test_ecommerce_a_high_value_cart_abandoned_gets_a_task_and_the_python_sink(stack, callcenter, tmp_path):
     carts = tmp_path / "carts.jsonl"  # examples/python_sink.py appends there, in the worker
     web, _ = stack(
-        example("ecommerce-abandoned-cart.toml", callcenter.url + "/tasks", after="3s"), PYTHON_SINK_FILE=str(carts)
+        example("ecommerce-abandoned-cart.toml", callcenter.url, after="3s"), PYTHON_SINK_FILE=str(carts)
     )
     post(
         web,
