@@ -65,7 +65,7 @@ def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[s
         for registry, what in ((queue.scheduled_job_registry, "retrying"), (queue.failed_job_registry, "dead")):
             ids = [i for i in registry.get_job_ids(0, MAX_SCANNED - 1) if i.startswith("deliver-")]
             for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
-                sink = job.meta.get("sink") if job is not None else None
-                if sink in counts:
-                    counts[sink][what] += 1
+                owner = job.meta.get("sink") if job is not None else None
+                if owner in counts:
+                    counts[owner][what] += 1
     return counts
