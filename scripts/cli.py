@@ -4,11 +4,12 @@ from importlib import metadata
 
 import click
 
+from receiver.store.safetext import escape
+
 from .ops import check, failed, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
 from .view import listing, show, stats, tail
-from .view.safetext import escape
 
 
 def version():

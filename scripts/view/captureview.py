@@ -11,11 +11,11 @@ import click
 
 from receiver.capture import body_bytes
 from receiver.store.filters import OK, REJECTED, WARNINGS
+from receiver.store.safetext import escape
 from receiver.store.text import human_size
 from receiver.store.views import capture_name, summary
 
 from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
-from .safetext import escape
 
 COLUMNS = [
     ("RECEIVED (UTC)", 19),
