@@ -5,11 +5,9 @@ is escaped (``safetext``); a capture that still cannot be rendered becomes a
 warning on stderr and the listing carries on.
 """
 
-import binascii
-
 import click
 
-from receiver.capture import body_bytes
+from receiver.store.bodies import body_text
 from receiver.store.filters import OK, REJECTED, WARNINGS
 from receiver.store.safetext import escape
 from receiver.store.text import human_size
@@ -79,14 +77,6 @@ class CaptureLines:
             human_size(record.get("size")),
             status_text(analysis),
         ]
-
-
-def body_text(record):
-    """Return the body as text: bytes that are not UTF-8 as ``\\xff`` escapes."""
-    try:
-        return body_bytes(record).decode("utf-8", "backslashreplace")
-    except (binascii.Error, ValueError, TypeError, AttributeError):
-        return f"{record.get('body')} (body_encoding {record.get('body_encoding')!r}: cannot decode it)"
 
 
 def show_json(record, analysis):
