@@ -11,7 +11,7 @@ from receiver.store.bodies import body_text
 from receiver.store.filters import OK, REJECTED, WARNINGS
 from receiver.store.safetext import escape
 from receiver.store.text import human_size
-from receiver.store.views import capture_name, summary
+from receiver.store.views import capture_name, status_text, summary
 
 from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
 
@@ -31,16 +31,6 @@ STATUS_COLOURS = {OK: "green", WARNINGS: "yellow", REJECTED: "red"}
 RECORD_FIELDS = ("id", "received_at", "source", "user", "remote_addr", "method", "path", "content_type", "size")
 EVENT_OMITTED = ("raw",)
 NONE = "-"
-
-
-def status_text(analysis):
-    """Return the status cell: ok, the first warning, or the reject reason."""
-    if analysis.reason:
-        return f"rejected: {analysis.reason}"
-    if analysis.warnings:
-        more = f" (+{len(analysis.warnings) - 1} more)" if len(analysis.warnings) > 1 else ""
-        return f"warning: {analysis.warnings[0]}{more}"
-    return OK
 
 
 class CaptureLines:
