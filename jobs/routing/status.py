@@ -23,9 +23,11 @@ MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and de
 def job_status(connection: redis.Redis, ident: str) -> str | None:
     """Return the RQ status of job ``ident`` (queued, started, finished, failed, scheduled…), or None if gone."""
     try:
-        return str(Job.fetch(ident, connection=connection, serializer=JSONSerializer).get_status())
+        status = Job.fetch(ident, connection=connection, serializer=JSONSerializer).get_status()
     except NoSuchJobError:
         return None
+    # RQ's JobStatus is a str enum whose str() is "JobStatus.FINISHED": its value is the word.
+    return str(getattr(status, "value", status))
 
 
 def routes_of(settings: Settings) -> config.Routes | None:
