@@ -54,6 +54,8 @@ DEFAULT_WEB_CONNECTIONS = 1000
 DEFAULT_MAX_EVENTS = 10000
 # Where the inspector's replay commands send a capture: the receiver `up` and `serve` run by default.
 DEFAULT_INSPECT_RECEIVER_URL = "http://127.0.0.1:8000"
+# How long one inspector page may read captures before it answers with what it found (paging.SCAN_SECONDS).
+DEFAULT_INSPECT_SCAN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Settings:
     inspect_credentials: tuple[tuple[str, str], ...] = ()  # the web inspector's (user, password) pairs
     inspect_allowed_networks: tuple[IPNetwork, ...] = ()
     inspect_receiver_url: str = DEFAULT_INSPECT_RECEIVER_URL
+    inspect_scan_seconds: float = DEFAULT_INSPECT_SCAN_SECONDS
 
     def require_web(self) -> "Settings":
         """Raise unless the settings are safe to serve webhooks with."""
@@ -174,4 +177,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
             get("DUMPER_INSPECT_RECEIVER_URL", DEFAULT_INSPECT_RECEIVER_URL),
             ("http", "https"),
         ).rstrip("/"),
+        inspect_scan_seconds=parse_float(
+            "DUMPER_INSPECT_SCAN_SECONDS", get("DUMPER_INSPECT_SCAN_SECONDS", DEFAULT_INSPECT_SCAN_SECONDS)
+        ),
     )

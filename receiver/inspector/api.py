@@ -33,7 +33,13 @@ def poll(query: query_mod.Query) -> dict[str, Any]:
     assert query.after is not None
     settings = current_app.config["SETTINGS"]
     items, newest = arrivals(
-        settings.data_dir, query.filters, capture_reader(log.warning), query.after, query.size, warn=log.warning
+        settings.data_dir,
+        query.filters,
+        capture_reader(log.warning),
+        query.after,
+        query.size,
+        budget=settings.inspect_scan_seconds,
+        warn=log.warning,
     )
     after = newest or (query.after.token() if hasattr(query.after, "token") else request.args.get("after"))
     return {

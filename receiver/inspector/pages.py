@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from receiver.capture import iso_ms
 from receiver.store.files import DataFileError
 from receiver.store.paging import newest_page
-from receiver.store.select import BadCaptureId, UnknownCaptureError, capture_reader, normal_id
+from receiver.store.select import CAPTURE_ID, BadCaptureId, Pair, UnknownCaptureError, capture_reader, normal_id
 
 from . import query as query_mod
 from .detail import capture_detail, log
@@ -44,6 +44,7 @@ def listing(query: query_mod.Query) -> dict[str, Any]:
         query.size,
         query.before,
         query.skip,
+        budget=settings.inspect_scan_seconds,
         warn=log.warning,
     )
     args = query.filter_args()
@@ -59,8 +60,15 @@ def listing(query: query_mod.Query) -> dict[str, Any]:
         "newest": link("pages.index", args),
         "poll": link("api.captures", args),
         "first_page": query.before is None and query.skip == 0,
-        "now_iso": iso_ms(datetime.now(UTC)),  # where live updates start when the page shows no capture
+        "live_after": live_after(page.items),
     }
+
+
+def live_after(items: list[Pair]) -> str:
+    """Return where live updates start: the newest capture shown, or now when it shows none (or a forged id)."""
+    if items and CAPTURE_ID.match(str(items[0][0]["id"])):
+        return str(items[0][0]["id"])
+    return iso_ms(datetime.now(UTC))
 
 
 def link(endpoint: str, args: dict[str, list[str]], **extra: str) -> str:
