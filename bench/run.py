@@ -1,6 +1,6 @@
-"""Run every bench (ack path, workers, replay), print the targets with PASS/GAP, write bench/results/latest.json.
+"""Run every bench (ack, workers, replay, inspector), print the targets with PASS/GAP, write bench/results/latest.json.
 
-make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay]
+make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay,inspect]
 """
 
 import argparse
@@ -12,11 +12,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import ack, load, replay_bench, workers
+from . import ack, inspect_bench, load, replay_bench, workers
 from .procs import RESULTS, ROOT, scratch_dir
 from .report import table
 
-STEPS = ("ack", "workers", "replay")
+STEPS = ("ack", "workers", "replay", "inspect")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25
 WORKER_RATIO_MAX, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 1.25, 5000, 1.2, 80
 
@@ -99,6 +99,18 @@ def targets(results):
                     verdict(growth <= MEMORY_GROWTH_MAX),
                 ]
             )
+    i = results.get("inspect")
+    if i:
+        for name, figures in i["pages"].items():
+            if "first page" in name:
+                rows.append(
+                    [
+                        f"inspector {name} over {i['count']:,} captures, median ms",
+                        f"<= {inspect_bench.FIRST_PAGE_TARGET_MS}",
+                        figures["median_ms"],
+                        verdict(figures["median_ms"] <= inspect_bench.FIRST_PAGE_TARGET_MS),
+                    ]
+                )
     return rows
 
 
@@ -185,6 +197,10 @@ def main():
             setting = tuple(results["ack"]["recommended"].values()) if "ack" in results else ack.DEFAULT_SETTING
             kwargs = dict(per_day=500, window_days=(1, 4), enqueue_days=(1, 2), send_limit=300) if options.quick else {}
             results["replay"] = replay_bench.run(os.path.join(workdir, "replay"), setting=setting, **kwargs)
+        if "inspect" not in skip:
+            print("=" * 30 + " 5. web inspector " + "=" * 30, flush=True)
+            count = 20_000 if options.quick else inspect_bench.COUNT
+            results["inspect"] = inspect_bench.run(os.path.join(workdir, "inspect"), count=count)
     results["seconds"] = round(time.monotonic() - started)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["targets"] = [dict(zip(("what", "target", "measured", "verdict"), row)) for row in targets(results)]
