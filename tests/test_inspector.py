@@ -308,3 +308,16 @@ def test_shell_quoting_is_exact_and_visible(text):
     assert quoted.isprintable() or not any(is_unsafe(char) for char in quoted)
     done = subprocess.run(["bash", "-c", f"printf %s {quoted}"], capture_output=True, timeout=10)
     assert done.stdout == text.encode()
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DUMPER_INSPECT_ALLOWED_IPS", "10.0.0.0/8, not-an-ip"),
+        ("DUMPER_INSPECT_RECEIVER_URL", "ftp://example.com"),
+        ("DUMPER_INSPECT_SCAN_SECONDS", "0"),
+    ],
+)
+def test_a_bad_inspector_setting_names_itself(name, value):
+    with pytest.raises(SettingsError, match=rf"^{name}: "):
+        load(environ={"DUMPER_INSPECT_AUTH": "a:b", name: value})

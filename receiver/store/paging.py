@@ -87,15 +87,28 @@ def line_at(reader: Reader, handle: IO[bytes], offset: int, path: str) -> Record
     return reader.parse(line, path, f"at byte {offset}") if line.strip() else None
 
 
-def file_records(reader: Reader, day_file: DayFile, start: Position | None) -> Iterator[tuple[Position, Record]]:
-    """Yield ``(position, record)`` for one day file newest first, strictly before ``start`` when given."""
-    rank = day_file.rank
+class Start:
+    """Track where a listing starts: before a position that may not have been found yet."""
+
+    def __init__(self, position: Position | None) -> None:
+        self.position = position  # None once found (or when the listing starts at the newest capture)
+
+    def hint(self, rank: int) -> Position | None:
+        """Return what to look for in a file of the start's day with ``rank``: the position, or its id alone."""
+        if self.position is None or self.position.rank in (None, rank):
+            return self.position
+        return Position(self.position.capture_id)  # its file was compressed (or replaced): find it by id
+
+
+def file_records(reader: Reader, day_file: DayFile, start: Start) -> Iterator[tuple[Position, Record]]:
+    """Yield ``(position, record)`` for one day file newest first; while ``start`` is pending, only after it."""
+    rank, hint = day_file.rank, start.hint(day_file.rank)
     with seekable(day_file.path) as handle:
-        end, hunted = None, start.capture_id if start is not None else None
-        if start is not None and start.rank == rank:
-            found = line_at(reader, handle, start.offset, day_file.path)
-            if found is not None and found.get("id") == start.capture_id:
-                end, hunted = start.offset, None
+        end, hunted = None, hint.capture_id if hint is not None else None
+        if hint is not None and hint.rank == rank:
+            found = line_at(reader, handle, hint.offset, day_file.path)
+            if found is not None and found.get("id") == hint.capture_id:
+                end, hunted, start.position = hint.offset, None, None
         lines = placed_lines_backwards(handle, end=end)
         next(lines, None)  # the piece after the last newline: empty, or a line still being written
         for offset, line in lines:
@@ -105,20 +118,27 @@ def file_records(reader: Reader, day_file: DayFile, start: Position | None) -> I
             if record is None:
                 continue
             if hunted is not None:
-                hunted = None if record["id"] == hunted else hunted
+                if record["id"] == hunted:
+                    hunted, start.position = None, None
                 continue
             yield Position(record["id"], rank, offset), record
 
 
 def placed_records(reader: Reader, files: list[DayFile], start: Position | None) -> Iterator[tuple[Position, Record]]:
-    """Yield ``(position, record)`` for ``files`` newest first (last day, ``.jsonl`` before ``.gz``)."""
+    """Yield ``(position, record)`` for ``files`` newest first (last day, ``.jsonl`` before ``.gz``).
+
+    With ``start``, only the records after it: newer files of its day are skipped, and if its own
+    file has gone (compressed since), the day's other files are searched for its id.
+    """
+    state = Start(start)
     start_day = id_day(start.capture_id) if start is not None else None
     for day_file in reversed(files):
-        if start is None or start_day is None or day_file.day < start_day:
-            yield from file_records(reader, day_file, None)
-        elif day_file.day == start_day and (start.rank is None or day_file.rank <= start.rank):
-            same = start.rank is None or day_file.rank == start.rank
-            yield from file_records(reader, day_file, start if same else None)
+        if state.position is None or start_day is None or day_file.day < start_day:
+            yield from file_records(reader, day_file, Start(None))
+        elif day_file.day == start_day:
+            rank = state.position.rank
+            if rank is None or day_file.rank <= rank or not any(f.day == start_day and f.rank == rank for f in files):
+                yield from file_records(reader, day_file, state)
 
 
 def floor_of(since: datetime | None) -> str | None:
