@@ -11,6 +11,7 @@ The inspector's worker RSS is read afterwards: a page never loads the day.
 """
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -108,7 +109,7 @@ def run(workdir, count=COUNT, rounds=ROUNDS):
             scanned = answer.json().get("scanned") if "/api/" in url else None
             figures = {
                 "median_ms": round(statistics.median(times), 1),
-                "p95_ms": round(sorted(times)[int(len(times) * 0.95) - 1], 1),
+                "p95_ms": round(sorted(times)[math.ceil(len(times) * 0.95) - 1], 1),
                 "max_ms": round(max(times), 1),
                 "scanned": scanned,
             }
