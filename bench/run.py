@@ -1,6 +1,6 @@
-"""Run every bench (ack path, workers, replay, sinks), print the targets with PASS/GAP, write the results JSON.
+"""Run every bench (ack, workers, replay, sinks, inspector), print the targets with PASS/GAP, write the results JSON.
 
-make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay,sinks]
+make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay,sinks,inspect]
 """
 
 import argparse
@@ -12,11 +12,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import ack, load, replay_bench, sinks_bench, workers
+from . import ack, inspect_bench, load, replay_bench, sinks_bench, workers
 from .procs import RESULTS, ROOT, scratch_dir
 from .report import table
 
-STEPS = ("ack", "workers", "replay", "sinks")
+STEPS = ("ack", "workers", "replay", "sinks", "inspect")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25
 WORKER_RATIO_MAX, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 1.25, 5000, 1.2, 80
 SQL_SINK_EVENTS_MIN = 5000  # one worker, 100-event batches into PostgreSQL
@@ -110,6 +110,18 @@ def targets(results):
                 verdict(s["ok"] and (s["events_per_s"] or 0) >= SQL_SINK_EVENTS_MIN),
             ]
         )
+    i = results.get("inspect")
+    if i:
+        for name, figures in i["pages"].items():
+            if "first page" in name:
+                rows.append(
+                    [
+                        f"inspector {name} over {i['count']:,} captures, median ms",
+                        f"<= {inspect_bench.FIRST_PAGE_TARGET_MS}",
+                        figures["median_ms"],
+                        verdict(figures["median_ms"] <= inspect_bench.FIRST_PAGE_TARGET_MS),
+                    ]
+                )
     return rows
 
 
@@ -200,6 +212,10 @@ def main():
             print("=" * 30 + " 5. sinks " + "=" * 30, flush=True)
             jobs = sinks_bench.QUICK_JOBS if options.quick else sinks_bench.JOBS
             results["sinks"] = sinks_bench.run(os.path.join(workdir, "sinks"), jobs)
+        if "inspect" not in skip:
+            print("=" * 30 + " 6. web inspector " + "=" * 30, flush=True)
+            count = 20_000 if options.quick else inspect_bench.COUNT
+            results["inspect"] = inspect_bench.run(os.path.join(workdir, "inspect"), count=count)
     results["seconds"] = round(time.monotonic() - started)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     results["targets"] = [dict(zip(("what", "target", "measured", "verdict"), row)) for row in targets(results)]

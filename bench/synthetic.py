@@ -57,7 +57,8 @@ def write(data_dir, count, days=1, end=None):
             line.replace(ID_MARK, ids.encode((ms << ids.RANDOM_BITS) | n))
             .replace(STAMP_MARK, iso_ms(when))
             .replace(GUID_MARK, guid)
-            .replace(str(SIZE_MARK), str(base_size + len(guid)))
+            # the whole field: a bare 999999 would also hit the customer's 9999999997
+            .replace(f'"size":{SIZE_MARK}', f'"size":{base_size + len(guid)}')
         )
         day = when.strftime("%Y-%m-%d")
         batch.setdefault(day, []).append(text)

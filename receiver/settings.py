@@ -52,6 +52,10 @@ DEFAULT_WEB_PROCESSES = 4  # chosen by `make bench` on 2 cores (README, Performa
 DEFAULT_WEB_CONNECTIONS = 1000
 # Far above a real Smartech batch; a capture with more events is rejected (3 MB of `{}` would be 1,000,000).
 DEFAULT_MAX_EVENTS = 10000
+# Where the inspector's replay commands send a capture: the receiver `up` and `serve` run by default.
+DEFAULT_INSPECT_RECEIVER_URL = "http://127.0.0.1:8000"
+# How long one inspector page may read captures before it answers with what it found (paging.SCAN_SECONDS).
+DEFAULT_INSPECT_SCAN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,10 @@ class Settings:
     min_free_bytes: int
     max_events: int
     routes_path: str
+    inspect_credentials: tuple[tuple[str, str], ...] = ()  # the web inspector's (user, password) pairs
+    inspect_allowed_networks: tuple[IPNetwork, ...] = ()
+    inspect_receiver_url: str = DEFAULT_INSPECT_RECEIVER_URL
+    inspect_scan_seconds: float = DEFAULT_INSPECT_SCAN_SECONDS
 
     def require_web(self) -> "Settings":
         """Raise unless the settings are safe to serve webhooks with."""
@@ -95,6 +103,15 @@ class Settings:
             raise SettingsError(
                 "DUMPER_BASIC_AUTH: no credentials configured; set it to 'user:password' "
                 "(or set DUMPER_AUTH_DISABLED=true on a trusted network)"
+            )
+        return self
+
+    def require_inspect(self) -> "Settings":
+        """Raise unless the settings are safe to serve the web inspector with: it always needs credentials."""
+        if not self.inspect_credentials:
+            raise SettingsError(
+                "DUMPER_INSPECT_AUTH: no credentials configured for the inspector; set it to 'user:password' "
+                "(captures hold customer data: the inspector never runs without authentication)"
             )
         return self
 
@@ -153,4 +170,14 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         max_events=parse_int("DUMPER_MAX_EVENTS", get("DUMPER_MAX_EVENTS", DEFAULT_MAX_EVENTS), minimum=1),
         # Only the path: the worker, `check` and `serve` read and validate the file (jobs.routing.config).
         routes_path=get("DUMPER_ROUTES", "").strip(),
+        inspect_credentials=parse_credentials("DUMPER_INSPECT_AUTH", get("DUMPER_INSPECT_AUTH", "")),
+        inspect_allowed_networks=parse_networks("DUMPER_INSPECT_ALLOWED_IPS", get("DUMPER_INSPECT_ALLOWED_IPS", "")),
+        inspect_receiver_url=parse_url(
+            "DUMPER_INSPECT_RECEIVER_URL",
+            get("DUMPER_INSPECT_RECEIVER_URL", DEFAULT_INSPECT_RECEIVER_URL),
+            ("http", "https"),
+        ).rstrip("/"),
+        inspect_scan_seconds=parse_float(
+            "DUMPER_INSPECT_SCAN_SECONDS", get("DUMPER_INSPECT_SCAN_SECONDS", DEFAULT_INSPECT_SCAN_SECONDS)
+        ),
     )

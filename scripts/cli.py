@@ -4,11 +4,12 @@ from importlib import metadata
 
 import click
 
+from receiver.store.safetext import escape
+
 from .ops import check, failed, routes, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
-from .view import listing, show, stats, tail
-from .view.safetext import escape
+from .view import inspect, listing, show, stats, tail
 
 
 def version():
@@ -49,6 +50,7 @@ COMMANDS = (
     show.show,
     listing.list_captures,
     stats.stats,
+    inspect.inspect,
     replay.replay,
     tidy.compress,
     tidy.prune,

@@ -13,9 +13,8 @@ import click
 
 from receiver.settings import Settings, SettingsError, load
 from receiver.store.files import DataFileError
+from receiver.store.safetext import escape
 from receiver.store.select import UnknownCaptureError
-
-from .view.safetext import escape
 
 
 def load_settings(environ=None, web=False) -> Settings:

@@ -88,3 +88,29 @@ def run_on_a_tty(args, env=None):
 def no_colour_env():
     """Return the environment with colour switched off, so any ESC on a terminal came from a payload."""
     return {**os.environ, "NO_COLOR": "1"}
+
+
+# What a web page must show as text and never run: a script element and an attribute break-out.
+HTML = '<script>window.__pwned("script")</script>"><img src=x onerror=window.__pwned("img")>\'><b>bold</b>'
+HTML_VALUE = f"{CITY}{HTML}{HOSTILE}"
+
+
+def html_payload():
+    """Return a Smartech payload whose panel name and every string value carry ``HTML_VALUE``."""
+    event = samples.channel_event("SMS_CLICK")
+    event["webhook_name"] = event["journey_name"] = HTML_VALUE
+    event["event_params"].update(foreignkey=HTML_VALUE, identity=HTML_VALUE, guid=HTML_VALUE, ts=HTML_VALUE)
+    event["custom_params"]["link"] = HTML_VALUE
+    event["att_params"]["CITY"] = HTML_VALUE
+    return {HTML_VALUE: [event]}
+
+
+def html_captures(when):
+    """Return captures whose every field carries HTML: one decodes, one is rejected, one is not UTF-8."""
+    decodes = make_capture(
+        when, samples.encode_body(html_payload()), content_type=f"{FORM}; x={HTML_VALUE}", user=HTML_VALUE
+    )
+    decodes.update(remote_addr=HTML_VALUE, method=HTML_VALUE, path=HTML_VALUE, query=HTML_VALUE, source=HTML_VALUE)
+    rejected = make_capture(when.replace(second=1), HTML_VALUE.encode(), content_type=HTML_VALUE, user=HTML_VALUE)
+    not_utf8 = make_capture(when.replace(second=2), b"data=\xff" + HTML.encode(), content_type=HTML_VALUE)
+    return [decodes, rejected, not_utf8]

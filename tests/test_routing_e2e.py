@@ -168,9 +168,7 @@ def test_travel_a_search_without_booking_gets_a_task_and_one_with_a_booking_does
 
 def test_ecommerce_a_high_value_cart_abandoned_gets_a_task_and_the_python_sink(stack, callcenter, tmp_path):
     carts = tmp_path / "carts.jsonl"  # examples/python_sink.py appends there, in the worker
-    web, _ = stack(
-        example("ecommerce-abandoned-cart.toml", callcenter.url, after="3s"), PYTHON_SINK_FILE=str(carts)
-    )
+    web, _ = stack(example("ecommerce-abandoned-cart.toml", callcenter.url, after="3s"), PYTHON_SINK_FILE=str(carts))
     post(
         web,
         [

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 from scripts.run.up import free_port
 from tests.helpers import read_kind
@@ -53,6 +54,13 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
         auth, _ = read_until(proc, r"basic auth: user '([^']+)' password '([^']+)'")
         user, password = auth.group(1), auth.group(2)
         assert open(os.path.join(data_dir, "up-credentials")).read().strip() == f"{user}:{password}"
+        inspector, _ = read_until(proc, r"inspector:  (http://127\.0\.0\.1:(\d+))/   user '([^']+)' password '([^']+)'")
+        inspector_url, inspector_auth = inspector.group(1), (inspector.group(3), inspector.group(4))
+        assert inspector.group(2) == str(port + 80)
+        credentials = os.path.join(data_dir, "inspect-credentials")
+        assert open(credentials).read().strip() == ":".join(inspector_auth)
+        assert os.stat(credentials).st_mode & 0o777 == 0o600
+        assert requests.get(inspector_url + "/", timeout=10).status_code == 401
         url = f"http://127.0.0.1:{port}/webhook/"
         sent = subprocess.run(
             [os.path.join(BIN, "smartech-dumper"), "send", url, "--user", user, "--password", password],
@@ -65,12 +73,14 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
         while time.monotonic() < deadline and not read_kind(data_dir, "events"):
             time.sleep(0.2)
         assert read_kind(data_dir, "events"), "the worker started by `up` wrote no events"
+        listed = requests.get(inspector_url + "/api/captures", auth=inspector_auth, timeout=10).json()["captures"]
+        assert listed and {row["status"] for row in listed} <= {"ok", "warnings"}  # what `send` posted
         assert running_with(f"127.0.0.1:{port}") and running_with(f"127.0.0.1:{redis_port}")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     assert proc.returncode == 0
-    assert running_with(f"127.0.0.1:{port}") == []
+    assert running_with(f"127.0.0.1:{port}") == [] and running_with(f"127.0.0.1:{port + 80}") == []
     assert running_with(f"127.0.0.1:{redis_port}") == []
     assert os.path.isdir(os.path.join(data_dir, "redis"))
 

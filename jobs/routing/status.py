@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from receiver.settings import Settings
@@ -26,7 +26,8 @@ def job_status(connection: redis.Redis, ident: str) -> str | None:
         status = Job.fetch(ident, connection=connection, serializer=JSONSerializer).get_status()
     except NoSuchJobError:
         return None
-    return str(status.value) if isinstance(status, JobStatus) else str(status)  # str() of the enum: "JobStatus.…"
+    # RQ's JobStatus is a str enum whose str() is "JobStatus.FINISHED": its value is the word.
+    return str(getattr(status, "value", status))
 
 
 def routes_of(settings: Settings) -> config.Routes | None:

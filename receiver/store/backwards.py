@@ -28,7 +28,19 @@ BLOCK = 64 * 1024
 
 def lines_backwards(handle: IO[bytes], block: int = BLOCK) -> Iterator[bytes]:
     """Yield the lines of seekable ``handle`` from last to first, without their newlines (blank ones too)."""
-    position = handle.seek(0, os.SEEK_END)
+    for _, line in placed_lines_backwards(handle, block):
+        yield line
+
+
+def placed_lines_backwards(
+    handle: IO[bytes], block: int = BLOCK, end: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, line)`` for the lines of ``handle`` that start before ``end``, last to first.
+
+    ``offset`` is where the line starts, so a reader can come back to it later; ``end`` (default: the
+    end of the file) must be the start of a line.
+    """
+    position = handle.seek(0, os.SEEK_END) if end is None else end
     pending = b""
     while position > 0:
         start = max(0, position - block)
@@ -36,9 +48,13 @@ def lines_backwards(handle: IO[bytes], block: int = BLOCK) -> Iterator[bytes]:
         pending = handle.read(position - start) + pending
         position = start
         first, *complete = pending.split(NEWLINE)
-        yield from reversed(complete)
+        offsets, offset = [], position + len(first) + 1
+        for line in complete:
+            offsets.append(offset)
+            offset += len(line) + 1
+        yield from reversed(list(zip(offsets, complete)))
         pending = first  # may begin in an earlier block
-    yield pending
+    yield 0, pending
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from .timeexpr import parse_time
 
 Record = dict[str, Any]
 OK, WARNINGS, REJECTED = "ok", "warnings", "rejected"
+STATUSES = (OK, WARNINGS, REJECTED)
 CAPTURE_FIELDS = ("id", "received_at", "body")
 MAX_EVENTS_VARIABLE = "DUMPER_MAX_EVENTS"
 
@@ -106,6 +107,7 @@ class Filters:
     foreignkeys: tuple[str, ...] = ()
     rejects_only: bool = False
     limit: int | None = None
+    statuses: tuple[str, ...] = ()  # of STATUSES; empty: any
     now: datetime | None = field(default=None, compare=False)
 
     def window(self) -> tuple[datetime | None, datetime | None]:
@@ -137,6 +139,8 @@ class Filters:
             "foreignkeys": list(self.foreignkeys),
             "rejects_only": self.rejects_only,
             "limit": self.limit,
+            # Only when set: a resume state file written before the option existed must still match.
+            **({"statuses": list(self.statuses)} if self.statuses else {}),
         }
 
 
@@ -153,6 +157,7 @@ class Matcher:
         self.channels = folded(filters.channels)
         self.activities = folded(filters.activities)
         self.customers = frozenset(str(value).strip() for value in filters.foreignkeys)
+        self.statuses = folded(filters.statuses)
 
     def in_window(self, record: Record) -> bool:
         """Say whether the capture was received in ``[since, until)``."""
@@ -178,6 +183,8 @@ class Matcher:
         if not self.in_window(record) or (self.sources and record.get("source") not in self.sources):
             return False
         if self.filters.rejects_only and analysis.reason is None:
+            return False
+        if self.statuses and analysis.status not in self.statuses:
             return False
         if self.webhook_names or self.channels or self.activities or self.customers:
             return any(self.event_matches(event) for event in analysis.events)

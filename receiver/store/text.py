@@ -2,7 +2,7 @@
 
 Records are made by hand too, so a field may hold any JSON value (a huge
 integer, a list); nothing here raises for one. Escaping for a terminal is
-the CLI's business (``scripts/view/safetext.py``), HTML escaping a template's.
+the business of ``safetext.py`` (for a terminal) and of a template (HTML).
 """
 
 from __future__ import annotations

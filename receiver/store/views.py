@@ -31,6 +31,16 @@ def capture_name(record: Record) -> str:
     return f"capture {record.get('id')} received at {record.get('received_at')}"
 
 
+def status_text(analysis: Analysis) -> str:
+    """Return the status as one short text: ok, the first warning, or the reject reason."""
+    if analysis.reason:
+        return f"rejected: {analysis.reason}"
+    if analysis.warnings:
+        more = f" (+{len(analysis.warnings) - 1} more)" if len(analysis.warnings) > 1 else ""
+        return f"warning: {analysis.warnings[0]}{more}"
+    return "ok"
+
+
 def summary(record: Record, analysis: Analysis) -> dict[str, Any]:
     """Return the JSON-safe one-line summary of a capture."""
     return {

@@ -18,8 +18,7 @@ import redis
 from receiver import jsonl, queueing, redis_health
 from receiver import settings as settings_mod
 from receiver.logsafe import one_line
-
-from ..view.safetext import escape
+from receiver.store.safetext import escape
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"

@@ -21,10 +21,10 @@ from rq.job import Job
 
 from receiver import queueing
 from receiver.logsafe import one_line
+from receiver.store.safetext import escape, json_text
 
 from ..errors import load_settings
 from ..view.output import echo_block, echo_line
-from ..view.safetext import escape, json_text
 from .check import redact_url
 
 UNKNOWN = "-"

@@ -8,11 +8,11 @@ database ends the command with one line naming what is wrong and exit 1;
 import click
 
 from receiver.store.filters import Analysis
+from receiver.store.safetext import escape
 from receiver.store.select import BadCaptureId, capture_reader, find_capture, normal_id
 
 from ..errors import load_routes, load_settings, reading_errors
 from ..view.options import data_dir_option
-from ..view.safetext import escape
 
 
 @click.group()

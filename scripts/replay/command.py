@@ -16,6 +16,7 @@ import click
 from click.core import ParameterSource
 
 from receiver import queueing
+from receiver.store.safetext import escape
 from receiver.store.select import by_ids, capture_reader, check_ids_exist, matching, select
 from receiver.store.timeexpr import utc_now
 
@@ -24,7 +25,6 @@ from ..ops.check import redact_url
 from ..ops.send import URL_SCHEMES
 from ..view.options import data_dir_option, filter_options, normal_id
 from ..view.output import warn
-from ..view.safetext import escape
 from .resume import ResumeError, ResumeState
 from .run import ReplayRun, stop_on_signals
 from .targets import HttpTarget, QueueTarget

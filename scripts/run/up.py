@@ -1,11 +1,12 @@
-"""Run the whole receiver in one command: a private Redis when needed, a worker, and ``serve``.
+"""Run the whole receiver in one command: a private Redis when needed, a worker, ``serve`` and the inspector.
 
 ``up`` supervises (see ``supervisor``): a child that dies (Redis, the worker,
 ``serve``) is restarted with back-off, and no child's death stops the others,
 so the web keeps answering and capturing while Redis or the worker is away.
 A private Redis comes back on the same port with its append-only file.
-Ctrl-C or SIGTERM stops them in order (web, worker, Redis), so no process is
-left behind.
+Ctrl-C or SIGTERM stops them in order (inspector, web, worker, Redis), so no
+process is left behind. The web inspector (``inspect``) listens on the web's
+port + 80 (8080) with its own generated credentials.
 """
 
 import os
@@ -29,19 +30,22 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_USER = "smartech"
 CREDENTIALS_FILE = "up-credentials"
+INSPECT_USER = "inspect"
+INSPECT_CREDENTIALS_FILE = "inspect-credentials"
+INSPECT_PORT_OFFSET = 80  # 8000 -> 8080: next to the web, and clear of another `up` on the next port
 REDIS_DIR = "redis"
 READY_TIMEOUT = 20.0
 POLL_INTERVAL = 0.2
 
 
-def saved_credentials(data_dir):
-    """Return ``user:password`` kept in the data dir, making and saving one on first use."""
-    path = os.path.join(jsonl.ensure_dir(data_dir), CREDENTIALS_FILE)
+def saved_credentials(data_dir, name=CREDENTIALS_FILE, user=DEFAULT_USER):
+    """Return ``user:password`` kept in the data dir file ``name``, making and saving one (0600) on first use."""
+    path = os.path.join(jsonl.ensure_dir(data_dir), name)
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read().strip()
     except FileNotFoundError:
-        pair = f"{DEFAULT_USER}:{secrets.token_urlsafe(18)}"
+        pair = f"{user}:{secrets.token_urlsafe(18)}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, jsonl.FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(pair + "\n")
@@ -71,6 +75,10 @@ def redis_child(data_dir):
 
 def wait_healthy(url, children):
     """Wait until ``url`` answers 200, failing early if a child exits."""
+    if isinstance(url, (list, tuple)):
+        for one in url:
+            wait_healthy(one, children)
+        return
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         dead = [child.name for child in children if not child.alive()]
@@ -89,12 +97,17 @@ def wait_healthy(url, children):
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address the web server binds to.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port the web server binds to.")
 @click.option(
+    "--inspect-port",
+    type=int,
+    help=f"Port the web inspector binds to.  [default: --port + {INSPECT_PORT_OFFSET}]",
+)
+@click.option(
     "--private-redis",
     is_flag=True,
     help="Always start a private redis-server, even if REDIS_URL is set or one answers on localhost.",
 )
-def up(host, port, private_redis):
-    """Run web, worker and (when needed) a private Redis until Ctrl-C."""
+def up(host, port, inspect_port, private_redis):
+    """Run web, worker, inspector and (when needed) a private Redis until Ctrl-C."""
     env = dict(os.environ)
     settings = load_settings(env)
     children = []
@@ -105,6 +118,13 @@ def up(host, port, private_redis):
         env["DUMPER_BASIC_AUTH"] = saved_credentials(settings.data_dir)
     children.append(Child("worker", [sys.executable, "-m", "scripts", "worker"], env))
     children.append(Child("web", [sys.executable, "-m", "scripts", "serve", "--bind", f"{host}:{port}"], env))
+    base = f"http://{host}:{port}"
+    inspector = f"http://{host}:{inspect_port or port + INSPECT_PORT_OFFSET}"
+    if not settings.inspect_credentials:
+        env["DUMPER_INSPECT_AUTH"] = saved_credentials(settings.data_dir, INSPECT_CREDENTIALS_FILE, INSPECT_USER)
+    env.setdefault("DUMPER_INSPECT_RECEIVER_URL", base)  # the inspector's replay commands post here
+    bind = inspector.removeprefix("http://")
+    children.append(Child("inspector", [sys.executable, "-m", "scripts", "inspect", "--bind", bind], env))
     supervisor = Supervisor(children, say=lambda text: click.echo(text, err=True))
     supervisor.handle_signals()
     try:
@@ -113,9 +133,9 @@ def up(host, port, private_redis):
             click.echo(
                 f"started a private redis-server at {env['REDIS_URL']} (data in {settings.data_dir}/{REDIS_DIR})"
             )
-        base = f"http://{host}:{port}"
-        wait_healthy(base + "/healthz", children)
+        wait_healthy([base + "/healthz", inspector + "/healthz"], children)
         print_welcome(base, env, settings)
+        print_inspector(inspector, env)
     except BaseException:
         supervisor.stop()
         raise
@@ -131,7 +151,11 @@ def print_welcome(base, env, settings):
     else:
         click.echo(f"basic auth: user {user!r} password {password!r}")
         click.echo(f"try it:     smartech-dumper send {base}/webhook/ --user {user} --password '{password}'")
-    click.echo(
-        f"data:       {os.path.abspath(settings.data_dir)}   (Ctrl-C stops everything; "
-        "a process that dies is restarted)\n"
-    )
+    click.echo(f"data:       {os.path.abspath(settings.data_dir)}")
+
+
+def print_inspector(url, env):
+    """Print where the web inspector is and its credentials."""
+    user, _, password = env["DUMPER_INSPECT_AUTH"].split(",")[0].partition(":")
+    click.echo(f"inspector:  {url}/   user {user!r} password {password!r}")
+    click.echo("            (Ctrl-C stops everything; a process that dies is restarted)\n")

@@ -5,17 +5,15 @@ is escaped (``safetext``); a capture that still cannot be rendered becomes a
 warning on stderr and the listing carries on.
 """
 
-import binascii
-
 import click
 
-from receiver.capture import body_bytes
+from receiver.store.bodies import body_text
 from receiver.store.filters import OK, REJECTED, WARNINGS
+from receiver.store.safetext import escape
 from receiver.store.text import human_size
-from receiver.store.views import capture_name, summary
+from receiver.store.views import capture_name, status_text, summary
 
 from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
-from .safetext import escape
 
 COLUMNS = [
     ("RECEIVED (UTC)", 19),
@@ -33,16 +31,6 @@ STATUS_COLOURS = {OK: "green", WARNINGS: "yellow", REJECTED: "red"}
 RECORD_FIELDS = ("id", "received_at", "source", "user", "remote_addr", "method", "path", "content_type", "size")
 EVENT_OMITTED = ("raw",)
 NONE = "-"
-
-
-def status_text(analysis):
-    """Return the status cell: ok, the first warning, or the reject reason."""
-    if analysis.reason:
-        return f"rejected: {analysis.reason}"
-    if analysis.warnings:
-        more = f" (+{len(analysis.warnings) - 1} more)" if len(analysis.warnings) > 1 else ""
-        return f"warning: {analysis.warnings[0]}{more}"
-    return OK
 
 
 class CaptureLines:
@@ -79,14 +67,6 @@ class CaptureLines:
             human_size(record.get("size")),
             status_text(analysis),
         ]
-
-
-def body_text(record):
-    """Return the body as text: bytes that are not UTF-8 as ``\\xff`` escapes."""
-    try:
-        return body_bytes(record).decode("utf-8", "backslashreplace")
-    except (binascii.Error, ValueError, TypeError, AttributeError):
-        return f"{record.get('body')} (body_encoding {record.get('body_encoding')!r}: cannot decode it)"
 
 
 def show_json(record, analysis):

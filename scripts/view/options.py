@@ -9,7 +9,7 @@ import functools
 import click
 
 from receiver.settings import DEFAULT_DATA_DIR
-from receiver.store.filters import Filters, WindowError
+from receiver.store.filters import STATUSES, Filters, WindowError
 from receiver.store.select import BadCaptureId
 from receiver.store.select import normal_id as library_normal_id
 from receiver.store.timeexpr import TimeExprError, parse_time
@@ -24,6 +24,7 @@ FILTER_NAMES = (
     "activity",
     "foreignkey",
     "rejects_only",
+    "status",
     "limit",
 )
 
@@ -125,6 +126,12 @@ def filter_options(window=True, limit=True):
             is_flag=True,
             help="Only captures the worker rejects (undecodable or wrongly shaped payloads).",
         ),
+        click.option(
+            "--status",
+            multiple=True,
+            type=click.Choice(STATUSES, case_sensitive=False),
+            help="Only captures of this parse status: ok, warnings (decoded with warnings) or rejected. Repeatable.",
+        ),
     ]
     if limit:
         options.append(
@@ -144,6 +151,7 @@ def filter_options(window=True, limit=True):
                 activities=values["activity"] or (),
                 foreignkeys=values["foreignkey"] or (),
                 rejects_only=bool(values["rejects_only"]),
+                statuses=tuple(status.lower() for status in values["status"] or ()),
                 limit=values["limit"],
             )
             try:

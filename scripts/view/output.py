@@ -13,9 +13,8 @@ import sys
 
 import click
 
+from receiver.store.safetext import escape, json_text
 from receiver.store.text import describe_error, safe_str
-
-from .safetext import escape, json_text
 
 ELLIPSIS = "…"
 NO_COLOR_ENVVAR = "NO_COLOR"  # click decides colour by the terminal alone: it does not read NO_COLOR

@@ -11,6 +11,7 @@ import click
 
 from receiver.capture import body_bytes
 from receiver.store.filters import Analysis
+from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, find_capture
 from receiver.store.text import describe_error
 from receiver.store.views import capture_name
@@ -19,7 +20,6 @@ from ..errors import reading_errors
 from .captureview import show_json, show_text
 from .options import data_dir_option, normal_id
 from .output import colour_enabled, warn
-from .safetext import escape
 
 
 def write_body_bytes(record, force):

@@ -1,0 +1,38 @@
+"""One capture as a row of the list: the library's JSON summary plus what the page shows of it.
+
+The server-rendered table and the rows the page's script adds live are made
+from the same dict, so a capture looks the same either way.
+"""
+
+from typing import Any
+
+from flask import url_for
+
+from receiver.store.filters import Analysis, Record
+from receiver.store.safetext import escape
+from receiver.store.text import human_size, safe_str
+from receiver.store.views import status_text, summary
+
+TIME_CHARS = 23  # 2026-11-29 08:30:01.123
+
+
+def shown(values: list[str]) -> str:
+    """Return values for a table cell: comma-separated, visibly escaped."""
+    return escape(", ".join(safe_str(value) for value in values))
+
+
+def row(record: Record, analysis: Analysis) -> dict[str, Any]:
+    """Return the summary of a capture with the texts a table row shows, each escaped for people."""
+    data = summary(record, analysis)
+    data["display"] = {
+        "time": escape(safe_str(record["received_at"])[:TIME_CHARS].replace("T", " ")),
+        "id": escape(record["id"]),
+        "source": escape(safe_str(record.get("source") or "-")),
+        "webhook_names": shown(data["webhook_names"]) or "-",
+        "foreignkeys": shown(data["foreignkeys"]) or "-",
+        "events": str(data["events"]),
+        "size": escape(human_size(record.get("size"))),
+        "status": escape(status_text(analysis)),
+    }
+    data["url"] = url_for("pages.capture", capture_id=record["id"])
+    return data
