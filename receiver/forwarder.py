@@ -28,6 +28,7 @@ from typing import Any
 from rq import Queue
 
 from . import backlog, cursor, queueing, statefile, torn
+from .rewind import Rewind
 from .queueing import REDIS_ERRORS
 from .settings import Settings
 
@@ -79,6 +80,7 @@ class Forwarder:
         self.clock = clock
         self.redis_down_since: float | None = None
         self.position: cursor.Cursor | None = None
+        self.rewind = Rewind()
         self.beat_at = 0.0
         self._lock_fd: int | None = None
 
@@ -107,15 +109,23 @@ class Forwarder:
         """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
         if self.position is None:
             self.position = cursor.current(self.data_dir)
+            self.rewind.saved(self.position)
         position = cursor.checked(self.data_dir, self.position)
         lines, after = backlog.read_lines(self.data_dir, position, max_bytes=BATCH_BYTES, now=self.clock())
         records, broken = split_records(lines)
         enqueued = 0
         try:
+            # After an outage (and every so often) ask Redis who it is: a restart may have lost recent jobs.
+            if self.redis_down_since is not None or self.rewind.due():
+                back = self.rewind.restarted(self.queue.connection)
+                if back is not None:
+                    log.warning("Redis restarted: handing the captures since %s@%d over again", back.day, back.offset)
+                    self.redis_ok()
+                    self.position = back
+                    cursor.save(self.data_dir, back)
+                    return 1, 0  # the next pass reads from there
             if records:
                 enqueued = queueing.enqueue_absent(self.queue, records, self.settings)
-            elif self.redis_down_since is not None:
-                self.queue.connection.ping()  # idle during an outage: find out when it ends
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
@@ -128,6 +138,7 @@ class Forwarder:
             after = cursor.Cursor(after.day, after.offset, None if torn_last else records[-1]["id"], len(last_line))
         if after != position:
             cursor.save(self.data_dir, after)
+            self.rewind.saved(after)
         self.position = after
         return len(lines), enqueued
 

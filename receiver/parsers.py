@@ -169,3 +169,15 @@ def parse_log_level(name: str, value: str | None) -> str:
     if level not in LOG_LEVELS:
         raise SettingsError(f"{name}: expected one of {', '.join(sorted(LOG_LEVELS))}, got {value!r}")
     return level
+
+
+def parse_hostports(name: str, value: str | None) -> tuple[tuple[str, int], ...]:
+    """Parse ``host:port[,host:port...]`` (IPv6 as ``[::1]:26379``) into pairs."""
+    pairs = []
+    for item in split_list(value):
+        host, sep, port = item.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"{name}: expected host:port, got {item!r}")
+        pairs.append((host, int(port)))
+    return tuple(pairs)

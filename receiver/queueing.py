@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+from redis.sentinel import Sentinel
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -27,16 +28,37 @@ RESULT_TTL = 3600
 EXISTS_EACH = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
 
 
-def connect(settings: Settings, blocking: bool = False) -> redis.Redis:
-    """Return a Redis client for ``settings.redis_url`` that fails fast when Redis is away.
+def connect(settings: Settings, blocking: bool = False, read_timeout: float | None = None) -> redis.Redis:
+    """Return a Redis client that fails fast when Redis is away: ``REDIS_URL``'s, or the master the sentinels name.
 
-    A worker passes ``blocking=True``: its dequeue waits on Redis for minutes by
-    design, so only connecting is bounded, not reading.
+    A worker passes ``blocking=True``: its dequeue waits on Redis by design, so
+    reads are bounded by ``read_timeout`` (None: not at all), connecting by the
+    Redis timeout. Through Sentinel, each new connection asks the sentinels for
+    the current master, so a failover needs no restart: the connections to the
+    old master fail, and the next ones reach the new one.
     """
-    return redis.Redis.from_url(
-        settings.redis_url,
+    socket_timeout = read_timeout if blocking else settings.redis_timeout
+    if not settings.redis_sentinels:
+        return redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=settings.redis_timeout, socket_timeout=socket_timeout
+        )
+    # REDIS_URL's host and port give way to the sentinels; its password and database still apply.
+    parts = redis.connection.parse_url(settings.redis_url)
+    sentinel_options: dict[str, Any] = {"socket_timeout": settings.redis_timeout}
+    if settings.redis_sentinel_password:
+        sentinel_options["password"] = settings.redis_sentinel_password
+    sentinel = Sentinel(
+        list(settings.redis_sentinels),
+        socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
-        socket_timeout=None if blocking else settings.redis_timeout,
+        sentinel_kwargs=sentinel_options,
+    )
+    return sentinel.master_for(
+        settings.redis_sentinel_master,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        password=parts.get("password"),
+        db=parts.get("db", 0),
     )
 
 

@@ -18,6 +18,7 @@ from .parsers import (
     parse_email,
     parse_emails,
     parse_float,
+    parse_hostports,
     parse_int,
     parse_log_level,
     parse_name,
@@ -65,6 +66,9 @@ class Settings:
     data_dir: str
     queue: str
     redis_url: str
+    redis_sentinels: tuple[tuple[str, int], ...]
+    redis_sentinel_master: str
+    redis_sentinel_password: str
     redis_timeout: float
     credentials: tuple[tuple[str, str], ...]  # (user, password) pairs
     auth_disabled: bool
@@ -96,6 +100,13 @@ class Settings:
     inspect_allowed_networks: tuple[IPNetwork, ...] = ()
     inspect_receiver_url: str = DEFAULT_INSPECT_RECEIVER_URL
     inspect_scan_seconds: float = DEFAULT_INSPECT_SCAN_SECONDS
+
+    def __post_init__(self) -> None:
+        """Refuse sentinels without the name of the master they watch."""
+        if self.redis_sentinels and not self.redis_sentinel_master:
+            raise SettingsError(
+                "REDIS_SENTINEL_MASTER: set it to the master name the sentinels watch (REDIS_SENTINELS is set)"
+            )
 
     def require_web(self) -> "Settings":
         """Raise unless the settings are safe to serve webhooks with."""
@@ -130,6 +141,9 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         data_dir=get("DUMPER_DATA_DIR", DEFAULT_DATA_DIR).strip() or DEFAULT_DATA_DIR,
         queue=parse_name("DUMPER_QUEUE", get("DUMPER_QUEUE", DEFAULT_QUEUE)),
         redis_url=parse_url("REDIS_URL", get("REDIS_URL", DEFAULT_REDIS_URL), ("redis", "rediss", "unix")),
+        redis_sentinels=parse_hostports("REDIS_SENTINELS", get("REDIS_SENTINELS", "")),
+        redis_sentinel_master=get("REDIS_SENTINEL_MASTER", "").strip(),
+        redis_sentinel_password=get("REDIS_SENTINEL_PASSWORD", ""),
         redis_timeout=parse_float("DUMPER_REDIS_TIMEOUT", get("DUMPER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT)),
         credentials=parse_credentials("DUMPER_BASIC_AUTH", get("DUMPER_BASIC_AUTH", "")),
         auth_disabled=parse_bool("DUMPER_AUTH_DISABLED", get("DUMPER_AUTH_DISABLED", "false")),

@@ -2,19 +2,26 @@
 
 import json
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
+import redis as redis_lib
 from click.testing import CliRunner
 
 from receiver import backlog, cursor, ids, jsonl, queueing, torn
 from receiver import capture as capture_mod
 from receiver.forwarder import Forwarder
+from receiver.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
+from receiver.rewind import Rewind
 from receiver.settings import load
 from scripts.cli import main
 from tests.capture_factory import capture_id_at
+from tests.procs import StoppableRedis
 
 
 def capture(capture_id, day="2026-11-28"):
@@ -236,3 +243,42 @@ def test_counting_the_backlog_stops_after_the_scan_limit(data_dir):
         ),
     )
     assert abs((datetime.now(UTC) - oldest).total_seconds()) < 5
+
+
+def test_a_redis_that_restarted_without_its_latest_writes_gets_those_captures_again(env, data_dir, tmp_path):
+    box = StoppableRedis(tempfile.mkdtemp(prefix="sdw-", dir="/tmp"))
+    try:
+        settings = load(overrides={**env, "REDIS_URL": box.url})
+        forwarder = Forwarder(settings)
+        today = jsonl.day_name()
+        write(data_dir, today, *[capture(f"R{n}", today) for n in range(5)])
+        assert forwarder.drain() == 5
+        box.stop(signal.SIGKILL)  # killed, and its append-only file never got the last writes
+        shutil.rmtree(os.path.join(box.workdir, "appendonlydir"), ignore_errors=True)
+        write(data_dir, today, capture("R5", today))  # arrives during the outage
+        assert forwarder.drain() == 0 and forwarder.redis_down_since is not None
+        box.start()
+        assert forwarder.drain() == 6  # a new run_id: the last seconds' captures are handed over again
+        assert sorted(queued_ids(redis_lib.Redis.from_url(box.url))) == [f"R{n}" for n in range(6)]
+        assert forwarder.drain() == 0  # and only once
+    finally:
+        box.stop(signal.SIGKILL)
+
+
+def test_a_quick_restart_between_two_passes_is_found_by_the_periodic_check(env, data_dir):
+    box = StoppableRedis(tempfile.mkdtemp(prefix="sdw-", dir="/tmp"))
+    try:
+        forwarder = Forwarder(load(overrides={**env, "REDIS_URL": box.url}))
+        now = [0.0]
+        forwarder.rewind = Rewind(clock=lambda: now[0])
+        today = jsonl.day_name()
+        write(data_dir, today, capture("Q1", today))
+        assert forwarder.drain() == 1
+        box.stop(signal.SIGKILL)
+        shutil.rmtree(os.path.join(box.workdir, "appendonlydir"), ignore_errors=True)
+        box.start()  # the forwarder never saw it down
+        now[0] += REWIND_CHECK_EVERY
+        assert forwarder.drain() == 1
+        assert queued_ids(redis_lib.Redis.from_url(box.url)) == ["Q1"]
+    finally:
+        box.stop(signal.SIGKILL)

@@ -20,6 +20,7 @@ from typing import Any
 import redis
 from rq import Queue, Retry, get_current_job
 
+from receiver import queueing
 from receiver.parsers import duration_seconds
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
 from receiver.settings import Settings, load
@@ -97,7 +98,7 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     """The delivery job: hand ``events`` to one sink, skipping those it already took."""
     settings = load()
     job = get_current_job()
-    connection = job.connection if job is not None else redis.Redis.from_url(settings.redis_url)
+    connection = job.connection if job is not None else queueing.connect(settings)
     sink = config.current(settings.routes_path).sinks.get(sink_name) if settings.routes_path else None
     if sink is None:
         return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
@@ -125,7 +126,7 @@ def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
     """The delayed check: deliver the triggering event unless a follow-up with the same key arrived since."""
     settings = load()
     job = get_current_job()
-    connection = job.connection if job is not None else redis.Redis.from_url(settings.redis_url)
+    connection = job.connection if job is not None else queueing.connect(settings)
     routes = config.current(settings.routes_path)
     route = next((r for r in routes.routes if r.name == route_name), None)
     if route is None or route.after is None:

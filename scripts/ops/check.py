@@ -52,6 +52,9 @@ def redact_url(url):
 def check_redis(report, settings):
     """PING Redis with the settings' short timeout, then warn about settings that can lose jobs."""
     where = redact_url(settings.redis_url)
+    if settings.redis_sentinels:
+        sentinels = ",".join(f"{host}:{port}" for host, port in settings.redis_sentinels)
+        where = f"master {settings.redis_sentinel_master!r} of sentinels {sentinels}"
     client = None
     try:
         client = queueing.connect(settings)

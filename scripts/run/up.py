@@ -111,7 +111,9 @@ def up(host, port, inspect_port, private_redis):
     env = dict(os.environ)
     settings = load_settings(env)
     children = []
-    if private_redis or ("REDIS_URL" not in env and not redis_server.answers(DEFAULT_REDIS_URL)):
+    if private_redis or (
+        "REDIS_URL" not in env and not settings.redis_sentinels and not redis_server.answers(DEFAULT_REDIS_URL)
+    ):
         child, env["REDIS_URL"] = redis_child(settings.data_dir)
         children.append(child)
     if not settings.credentials and not settings.auth_disabled:

@@ -49,8 +49,7 @@ log = logging.getLogger("receiver.worker")
 
 def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
     """Return an RQ worker of ``worker_class`` listening on the configured queue."""
-    connection = queueing.connect(settings, blocking=True)
-    connection.connection_pool.connection_kwargs["socket_timeout"] = SOCKET_TIMEOUT
+    connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
     # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
     queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
     built = WORKER_CLASSES[worker_class](

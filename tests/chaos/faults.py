@@ -78,8 +78,9 @@ class Injector:
             self.active.discard(fault)
             self.ended.append((fault, time.monotonic()))
         elif fault == "torn_append":
-            with open(jsonl.day_path(stack.data_dir, "captures", jsonl.day_name()), "ab") as handle:
-                handle.write(b'{"id":"01CHAOSTORN","body":"killed mid-appe')
+            # A writer killed mid-append held the file's lock, as every writer does; then died and let go.
+            with jsonl.locked(jsonl.day_path(stack.data_dir, jsonl.CAPTURES, jsonl.day_name())) as fd:
+                os.write(fd, b'{"id":"01CHAOSTORN","body":"killed mid-appe')
         elif fault == "slow_clients":
             slow = SlowClients(stack.port, SLOW_CLIENTS)
             self.spawn(self.during, fault, lambda: None, slow.close, SLOW_SECONDS)
