@@ -17,7 +17,7 @@ import redis
 from rq import get_current_job
 
 from receiver import queueing
-from receiver.settings import Settings, load
+from receiver.settings import Settings, current
 
 from . import ledger
 from .analyse import Reject, analyse_capture
@@ -33,7 +33,7 @@ def unique(items: Iterable[str], limit: int = MAX_SUMMARY_WARNINGS) -> list[str]
 
 def process_capture(capture: Any) -> dict[str, Any]:
     """Process one capture record and return a JSON-safe summary of what was written."""
-    settings = load()
+    settings = current()
     capture_id = capture.get("id") if isinstance(capture, dict) else None
     try:
         analysis = analyse_capture(capture, settings)

@@ -41,7 +41,8 @@ def client_ip(
 
     A peer without an address is a unix socket: only a process on this host, a proxy of ours, can be there.
     """
-    peer = str(parse_ip(remote_addr)) if remote_addr else ""
+    # The socket's own text is an address already; only an IPv6 one may need normalising (IPv4-mapped).
+    peer = (str(parse_ip(remote_addr)) if ":" in remote_addr else remote_addr) if remote_addr else ""
     local = not remote_addr
     if trusted_proxies <= 0 or not forwarded_for or not (local or in_networks(peer, proxy_networks)):
         return peer

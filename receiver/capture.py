@@ -12,6 +12,7 @@ stalled past the deadline gets ``DayClosed`` and takes a new id.
 """
 
 import base64
+import functools
 import string
 import time
 from collections.abc import Callable, Mapping
@@ -80,6 +81,7 @@ def renewed(delivery: Delivery) -> Delivery:
     return replace(delivery, id=capture_id, received_ms=ids.id_time_ms(capture_id))
 
 
+@functools.lru_cache(maxsize=8)  # a few days at most are live; strptime on every request cost 30 µs
 def day_deadline(day: str) -> float:
     """Return the Unix time after which ``day``'s captures file takes no more writes."""
     start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=UTC)
@@ -99,7 +101,7 @@ def open_check(day: str, clock: Callable[[], float] = time.time) -> Callable[[],
 
 def iso_ms(when: datetime) -> str:
     """Format a UTC datetime as ISO 8601 with milliseconds and a Z."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
 
 
 def to_record(delivery: Delivery) -> dict[str, Any]:

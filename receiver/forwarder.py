@@ -28,8 +28,8 @@ from typing import Any
 from rq import Queue
 
 from . import backlog, cursor, queueing, statefile, torn
-from .rewind import Rewind
 from .queueing import REDIS_ERRORS
+from .rewind import Rewind
 from .settings import Settings
 
 log = logging.getLogger("receiver.forwarder")

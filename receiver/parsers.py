@@ -171,13 +171,17 @@ def parse_log_level(name: str, value: str | None) -> str:
     return level
 
 
+# A host name or an address (IPv6 without its brackets): letters, digits, dots, dashes, colons.
+_HOST = re.compile(r"[A-Za-z0-9_.:-]{1,253}")
+
+
 def parse_hostports(name: str, value: str | None) -> tuple[tuple[str, int], ...]:
     """Parse ``host:port[,host:port...]`` (IPv6 as ``[::1]:26379``) into pairs."""
     pairs = []
     for item in split_list(value):
         host, sep, port = item.rpartition(":")
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not _HOST.fullmatch(host) or not port.isdigit() or not 0 < int(port) < 65536:
             raise SettingsError(f"{name}: expected host:port, got {item!r}")
         pairs.append((host, int(port)))
     return tuple(pairs)

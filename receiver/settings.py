@@ -195,3 +195,20 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
             "DUMPER_INSPECT_SCAN_SECONDS", get("DUMPER_INSPECT_SCAN_SECONDS", DEFAULT_INSPECT_SCAN_SECONDS)
         ),
     )
+
+
+SETTING_PREFIXES = ("DUMPER_", "REDIS_", "WEB_CONCURRENCY")
+_current: tuple[frozenset[tuple[str, str]], Settings] | None = None
+
+
+def current() -> Settings:
+    """Return the settings of the environment as it is now, parsed once for each environment seen.
+
+    A worker's job calls this for every capture: parsing some forty variables (addresses, URLs,
+    durations) each time cost more than the rest of a one-event job.
+    """
+    global _current
+    key = frozenset(item for item in os.environ.items() if item[0].startswith(SETTING_PREFIXES))
+    if _current is None or _current[0] != key:
+        _current = (key, load())
+    return _current[1]

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from receiver import create_app
+from receiver import settings as settings_module
 from receiver.settings import DEFAULT_MAX_BYTES, SettingsError, load
 
 
@@ -104,6 +105,29 @@ HOSTILE_VALUES = [
 
 def test_every_setting_is_read_by_one_parser():
     assert len(SETTING_NAMES) >= 20 and "DUMPER_ALERT_FROM" in SETTING_NAMES
+
+
+def test_the_cache_key_covers_every_setting_load_reads():
+    assert all(name.startswith(settings_module.SETTING_PREFIXES) for name in SETTING_NAMES)
+
+
+@pytest.mark.parametrize("value", ["smtp://:25", "redis://h:26379", "a b:26379", ":26379", "h:0", "h:65536", "h"])
+def test_a_sentinel_that_is_not_host_colon_port_is_refused(value):
+    with pytest.raises(SettingsError, match="^REDIS_SENTINELS:"):
+        load(environ={"REDIS_SENTINELS": value, "REDIS_SENTINEL_MASTER": "m"})
+
+
+def test_sentinels_accept_names_addresses_and_bracketed_ipv6():
+    settings = load(environ={"REDIS_SENTINELS": "s1:26379, 10.0.0.2:26380,[::1]:26381", "REDIS_SENTINEL_MASTER": "m"})
+    assert settings.redis_sentinels == (("s1", 26379), ("10.0.0.2", 26380), ("::1", 26381))
+
+
+def test_current_settings_follow_a_changed_environment(monkeypatch):
+    monkeypatch.setenv("DUMPER_QUEUE", "first")
+    assert settings_module.current().queue == "first"
+    assert settings_module.current() is settings_module.current()
+    monkeypatch.setenv("DUMPER_QUEUE", "second")
+    assert settings_module.current().queue == "second"
 
 
 @pytest.mark.parametrize("name", SETTING_NAMES)

@@ -23,7 +23,7 @@ from rq import Queue, Retry, get_current_job
 from receiver import queueing
 from receiver.parsers import duration_seconds
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
-from receiver.settings import Settings, load
+from receiver.settings import Settings, current
 
 from . import config, sinks, state
 from .match import key_value
@@ -96,7 +96,7 @@ def route_capture(
 
 def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The delivery job: hand ``events`` to one sink, skipping those it already took."""
-    settings = load()
+    settings = current()
     job = get_current_job()
     connection = job.connection if job is not None else queueing.connect(settings)
     sink = config.current(settings.routes_path).sinks.get(sink_name) if settings.routes_path else None
@@ -124,7 +124,7 @@ def fail_for_good(job: Any, reason: str) -> dict[str, Any]:
 
 def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
     """The delayed check: deliver the triggering event unless a follow-up with the same key arrived since."""
-    settings = load()
+    settings = current()
     job = get_current_job()
     connection = job.connection if job is not None else queueing.connect(settings)
     routes = config.current(settings.routes_path)
