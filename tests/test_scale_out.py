@@ -36,8 +36,7 @@ KILL_RECEIVER_AT, KILL_REDIS_AT, RESTART_WORKER_AT = 500, 1300, 2200
 TABLE = "smartech_events"
 ORPHAN = (
     "  orphaned: a worker popped this job (RQ pops from several queues with BLPOP: no intermediate list)"
-    " as the Redis master died, and never started it; the job still exists, so the forwarder's"
-    " rewind does not queue it again (deploy/README.md, 'What happens when the Redis master dies')"
+    " and never started it; the worker should have put it back (NotingQueue in scripts/run/worker_outage.py)"
 )
 
 
@@ -259,6 +258,9 @@ def test_two_receivers_sentinel_and_two_workers_keep_every_200_once_through_faul
                 "captures per host (a, b)": captures,
                 "events-file lines on both hosts / distinct": [len(events), len(set(events))],
                 "recovery seconds": recovery,
+                "jobs popped, never started, put back": sum(
+                    log.count("never started: put back") for log in all_logs(stack)
+                ),
                 "drain after the load, seconds": round(drained, 2),
                 "wall seconds": round(time.monotonic() - started, 1),
             },

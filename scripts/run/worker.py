@@ -23,7 +23,7 @@ import signal
 import threading
 
 import click
-from rq import Queue, SimpleWorker, Worker
+from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from jobs.routing.names import queue_names
@@ -32,7 +32,7 @@ from receiver.app import configure_logging
 
 from ..errors import load_routes, load_settings
 from ..ops.check import redact_url
-from .worker_outage import Outage, Resilient, recover
+from .worker_outage import NotingQueue, Outage, Resilient, put_back_popped, recover
 
 WORKER_CLASSES = {
     "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
@@ -51,11 +51,12 @@ def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=
     """Return an RQ worker of ``worker_class`` listening on the configured queue."""
     connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
     # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
-    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
+    queues = [NotingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
     built = WORKER_CLASSES[worker_class](
         queues,
         connection=connection,
         serializer=JSONSerializer,
+        queue_class=NotingQueue,
         name=name,
         worker_ttl=WORKER_TTL,
         job_monitoring_interval=JOB_MONITORING_INTERVAL,
@@ -90,10 +91,12 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
             for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
                 signal.signal(signum, request_stop)
         if failure is None or (built is not None and (built._stop_requested or built.stop_wanted)):
+            put_back_popped(queueing.connect(settings))  # a stop between pop and start leaves no orphan
             return 0
         outage.failed(failure)
         if not outage.wait_for_redis(queueing.connect(settings), stop):
             return 0
+        put_back_popped(queueing.connect(settings))
         if built is not None:
             recover(built.connection, settings, built.in_hand)
         name = None  # the old name may still be registered until its TTL lapses

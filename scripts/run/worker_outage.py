@@ -9,7 +9,9 @@ import logging
 import time
 
 from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.utils import as_text
 
 from receiver import queueing
 from receiver.logsafe import one_line
@@ -69,6 +71,48 @@ for _name in RQ_LOGGERS:
     logging.getLogger(_name).addFilter(QuietOutages())
 
 
+# Back at the queue's head, only if the job is still `queued` and not already in the list (atomic).
+PUT_BACK = """
+if redis.call('HGET', KEYS[2], 'status') == 'queued' and not redis.call('LPOS', KEYS[1], ARGV[1]) then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+class NotingQueue(Queue):
+    """A Queue that remembers the job a worker popped until it starts, so it can be put back."""
+
+    # RQ pops from several queues with BLPOP: until the job is in the started registry it is in no
+    # list at all, and if Redis fails (or the worker stops) in between, nothing in RQ finds it again.
+    popped: tuple[str, str] | None = None  # (queue key, job id); one worker per process
+
+    @classmethod
+    def lpop(cls, queue_keys, timeout, connection=None):
+        """Put back a job popped before and never started, then pop as RQ does and remember what was popped."""
+        # RQ's dequeue loop retries on a connection error by itself: the next pop is where we learn of it.
+        put_back_popped(connection)
+        result = super().lpop(queue_keys, timeout, connection=connection)
+        if result is not None:
+            NotingQueue.popped = (as_text(result[0]), as_text(result[1]))
+        return result
+
+
+def put_back_popped(connection):
+    """Push the job popped but never started back onto its queue (kept in mind if Redis fails); never raise."""
+    if NotingQueue.popped is None or connection is None:
+        return
+    queue_key, job_id = NotingQueue.popped
+    try:
+        if connection.eval(PUT_BACK, 2, queue_key, Job.key_for(job_id), job_id):
+            log.warning("job %s was popped but never started: put back on its queue", job_id)
+    except queueing.REDIS_ERRORS as exc:
+        log.warning("could not put popped job %s back yet (%s)", job_id, one_line(exc))
+        return
+    NotingQueue.popped = None
+
+
 class Resilient:
     """Mix into an RQ worker class: remember the job in hand and the Redis error that stopped the worker."""
 
@@ -107,6 +151,7 @@ class Resilient:
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
         self.in_hand = (job.id, execution.composite_key, job.origin)
+        NotingQueue.popped = None  # started: RQ's own registry recovers it from here on
         return execution
 
     def heartbeat(self, timeout=None, pipeline=None):
