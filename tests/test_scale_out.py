@@ -35,8 +35,8 @@ THREADS = 8  # posts in flight at most, so at most this many can be on the recei
 KILL_RECEIVER_AT, KILL_REDIS_AT, RESTART_WORKER_AT = 500, 1300, 2200
 TABLE = "smartech_events"
 ORPHAN = (
-    "  orphaned: a worker popped this job (RQ pops from several queues with BLPOP: no intermediate list)"
-    " and never started it; the worker should have put it back (NotingQueue in scripts/run/worker_outage.py)"
+    "  orphaned: `queued` in no list, so RQ will never run it; the worker should have put it back"
+    " (put_back_popped and recover in scripts/run/worker_outage.py; deploy/README.md, failover step 5)"
 )
 
 
@@ -258,8 +258,8 @@ def test_two_receivers_sentinel_and_two_workers_keep_every_200_once_through_faul
                 "captures per host (a, b)": captures,
                 "events-file lines on both hosts / distinct": [len(events), len(set(events))],
                 "recovery seconds": recovery,
-                "jobs popped, never started, put back": sum(
-                    log.count("never started: put back") for log in all_logs(stack)
+                "jobs a worker put back on their queue": sum(
+                    log.count("put back on its queue") for log in all_logs(stack)
                 ),
                 "drain after the load, seconds": round(drained, 2),
                 "wall seconds": round(time.monotonic() - started, 1),

@@ -1,4 +1,4 @@
-"""A job a worker popped but never started (Redis failed over, or the worker stopped) goes back on its queue."""
+"""A job a worker popped and never started, or started on a master that died, goes back on its queue."""
 
 import pytest
 from rq import Queue
@@ -6,7 +6,7 @@ from rq.serializers import JSONSerializer
 
 from receiver.settings import load
 from scripts.run.worker import build_worker
-from scripts.run.worker_outage import NotingQueue, put_back_popped
+from scripts.run.worker_outage import NotingQueue, put_back_popped, recover
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +65,27 @@ def test_the_next_pop_puts_back_a_job_popped_before_and_never_started(redis_conn
     assert pop(redis_conn, queue)[0].id == job.id
     assert pop(redis_conn, queue)[0].id == job.id
     assert queue.job_ids == [later.id]
+
+
+def test_a_job_whose_started_status_died_with_the_master_is_put_back(redis_conn, redis_url):
+    # What the new master held in the scale-out test: the started registry's entry, but the job `queued`.
+    queue, job = queued_job(redis_conn)
+    pop(redis_conn, queue)
+    NotingQueue.popped = None  # prepare_execution ran on the old master
+    execution_key = f"{job.id}:execution-1"
+    redis_conn.zadd(queue.started_job_registry.key, {execution_key: 9999999999})
+    recover(redis_conn, load(environ={"REDIS_URL": redis_url}), (job.id, execution_key, queue.name))
+    assert queue.job_ids == [job.id]
+    assert redis_conn.zscore(queue.started_job_registry.key, execution_key) is None
+
+
+def test_recovering_a_job_that_did_start_leaves_it_to_rq(redis_conn, redis_url):
+    queue, job = queued_job(redis_conn)
+    pop(redis_conn, queue)
+    redis_conn.hset(job.key, "status", "started")
+    execution_key = f"{job.id}:execution-1"
+    redis_conn.zadd(queue.started_job_registry.key, {execution_key: 9999999999})
+    recover(redis_conn, load(environ={"REDIS_URL": redis_url}), (job.id, execution_key, queue.name))
+    # RQ's own cleanup handles it (no retries here: a dead letter), and it is not queued behind RQ's back.
+    assert queue.job_ids == []
+    assert redis_conn.hget(job.key, "status") == b"failed"

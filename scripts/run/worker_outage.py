@@ -181,5 +181,10 @@ def recover(connection, settings, in_hand):
         ):
             registry.cleanup()
             log.warning("job %s was in hand when Redis failed: handed back to RQ for a retry", job_id)
+        # A failover can keep the registry entry but not the job's `started` status (two writes, and the
+        # master died between them): RQ's cleanup then drops the entry and leaves the job `queued` in no
+        # list. Put such a job back on its queue.
+        if connection.eval(PUT_BACK, 2, registry.get_queue().key, Job.key_for(job_id), job_id):
+            log.warning("job %s was in hand when Redis failed, and is `queued` again: put back on its queue", job_id)
     except queueing.REDIS_ERRORS as exc:
         log.warning("could not hand job %s back at once (%s); RQ's maintenance will", job_id, one_line(exc))
