@@ -8,11 +8,10 @@ only when it answers or the worker is asked to stop.
 import logging
 import time
 
-from rq import Queue
-from rq.serializers import JSONSerializer
-
 from receiver import queueing
 from receiver.logsafe import one_line
+
+from .orphans import RememberingQueue, hand_back
 
 log = logging.getLogger("receiver.worker")
 FIRST_WAIT, MAX_WAIT = 0.5, 5.0
@@ -99,6 +98,7 @@ class Resilient:
     def execute_job(self, job, queue):
         """Execute ``job``, remembering it until it is done."""
         self.in_hand = (job.id, None, queue.name)
+        RememberingQueue.popped = None  # in hand now: ``in_hand`` covers it
         result = self.noted(super().execute_job, job, queue)
         self.in_hand = None
         return result
@@ -114,6 +114,11 @@ class Resilient:
         result = self.noted(super().heartbeat, timeout, pipeline)
         if self.outage is not None and pipeline is None:
             self.outage.recovered()
+        if RememberingQueue.popped is not None and pipeline is None:
+            # RQ's dequeue loop got over an outage that struck between a pop and its job's start
+            queue_name, job_id = RememberingQueue.popped
+            hand_back(self.connection, queue_name, job_id)
+            RememberingQueue.popped = None
         return result
 
     def run_maintenance_tasks(self):
@@ -121,20 +126,21 @@ class Resilient:
         return self.noted(super().run_maintenance_tasks)
 
 
+def popped_in_hand():
+    """Return the job the worker popped and never started, as ``in_hand`` would hold it, and forget it."""
+    if RememberingQueue.popped is None:
+        return None
+    queue_name, job_id = RememberingQueue.popped
+    RememberingQueue.popped = None
+    return (job_id, None, queue_name)
+
+
 def recover(connection, settings, in_hand):
-    """Hand the job a worker had in hand when Redis failed back to RQ's recovery now; never raise."""
-    if not in_hand or in_hand[1] is None:
+    """Hand the job a worker had in hand (or had just popped) when Redis failed back to RQ now; never raise."""
+    if not in_hand:
         return
     job_id, execution_key, queue_name = in_hand
     try:
-        registry = Queue(queue_name, connection=connection, serializer=JSONSerializer).started_job_registry
-        # Expire the execution now (not when its heartbeat lapses); RQ's cleanup then retries the job,
-        # or files it as a dead letter when no retry is left, exactly as for any abandoned job.
-        if (
-            connection.zadd(registry.key, {execution_key: 0}, xx=True, ch=True)
-            or connection.zscore(registry.key, execution_key) is not None
-        ):
-            registry.cleanup()
-            log.warning("job %s was in hand when Redis failed: handed back to RQ for a retry", job_id)
+        hand_back(connection, queue_name, job_id, execution_key)
     except queueing.REDIS_ERRORS as exc:
         log.warning("could not hand job %s back at once (%s); RQ's maintenance will", job_id, one_line(exc))
