@@ -51,7 +51,7 @@ def total(found, name):
 
 @pytest.fixture
 def stack(env, data_dir, tmp_path):
-    """Start a sink endpoint, `serve`, a worker and `inspect` on the test Redis; yield their URLs and the settings."""
+    """Start a sink endpoint, `serve`, a forking worker and `inspect` on the test Redis; yield them and the settings."""
     endpoint = Endpoint()
     routes = write_routes(
         tmp_path, {"crm": {"type": "http", "url": endpoint.to("crm")}}, [{"name": "all", "to": ["crm"]}]
@@ -70,7 +70,8 @@ def stack(env, data_dir, tmp_path):
     with open(stale, "wb") as handle:
         handle.write(b"not an mmap file")
     web = Web(proc_env, workers=2)
-    worker = start_worker(proc_env)
+    # The forking class: each job in a new process, which is why jobs count in Redis, not in files.
+    worker = start_worker(proc_env, worker_class="fork")
     port = free_port()
     inspector = logged_popen([os.path.join(BIN, "smartech-dumper"), "inspect", "--bind", f"127.0.0.1:{port}"], proc_env)
     try:
@@ -137,6 +138,10 @@ def test_the_counters_move_after_real_traffic_through_real_processes(stack):
     assert post_event(web.url, "metrics-e2e-after-kill").status_code == 200
     after = scrape(inspector_url)
     assert value(after, names.ACKS + "_total", code="200") == EVENTS_SENT + 2
+
+    # Only the web workers write counter files (two types each, three workers so far): jobs count in Redis.
+    files = os.listdir(settings.metrics_dir)
+    assert files and len(files) <= 2 * 3, files
 
     # The webhook's own port has no /metrics.
     assert requests.get(web.url + "/metrics", auth=SCRAPER, timeout=10).status_code == 404
