@@ -2,6 +2,7 @@
 
 import base64
 import os
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import create_app as create_receiver
 from receiver import queueing
+from receiver.alerts import conditions
 from receiver.inspector import create_app as create_inspector
 from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.settings import SettingsError, load
@@ -273,3 +275,70 @@ def test_clear_removes_only_the_counter_files(tmp_path):
         (tmp_path / name).write_text("")
     multiproc.clear(str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
+
+
+RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy", "prometheus-alerts.yml")
+# (alert, {series: values one minute apart}, minutes when it must not fire, minutes when it must)
+RULE_CASES = [
+    ("SmartechDumperDeadLetters", {"smartech_dumper_dead_letters": "0 3"}, [0], [1]),
+    ("SmartechDumperJobsRetrying", {"smartech_dumper_jobs_retrying": "0 2"}, [0], [1]),
+    ("SmartechDumperBacklogUnreadable", {"smartech_dumper_backlog_readable": "1 0"}, [0], [1]),
+    (
+        "SmartechDumperCapturesWaiting",
+        {
+            "smartech_dumper_backlog_captures": "3 3 0",
+            "smartech_dumper_backlog_oldest_age_seconds": "300 301 400",
+            "smartech_dumper_alert_pending_after_seconds": "300 300 300",
+        },
+        [0, 2],
+        [1],
+    ),
+    ("SmartechDumperRedisDown", {"smartech_dumper_redis_up": "1 0 0"}, [0, 1], [2]),
+    ("SmartechDumperForwarderDown", {"smartech_dumper_forwarder_up": "1 0 0"}, [0, 1], [2]),
+    ("SmartechDumperNoWorkers", {"smartech_dumper_workers": "1 0 0 0"}, [0, 1, 2], [3]),
+    (
+        "SmartechDumperDiskLow",
+        {"smartech_dumper_disk_free_bytes": "200 50", "smartech_dumper_min_free_bytes": "100 100"},
+        [0],
+        [1],
+    ),
+]
+
+
+def without_annotations(text):
+    """Return the rules file without its annotations blocks: promtool's unit tests would compare their texts."""
+    kept, skipping_below = [], None
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if skipping_below is not None and (not line.strip() or indent > skipping_below):
+            continue
+        skipping_below = indent if line.strip() == "annotations:" else None
+        if skipping_below is None:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def test_the_alerting_rules_fire_when_the_email_alerts_do(tmp_path):
+    with open(RULES, encoding="utf-8") as handle:
+        (tmp_path / "rules.yml").write_text(without_annotations(handle.read()))
+    lines = ["rule_files: [rules.yml]", "evaluation_interval: 1m", "tests:"]
+    for alert, series, quiet, firing in RULE_CASES:
+        lines += ["  - interval: 1m", "    input_series:"]
+        for name, values in series.items():
+            lines += [f'      - series: \'{name}{{instance="r1", job="sd"}}\'', f"        values: '{values}'"]
+        lines.append("    alert_rule_test:")
+        for minute in quiet:
+            lines += [f"      - eval_time: {minute}m", f"        alertname: {alert}", "        exp_alerts: []"]
+        for minute in firing:
+            lines += [f"      - eval_time: {minute}m", f"        alertname: {alert}", "        exp_alerts:"]
+            severity = "warning" if alert == "SmartechDumperJobsRetrying" else "critical"
+            lines.append(f"          - exp_labels: {{severity: {severity}, instance: r1, job: sd}}")
+    (tmp_path / "tests.yml").write_text("\n".join(lines) + "\n")
+    done = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The e-mail alert decides the same on the same figures (receiver/alerts.py).
+    settings = load(overrides={"DUMPER_ALERT_PENDING_AFTER": "300s"})
+    assert "pending" not in conditions({"pending_count": 3, "oldest_pending_age": 300}, settings)
+    assert "pending" in conditions({"pending_count": 3, "oldest_pending_age": 301}, settings)
+    assert "pending" not in conditions({"pending_count": 0, "oldest_pending_age": 400}, settings)
+    assert settings.alert_redis_after == 60  # the default the RedisDown rule's `for: 1m` follows
