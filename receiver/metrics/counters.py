@@ -24,7 +24,7 @@ from prometheus_client import Counter, Histogram
 from . import multiproc, names
 
 log = logging.getLogger("receiver.metrics")
-USUAL_CODES = (200, 400, 401, 403, 404, 405, 408, 413, 503)
+USUAL_CODES = (200, 400, 401, 403, 408, 413, 503)  # what the webhook view answers (views.py)
 
 # A registry of their own: the inspector's exposition reads the files, never this process's default registry.
 ACKS = Counter(names.ACKS, names.ACKS_HELP, ["code"], registry=None)
