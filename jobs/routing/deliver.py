@@ -3,7 +3,8 @@
 ``route_capture`` runs inside the capture's job, once its events are written:
 it queues one delivery job per (priority, sink) on ``<DUMPER_QUEUE>-high``,
 ``<DUMPER_QUEUE>`` or ``<DUMPER_QUEUE>-low``, schedules one check job per
-delayed route that fired, and notes the arrivals the checks look for. Job ids
+delayed route that fired on ``<DUMPER_QUEUE>-checks`` (its own queue, so the
+status tells a scheduled check from a retry), and notes the arrivals the checks look for. Job ids
 are derived from what they do, and queued only if absent, so a retried or
 replayed capture queues nothing twice while its jobs exist.
 
@@ -30,7 +31,7 @@ from receiver.settings import Settings, current
 
 from . import config, sinks, state
 from .match import key_value
-from .names import job_id, queue_for
+from .names import CHECKS, job_id, queue_for
 from .plan import plan
 
 SINK_JOB = "jobs.routing.deliver.deliver_events"
@@ -93,7 +94,7 @@ def route_capture(
             result_ttl=RESULT_TTL,
             description=f"check route {route.name} at {due.isoformat()}",
         )
-        enqueue_jobs_absent(queue_for(settings, connection, route.queue), [data], at=due)
+        enqueue_jobs_absent(queue_for(settings, connection, CHECKS), [data], at=due)
     return {"deliveries": sum(len(batch) for batch in planned.deliveries.values()), "checks": len(planned.checks)}
 
 
