@@ -342,3 +342,16 @@ def test_the_alerting_rules_fire_when_the_email_alerts_do(tmp_path):
     assert "pending" in conditions({"pending_count": 3, "oldest_pending_age": 301}, settings)
     assert "pending" not in conditions({"pending_count": 0, "oldest_pending_age": 400}, settings)
     assert settings.alert_redis_after == 60  # the default the RedisDown rule's `for: 1m` follows
+
+
+def test_a_scheduled_check_is_gauged_apart_from_the_retries(inspector, settings_env, monkeypatch, tmp_path):
+    sinks = {"crm": {"type": "http", "url": "http://127.0.0.1:9/never-called"}}
+    check = {"name": "no-follow-up", "to": ["crm"], "after": "1h", "unless": {"activity": "never-sent"}}
+    monkeypatch.setenv("DUMPER_ROUTES", write_routes(tmp_path, sinks, [check]))
+    settings = load()
+    send(settings, capture_with(1))
+    drain(settings)
+    found = scrape(inspector)
+    assert value(found, names.CHECKS_SCHEDULED) == 1
+    assert value(found, names.RETRYING) == 0
+    assert value(found, names.QUEUE_JOBS, queue=f"{settings.queue}-checks") == 0

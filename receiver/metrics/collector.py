@@ -115,13 +115,14 @@ class StateCollector(Collector):
         yield from families
 
     def queue_families(self, state: dict[str, Any]) -> list[Family]:
-        """Return the depth of each queue ``status.redis_status`` names, the retrying jobs and the dead letters."""
+        """Return the depth of each queue ``redis_status`` names, retrying jobs, scheduled checks, dead letters."""
         depths = GaugeMetricFamily(names.QUEUE_JOBS, names.QUEUE_JOBS_HELP, labels=["queue"])
         for name, depth in sorted(state["queues"].items()):
             depths.add_metric([name], depth)
         return [
             depths,
             gauge(names.RETRYING, names.RETRYING_HELP, state["retrying"]),
+            gauge(names.CHECKS_SCHEDULED, names.CHECKS_SCHEDULED_HELP, state["checks_scheduled"]),
             gauge(names.DEAD_LETTERS, names.DEAD_LETTERS_HELP, state["failed_count"]),
         ]
 

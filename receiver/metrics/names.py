@@ -29,6 +29,8 @@ QUEUE_JOBS = f"{PREFIX}_queue_jobs"
 QUEUE_JOBS_HELP = "Jobs waiting in each RQ queue (the captures' queue and routing's -high and -low)."
 RETRYING = f"{PREFIX}_jobs_retrying"
 RETRYING_HELP = "Jobs that failed and wait for a retry (DUMPER_RETRY_INTERVALS), over every queue."
+CHECKS_SCHEDULED = f"{PREFIX}_checks_scheduled"
+CHECKS_SCHEDULED_HELP = "Routing's delayed checks waiting for their time on <queue>-checks: by design, not failures."
 DEAD_LETTERS = f"{PREFIX}_dead_letters"
 DEAD_LETTERS_HELP = "Jobs that failed after all retries (RQ's failed registries), over every queue."
 BACKLOG = f"{PREFIX}_backlog_captures"
@@ -73,6 +75,7 @@ ALL = (
     REDIS_UP,
     QUEUE_JOBS,
     RETRYING,
+    CHECKS_SCHEDULED,
     DEAD_LETTERS,
     BACKLOG,
     BACKLOG_AGE,
