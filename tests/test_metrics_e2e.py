@@ -85,12 +85,14 @@ def stack(env, data_dir, tmp_path):
 
 
 def settled(url, settings, sent):
-    """Return a scrape once the workers wrote every event and reject and the crm sink took every event."""
+    """Return a scrape once the workers wrote every event and reject and every delivery job to crm ended."""
     found = scrape(url)
     done = (
         total(found, names.EVENTS) == sent
         and value(found, names.REJECTS, reason="invalid_json") == 1
         and value(found, names.SINK_EVENTS, sink="crm") == sent
+        # counted after the sink call returns, so after the events above: wait for it too
+        and value(found, names.SINK_DELIVERIES, sink="crm", outcome="delivered") == sent
         and value(found, names.BACKLOG) == 0
         and all(value(found, names.QUEUE_JOBS, queue=name) == 0 for name in queue_names(settings))
     )
