@@ -17,6 +17,9 @@ $(STAMP): setup.cfg pyproject.toml
 	@# The sql sink's tests and bench start a private PostgreSQL with initdb and pg_ctl (Debian's postgresql).
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
+	@# The alerting rules are checked with promtool (deploy/prometheus-alerts.yml; Debian's prometheus).
+	command -v promtool >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus)
 	touch $@
 
 run: install
