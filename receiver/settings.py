@@ -7,6 +7,7 @@ the variable, so a start-up failure always says which setting to fix.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .allowlist import IPNetwork
 from .parsers import (
@@ -204,18 +205,19 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
     )
 
 
-SETTING_PREFIXES = ("DUMPER_", "REDIS_", "WEB_CONCURRENCY")
-_current: tuple[frozenset[tuple[str, str]], Settings] | None = None
+# CPython's raw mapping behind os.environ: comparing it with a copy costs about 1 µs, where decoding
+# every variable to pick ours cost about 40 µs of a 300 µs job. Any other Python compares os.environ.
+_ENVIRON: Mapping[Any, Any] = getattr(os.environ, "_data", os.environ)
+_current: tuple[dict[Any, Any], Settings] | None = None
 
 
 def current() -> Settings:
-    """Return the settings of the environment as it is now, parsed once for each environment seen.
+    """Return the settings of the environment as it is now, parsed again only when the environment changed.
 
     A worker's job calls this for every capture: parsing some forty variables (addresses, URLs,
     durations) each time cost more than the rest of a one-event job.
     """
     global _current
-    key = frozenset(item for item in os.environ.items() if item[0].startswith(SETTING_PREFIXES))
-    if _current is None or _current[0] != key:
-        _current = (key, load())
+    if _current is None or _current[0] != _ENVIRON:
+        _current = (dict(_ENVIRON), load())
     return _current[1]
