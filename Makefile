@@ -20,6 +20,9 @@ $(STAMP): setup.cfg pyproject.toml
 	@# tests/test_deploy.py and tests/test_scale_out.py run the shipped deploy/nginx.conf with a certificate from openssl.
 	(command -v nginx || test -x /usr/sbin/nginx) >/dev/null && command -v openssl >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx openssl)
+	@# The alerting rules are checked with promtool (deploy/prometheus-alerts.yml; Debian's prometheus).
+	command -v promtool >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus)
 	touch $@
 
 run: install

@@ -1,6 +1,6 @@
-"""Run every bench (ack, workers, replay, sinks, inspector), print the targets with PASS/GAP, write the results JSON.
+"""Run every bench (ack, forwarder, workers, replay, sinks, inspector), print the targets, write the results JSON.
 
-make bench                    # or: .venv/bin/python -m bench.run [--quick] [--skip ack,workers,replay,sinks,inspect]
+make bench          # or: .venv/bin/python -m bench.run [--quick] [--skip ack,forwarder,workers,replay,sinks,inspect]
 """
 
 import argparse
@@ -12,11 +12,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import ack, inspect_bench, load, replay_bench, sinks_bench, workers
+from . import ack, forwarder_cost, inspect_bench, load, replay_bench, sinks_bench, workers
 from .procs import RESULTS, ROOT, scratch_dir
 from .report import table
 
-STEPS = ("ack", "workers", "replay", "sinks", "inspect")
+STEPS = ("ack", "forwarder", "workers", "replay", "sinks", "inspect")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25
 WORKER_RATIO_MAX, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 1.25, 5000, 1.2, 80
 SQL_SINK_EVENTS_MIN = 5000  # one worker, 100-event batches into PostgreSQL
@@ -146,6 +146,13 @@ def recommendations(results):
             f"p99 {probe['p99']:.2f} ms over {probe['ok']:,} requests, every 200 captured: "
             f"{'yes' if down.get('captures_check') and probe['captures_check'] else 'NO'}"
         )
+    f = results.get("forwarder")
+    if f:
+        print(
+            f"Forwarder: {f['wall_us_per_capture']} µs per capture ({f['captures_per_s']:,}/s): "
+            f"{f['forwarder_cpu_us_per_capture']} µs of its own CPU, "
+            f"{f['redis_cpu_us_per_capture']} µs of redis-server's"
+        )
     if w:
         by = {(r["worker_class"], r["batch"]): r["ours"] for r in w["runs"]}
         speedups = [
@@ -197,6 +204,10 @@ def main():
                 if options.quick
                 else ack.run(os.path.join(workdir, "ack"))
             )
+        if "forwarder" not in skip:
+            print("=" * 30 + " 2b. forwarder " + "=" * 30, flush=True)
+            count = 2000 if options.quick else forwarder_cost.COUNT
+            results["forwarder"] = forwarder_cost.run(os.path.join(workdir, "forwarder"), count)
         if "workers" not in skip:
             print("=" * 30 + " 3. workers " + "=" * 30, flush=True)
             jobs = workers.JOBS

@@ -5,7 +5,9 @@ normalised or encoded is written to the rejects file and the job returns
 normally, so a worker never crash-loops on a poison payload. Anything else (a
 bad setting, a full disk, a permission error, Redis away while routing) is
 raised so RQ retries the job and finally keeps it in the FailedJobRegistry.
-Without a routes file the job touches no Redis itself. Reprocessing a capture
+Without a routes file the job's only Redis call of its own is one pipelined
+HINCRBY of its metrics (``receiver.metrics.tally``; skipped outside a worker,
+never raised). Reprocessing a capture
 yields the same event ids, and events (or a reject) already written on this
 host are not written again (see ``ledger``).
 """
@@ -17,6 +19,7 @@ import redis
 from rq import get_current_job
 
 from receiver import queueing
+from receiver.metrics import tally
 from receiver.settings import Settings, current
 
 from . import ledger
@@ -42,9 +45,12 @@ def process_capture(capture: Any) -> dict[str, Any]:
         summary = {"capture_id": capture_id, "events": 0, "rejected": True, "reason": exc.reason}
         if not written:
             summary["duplicate"] = True  # rejected before, on this host
+        else:
+            tally.count_reject(job_connection(), settings.queue, exc.reason)
         return summary
     events = analysis.events
     fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events) if events else []
+    tally.count_events(job_connection(), settings.queue, fresh)  # only what was written: a retry counts nothing twice
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(analysis.warnings)}
     if len(fresh) < len(events):
         summary["duplicates"] = len(events) - len(fresh)
@@ -55,6 +61,12 @@ def process_capture(capture: Any) -> dict[str, Any]:
         # Routing queues nothing twice (job ids) and delivers nothing twice (routing.state).
         summary["routed"] = route_capture(settings, redis_connection(settings), str(capture_id), events)
     return summary
+
+
+def job_connection() -> redis.Redis | None:
+    """Return the running job's Redis connection, or None outside a worker (then nothing is counted)."""
+    job = get_current_job()
+    return job.connection if job is not None else None
 
 
 def redis_connection(settings: Settings) -> redis.Redis:

@@ -13,10 +13,20 @@ The master validates the settings when it reads this file, before it forks,
 so a bad value stops the start with one line naming the variable instead of
 a worker boot loop. (A bad WEB_CONCURRENCY already breaks gunicorn's own
 defaults; ``smartech-dumper serve`` checks it first.)
+
+It also points prometheus_client at ``DUMPER_METRICS_DIR`` before anything
+imports it, so the workers it forks count acks in files the inspector's
+``/metrics`` sums (``receiver/metrics/multiproc.py``): the last run's files
+are removed when the master starts (not on a SIGHUP reload, which re-reads this
+file), and a worker that exits is marked dead.
 """
 
 import sys
 
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
+from receiver.metrics import multiproc
 from receiver.settings import Settings, SettingsError, load
 
 GRACEFUL_TIMEOUT = 30
@@ -33,6 +43,19 @@ def validated() -> Settings:
 
 
 _settings = validated()
+_metrics_dir = multiproc.prepare(_settings)  # before any import of prometheus_client, in this master
+
+
+def on_starting(server: Arbiter) -> None:
+    """Remove the counter files of the last run: once per start of the master, never on a reload."""
+    multiproc.clear(_metrics_dir)
+
+
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    """Tell prometheus_client that a web worker exited."""
+    multiproc.process_dead(int(worker.pid))
+
+
 worker_class = "receiver.gunicorn_worker.Worker"  # gevent, with gunicorn's 501 made a 400
 workers = _settings.web_processes
 worker_connections = _settings.web_connections

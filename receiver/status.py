@@ -20,6 +20,8 @@ from typing import Any
 
 from rq import Queue
 
+from jobs.routing.names import CHECKS_SUFFIX
+
 from . import backlog, capture, forwarder, jsonl, torn
 from .queueing import REDIS_ERRORS
 from .redis_health import redis_config_warnings
@@ -46,20 +48,23 @@ PRIORITY_SUFFIXES = ("-high", "", "-low")  # the queues of routing's deliveries 
 
 
 def redis_status(queue: Queue) -> dict[str, Any]:
-    """Return Redis reachability, and over the capture queue and its -high and -low siblings: depth per queue,
-    jobs waiting for a retry and dead letters."""
+    """Return Redis reachability, and over the capture queue and its -high, -low and -checks siblings: depth per
+    queue, jobs waiting for a retry, delayed checks waiting to run, and dead letters."""
     try:
         queue.connection.ping()
         queues = [
             Queue(queue.name + suffix, connection=queue.connection, serializer=queue.serializer)
-            for suffix in PRIORITY_SUFFIXES
+            for suffix in (*PRIORITY_SUFFIXES, CHECKS_SUFFIX)
         ]
         depths = {each.name: each.count for each in queues}
+        checks = queues[-1]
         return {
             "reachable": True,
             "queue_depth": sum(depths.values()),
             "queues": depths,
-            "retrying": sum(each.scheduled_job_registry.count for each in queues),
+            # a check is scheduled by design, not after a failure: only the other queues' schedules are retries
+            "retrying": sum(each.scheduled_job_registry.count for each in queues if each is not checks),
+            "checks_scheduled": checks.scheduled_job_registry.count,
             "failed_count": sum(each.failed_job_registry.count for each in queues),
             "warnings": redis_config_warnings(queue.connection),
         }
@@ -70,6 +75,7 @@ def redis_status(queue: Queue) -> dict[str, Any]:
             "queue_depth": None,
             "queues": None,
             "retrying": None,
+            "checks_scheduled": None,
             "failed_count": None,
             "warnings": [],
         }

@@ -19,6 +19,7 @@ from werkzeug.routing import BaseConverter
 from . import allowlist, auth, capture, ids, queueing
 from .body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
 from .logsafe import field
+from .metrics import counters
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def healthz() -> Response:
     provide_automatic_options=False,
 )
 @bp.route("/webhook/<source:source>", methods=WEBHOOK_METHODS, strict_slashes=False, provide_automatic_options=False)
+@counters.observed  # acks by status code and their latency (docs/metrics.md); never changes the answer
 def webhook(source: str) -> Response:
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]

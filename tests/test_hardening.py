@@ -137,7 +137,9 @@ def test_up_keeps_the_web_answering_when_its_private_redis_is_killed(tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         redis_port = read_until(proc, r"private redis-server at redis://127\.0\.0\.1:(\d+)/0")[0].group(1)
-        wait_until(lambda: _answers(url), timeout=60)
+        # up says "Ctrl-C stops everything" once every child is healthy: before that a dead child aborts the start
+        read_until(proc, r"Ctrl-C stops everything")
+        assert _answers(url)
         assert post_event(url, "before-kill").status_code == 200
         ours = f"redis-server 127.0.0.1:{redis_port}"  # never the machine's own Redis
         redis_pid = _pid_of(ours)
@@ -150,6 +152,7 @@ def test_up_keeps_the_web_answering_when_its_private_redis_is_killed(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=90)[0]
+        print(output)  # pytest shows it when the test fails
     assert "redis exited with status -9; restarting it" in output
     assert proc.returncode == 0
 

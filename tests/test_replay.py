@@ -493,3 +493,13 @@ def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
     for capture in captures:  # every capture really ran again, and found its events already written
         result = Job.fetch(capture["id"], connection=connection, serializer=JSONSerializer).return_value()
         assert result["events"] == 0 and result["duplicates"] == 1
+
+
+def test_enqueue_runs_again_a_job_that_is_queued_in_no_queue(captures, queue_env, data_dir):
+    queue = get_queue(load())
+    assert run(data_dir, "--enqueue", "--limit", "1").exit_code == 0
+    [job_id] = queue.get_job_ids()
+    queue.connection.lpop(queue.key)  # a pop whose reply was lost: "queued", in no queue
+    again = run(data_dir, "--enqueue", "--limit", "1")
+    assert "(enqueued×1)" in again.stdout and queue.get_job_ids() == [job_id]
+    assert "(already queued×1)" in run(data_dir, "--enqueue", "--limit", "1").stdout

@@ -15,6 +15,7 @@ from jobs.routing.deliver import job_id, queue_for
 from jobs.routing.status import deliveries_of, sink_counts
 from receiver import queueing
 from receiver.settings import load
+from receiver.status import redis_status
 from scripts.run.worker import build_worker
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES
@@ -252,3 +253,23 @@ def test_the_worker_command_delivers_to_every_kind_of_sink(
         "local": {"delivered": 4, "retrying": 0, "dead": 0},
         "warehouse": {"delivered": 4, "retrying": 0, "dead": 0},
     }
+
+
+def test_a_scheduled_check_is_not_a_retry_and_runs_when_due(routed, endpoint, monkeypatch, tmp_path, redis_conn):
+    routed({})
+    sinks = {"crm": {"type": "http", "url": endpoint.to("crm")}}
+    check = {"name": "no-follow-up", "to": ["crm"], "after": "1s", "unless": {"activity": "never-sent"}}
+    monkeypatch.setenv("DUMPER_ROUTES", write_routes(tmp_path, sinks, [check]))
+    settings = load()
+    send(settings, capture_with(1))
+    drain(settings)
+    state = redis_status(queueing.get_queue(settings))
+    assert (state["retrying"], state["checks_scheduled"]) == (0, 1)
+    assert endpoint.requests_to("crm") == []
+    time.sleep(1.5)  # past the check's due time
+    drain(settings, retries_due=True)  # the worker's scheduler moves the due check to its queue
+    drain(settings)
+    sent = endpoint.requests_to("crm")
+    assert len(sent) == 1 and b'"route": "no-follow-up"' in sent[0].body.replace(b'":"', b'": "')
+    state = redis_status(queueing.get_queue(settings))
+    assert (state["retrying"], state["checks_scheduled"], state["failed_count"]) == (0, 0, 0)

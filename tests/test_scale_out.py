@@ -36,7 +36,7 @@ KILL_RECEIVER_AT, KILL_REDIS_AT, RESTART_WORKER_AT = 500, 1300, 2200
 TABLE = "smartech_events"
 ORPHAN = (
     "  orphaned: `queued` in no list, so RQ will never run it; the worker should have put it back"
-    " (put_back_popped and recover in scripts/run/worker_outage.py; deploy/README.md, failover step 5)"
+    " (hand_back in scripts/run/orphans.py; deploy/README.md, failover step 5)"
 )
 
 
@@ -259,7 +259,7 @@ def test_two_receivers_sentinel_and_two_workers_keep_every_200_once_through_faul
                 "events-file lines on both hosts / distinct": [len(events), len(set(events))],
                 "recovery seconds": recovery,
                 "jobs a worker put back on their queue": sum(
-                    log.count("put back on its queue") for log in all_logs(stack)
+                    log.count("put back at the front") for log in all_logs(stack)
                 ),
                 "drain after the load, seconds": round(drained, 2),
                 "wall seconds": round(time.monotonic() - started, 1),

@@ -107,8 +107,11 @@ def test_every_setting_is_read_by_one_parser():
     assert len(SETTING_NAMES) >= 20 and "DUMPER_ALERT_FROM" in SETTING_NAMES
 
 
-def test_the_cache_key_covers_every_setting_load_reads():
-    assert all(name.startswith(settings_module.SETTING_PREFIXES) for name in SETTING_NAMES)
+def test_current_settings_follow_a_removed_variable(monkeypatch):
+    monkeypatch.setenv("DUMPER_QUEUE", "gone-soon")
+    assert settings_module.current().queue == "gone-soon"
+    monkeypatch.delenv("DUMPER_QUEUE")
+    assert settings_module.current().queue == settings_module.DEFAULT_QUEUE
 
 
 @pytest.mark.parametrize("value", ["smtp://:25", "redis://h:26379", "a b:26379", ":26379", "h:0", "h:65536", "h"])

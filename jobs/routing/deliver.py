@@ -3,7 +3,8 @@
 ``route_capture`` runs inside the capture's job, once its events are written:
 it queues one delivery job per (priority, sink) on ``<DUMPER_QUEUE>-high``,
 ``<DUMPER_QUEUE>`` or ``<DUMPER_QUEUE>-low``, schedules one check job per
-delayed route that fired, and notes the arrivals the checks look for. Job ids
+delayed route that fired on ``<DUMPER_QUEUE>-checks`` (its own queue, so the
+status tells a scheduled check from a retry), and notes the arrivals the checks look for. Job ids
 are derived from what they do, and queued only if absent, so a retried or
 replayed capture queues nothing twice while its jobs exist.
 
@@ -11,7 +12,9 @@ Failure policy: a sink that fails in a way that may pass is retried at the
 sink's ``retries`` intervals, then rests in the dead letters; a sink that will
 never take the events (another 4xx, an unset variable) goes straight to the
 dead letters with the reason. One sink's failure never re-runs another sink:
-each has its own job. Redis errors propagate, so RQ retries.
+each has its own job. Redis errors propagate, so RQ retries. Each delivery
+job counts its outcome (delivered, retry, failed) for /metrics
+(``receiver.metrics.tally``), which never raises.
 """
 
 from datetime import UTC, datetime
@@ -21,13 +24,14 @@ import redis
 from rq import Queue, Retry, get_current_job
 
 from receiver import queueing
+from receiver.metrics import tally
 from receiver.parsers import duration_seconds
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
 from receiver.settings import Settings, current
 
 from . import config, sinks, state
 from .match import key_value
-from .names import job_id, queue_for
+from .names import CHECKS, job_id, queue_for
 from .plan import plan
 
 SINK_JOB = "jobs.routing.deliver.deliver_events"
@@ -90,7 +94,7 @@ def route_capture(
             result_ttl=RESULT_TTL,
             description=f"check route {route.name} at {due.isoformat()}",
         )
-        enqueue_jobs_absent(queue_for(settings, connection, route.queue), [data], at=due)
+        enqueue_jobs_absent(queue_for(settings, connection, CHECKS), [data], at=due)
     return {"deliveries": sum(len(batch) for batch in planned.deliveries.values()), "checks": len(planned.checks)}
 
 
@@ -102,8 +106,8 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     sink = config.current(settings.routes_path).sinks.get(sink_name) if settings.routes_path else None
     if sink is None:
         return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
-    todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
     try:
+        todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
         sinks.deliver(
             sink,
             todo,
@@ -111,7 +115,13 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
             lambda done: state.mark_delivered(connection, settings.queue, sink_name, settings.dedup_window, done),
         )
     except sinks.Permanent as exc:
+        tally.count_delivery(connection, settings.queue, sink_name, tally.FAILED)
         return fail_for_good(job, str(exc))
+    except Exception:
+        # RQ retries it while retries are left; the last failure makes it a dead letter (dead_letters shows it).
+        tally.count_delivery(connection, settings.queue, sink_name, tally.RETRY)
+        raise
+    tally.count_delivery(connection, settings.queue, sink_name, tally.DELIVERED)
     return {"sink": sink_name, "delivered": len(todo), "already": len(events) - len(todo)}
 
 

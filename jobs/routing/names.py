@@ -8,17 +8,20 @@ from rq.serializers import JSONSerializer
 
 from receiver.settings import Settings
 
-PRIORITIES = ("high", "default", "low")  # the order a worker takes jobs in
+PRIORITIES = ("high", "default", "low")  # a route's delivery priorities
+CHECKS = "checks"  # the delayed checks wait on a queue of their own, so a scheduled check never reads as a retry
+CHECKS_SUFFIX = f"-{CHECKS}"
+LISTEN_ORDER = ("high", CHECKS, "default", "low")  # a due check decides a hot lead: right after the high queue
 
 
 def queue_name(settings: Settings, priority: str) -> str:
-    """Return the RQ queue of a priority: ``<queue>-high``, ``<queue>`` or ``<queue>-low``."""
+    """Return the RQ queue of a priority: ``<queue>-high``, ``<queue>``, ``<queue>-low`` or ``<queue>-checks``."""
     return settings.queue if priority == "default" else f"{settings.queue}-{priority}"
 
 
 def queue_names(settings: Settings) -> list[str]:
     """Return every queue a worker listens to, in the order it takes jobs."""
-    return [queue_name(settings, priority) for priority in PRIORITIES]
+    return [queue_name(settings, priority) for priority in LISTEN_ORDER]
 
 
 def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:

@@ -17,6 +17,7 @@ from flask import Flask, Response
 from receiver import queueing
 from receiver import settings as settings_mod
 from receiver.app import configure_logging
+from receiver.metrics import view as metrics_view
 from receiver.settings import Settings
 from receiver.store.safetext import escape
 
@@ -65,6 +66,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.after_request(guard.secure)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics_view.bp)  # GET /metrics for Prometheus (docs/metrics.md)
     app.register_error_handler(404, not_found)
     app.register_error_handler(Exception, unforeseen)
     return app

@@ -2,8 +2,9 @@
 
 The checks are the webhook's own (``receiver.allowlist``, ``receiver.auth``)
 with the inspector's settings: ``DUMPER_INSPECT_ALLOWED_IPS`` and
-``DUMPER_INSPECT_AUTH`` (several pairs, for rotation). Only ``/healthz`` is
-open: it says nothing. Every answer carries a strict Content-Security-Policy
+``DUMPER_INSPECT_AUTH`` (several pairs, for rotation). ``/metrics`` also takes
+``DUMPER_METRICS_AUTH``, so Prometheus scrapes with credentials that open no
+page of captures. Only ``/healthz`` is open: it says nothing. Every answer carries a strict Content-Security-Policy
 (scripts and styles only from our own files, nothing inline), ``nosniff``,
 no referrer and no caching, since pages hold customer data.
 """
@@ -14,6 +15,7 @@ from flask import Response, current_app, g, request
 
 from receiver import allowlist, auth
 from receiver.logsafe import field
+from receiver.metrics.view import PATH as METRICS_PATH
 
 log = logging.getLogger("receiver.inspector")
 OPEN_PATHS = frozenset({"/healthz"})
@@ -64,7 +66,10 @@ def check() -> Response | None:
         return refuse(400, "bad request", str(exc), request.remote_addr)
     if not allowlist.is_allowed(ip, settings.inspect_allowed_networks):
         return refuse(403, "forbidden", "address not allowed", ip)
-    user = auth.authenticate(request.headers.get("Authorization"), settings.inspect_credentials)
+    credentials = settings.inspect_credentials
+    if request.path == METRICS_PATH:
+        credentials += settings.metrics_credentials
+    user = auth.authenticate(request.headers.get("Authorization"), credentials)
     if user is None:
         return refuse(401, "unauthorized", "missing or wrong credentials", ip)
     g.user = user

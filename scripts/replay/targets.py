@@ -118,12 +118,15 @@ class QueueTarget:
             return Outcome(ERROR, f"redis: {one_line(exc)}")
 
     def forget_finished(self, job_id):
-        """Delete the job ``job_id`` if it has already run; say whether it did."""
+        """Delete the job ``job_id`` if it has already run, or is lost to every queue; say whether it did."""
         try:
             job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
         except NoSuchJobError:
             return True  # it expired in between: enqueue again
-        if job.get_status(refresh=False) not in DONE_STATES:
+        status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED and self.queue.connection.lpos(self.queue.key, job_id) is None:
+            status = None  # "queued" in no queue: popped when a connection dropped (docs/operations.md), run it
+        if status is not None and status not in DONE_STATES:
             return False  # queued, started or waiting for a retry: it will run anyway
         job.delete()
         return True

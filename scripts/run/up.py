@@ -160,4 +160,5 @@ def print_inspector(url, env):
     """Print where the web inspector is and its credentials."""
     user, _, password = env["DUMPER_INSPECT_AUTH"].split(",")[0].partition(":")
     click.echo(f"inspector:  {url}/   user {user!r} password {password!r}")
+    click.echo(f"metrics:    {url}/metrics   (Prometheus; the same credentials, or DUMPER_METRICS_AUTH)")
     click.echo("            (Ctrl-C stops everything; a process that dies is restarted)\n")

@@ -6,7 +6,8 @@ a traceback from its teardown. Ours never exits on a connection error: it
 logs the outage once, waits for Redis with back-off, and starts working
 again. The job it had in hand is handed back to RQ's own recovery at once
 (its execution is marked expired and RQ retries it), instead of after the
-job's heartbeat lapses. Processing a capture twice is harmless: its events
+job's heartbeat lapses; a job it had popped but not started is put back at
+the front of its queue (``orphans.py``). Processing a capture twice is harmless: its events
 are deduplicated (see ``jobs.ledger``). Only SIGTERM/SIGINT (or the end of a
 ``--burst``) stop it.
 
@@ -32,7 +33,8 @@ from receiver.app import configure_logging
 
 from ..errors import load_routes, load_settings
 from ..ops.check import redact_url
-from .worker_outage import NotingQueue, Outage, Resilient, put_back_popped, recover
+from .orphans import RememberingQueue
+from .worker_outage import Outage, Resilient, popped_in_hand, recover
 
 WORKER_CLASSES = {
     "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
@@ -51,12 +53,14 @@ def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=
     """Return an RQ worker of ``worker_class`` listening on the configured queue."""
     connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
     # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
-    queues = [NotingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)]
+    queues = [
+        RememberingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)
+    ]
     built = WORKER_CLASSES[worker_class](
         queues,
         connection=connection,
         serializer=JSONSerializer,
-        queue_class=NotingQueue,
+        queue_class=RememberingQueue,  # notes each popped job id, so an outage right after a pop loses no job
         name=name,
         worker_ttl=WORKER_TTL,
         job_monitoring_interval=JOB_MONITORING_INTERVAL,
@@ -91,14 +95,12 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
             for signum in (signal.SIGINT, signal.SIGTERM):  # RQ's handlers point at the worker that quit
                 signal.signal(signum, request_stop)
         if failure is None or (built is not None and (built._stop_requested or built.stop_wanted)):
-            put_back_popped(queueing.connect(settings))  # a stop between pop and start leaves no orphan
             return 0
         outage.failed(failure)
         if not outage.wait_for_redis(queueing.connect(settings), stop):
             return 0
-        put_back_popped(queueing.connect(settings))
         if built is not None:
-            recover(built.connection, settings, built.in_hand)
+            recover(built.connection, settings, built.in_hand or popped_in_hand())
         name = None  # the old name may still be registered until its TTL lapses
     return 0
 

@@ -8,13 +8,10 @@ only when it answers or the worker is asked to stop.
 import logging
 import time
 
-from rq import Queue
-from rq.job import Job
-from rq.serializers import JSONSerializer
-from rq.utils import as_text
-
 from receiver import queueing
 from receiver.logsafe import one_line
+
+from .orphans import RememberingQueue, hand_back
 
 log = logging.getLogger("receiver.worker")
 FIRST_WAIT, MAX_WAIT = 0.5, 5.0
@@ -71,48 +68,6 @@ for _name in RQ_LOGGERS:
     logging.getLogger(_name).addFilter(QuietOutages())
 
 
-# Back at the queue's head, only if the job is still `queued` and not already in the list (atomic).
-PUT_BACK = """
-if redis.call('HGET', KEYS[2], 'status') == 'queued' and not redis.call('LPOS', KEYS[1], ARGV[1]) then
-  redis.call('LPUSH', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
-
-
-class NotingQueue(Queue):
-    """A Queue that remembers the job a worker popped until it starts, so it can be put back."""
-
-    # RQ pops from several queues with BLPOP: until the job is in the started registry it is in no
-    # list at all, and if Redis fails (or the worker stops) in between, nothing in RQ finds it again.
-    popped: tuple[str, str] | None = None  # (queue key, job id); one worker per process
-
-    @classmethod
-    def lpop(cls, queue_keys, timeout, connection=None):
-        """Put back a job popped before and never started, then pop as RQ does and remember what was popped."""
-        # RQ's dequeue loop retries on a connection error by itself: the next pop is where we learn of it.
-        put_back_popped(connection)
-        result = super().lpop(queue_keys, timeout, connection=connection)
-        if result is not None:
-            NotingQueue.popped = (as_text(result[0]), as_text(result[1]))
-        return result
-
-
-def put_back_popped(connection):
-    """Push the job popped but never started back onto its queue (kept in mind if Redis fails); never raise."""
-    if NotingQueue.popped is None or connection is None:
-        return
-    queue_key, job_id = NotingQueue.popped
-    try:
-        if connection.eval(PUT_BACK, 2, queue_key, Job.key_for(job_id), job_id):
-            log.warning("job %s was popped but never started: put back on its queue", job_id)
-    except queueing.REDIS_ERRORS as exc:
-        log.warning("could not put popped job %s back yet (%s)", job_id, one_line(exc))
-        return
-    NotingQueue.popped = None
-
-
 class Resilient:
     """Mix into an RQ worker class: remember the job in hand and the Redis error that stopped the worker."""
 
@@ -143,6 +98,7 @@ class Resilient:
     def execute_job(self, job, queue):
         """Execute ``job``, remembering it until it is done."""
         self.in_hand = (job.id, None, queue.name)
+        RememberingQueue.popped = None  # in hand now: ``in_hand`` covers it
         result = self.noted(super().execute_job, job, queue)
         self.in_hand = None
         return result
@@ -151,7 +107,6 @@ class Resilient:
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
         self.in_hand = (job.id, execution.composite_key, job.origin)
-        NotingQueue.popped = None  # started: RQ's own registry recovers it from here on
         return execution
 
     def heartbeat(self, timeout=None, pipeline=None):
@@ -159,6 +114,11 @@ class Resilient:
         result = self.noted(super().heartbeat, timeout, pipeline)
         if self.outage is not None and pipeline is None:
             self.outage.recovered()
+        if RememberingQueue.popped is not None and pipeline is None:
+            # RQ's dequeue loop got over an outage that struck between a pop and its job's start
+            queue_name, job_id = RememberingQueue.popped
+            hand_back(self.connection, queue_name, job_id)
+            RememberingQueue.popped = None
         return result
 
     def run_maintenance_tasks(self):
@@ -166,25 +126,21 @@ class Resilient:
         return self.noted(super().run_maintenance_tasks)
 
 
+def popped_in_hand():
+    """Return the job the worker popped and never started, as ``in_hand`` would hold it, and forget it."""
+    if RememberingQueue.popped is None:
+        return None
+    queue_name, job_id = RememberingQueue.popped
+    RememberingQueue.popped = None
+    return (job_id, None, queue_name)
+
+
 def recover(connection, settings, in_hand):
-    """Hand the job a worker had in hand when Redis failed back to RQ's recovery now; never raise."""
-    if not in_hand or in_hand[1] is None:
+    """Hand the job a worker had in hand (or had just popped) when Redis failed back to RQ now; never raise."""
+    if not in_hand:
         return
     job_id, execution_key, queue_name = in_hand
     try:
-        registry = Queue(queue_name, connection=connection, serializer=JSONSerializer).started_job_registry
-        # Expire the execution now (not when its heartbeat lapses); RQ's cleanup then retries the job,
-        # or files it as a dead letter when no retry is left, exactly as for any abandoned job.
-        if (
-            connection.zadd(registry.key, {execution_key: 0}, xx=True, ch=True)
-            or connection.zscore(registry.key, execution_key) is not None
-        ):
-            registry.cleanup()
-            log.warning("job %s was in hand when Redis failed: handed back to RQ for a retry", job_id)
-        # A failover can keep the registry entry but not the job's `started` status (two writes, and the
-        # master died between them): RQ's cleanup then drops the entry and leaves the job `queued` in no
-        # list. Put such a job back on its queue.
-        if connection.eval(PUT_BACK, 2, registry.get_queue().key, Job.key_for(job_id), job_id):
-            log.warning("job %s was in hand when Redis failed, and is `queued` again: put back on its queue", job_id)
+        hand_back(connection, queue_name, job_id, execution_key)
     except queueing.REDIS_ERRORS as exc:
         log.warning("could not hand job %s back at once (%s); RQ's maintenance will", job_id, one_line(exc))

@@ -1,0 +1,88 @@
+"""A job the worker popped from its queue when Redis failed is run again: put back, or retried at once.
+
+RQ pops with BLPOP when a worker listens on several queues, so a job popped
+just before Redis fails is in no queue and no registry. These tests pop a
+real job from the real queue as the worker's dequeue does, then take the
+recovery path the worker takes once Redis answers again.
+"""
+
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from receiver import queueing
+from receiver.settings import load
+from scripts.run.orphans import RememberingQueue, hand_back
+from scripts.run.worker import build_worker
+from scripts.run.worker_outage import recover
+from tests.helpers import read_kind
+from tests.test_worker_faults import capture_and_queue
+
+
+def settings_of(env, monkeypatch):
+    """Set ``env`` (with retries due at once) as the environment, as the jobs read it; return its settings."""
+    for name, value in {**env, "DUMPER_RETRY_INTERVALS": "1s"}.items():
+        monkeypatch.setenv(name, value)
+    return load()
+
+
+def pop(settings, connection):
+    """Pop the next job of the capture queue as the worker's dequeue does; return its id."""
+    key = queueing.get_queue(settings).key
+    RememberingQueue.lpop([key], None, connection=connection)
+    return RememberingQueue.popped[1]
+
+
+def event_ids(data_dir):
+    """Return the ids of the events written so far."""
+    return [event["event_id"] for event in read_kind(data_dir, "events")]
+
+
+def test_a_job_popped_just_before_an_outage_is_put_back_when_redis_answers(env, data_dir, redis_conn, monkeypatch):
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    worker = build_worker(settings)
+    assert pop(settings, worker.connection) == capture_id
+    queue = queueing.get_queue(settings)
+    assert queue.count == 0 and Job.fetch(capture_id, connection=redis_conn).get_status() == "queued"
+    worker.heartbeat()  # the first heartbeat that reaches Redis after the outage
+    assert queue.get_job_ids() == [capture_id] and RememberingQueue.popped is None
+    build_worker(settings).work(burst=True, logging_level="WARNING")
+    assert event_ids(data_dir) == ["held-1"]
+    assert Job.fetch(capture_id, connection=redis_conn).get_status() == "finished" and queue.count == 0
+
+
+def test_a_job_whose_start_reached_redis_is_retried_at_once(env, data_dir, redis_conn, monkeypatch):
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    worker = build_worker(settings)
+    pop(settings, worker.connection)
+    job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
+    worker.prepare_execution(job)  # the start was applied, then the answer was lost with the connection
+    recover(worker.connection, settings, (capture_id, None, job.origin))  # the execution key never came back
+    assert capture_id not in queueing.get_queue(settings).started_job_registry
+    assert job.get_status(refresh=True) in ("scheduled", "queued")
+
+
+def test_a_pop_the_restarted_redis_forgot_is_not_queued_twice(env, redis_conn, monkeypatch):
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    queue = queueing.get_queue(settings)
+    # the AOF kept the job in its queue but not the pop: the job is where it was, and stays there once
+    assert hand_back(redis_conn, queue.name, capture_id) == "nothing to do"
+    assert queue.get_job_ids() == [capture_id]
+
+
+def test_a_start_whose_status_the_failover_lost_is_put_back(env, data_dir, redis_conn, monkeypatch):
+    # What the new master held in tests/test_scale_out.py: the started-registry entry, the job `queued`.
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    worker = build_worker(settings)
+    pop(settings, worker.connection)
+    job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
+    execution = worker.prepare_execution(job)
+    redis_conn.hset(job.key, "status", "queued")  # the status write did not reach the replica
+    queue = queueing.get_queue(settings)
+    assert hand_back(redis_conn, queue.name, capture_id, execution.composite_key) == "requeued"
+    assert queue.get_job_ids() == [capture_id] and capture_id not in queue.started_job_registry
+    build_worker(settings).work(burst=True, logging_level="WARNING")
+    assert event_ids(data_dir) == ["held-1"]
