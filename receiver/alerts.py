@@ -1,6 +1,7 @@
 """E-mail the operators when captures stop flowing: retries, dead letters, a stuck backlog, Redis away.
 
-``AlertMonitor.observe(snapshot)`` decides which conditions hold and sends at
+``AlertMonitor.observe(snapshot)`` decides which conditions hold (their text
+is ``alert_text``'s) and sends at
 most one e-mail per ``DUMPER_ALERT_EVERY`` across processes and restarts: the
 time of the last alert sent is kept in ``DATA_DIR/spool/alerts.json`` (0600,
 replaced atomically), and a non-blocking flock on ``spool/alerts.lock`` lets
@@ -16,14 +17,13 @@ makes it mail on every call.
 import fcntl
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any
 
-from . import capture, cursor, jsonl, mailer, statefile
+from . import cursor, jsonl, mailer, statefile
+from .alert_text import Found, body, conditions, subject
 from .settings import Settings
 
 log = logging.getLogger("receiver.alerts")
@@ -31,135 +31,10 @@ log = logging.getLogger("receiver.alerts")
 SENT, SUPPRESSED, NOTHING, FAILED, DISABLED = "sent", "suppressed", "nothing", "failed", "disabled"
 STATE_FILE = "alerts.json"
 LOCK_FILE = "alerts.lock"
-SUBJECT_PREFIX = "[smartech-dumper]"
-UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
 class Busy(Exception):
     """Another process is deciding on an alert right now."""
-
-
-class Found(TypedDict, total=False):
-    """Hold the alert conditions that hold; a key is present only for a condition that does."""
-
-    dead: int
-    retrying: int
-    unreadable: bool
-    pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
-    redis: float  # seconds Redis has been down
-
-
-def duration(seconds: float) -> str:
-    """Return ``seconds`` as its two largest units, e.g. ``45s``, ``5m``, ``2h 5m``, ``3d 4h``."""
-    left = max(0, int(seconds))
-    parts: list[str] = []
-    for unit, size in UNITS:
-        if left >= size or (unit == "s" and not parts):
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return " ".join(parts[:2])
-
-
-def plural(count: int, word: str) -> str:
-    """Return ``"1 word"`` or ``"N words"``."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
-    """Return the alert conditions that hold, as ``{"dead": n, "retrying": n, "pending": (n, age), "redis": s}``."""
-    found: Found = {}
-    failed = snapshot.get("failed_count")
-    if failed:
-        found["dead"] = failed
-    if snapshot.get("retrying"):
-        found["retrying"] = snapshot["retrying"]
-    if snapshot.get("backlog_unreadable"):
-        found["unreadable"] = True
-    pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
-    if pending and age is not None and age > settings.alert_pending_after:
-        found["pending"] = (pending, age)
-    down = snapshot.get("redis_down_for")
-    if down is not None and down > settings.alert_redis_after:
-        found["redis"] = down
-    return found
-
-
-def subject(found: Found) -> str:
-    """Return the subject, e.g. ``[smartech-dumper] 3 dead letters, 120 captures waiting, Redis down 5m``."""
-    parts = []
-    if "dead" in found:
-        parts.append(plural(found["dead"], "dead letter"))
-    if "retrying" in found:
-        parts.append(f"{plural(found['retrying'], 'job')} retrying")
-    if "unreadable" in found:
-        parts.append("captures backlog unreadable")
-    if "pending" in found:
-        parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
-    if "redis" in found:
-        parts.append(f"Redis down {duration(found['redis'])}")
-    return f"{SUBJECT_PREFIX} {', '.join(parts)}"
-
-
-def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float) -> str:
-    """Return the e-mail text: what is wrong, and what the operator should do about it."""
-    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = [f"smartech-dumper on {socket.gethostname()} needs attention ({when}).", ""]
-    if "dead" in found:
-        text += [
-            f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
-            f"RQ's failed registry of queue {settings.queue!r}.",
-            f"First error: {snapshot.get('first_error') or 'not available'}",
-            "Their captures are safe on disk. Fix the cause, then requeue them:",
-            "  smartech-dumper failed list            # one line per failed job",
-            "  smartech-dumper failed show ID         # the full traceback of one",
-            "  smartech-dumper failed requeue --all   # put every one back on the queue",
-            "",
-        ]
-    if "retrying" in found:
-        text += [
-            f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
-            f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
-            "met a fault of its own (disk, permissions, Redis): read the worker's log.",
-            "",
-        ]
-    if "unreadable" in found:
-        text += [
-            f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
-            "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
-            "(receiver.status and receiver.forwarder lines) and fix the file it names.",
-            "",
-        ]
-    if "pending" in found:
-        count, age = found["pending"]
-        text += [
-            f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
-            f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
-            f"{duration(settings.alert_pending_after)}).",
-            f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}.",
-        ]
-        if "redis" in found:
-            text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
-        else:
-            text += [
-                "Redis answers, so the forwarder is not running or is stuck: check that "
-                "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
-                "and read its log for receiver.forwarder errors.",
-                "",
-            ]
-    if "redis" in found:
-        text += [
-            f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
-            "are still answered and captured to disk, but nothing is queued or processed.",
-            "Start or repair Redis; `smartech-dumper check` shows whether this host reaches it. "
-            "Waiting captures are forwarded automatically once it answers.",
-            "",
-        ]
-        if snapshot.get("failed_count") is None:
-            text += ["Dead letters cannot be counted while Redis is down.", ""]
-    text.append(
-        f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
-    )
-    return "\n".join(text) + "\n"
 
 
 def read_last_sent(path: str) -> float | None:

@@ -10,7 +10,8 @@ import pytest
 from conftest import free_port
 from smtp_server import smtp_server
 
-from receiver.alerts import AlertMonitor, duration
+from receiver.alert_text import duration
+from receiver.alerts import AlertMonitor
 from receiver.settings import load
 
 EMAILS = ("ops@example.com", "oncall@example.com")

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import create_app as create_receiver
 from receiver import queueing
-from receiver.alerts import conditions
+from receiver.alert_text import conditions
 from receiver.inspector import create_app as create_inspector
 from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.settings import SettingsError, load

@@ -7,90 +7,27 @@ whose ``event_id`` it has already written. Captures are streamed, so a replay
 of millions of captures runs in the memory of a few.
 """
 
-import hashlib
-import os
 import sys
-from dataclasses import replace
 
 import click
 from click.core import ParameterSource
 
-from receiver import queueing
 from receiver.store.safetext import escape
-from receiver.store.select import by_ids, capture_reader, check_ids_exist, matching, select
+from receiver.store.select import capture_reader, check_ids_exist
 from receiver.store.timeexpr import utc_now
 
-from ..errors import load_settings, reading_errors
-from ..ops.check import redact_url
-from ..ops.send import URL_SCHEMES
-from ..view.options import data_dir_option, filter_options, normal_id
+from ..errors import reading_errors
+from ..view.options import data_dir_option, filter_options
 from ..view.output import warn
 from .resume import ResumeError, ResumeState
 from .run import ReplayRun, stop_on_signals
-from .targets import HttpTarget, QueueTarget
+from .selection import read_ids, selection_key, stream, up_to_start
+from .targets import build_target
 
 USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_ERRORS = 20
 MAX_CONCURRENCY = 64
-
-
-def read_ids(ids, ids_file):
-    """Return the capture ids given with ``--id`` and ``--ids-from``, checked and de-duplicated."""
-    given = list(ids) + ([line for line in (raw.strip() for raw in ids_file) if line] if ids_file else [])
-    return sorted({normal_id(text) for text in given})
-
-
-def build_target(url, user, password, timeout, keep_path, enqueue):
-    """Return the target named by the options, or raise a usage error."""
-    if bool(url) == bool(enqueue):
-        raise click.UsageError("choose exactly one target: --to URL or --enqueue")
-    if enqueue:
-        if keep_path:
-            raise click.UsageError("--keep-path goes with --to, not --enqueue")
-        settings = load_settings()
-        try:
-            queue = queueing.get_queue(settings)
-            queue.connection.ping()
-        except queueing.REDIS_ERRORS as exc:
-            raise click.ClickException(
-                escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}")
-            ) from None
-        return QueueTarget(settings, queue)
-    if not url.startswith(URL_SCHEMES):
-        raise click.BadParameter("must start with http:// or https://", param_hint="--to")
-    if (user is None) != (password is None):
-        raise click.BadParameter("give both --user and --password, or neither", param_hint="--user/--password")
-    return HttpTarget(url, user, password, timeout, keep_path)
-
-
-def selection_key(data_dir, filters, files, ids):
-    """Return what identifies this replay's selection in a resume state file."""
-    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest() if ids else None
-    return {
-        "data_dir": os.path.abspath(data_dir),
-        "filters": filters.describe(),
-        "files": [os.path.abspath(path) for path in files],
-        "ids_sha256": digest,
-    }
-
-
-def stream(data_dir, filters, files, ids, reader):
-    """Return the selected captures as ``(record, Analysis)`` pairs."""
-    if ids:
-        return matching(by_ids(data_dir, ids, reader), filters, warn=warn)
-    return select(data_dir, filters, reader, files=files, warn=warn)
-
-
-def up_to_start(filters, started):
-    """Resolve the window against ``started`` and end it there at the latest.
-
-    A replay into our own receiver must never pick up the captures it creates, and a
-    resumed replay must select what the first run selected.
-    """
-    filters = replace(filters, now=started)
-    until = filters.window()[1]
-    return filters if until is not None and until <= started else replace(filters, until=started.isoformat())
 
 
 EPILOG = """\b

@@ -10,17 +10,22 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import click
 import requests
 from requests.auth import HTTPBasicAuth
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from receiver import queueing
 from receiver.capture import body_bytes
 from receiver.logsafe import one_line
 from receiver.queueing import REDIS_ERRORS, enqueue_capture
+from receiver.store.safetext import escape
 
-from ..ops.send import reason
+from ..errors import load_settings
+from ..ops.check import redact_url
+from ..ops.send import URL_SCHEMES, reason
 
 OK, STATUS, ERROR = "ok", "status", "error"
 USER_AGENT = "smartech-dumper-replay"
@@ -134,3 +139,26 @@ class QueueTarget:
     def close(self):
         """Release the Redis connection."""
         self.queue.connection.close()
+
+
+def build_target(url, user, password, timeout, keep_path, enqueue):
+    """Return the target named by the options, or raise a usage error."""
+    if bool(url) == bool(enqueue):
+        raise click.UsageError("choose exactly one target: --to URL or --enqueue")
+    if enqueue:
+        if keep_path:
+            raise click.UsageError("--keep-path goes with --to, not --enqueue")
+        settings = load_settings()
+        try:
+            queue = queueing.get_queue(settings)
+            queue.connection.ping()
+        except queueing.REDIS_ERRORS as exc:
+            raise click.ClickException(
+                escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}")
+            ) from None
+        return QueueTarget(settings, queue)
+    if not url.startswith(URL_SCHEMES):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--to")
+    if (user is None) != (password is None):
+        raise click.BadParameter("give both --user and --password, or neither", param_hint="--user/--password")
+    return HttpTarget(url, user, password, timeout, keep_path)
