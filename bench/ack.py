@@ -33,8 +33,8 @@ from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scra
 from .report import median, ratio, table
 
 # gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
-SETTINGS = [("gevent", 4, 1), ("gevent", 2, 1), ("gevent", 6, 1)]
-DEFAULT_SETTING = ("gevent", 4, 1)  # receiver/gunicorn_conf.py and DEFAULT_WEB_PROCESSES today
+DEFAULT_SETTING = ("gevent", settings_mod.DEFAULT_WEB_PROCESSES, 1)  # what `serve` runs without WEB_CONCURRENCY
+SETTINGS = [DEFAULT_SETTING] + [("gevent", n, 1) for n in (2, 4, 6) if n != settings_mod.DEFAULT_WEB_PROCESSES]
 CONFIGURATIONS = [
     ("ours", {}, True),
     ("ours-fsync-off", {"DUMPER_FSYNC": "false"}, True),

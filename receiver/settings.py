@@ -50,7 +50,8 @@ DEFAULT_ALERT_REDIS_AFTER = "1m"
 DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
 DEFAULT_ALERT_FROM = "smartech-dumper@localhost"
 DEFAULT_BODY_TIMEOUT = "60s"
-DEFAULT_WEB_PROCESSES = 4  # chosen by `make bench` on 2 cores (README, Performance)
+# One gevent process per CPU: `make bench` on 2 cores found 2 processes ahead of 4 and 6 (docs/performance.md).
+DEFAULT_WEB_PROCESSES = os.cpu_count() or 2
 DEFAULT_WEB_CONNECTIONS = 1000
 # Far above a real Smartech batch; a capture with more events is rejected (3 MB of `{}` would be 1,000,000).
 DEFAULT_MAX_EVENTS = 10000
