@@ -6,11 +6,16 @@ real job from the real queue as the worker's dequeue does, then take the
 recovery path the worker takes once Redis answers again.
 """
 
+import threading
+
+import pytest
+from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from receiver import queueing
 from receiver.settings import load
+from scripts.run import orphans
 from scripts.run.orphans import RememberingQueue, hand_back
 from scripts.run.worker import build_worker
 from scripts.run.worker_outage import recover
@@ -86,3 +91,39 @@ def test_a_start_whose_status_the_failover_lost_is_put_back(env, data_dir, redis
     assert queue.get_job_ids() == [capture_id] and capture_id not in queue.started_job_registry
     build_worker(settings).work(burst=True, logging_level="WARNING")
     assert event_ids(data_dir) == ["held-1"]
+
+
+def test_a_job_whose_worker_died_between_pop_and_start_is_put_back_by_another_workers_maintenance(
+    env, data_dir, redis_conn, monkeypatch
+):
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    pop(settings, redis_conn)
+    RememberingQueue.popped = None  # the worker that popped it was SIGKILLed: nobody remembers it in memory
+    queue = queueing.get_queue(settings)
+    assert queue.count == 0 and redis_conn.zcard(orphans.POPPED_KEY) == 1  # only Redis's record is left
+    monkeypatch.setattr(orphans, "SWEEP_AFTER", 0.0)
+    build_worker(settings).run_maintenance_tasks()  # any live worker's maintenance
+    assert queue.get_job_ids() == [capture_id] and redis_conn.zcard(orphans.POPPED_KEY) == 0
+    build_worker(settings).work(burst=True, logging_level="WARNING")
+    assert event_ids(data_dir) == ["held-1"]
+
+
+def test_a_job_that_started_leaves_no_pop_record_and_the_sweep_keeps_its_hands_off(
+    env, data_dir, redis_conn, monkeypatch
+):
+    settings = settings_of(env, monkeypatch)
+    capture_id = capture_and_queue(env)
+    build_worker(settings).work(burst=True, logging_level="WARNING")
+    assert redis_conn.zcard(orphans.POPPED_KEY) == 0
+    assert orphans.sweep(redis_conn, older_than=0) == 0 and queueing.get_queue(settings).count == 0
+    assert Job.fetch(capture_id, connection=redis_conn).get_status() == "finished"
+
+
+def test_an_idle_pop_waits_for_a_job_and_times_out_as_blpop_does(env, redis_conn, monkeypatch):
+    settings = settings_of(env, monkeypatch)
+    key = queueing.get_queue(settings).key
+    with pytest.raises(DequeueTimeout):
+        RememberingQueue.lpop([key], 1, connection=redis_conn)
+    threading.Timer(0.3, redis_conn.rpush, (key, "01LATE")).start()
+    assert RememberingQueue.lpop([key], 5, connection=redis_conn) == (key, "01LATE")

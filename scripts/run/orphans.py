@@ -1,22 +1,49 @@
-"""Hand back a job a worker took from its queue when Redis failed before the job was done.
+"""Hand back a job a worker took from its queue when Redis failed, or the worker died, before the job started.
 
 With several queues RQ dequeues with BLPOP, which leaves no trace: a job
 popped just before Redis fails (or restarts from an AOF that kept the pop but
-not what followed) is in no queue and no registry, and RQ never runs it. The
-worker remembers what it popped and, once Redis answers, puts such a job back
-at the front of its queue, or expires its execution so RQ's own recovery
-retries it. Failure policy: Redis errors propagate to the caller, which
-retries at its next recovery point; nothing else is raised.
+not what followed), or just before its worker is killed, is in no queue and no
+registry, and RQ never runs it. So our workers pop with one Lua script that
+also records the pop in ``POPPED_KEY`` (a sorted set scored by time), and
+remove the record once the job has started. Any worker's maintenance puts
+back the jobs of records older than ``SWEEP_AFTER`` that are still queued in
+no list. A live worker also remembers what it popped and, once Redis answers,
+puts it back at once, or expires its execution so RQ's own recovery retries
+it. Failure policy: Redis errors propagate to the caller, which retries at its
+next recovery point; nothing else is raised.
 """
 
 import logging
+import time
 
 import redis
 from rq import Queue
+from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 log = logging.getLogger("receiver.worker")
+POPPED_KEY = "smartech-dumper:popped"  # "<queue key>|<job id>" scored by the time it was popped
+POLL_INTERVAL = 0.05  # an idle worker asks every 50 ms: a script cannot block as BLPOP does
+SWEEP_AFTER = 60.0  # a pop is followed by its start within milliseconds; a record this old is an orphan's
+SWEEP_BATCH = 1000
+# Pop the first job of the first non-empty queue and record the pop, in one step nothing can split.
+POP_AND_RECORD = """
+local popped = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local id = redis.call('LPOP', KEYS[i])
+  if id then
+    redis.call('ZADD', popped, ARGV[1], KEYS[i] .. '|' .. id)
+    return {KEYS[i], id}
+  end
+end
+return false
+"""
+
+
+def record_of(queue_name: str, job_id: str) -> str:
+    """Return the ``POPPED_KEY`` member of a job popped from ``queue_name``."""
+    return f"{Queue.redis_queue_namespace_prefix}{queue_name}|{job_id}"
 
 
 class RememberingQueue(Queue):
@@ -26,12 +53,20 @@ class RememberingQueue(Queue):
 
     @classmethod
     def lpop(cls, queue_keys, timeout, connection=None):  # type: ignore[no-untyped-def]
-        """Pop as RQ does, and note what was popped before anything else can fail."""
-        result = super().lpop(queue_keys, timeout, connection=connection)
-        if result is not None:
-            key, job_id = (part.decode() if isinstance(part, bytes) else part for part in result)
-            RememberingQueue.popped = (key.removeprefix(Queue.redis_queue_namespace_prefix), job_id)
-        return result
+        """Pop as RQ does (queues in order, waiting up to ``timeout``), recording the pop in Redis too."""
+        assert connection is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            result = connection.eval(POP_AND_RECORD, len(queue_keys) + 1, *queue_keys, POPPED_KEY, time.time())
+            if result:
+                key, job_id = (part.decode() if isinstance(part, bytes) else part for part in result)
+                RememberingQueue.popped = (key.removeprefix(Queue.redis_queue_namespace_prefix), job_id)
+                return key, job_id
+            if deadline is None:
+                return None
+            if time.monotonic() >= deadline:
+                raise DequeueTimeout(timeout, queue_keys)
+            time.sleep(POLL_INTERVAL)
 
     @classmethod
     def dequeue_any(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -76,3 +111,22 @@ def hand_back(connection: redis.Redis, queue_name: str, job_id: str, execution_k
         log.warning("job %s was dequeued when Redis failed: put back at the front of %s", job_id, queue_name)
         return "requeued"
     return "nothing to do"
+
+
+def started(connection: redis.Redis, queue_name: str, job_id: str) -> None:
+    """Drop the record of a pop whose job has started: RQ's registries cover it from here."""
+    connection.zrem(POPPED_KEY, record_of(queue_name, job_id))
+
+
+def sweep(connection: redis.Redis, older_than: float | None = None) -> int:
+    """Put back the jobs of pop records older than ``older_than`` s (``SWEEP_AFTER``) that never started."""
+    returned, age = 0, SWEEP_AFTER if older_than is None else older_than
+    stale = connection.zrangebyscore(POPPED_KEY, 0, time.time() - age, start=0, num=SWEEP_BATCH)
+    for member in stale:
+        key, _, job_id = member.decode().rpartition("|")
+        queue = Queue(key.removeprefix(Queue.redis_queue_namespace_prefix), connection=connection)
+        if put_back(connection, queue, job_id):
+            log.warning("job %s was popped by a worker that never started it: put back at the front", job_id)
+            returned += 1
+        connection.zrem(POPPED_KEY, member)
+    return returned

@@ -11,6 +11,7 @@ import time
 from receiver import queueing
 from receiver.logsafe import one_line
 
+from . import orphans
 from .orphans import RememberingQueue, hand_back
 
 log = logging.getLogger("receiver.worker")
@@ -107,6 +108,7 @@ class Resilient:
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
         self.in_hand = (job.id, execution.composite_key, job.origin)
+        self.noted(orphans.started, self.connection, job.origin, job.id)
         return execution
 
     def heartbeat(self, timeout=None, pipeline=None):
@@ -122,8 +124,10 @@ class Resilient:
         return result
 
     def run_maintenance_tasks(self):
-        """Run RQ's maintenance, noting a Redis error."""
-        return self.noted(super().run_maintenance_tasks)
+        """Run RQ's maintenance and put back jobs whose worker died between pop and start, noting a Redis error."""
+        result = self.noted(super().run_maintenance_tasks)
+        self.noted(orphans.sweep, self.connection)
+        return result
 
 
 def popped_in_hand():
