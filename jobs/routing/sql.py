@@ -18,27 +18,14 @@ from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engin
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
+from jobs.normalise import EVENT_FIELDS
 from receiver import jsonl
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"
-TEXT_COLUMNS = (
-    "capture_id",
-    "source",
-    "received_at",
-    "panel",
-    "webhook_name",
-    "channel",
-    "activity",
-    "foreignkey",
-    "identity",
-    "journey_name",
-    "msgid",
-    "ts",
-    "ts_raw",
-    "route",
-)
 JSON_COLUMNS = ("custom_params", "att_params", "payload_params", "raw", "warnings")
+# Every other field of a normalised event is text, and the route that sent it too: one list, the event's.
+TEXT_COLUMNS = (*(field for field in EVENT_FIELDS if field != "event_id" and field not in JSON_COLUMNS), "route")
 SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
 # Plain PostgreSQL schemes get psycopg (3), the driver we install: SQLAlchemy 2.0 picks psycopg2 for
 # postgresql:// and knows no postgres:// at all (the spelling Heroku and many tools give).
