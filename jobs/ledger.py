@@ -19,27 +19,37 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from receiver import jsonl
-from receiver.cursor import spool_dir
+from receiver.cursor import SPOOL, spool_dir
 from receiver.lines import complete_lines
 from receiver.settings import Settings
+
+from . import repeats
 
 INDEX_FILE = "ledger.sqlite3"
 KEY_FIELDS = {jsonl.EVENTS: "event_id", jsonl.REJECTS: "capture_id"}
 BUSY_TIMEOUT_MS = 30_000
 IN_CHUNK = 500  # ids per SELECT ... IN (...)
 PRUNE_EVERY = 3600.0
-SCHEMA = """
+# The index's layout; an index of another version is dropped and rebuilt from the files.
+SCHEMA_VERSION = 2
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, inode INTEGER, size INTEGER, day TEXT);
 CREATE TABLE IF NOT EXISTS seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode INTEGER, offset INTEGER,
-                                 PRIMARY KEY (kind, key));
+                                 capture TEXT, repeat_of TEXT, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS seen_by_file ON seen (path, inode, offset);
 CREATE INDEX IF NOT EXISTS seen_by_day ON seen (day);
 """
+    + repeats.SCHEMA
+)
+OLD_TABLES = ("files", "seen", "contents")
+Seen = tuple[str | None, str | None]  # the capture that wrote a key, and the line's repeat_of
 # (pid, data dir) -> connection: a forked work horse must not share its parent's
 _open: dict[tuple[int, str], sqlite3.Connection] = {}
 _pruned: dict[tuple[int, str], float] = {}  # (pid, data dir) -> when this process last pruned
@@ -54,9 +64,26 @@ def connect(data_dir: str) -> sqlite3.Connection:
         )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")  # derived data: the files say what is true
-        connection.executescript(SCHEMA)
+        migrate(connection)
         _open[key] = connection
     return _open[key]
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Give the index this version's tables: one of another version is dropped, to be rebuilt from the files."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            for table in OLD_TABLES:
+                connection.execute(f"DROP TABLE IF EXISTS {table}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def window_days(settings: Settings, extra_day: str, now: datetime | None = None) -> list[str]:
@@ -66,13 +93,18 @@ def window_days(settings: Settings, extra_day: str, now: datetime | None = None)
     return sorted(days | {extra_day})
 
 
-def key_of(kind: str, line: bytes) -> str | None:
-    """Return the id a data line is known by, or None for a line that is not a record."""
+def line_rows(kind: str, line: bytes, day: str) -> tuple[tuple[str, str | None, str | None] | None, repeats.Row | None]:
+    """Return ``(key, capture, repeat_of)`` and the ``contents`` row of a data line; None for what it lacks."""
     try:
-        value = json.loads(line).get(KEY_FIELDS[kind])
+        record = json.loads(line)
+        value = record.get(KEY_FIELDS[kind])
     except (ValueError, AttributeError):
-        return None
-    return None if value is None else str(value)
+        return None, None
+    if value is None:
+        return None, None
+    capture, repeat_of = record.get("capture_id"), record.get("repeat_of")
+    seen = (str(value), None if capture is None else str(capture), None if repeat_of is None else str(repeat_of))
+    return seen, repeats.row_of(record, day) if kind == jsonl.EVENTS else None
 
 
 def read_from(path: str, start: int) -> Iterator[tuple[int, bytes]]:
@@ -97,13 +129,15 @@ def catch_up(connection: sqlite3.Connection, kind: str, day: str, path: str, sta
             )
     elif row is not None and row[0] == stat.st_ino:
         return  # a .gz only ever changes by being replaced
-    end, rows = start, []
+    end, rows, contents = start, [], []
     for offset, line in read_from(path, start):
-        key = key_of(kind, line)
-        if key is not None:
-            rows.append((kind, key, day, path, stat.st_ino, offset))
+        seen, content = line_rows(kind, line, day)
+        if seen is not None:
+            rows.append((kind, seen[0], day, path, stat.st_ino, offset, seen[1], seen[2]))
+            contents.append(content)
         end = offset + len(line)
-    connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?)", rows)
+    connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    repeats.remember(connection, contents)
     size = stat.st_size if path.endswith(".gz") else end
     connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, stat.st_ino, size, day))
 
@@ -122,19 +156,34 @@ def catch_up_window(
             catch_up(connection, kind, each, path, stat)
 
 
-def seen_keys(connection: sqlite3.Connection, kind: str, keys: list[str]) -> set[str]:
-    """Return which of ``keys`` the index holds."""
-    found: set[str] = set()
+def seen_keys(connection: sqlite3.Connection, kind: str, keys: list[str]) -> dict[str, Seen]:
+    """Return the ``keys`` the index holds, each with the capture that wrote it and its ``repeat_of``."""
+    found: dict[str, Seen] = {}
     for begin in range(0, len(keys), IN_CHUNK):
         chunk = keys[begin : begin + IN_CHUNK]
         marks = ",".join("?" * len(chunk))
+        query = f"SELECT key, capture, repeat_of FROM seen WHERE kind = ? AND key IN ({marks})"
         found.update(
-            key
-            for (key,) in connection.execute(
-                f"SELECT key FROM seen WHERE kind = ? AND key IN ({marks})", (kind, *chunk)
-            )
+            (key, (capture, repeat_of)) for key, capture, repeat_of in connection.execute(query, (kind, *chunk))
         )
     return found
+
+
+def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
+    """Return which of ``keys`` the host's index holds, read-only; nothing when there is no index (yet)."""
+    path = os.path.join(data_dir, SPOOL, INDEX_FILE)
+    try:
+        connection = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return {}
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            return {}  # an index the next worker rebuilds: nothing it says holds for this version
+        return seen_keys(connection, kind, keys)
+    except sqlite3.OperationalError:  # a locked or half-made index: say nothing rather than fail the reader
+        return {}
+    finally:
+        connection.close()
 
 
 def prune(connection: sqlite3.Connection, settings: Settings) -> None:
@@ -146,35 +195,50 @@ def prune(connection: sqlite3.Connection, settings: Settings) -> None:
     oldest = window_days(settings, "9999-12-31")[0]
     connection.execute("DELETE FROM seen WHERE day < ?", (oldest,))
     connection.execute("DELETE FROM files WHERE day < ?", (oldest,))
+    connection.execute("DELETE FROM contents WHERE day < ?", (oldest,))
 
 
-def write_once(settings: Settings, kind: str, day: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Append the ``records`` of ``kind`` whose ids were not written within the window; return those."""
+def write_once(
+    settings: Settings, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """Append the ``records`` of ``kind`` not written within the window; return those.
+
+    A record also counts as written when its alias (the id an older rule gave it, ``jobs.upgrade``) is in the
+    index. Events get ``repeat_of``: found for those written now (``jobs.repeats``), read back for the others.
+    """
     connection = connect(settings.data_dir)
     prune(connection, settings)
     path = jsonl.day_path(settings.data_dir, kind, day)
     jsonl.ensure_dir(settings.data_dir)
+    aliases = aliases or [None] * len(records)
     with jsonl.locked(path) as fd:
         connection.execute("BEGIN IMMEDIATE")
         try:
             catch_up_window(connection, settings, kind, day, fd, path)
             keys = [str(record[KEY_FIELDS[kind]]) for record in records]
-            known, fresh, fresh_keys = seen_keys(connection, kind, keys), [], []
-            for key, record in zip(keys, records):
-                if key not in known:
-                    known.add(key)
+            known = seen_keys(connection, kind, keys + [alias for alias in aliases if alias is not None])
+            fresh, fresh_keys, taken = [], [], set()
+            for key, alias, record in zip(keys, aliases, records):
+                if key in known:
+                    if kind == jsonl.EVENTS:
+                        record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
+                elif alias not in known and key not in taken:
+                    taken.add(key)
                     fresh.append(record)
                     fresh_keys.append(key)
             if fresh:
+                if kind == jsonl.EVENTS:
+                    repeats.mark(connection, fresh, day, settings.repeat_window)
                 lines = [jsonl.encode_line(record) for record in fresh]
                 offset = jsonl.locked_append(fd, b"".join(lines))
                 if settings.fsync:
                     os.fdatasync(fd)
                 inode, rows = os.fstat(fd).st_ino, []
-                for key, line in zip(fresh_keys, lines):
-                    rows.append((kind, key, day, path, inode, offset))
+                for key, record, line in zip(fresh_keys, fresh, lines):
+                    repeat_of = record.get("repeat_of")
+                    rows.append((kind, key, day, path, inode, offset, record.get("capture_id"), repeat_of))
                     offset += len(line)
-                connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?)", rows)
+                connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, inode, offset, day))
             connection.execute("COMMIT")
         except BaseException:

@@ -11,8 +11,9 @@ Time is linear in the payload: names and words are read with string methods
 (``jobs.vocabulary``), never a regular expression, and previews of sent
 values are cut before ``repr`` does any work on them.
 
-Event ids follow ``jobs.eventid``: the Smartech ``guid``, else a hash of the
-event as sent.
+Event ids follow ``jobs.eventid``: the Smartech ``guid``, else the capture's
+id and the event's position in it; ``repeat_of`` is left null for the ledger
+to fill (``jobs.repeats``).
 
 Timestamps: Smartech's ``ts`` is ``yymmddHHMMSS`` with no zone, so ``ts`` is a
 naive ISO 8601 string (``2018-12-12T12:07:08``) in whatever zone the panel
@@ -24,12 +25,13 @@ import reprlib
 from collections.abc import Iterable
 from typing import Any
 
-from .eventid import MAX_GUID_CHARS, EventIds, guid_id
+from .eventid import MAX_GUID_CHARS, guid_id, hash_ids, position_id
 from .timestamps import parse_smartech_ts, parse_unix_ts
 from .vocabulary import WEBHOOK_CHANNELS, activity_word, split_webhook_name
 
 EVENT_FIELDS = (
     "event_id",
+    "repeat_of",
     "capture_id",
     "source",
     "received_at",
@@ -159,7 +161,7 @@ def smartech_event(record: dict[str, Any], event: dict[str, Any]) -> None:
         warnings.append(f"cannot tell the activity from webhook_name {preview(name)}")
     record["event_id"] = guid_id(param(params, event, "guid"))
     if record["event_id"] is not None and len(record["event_id"]) > MAX_GUID_CHARS:
-        warnings.append(f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event")
+        warnings.append(f"guid longer than {MAX_GUID_CHARS} characters; the event id is its place in the capture")
         record["event_id"] = None
     record["foreignkey"] = param(params, event, "foreignkey")
     record["identity"] = param(params, event, "identity")
@@ -206,16 +208,19 @@ def count_events(value: Any) -> int:
 def normalise(value: Any, capture: Any, warnings: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Return the events of a decoded payload, each carrying ``warnings`` plus its own."""
     capture = capture if isinstance(capture, dict) else {}
-    events, ids = [], EventIds(capture.get("source"))
-    for panel, event in split_payload(value):
+    events = []
+    for position, (panel, event) in enumerate(split_payload(value)):
         record = base_event(capture, panel, event)
         if panel is None:
             email_api_event(record, event)
         else:
             smartech_event(record, event)
         if record["event_id"] is None:
-            # A TRANSID is not enough (two clicks of one mail share it and the TIMESTAMP): hash the whole event.
-            record["event_id"] = ids.next_id(panel, event)
+            # No guid: this delivery's place is the event's identity (a repeated open is a new event).
+            record["event_id"] = position_id(capture.get("id"), position)
         record["warnings"] = list(warnings) + record["warnings"]
         events.append(record)
+    unplaced = [record for record in events if record["event_id"] is None]  # a hand-made capture without an id
+    for record, hashed in zip(unplaced, hash_ids(capture.get("source"), [(r["panel"], r["raw"]) for r in unplaced])):
+        record["event_id"] = hashed
     return events

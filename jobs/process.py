@@ -8,8 +8,10 @@ raised so RQ retries the job and finally keeps it in the FailedJobRegistry.
 Without a routes file the job's only Redis call of its own is one pipelined
 HINCRBY of its metrics (``receiver.metrics.tally``; skipped outside a worker,
 never raised). Reprocessing a capture
-yields the same event ids, and events (or a reject) already written on this
-host are not written again (see ``ledger``).
+yields the same event ids (its capture and position, or a guid: ``eventid``),
+and events (or a reject) already written on this host are not written again
+(see ``ledger``); an event with the content of another recent capture's is
+written with ``repeat_of`` (``repeats``).
 """
 
 from collections.abc import Iterable
@@ -22,7 +24,7 @@ from receiver import queueing
 from receiver.metrics import tally
 from receiver.settings import Settings, current
 
-from . import ledger
+from . import ledger, upgrade
 from .analyse import Reject, analyse_capture
 from .sink import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 
@@ -49,7 +51,8 @@ def process_capture(capture: Any) -> dict[str, Any]:
             tally.count_reject(job_connection(), settings.queue, exc.reason)
         return summary
     events = analysis.events
-    fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events) if events else []
+    old_ids = upgrade.aliases(events, upgrade.rule_since(settings.data_dir)) if events else None
+    fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events, old_ids) if events else []
     tally.count_events(job_connection(), settings.queue, fresh)  # only what was written: a retry counts nothing twice
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(analysis.warnings)}
     if len(fresh) < len(events):

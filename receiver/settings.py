@@ -40,6 +40,8 @@ DEFAULT_REDIS_TIMEOUT = 0.5
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_FORWARD_INTERVAL = 0.05
 DEFAULT_DEDUP_WINDOW = "7d"
+# An event with the content of one another capture sent this shortly before carries repeat_of (jobs/repeats.py).
+DEFAULT_REPEAT_WINDOW = "10m"
 DEFAULT_RETRY_INTERVALS = "10s,1m,5m,15m,1h"
 DEFAULT_JOB_TIMEOUT = "20s"
 DEFAULT_MAINTENANCE_INTERVAL = "20s"
@@ -88,6 +90,7 @@ class Settings:
     forwarder: bool
     forward_interval: float
     dedup_window: float
+    repeat_window: float
     retry_intervals: tuple[float, ...]  # seconds
     job_timeout: float
     maintenance_interval: float
@@ -170,6 +173,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
             "DUMPER_FORWARD_INTERVAL", get("DUMPER_FORWARD_INTERVAL", DEFAULT_FORWARD_INTERVAL)
         ),
         dedup_window=parse_duration("DUMPER_DEDUP_WINDOW", get("DUMPER_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)),
+        repeat_window=parse_duration("DUMPER_REPEAT_WINDOW", get("DUMPER_REPEAT_WINDOW", DEFAULT_REPEAT_WINDOW)),
         retry_intervals=parse_durations(
             "DUMPER_RETRY_INTERVALS", get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)
         ),

@@ -244,8 +244,8 @@ def check_outcome(capture):
     lines = [encode_line(event) for event in analysis.events]
     assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
     json.dumps(analysis.warnings, ensure_ascii=False).encode("utf-8")
-    hashed = [event["event_id"] for event in analysis.events if event["event_id"].startswith("h:")]
-    assert len(hashed) == len(set(hashed)), "two events of one capture share a hash id"
+    placed = [event["event_id"] for event in analysis.events if event["event_id"].startswith("c:")]
+    assert len(placed) == len(set(placed)), "two events of one capture share a place id"
     event("events" if analysis.events else "no events")
     return analysis
 

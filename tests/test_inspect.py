@@ -192,7 +192,8 @@ def test_show_raw_and_json(dataset, data_dir):
     assert document["capture"] == api
     assert document["payload"][0]["TRANSID"] == 9007199254740993123
     [event] = document["events"]
-    assert event["event_id"].startswith("h:") and event["raw"]["TRANSID"] == 9007199254740993123
+    assert event["event_id"] == f"c:{api['id']}:0" and event["raw"]["TRANSID"] == 9007199254740993123
+    assert [fate["state"] for fate in document["written"]] == ["waiting"]  # no worker has processed it
     assert document["status"] == "ok" and document["reason"] is None
 
 

@@ -20,7 +20,7 @@ from job_payloads import (
 )
 
 from jobs.decode import decode_capture
-from jobs.eventid import MAX_GUID_CHARS
+from jobs.eventid import MAX_GUID_CHARS, content_id, legacy_ids
 from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
 from jobs.vocabulary import MAX_ACTIVITY_CHARS
 
@@ -38,8 +38,13 @@ def one_event(event, panel="panel1"):
     return record
 
 
+def place(position, capture=CAPTURE):
+    """Return the id formats.md promises an event without a guid: its capture and its position in it."""
+    return f"c:{capture['id']}:{position}"
+
+
 def hash_id(event, panel="panel1", source="eu-panel"):
-    """Return the id the README promises an event without a guid: sha256 of source, panel and sorted event."""
+    """Return the content hash formats.md describes (and the old rule's id): sha256 of source, panel and event."""
     text = json.dumps([source, panel, event], sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "h:" + hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
 
@@ -51,6 +56,7 @@ def test_seed_web_activity_sample_normalises_fully():
     [event] = normalise(decoded.value, capture, decoded.warnings)
     assert event == {
         "event_id": SEED_GUID,
+        "repeat_of": None,
         "capture_id": CAPTURE_ID,
         "source": "default",
         "received_at": RECEIVED_AT,
@@ -73,10 +79,11 @@ def test_seed_web_activity_sample_normalises_fully():
     assert list(event) == list(EVENT_FIELDS)
 
 
-def test_sms_click_sample_normalises_with_hash_id():
+def test_sms_click_sample_normalises_with_its_place_as_id():
     event = one_event(copy.deepcopy(SMS_CLICK_EVENT))
     assert list(event) == list(EVENT_FIELDS)
-    assert event["event_id"] == hash_id(SMS_CLICK_EVENT)
+    assert event["event_id"] == place(0)
+    assert event["repeat_of"] is None  # the ledger fills it
     assert (event["channel"], event["activity"]) == ("sms", "click")
     assert event["foreignkey"] == "9999999997"
     assert event["identity"] is None and event["journey_name"] is None and event["msgid"] is None
@@ -170,69 +177,74 @@ def test_guid_is_the_event_id_from_event_params_or_top_level():
     ["", "   ", None, True, [], {}, {"id": "g"}],
     ids=["empty", "blank", "null", "boolean", "array", "object", "object-with-id"],
 )
-def test_a_guid_that_is_not_a_non_empty_string_or_number_gives_a_hash_id(guid):
+def test_a_guid_that_is_not_a_non_empty_string_or_number_gives_the_place_id(guid):
     event = {"webhook_name": "SMS_CLICK", "event_params": {"guid": guid}}
     record = one_event(event)
-    assert record["event_id"] == hash_id(event)
+    assert record["event_id"] == place(0)
     assert record["warnings"] == []
 
 
-def test_a_guid_longer_than_the_cap_gives_a_hash_id_with_warning():
+def test_a_guid_longer_than_the_cap_gives_the_place_id_with_warning():
     long_guid = "g" * (MAX_GUID_CHARS + 1)
     assert one_event({"webhook_name": "SMS_CLICK", "guid": "g" * MAX_GUID_CHARS})["event_id"] == "g" * MAX_GUID_CHARS
     event = {"webhook_name": "SMS_CLICK", "guid": long_guid}
     record = one_event(event)
-    assert record["event_id"] == hash_id(event)
-    assert record["warnings"] == [f"guid longer than {MAX_GUID_CHARS} characters; the event id is a hash of the event"]
+    assert record["event_id"] == place(0)
+    assert record["warnings"] == [
+        f"guid longer than {MAX_GUID_CHARS} characters; the event id is its place in the capture"
+    ]
 
 
-def test_hash_ids_are_deterministic_and_ignore_key_order():
+def test_ids_without_a_guid_are_the_capture_and_the_position_in_payload_order():
     payload = {
         "alpha": [{"webhook_name": "SMS_CLICK"}, {"webhook_name": "SMS_DELIVERED", "event_params": {"guid": "g"}}],
         "beta": [],
         "gamma": [{"webhook_name": "APN_VIEW"}],
     }
     events = events_of(payload)
-    assert [(e["panel"], e["event_id"]) for e in events] == [
-        ("alpha", hash_id({"webhook_name": "SMS_CLICK"}, "alpha")),
-        ("alpha", "g"),
-        ("gamma", hash_id({"webhook_name": "APN_VIEW"}, "gamma")),
-    ]
-    assert events_of(json.loads(json.dumps(payload))) == events
-    reordered = {"p": [{"b": 1, "a": {"y": 2, "x": 1}}]}
-    assert events_of(reordered)[0]["event_id"] == events_of({"p": [{"a": {"x": 1, "y": 2}, "b": 1}]})[0]["event_id"]
+    assert [(e["panel"], e["event_id"]) for e in events] == [("alpha", place(0)), ("alpha", "g"), ("gamma", place(2))]
+    assert events_of(json.loads(json.dumps(payload))) == events  # processed again: the same ids
 
 
-def test_a_redelivery_in_a_new_capture_gets_the_same_ids_but_another_source_or_panel_does_not():
+def test_the_content_hash_ignores_key_order_and_names_source_and_panel():
+    assert content_id("s", "p", {"b": 1, "a": {"y": 2, "x": 1}}) == content_id(
+        "s", "p", {"a": {"x": 1, "y": 2}, "b": 1}
+    )
+    assert content_id("s", "p", {"a": 1}) == hash_id({"a": 1}, "p", "s")
+    assert (
+        len({content_id("s", "p", {}), content_id("t", "p", {}), content_id("s", "q", {}), content_id("s", None, {})})
+        == 4
+    )
+
+
+def test_the_same_event_in_another_capture_is_another_event_with_an_id_of_its_own():
     payload = {"p": [{"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}]}
-    first = normalise(payload, make_capture("unused", source="eu-panel"))
-    again = normalise(payload, make_capture("unused", source="eu-panel", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
-    other_source = normalise(payload, make_capture("unused", source="us-panel"))
-    other_panel = normalise({"q": payload["p"]}, make_capture("unused", source="eu-panel"))
-    assert first[0]["event_id"] == again[0]["event_id"] != other_source[0]["event_id"]
-    assert first[0]["event_id"] != other_panel[0]["event_id"]
-    assert first[0]["capture_id"] != again[0]["capture_id"]
+    later = make_capture("unused", source="eu-panel", id="01E1ZZZZZZZZZZZZZZZZZZZZZZ")
+    first, again = normalise(payload, CAPTURE), normalise(payload, later)
+    assert (first[0]["event_id"], again[0]["event_id"]) == (place(0), place(0, later))
+    assert first[0]["event_id"] != again[0]["event_id"]
 
 
-def test_identical_events_in_one_capture_are_numbered_from_the_second():
+def test_identical_events_in_one_capture_each_have_their_place():
     click = {"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}
     events = events_of({"p": [click, {"webhook_name": "SMS_DELIVERED"}, dict(click), dict(click)]})
+    assert [e["event_id"] for e in events] == [place(0), place(1), place(2), place(3)]
+
+
+def test_legacy_ids_are_the_old_rules_hashes_numbered_from_the_second_identical_event():
+    click = {"webhook_name": "SMS_CLICK", "event_params": {"foreignkey": "1"}}
+    with_guid = {"webhook_name": "SMS_CLICK", "guid": "g"}
+    events = events_of({"p": [click, with_guid, {"webhook_name": "SMS_DELIVERED"}, dict(click), dict(click)]})
     base = hash_id(click, "p")
-    assert [e["event_id"] for e in events] == [
-        base,
-        hash_id({"webhook_name": "SMS_DELIVERED"}, "p"),
-        base + ":2",
-        base + ":3",
-    ]
-    assert len({e["event_id"] for e in events}) == 4
+    assert legacy_ids(events) == [base, None, hash_id({"webhook_name": "SMS_DELIVERED"}, "p"), base + ":2", base + ":3"]
 
 
 def test_email_api_clicks_of_one_message_at_one_time_on_different_urls_keep_distinct_ids():
     first = {"TRANSID": 5, "EVENT": "clicked", "TIMESTAMP": 1700000000, "URL": "https://a.test/"}
     second = dict(first, URL="https://b.test/")
     events = events_of([first, second])
-    assert [e["event_id"] for e in events] == [hash_id(first, None), hash_id(second, None)]
-    assert events[0]["event_id"] != events[1]["event_id"]
+    assert [e["event_id"] for e in events] == [place(0), place(1)]
+    assert content_id("eu-panel", None, first) != content_id("eu-panel", None, second)  # never one another's repeat
 
 
 def test_identity_foreignkey_journey_and_msgid_are_copied():
@@ -282,7 +294,7 @@ def test_unparsable_smartech_ts_is_null_with_warning(raw):
 def test_email_api_event_with_big_transid():
     value = decode_capture(make_capture(EMAIL_API_BODY, "application/json")).value
     [event] = events_of(value)
-    assert event["event_id"] == hash_id(json.loads(EMAIL_API_BODY)[0], None)
+    assert event["event_id"] == place(0)
     assert event["raw"]["TRANSID"] == BIG_TRANSID
     assert (event["panel"], event["channel"], event["activity"]) == (None, "email", "open")
     assert event["identity"] == "a@b.c"
@@ -321,9 +333,8 @@ def test_email_api_event_vocabulary(word, activity):
 def test_email_api_repeated_opens_of_one_message_keep_distinct_ids():
     opened = {"TRANSID": 5, "EVENT": "opened", "TIMESTAMP": 1700000000}
     first, second, again = events_of([opened, dict(opened, TIMESTAMP=1700000060), dict(opened)])
-    assert first["event_id"] != second["event_id"]
     # The same open twice in one batch is two events as far as the payload says: both are kept.
-    assert (first["event_id"], again["event_id"]) == (hash_id(opened, None), hash_id(opened, None) + ":2")
+    assert [first["event_id"], second["event_id"], again["event_id"]] == [place(0), place(1), place(2)]
 
 
 def test_email_api_unknown_event_and_bad_timestamp_warn():
@@ -337,8 +348,14 @@ def test_email_api_unknown_event_and_bad_timestamp_warn():
 
 def test_email_api_string_timestamp_and_missing_transid():
     [first, second] = events_of([{"EVENT": "sent", "TIMESTAMP": "1700000000"}, {"EVENT": "sent"}])
-    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", hash_id(first["raw"], None))
-    assert (second["ts"], second["event_id"]) == (None, hash_id({"EVENT": "sent"}, None))
+    assert (first["ts"], first["event_id"]) == ("2023-11-14T22:13:20Z", place(0))
+    assert (second["ts"], second["event_id"]) == (None, place(1))
+
+
+def test_a_capture_without_an_id_falls_back_to_content_hashes():
+    click = {"webhook_name": "SMS_CLICK"}
+    events = normalise({"p": [click, dict(click)]}, {"source": "eu-panel"})
+    assert [e["event_id"] for e in events] == [hash_id(click, "p"), hash_id(click, "p") + ":2"]
 
 
 @pytest.mark.parametrize("value", [[], {}, {"p": []}, {"p": [], "q": []}], ids=["array", "object", "panel", "panels"])

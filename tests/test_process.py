@@ -40,10 +40,21 @@ def queue(env, monkeypatch):
     return get_queue(load(overrides=env))
 
 
+class BurstWorker(SimpleWorker):
+    """RQ's SimpleWorker without the pub/sub channel for remote commands: stopping its thread at the end of a
+    burst sometimes waits 60 s in redis-py, and a burst in a test takes no commands."""
+
+    def subscribe(self):
+        pass
+
+    def unsubscribe(self):
+        pass
+
+
 def run(queue, capture):
     """Enqueue ``capture`` as the receiver does, drain the queue with a real worker, return the job."""
     assert enqueue_capture(queue, capture, load())
-    worker = SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer)
+    worker = BurstWorker([queue], connection=queue.connection, serializer=JSONSerializer)
     worker.work(burst=True)
     return Job.fetch(capture["id"], connection=queue.connection, serializer=JSONSerializer)
 
@@ -88,7 +99,7 @@ def test_email_api_big_transid_is_written_exactly(queue, data_dir):
     path = kind_path(data_dir, "events")
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    assert '"event_id":"h:' in text  # no guid: a hash of the event, see test_normalise
+    assert f'"event_id":"c:{CAPTURE_ID}:0"' in text  # no guid: its capture and place, see test_normalise
     assert '"TRANSID":9007199254740993123' in text
     assert "9007199254740993024" not in text  # what a float round trip would have written
     [event] = read_lines(path)
@@ -106,12 +117,11 @@ def test_all_events_of_a_capture_land_together_with_non_ascii_intact(queue, data
     assert job.return_value() == {"capture_id": CAPTURE_ID, "events": 3, "warnings": []}
     path = kind_path(data_dir, "events")
     events = read_lines(path)
-    assert [(e["event_id"][:2], e["panel"], e["activity"]) for e in events] == [
-        ("h:", "first", "click"),
-        ("h:", "first", "delivered"),
-        ("g-", "second", "view"),
+    assert [(e["event_id"], e["panel"], e["activity"]) for e in events] == [
+        (f"c:{CAPTURE_ID}:0", "first", "click"),
+        (f"c:{CAPTURE_ID}:1", "first", "delivered"),
+        ("g-apn", "second", "view"),
     ]
-    assert events[2]["event_id"] == "g-apn" and events[0]["event_id"] != events[1]["event_id"]
     assert events[0]["att_params"] == TRICKY_ATTRIBUTES
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -146,8 +156,9 @@ def test_identical_events_without_guid_in_one_payload_are_all_written(queue, dat
     body = '[{"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}, {"TRANSID": 1, "EVENT": "sent", "TIMESTAMP": 5}]'
     job = run(queue, make_capture(body, "application/json"))
     assert "duplicates" not in job.return_value() and job.return_value()["events"] == 2
-    first, second = [e["event_id"] for e in read_lines(kind_path(data_dir, "events"))]
-    assert second == first + ":2"
+    first, second = read_lines(kind_path(data_dir, "events"))
+    assert (first["event_id"], second["event_id"]) == (f"c:{CAPTURE_ID}:0", f"c:{CAPTURE_ID}:1")
+    assert first["repeat_of"] is None and second["repeat_of"] is None  # one capture: no repeat of itself
 
 
 @pytest.mark.parametrize(
@@ -211,7 +222,7 @@ def test_disk_errors_fail_the_job(queue, data_dir, monkeypatch):
     job = run(queue, make_capture(EMAIL_API_BODY, "application/json"))
     assert job.get_status() == JobStatus.FAILED
     assert job in queue.failed_job_registry
-    assert "FileExistsError" in job.latest_result().exc_string
+    assert any(name in job.latest_result().exc_string for name in ("FileExistsError", "NotADirectoryError"))
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,14 @@ def test_conditions(tmp_path, when, matched):
     assert bool(plan(load(path), [sample]).deliveries) is matched
 
 
+def test_a_route_can_leave_out_repeats(tmp_path):
+    path = routes_file(tmp_path, '[[routes]]\nname = "r"\nto = ["cc"]\nwhen = { repeat_of = { exists = false } }\n')
+    first, repeat = event(event_id="c:A:0"), event(event_id="c:B:0", repeat_of="c:A:0")
+    assert [[e["event_id"] for e in sent] for sent in plan(load(path), [first, repeat]).deliveries.values()] == [
+        ["c:A:0"]
+    ]
+
+
 def toml_value(value):
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, make_url, text
 
 from jobs.routing import sql
 from jobs.routing.sinks import ANSWER_PREVIEW, Permanent, Retryable, deliver
@@ -22,6 +22,7 @@ from tests.routing_helpers import BIG_NUMBER, ROUTE, Endpoint, fresh_events, sin
 
 CONTRACT_COLUMNS = {
     "event_id",
+    "repeat_of",
     "capture_id",
     "source",
     "received_at",
@@ -406,6 +407,28 @@ def test_db_init_creates_every_sql_sinks_table(cli_env, data_dir, postgres_serve
         assert {row[1] for row in connection.execute(f"PRAGMA table_info({TABLE})")} == CONTRACT_COLUMNS
     types, keys = pg_columns(postgres_server, postgres_url, "leads")
     assert set(types) == CONTRACT_COLUMNS and keys == ["event_id"]
+
+
+def test_a_table_made_before_repeat_of_gets_the_column_and_keeps_its_rows(data_dir, postgres_server, postgres_url):
+    old_columns = sorted(CONTRACT_COLUMNS - {"repeat_of", "event_id"})
+    os.makedirs(data_dir, mode=0o700)
+    for url in (f"sqlite:///{os.path.join(data_dir, 'old.sqlite3')}", postgres_url):
+        engine = create_engine(sql.with_driver(url))
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
+            connection.execute(
+                text(f"CREATE TABLE {TABLE} (event_id TEXT PRIMARY KEY, {', '.join(c + ' TEXT' for c in old_columns)})")
+            )
+            connection.execute(text(f"INSERT INTO {TABLE} (event_id) VALUES ('h:old')"))
+        engine.dispose()
+        [event] = fresh_events(1)
+        event["repeat_of"] = "c:01KB0000000000000000000001:0"
+        assert sql.insert_events({"url": url}, [event], data_dir) == 1
+        engine = create_engine(sql.with_driver(url))
+        with engine.connect() as connection:
+            rows = dict(connection.execute(text(f"SELECT event_id, repeat_of FROM {TABLE}")).all())
+        engine.dispose()
+        assert rows == {"h:old": None, event["event_id"]: event["repeat_of"]}
 
 
 def test_db_init_reports_a_database_it_cannot_reach_on_one_line(cli_env):

@@ -18,7 +18,18 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-FIELDS = ("source", "panel", "webhook_name", "channel", "activity", "foreignkey", "identity", "journey_name", "msgid")
+FIELDS = (
+    "source",
+    "panel",
+    "webhook_name",
+    "channel",
+    "activity",
+    "foreignkey",
+    "identity",
+    "journey_name",
+    "msgid",
+    "repeat_of",  # `when = { repeat_of = { exists = false } }`: no repeats (jobs/repeats.py)
+)
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
 MAX_MATCHED_CHARS = 10_000  # a regex from the routes file never runs over a longer (hostile) value

@@ -1,7 +1,8 @@
 """The sql sink: one row per event in a table of any SQLAlchemy database, inserted idempotently.
 
 The table (default ``smartech_events``) is created on first use, or by
-``smartech-dumper db init``. ``event_id`` is its primary key and every insert
+``smartech-dumper db init``; a table made by an older version gets the
+columns it lacks (``repeat_of``). ``event_id`` is its primary key and every insert
 is ``ON CONFLICT DO NOTHING``, so a retry, a replay or a re-enqueue never
 adds a row. JSON columns are JSONB on PostgreSQL, where a NUL character
 (which it cannot store) becomes U+FFFD, with a warning in the row's
@@ -14,7 +15,7 @@ Failure policy: database errors propagate; the caller retries the delivery.
 import os
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine
+from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -89,8 +90,22 @@ def table_for(engine: Engine, name: str) -> Table:
             *[Column(column, json_type) for column in JSON_COLUMNS],
         )
         table.metadata.create_all(engine, checkfirst=True)
+        add_missing_columns(engine, table)
         _tables[key] = table
     return _tables[key]
+
+
+def add_missing_columns(engine: Engine, table: Table) -> None:
+    """Add the text columns a table made by an older version lacks (``repeat_of``); its rows keep theirs, null."""
+    have = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    missing = [column for column in TEXT_COLUMNS if column not in have]
+    if missing:
+        preparer = engine.dialect.identifier_preparer
+        with engine.begin() as connection:
+            for column in missing:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {preparer.quote(column)} TEXT"
+                )
 
 
 def text(value: Any) -> str | None:

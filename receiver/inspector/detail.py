@@ -59,11 +59,11 @@ class Detail:
         """Return the decoded payload as indented JSON, unsafe characters escaped."""
         return json_text(self.analysis.value, indent=2)
 
-    def events(self) -> list[tuple[Record, str]]:
-        """Return each event with its indented JSON (``raw`` omitted)."""
+    def events(self) -> list[tuple[Record, str, str]]:
+        """Return each event with its indented JSON (``raw`` omitted) and what the events files hold of it."""
         return [
-            (event, json_text({k: v for k, v in event.items() if k not in EVENT_OMITTED}, indent=2))
-            for event in self.analysis.events
+            (event, json_text({k: v for k, v in event.items() if k not in EVENT_OMITTED}, indent=2), fate.text())
+            for event, fate in zip(self.analysis.events, self.analysis.fates)
         ]
 
     def api(self) -> dict[str, Any]:
@@ -74,6 +74,7 @@ class Detail:
             "body": {"encoding": self.body.encoding, "utf8": self.body.is_utf8, "form": self.body.form},
             "payload": self.analysis.value if analysed else None,
             "events": self.analysis.events if analysed else [],
+            "written": [fate.api() for fate in self.analysis.fates] if analysed else [],
             "warnings": self.analysis.warnings if analysed else [],
             "status": self.analysis.status if analysed else "error",
             "reason": self.analysis.reason if analysed else None,
@@ -95,7 +96,7 @@ def analysed(analysis: Analysis) -> str | None:
 def capture_detail(settings: Settings, connection: redis.Redis, capture_id: str) -> Detail:
     """Return the ``Detail`` of capture ``capture_id`` (a normalised id)."""
     record = find_capture(settings.data_dir, capture_id, capture_reader(log.warning))
-    analysis = Analysis(record)
+    analysis = Analysis(record, settings.data_dir)
     body = body_view(record)
     receiver_url = settings.inspect_receiver_url
     return Detail(

@@ -26,6 +26,7 @@ from jobs.analyse import Reject, analyse_capture
 from receiver.capture import iso_ms
 from receiver.settings import Settings, SettingsError, load
 
+from . import written
 from .timeexpr import parse_time
 
 Record = dict[str, Any]
@@ -55,10 +56,14 @@ def settings_for_cap(text: str | None) -> Settings | None:
 
 
 class Analysis:
-    """Hold what the worker would make of one capture: events, warnings or a reject reason."""
+    """Hold what the worker would make of one capture: events, warnings or a reject reason.
 
-    def __init__(self, record: Record) -> None:
+    With ``data_dir``, also what the events files hold of its events (``written``).
+    """
+
+    def __init__(self, record: Record, data_dir: str | None = None) -> None:
         self.record = record
+        self.data_dir = data_dir
 
     @cached_property
     def _result(self) -> tuple[Any, list[Record], list[str], str | None]:
@@ -73,6 +78,20 @@ class Analysis:
     events = property(lambda self: self._result[1], doc="Return the normalised events (empty when rejected).")
     warnings = property(lambda self: self._result[2], doc="Return the distinct parse warnings, in order.")
     reason = property(lambda self: self._result[3], doc="Return why the capture would be rejected, or None.")
+
+    @cached_property
+    def fates(self) -> list[written.Fate]:
+        """Return where each event stands in the events files (all waiting when no data dir is known)."""
+        if self.data_dir is None or not self.events:
+            return [written.Fate(written.WAITING) for _ in self.events]
+        return written.fates(self.data_dir, self.record, self.events)
+
+    @cached_property
+    def event_count(self) -> int:
+        """Return how many events the events files hold, or will, for this capture: not another's guid."""
+        if self.data_dir is None or not self.events:
+            return len(self.events)
+        return written.own_count(self.data_dir, self.record, self.events)
 
     @property
     def status(self) -> str:

@@ -168,7 +168,7 @@ def newest_page(
         page.scanned, page.reached = page.scanned + 1, record["received_at"]
         if floor is not None and record["received_at"] < floor:
             break
-        analysis = Analysis(record)
+        analysis = Analysis(record, data_dir)
         if matches(matcher, record, analysis, warn):
             if skipped < skip:
                 skipped += 1
@@ -219,7 +219,7 @@ def arrivals(
         if record["received_at"] < floor or (stamp is not None and record["received_at"] < stamp):
             break
         newest = newest or record["id"]
-        analysis = Analysis(record)
+        analysis = Analysis(record, data_dir)
         if matches(matcher, record, analysis, warn):
             items.append((record, analysis))
         if len(items) >= size or clock() > deadline:

@@ -65,12 +65,16 @@ def matches(matcher: Matcher, record: Record, analysis: Analysis, warn: Warn | N
 
 
 def matching(
-    records: Iterable[Record], filters: Filters, limit: bool = True, warn: Warn | None = None
+    records: Iterable[Record],
+    filters: Filters,
+    limit: bool = True,
+    warn: Warn | None = None,
+    data_dir: str | None = None,
 ) -> Iterator[Pair]:
-    """Yield the ``(record, Analysis)`` pairs of ``records`` that pass ``filters``."""
+    """Yield the ``(record, Analysis)`` pairs of ``records`` that pass ``filters`` (events of ``data_dir``)."""
     matcher, count = Matcher(filters), 0
     for record in records:
-        analysis = Analysis(record)
+        analysis = Analysis(record, data_dir)
         if matches(matcher, record, analysis, warn):
             yield record, analysis
             count += 1
@@ -99,7 +103,7 @@ def select(
         chosen: Iterable[DayFile | str] = files
     else:
         chosen = day_files(data_dir, CAPTURES, *filters.day_range())
-    yield from matching(read(reader, chosen, newest_first), filters, warn=warn)
+    yield from matching(read(reader, chosen, newest_first), filters, warn=warn, data_dir=data_dir)
 
 
 def page(pairs: Iterable[Pair], skip: int = 0, size: int = 50) -> tuple[list[Pair], bool]:

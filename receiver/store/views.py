@@ -56,7 +56,7 @@ def summary(record: Record, analysis: Analysis) -> dict[str, Any]:
         "channels": analysis.distinct("channel"),
         "activities": analysis.distinct("activity"),
         "foreignkeys": analysis.distinct("foreignkey"),
-        "events": len(analysis.events),
+        "events": analysis.event_count,
         "status": analysis.status,
         "reason": analysis.reason,
         "warnings": analysis.warnings,
@@ -103,7 +103,7 @@ class Tally:
         ]
         counts = dict(
             captures=1,
-            events=len(analysis.events),
+            events=analysis.event_count,
             bytes=size,
             rejected=int(analysis.reason is not None),
             warnings=int(bool(analysis.warnings)),

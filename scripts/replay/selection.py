@@ -30,7 +30,7 @@ def selection_key(data_dir, filters, files, ids):
 def stream(data_dir, filters, files, ids, reader):
     """Return the selected captures as ``(record, Analysis)`` pairs."""
     if ids:
-        return matching(by_ids(data_dir, ids, reader), filters, warn=warn)
+        return matching(by_ids(data_dir, ids, reader), filters, warn=warn, data_dir=data_dir)
     return select(data_dir, filters, reader, files=files, warn=warn)
 
 

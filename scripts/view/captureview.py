@@ -63,7 +63,7 @@ class CaptureLines:
             record.get("user") or NONE,
             ",".join(analysis.distinct("panel")) or NONE,
             ",".join(analysis.distinct("webhook_name")) or NONE,
-            len(analysis.events),
+            analysis.event_count,
             human_size(record.get("size")),
             status_text(analysis),
         ]
@@ -76,6 +76,7 @@ def show_json(record, analysis):
             "capture": record,
             "payload": analysis.value,
             "events": analysis.events,
+            "written": [fate.api() for fate in analysis.fates],
             "warnings": analysis.warnings,
             "status": analysis.status,
             "reason": analysis.reason,
@@ -115,5 +116,6 @@ def show_text(record, analysis, raw=False, colour=False):
         heading("payload (decoded)")
         click.echo(pretty_json(analysis.value))
         heading(f"events ({len(analysis.events)}; 'raw' omitted: it is the payload above)")
-        for event in analysis.events:
+        for event, fate in zip(analysis.events, analysis.fates):
+            echo_line(f"  event {event['event_id']}: {fate.text()}")
             click.echo(pretty_json({k: v for k, v in event.items() if k not in EVENT_OMITTED}))

@@ -61,9 +61,9 @@ def show(capture_id, data_dir, raw, raw_bytes, force, as_json):
             if raw_bytes:
                 write_body_bytes(record, force)
             elif as_json:
-                show_json(record, Analysis(record))
+                show_json(record, Analysis(record, data_dir))
             else:
-                show_text(record, Analysis(record), raw=raw, colour=colour_enabled())
+                show_text(record, Analysis(record, data_dir), raw=raw, colour=colour_enabled())
         except (OSError, click.ClickException):
             raise
         except Exception as exc:  # noqa: BLE001 - a hostile capture ends in one line, never a traceback

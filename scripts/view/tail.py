@@ -22,12 +22,13 @@ DEFAULT_TAIL_LINES = 10
 
 def last_matching(follower, filters, count):
     """Return the last ``count`` matching captures: from the live files, then older ones if needed."""
-    latest = deque(matching(follower.poll(), filters, limit=False, warn=warn), maxlen=count)
+    latest = deque(matching(follower.poll(), filters, limit=False, warn=warn, data_dir=follower.data_dir), maxlen=count)
     for path in follower.older():
         if len(latest) >= count:
             break
         earlier = deque(
-            matching(follower.reader.records(path), filters, limit=False, warn=warn), maxlen=count - len(latest)
+            matching(follower.reader.records(path), filters, limit=False, warn=warn, data_dir=follower.data_dir),
+            maxlen=count - len(latest),
         )
         latest.extendleft(reversed(earlier))
     return latest
@@ -70,7 +71,7 @@ def tail(data_dir, filters, count, follow, as_json):
             reader.report()
             return
         try:
-            for record, analysis in matching(follower.follow(), filters, limit=False, warn=warn):
+            for record, analysis in matching(follower.follow(), filters, limit=False, warn=warn, data_dir=data_dir):
                 out.add(record, analysis)
         except KeyboardInterrupt:
             reader.report()

@@ -1,7 +1,8 @@
 """Post realistic batches at a steady rate, and remember what each answer promises.
 
 Bodies: Smartech form batches with a guid per event, Netcore Email API arrays
-(with an identical event twice in some, which must stay two events), and bad
+(with an identical event twice in some, which must stay two events: each has
+its place in its capture, ``c:<capture id>:<position>``), and bad
 bodies that must end as a reject. What each 200 must become is computed with
 the worker's own analysis, so the check at the end compares like with like.
 """
@@ -23,6 +24,7 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 SENDERS = 16
 TIMEOUT = 30.0
+PLACEHOLDER = "X"  # the capture id of the analysis at post time; the 200 names the real one
 
 
 @dataclass
@@ -32,12 +34,19 @@ class Post:
     kind: str
     body: bytes
     content_type: str
-    expected: list  # event ids a 200 must produce; empty for a body that must be rejected
+    expected: list  # event ids a 200 must produce, for a capture id PLACEHOLDER; empty for a body to reject
     sent_at: float = 0.0
     answered_at: float = 0.0
     status: object = None  # an HTTP status, or the name of a connection error
     capture_id: str = None
     faults: set = field(default_factory=set)
+
+    def event_ids(self):
+        """Return the ids the 200 must produce: a guid, or the place in the capture the answer named."""
+        placeholder = f"c:{PLACEHOLDER}:"
+        return [
+            f"c:{self.capture_id}:{i[len(placeholder) :]}" if i.startswith(placeholder) else i for i in self.expected
+        ]
 
 
 def smartech_batch(number, rng):
@@ -73,7 +82,7 @@ def make_post(number, rng):
     body, content_type = (email_api_batch if draw < 0.35 else smartech_batch)(number, rng)
     analysis = analyse_capture(
         {
-            "id": "X",
+            "id": PLACEHOLDER,
             "body": body.decode(),
             "content_type": content_type,
             "source": "default",

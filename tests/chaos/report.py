@@ -2,7 +2,8 @@
 
 A 200 is lost when one of its event ids is missing from the events files (or,
 for a bad body, its capture has no reject); an event is duplicated when its id
-is written more than once. A non-200 is explained when a fault that can cause
+is written more than once: the same capture and position twice, or the same
+guid twice (``jobs.eventid``). A non-200 is explained when a fault that can cause
 it was in force: 503 only when the disk and Redis were both away, a broken
 connection only when its gunicorn worker was killed. Anything else fails the run.
 """
@@ -41,7 +42,7 @@ def missing(posts, events, rejects):
     for post in posts:
         if post.status != 200:
             continue
-        if post.expected and not all(events[event_id] for event_id in post.expected):
+        if post.expected and not all(events[event_id] for event_id in post.event_ids()):
             lost.append(post)
         elif not post.expected and not rejects[post.capture_id]:
             lost.append(post)
