@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from scripts.ops import samples
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
@@ -94,6 +95,33 @@ def test_requests_and_curl_posts_become_events(server, proc_env, data_dir):
     assert any("<div>" in w for w in web["warnings"])
     assert read_kind(data_dir, "rejects") == []
     assert PASSWORD not in all_text(data_dir)
+
+
+def test_the_vendors_samples_posted_again_are_new_events_unless_they_carry_the_same_guid(server, proc_env, data_dir):
+    # The vendor's SMS_CLICK in full (its page cuts the cURL line short), as `send` posts it: no guid, no time.
+    sms_click = dict(samples.sample_bodies())["SMS_CLICK"]
+    web_activity = SEED_WEB_ACTIVITY  # the vendor's cURL line whole, with the guid 2a867f6d-…
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    ids = []
+    for body in (sms_click, sms_click, sms_click, web_activity, web_activity):
+        answer = requests.post(server + "/webhook/", data=body, headers=headers, auth=(USER, PASSWORD), timeout=10)
+        assert answer.status_code == 200
+        ids.append(answer.json()["id"])
+    wait_until(lambda: backlog(data_dir) == 0)
+    run_burst_worker(proc_env)
+    events = read_kind(data_dir, "events")
+    assert [e["event_id"] for e in events] == [f"c:{i}:0" for i in ids[:3]] + ["2a867f6d-cb7f-4fb7-8da4-02a5d5dd1bd8"]
+    assert [e["repeat_of"] for e in events] == [None, events[0]["event_id"], events[1]["event_id"], None]
+    replay = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "replay", "--enqueue", "--data-dir", data_dir, "--since", "1h"],
+        env=proc_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    run_burst_worker(proc_env)
+    assert read_kind(data_dir, "events") == events  # replayed: nothing new
 
 
 def test_chunked_bodies_are_whole_or_refused(server, data_dir):
