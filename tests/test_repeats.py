@@ -136,9 +136,9 @@ def test_an_index_of_the_old_layout_is_rebuilt(queue, data_dir):  # noqa: F811
     os.unlink(path)
     with sqlite3.connect(path) as old:  # the layout before repeat_of: no capture, no contents
         old.execute("CREATE TABLE seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode INTEGER, offset INTEGER)")
-    from jobs import ledger
+    from jobs import ledger_index
 
-    ledger._open.clear()  # a new worker process opens the index afresh
+    ledger_index._open.clear()  # a new worker process opens the index afresh
     assert reprocess(queue, capture(1))["events"] == 0
     run(queue, capture(2, minutes=1))
     assert events(data_dir)[1]["repeat_of"] == events(data_dir)[0]["event_id"]
