@@ -8,19 +8,16 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# The locks: exact versions and the hash of every file of each, made by pip-compile from setup.cfg's ranges.
+# The locks: exact versions and the hash of every file of each, made by `uv pip compile` from setup.cfg's ranges.
 # runtime.txt is what a user installs (deploy/README.md); dev.txt adds the test and dev extras, with every
 # package the two share held to runtime.txt's version (--constraint), so tests run what users get.
 RUNTIME_LOCK := requirements/runtime.txt
 DEV_LOCK := requirements/dev.txt
-# pip-compile resolves for the Python it runs on: lock on the oldest supported one, so no backport is left out.
-LOCK_PYTHON := 3.11
 
 # A fresh venv (--clear) from the locks each time they change: exactly the locked packages, nothing left over.
 $(STAMP): $(RUNTIME_LOCK) $(DEV_LOCK) setup.cfg pyproject.toml
 	$(PYTHON) -m venv --clear $(VENV)
-	@# dev.txt pins pip and setuptools too (--allow-unsafe); the project itself goes in without its deps,
-	@# so nothing is installed that the lock did not name (and hash).
+	@# The project goes in without its deps, built by the locked setuptools: nothing the lock did not name and hash.
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
@@ -39,15 +36,15 @@ $(STAMP): $(RUNTIME_LOCK) $(DEV_LOCK) setup.cfg pyproject.toml
 	touch $@
 
 # Regenerate the locks from setup.cfg's ranges, moving a pin only where a range now excludes it.
-# pip-compile comes from the dev lock itself (the dev extra), so the tool that writes the locks is locked too.
-PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes \
-	--strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_OPTIONS)
+# --universal: one lock for every Python from 3.11 and every platform, each entry with the markers under which
+# it is needed (redis needs async-timeout below Python 3.11.3, Debian 12's 3.11.2): pip skips what does not apply.
+# uv comes from the dev lock itself (the dev extra), so the tool that writes the locks is locked too.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_OPTIONS)
 .PHONY: lock upgrade
 lock: $(STAMP)
-	@$(BIN)/python -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(LOCK_PYTHON)" else \
-		"make lock: the venv runs Python " + v + "; lock with $(LOCK_PYTHON): make clean lock PYTHON=python$(LOCK_PYTHON)")'
-	$(PIP_COMPILE) --output-file $(RUNTIME_LOCK) setup.cfg
-	$(PIP_COMPILE) --extra test --extra dev --constraint $(RUNTIME_LOCK) --output-file $(DEV_LOCK) setup.cfg
+	$(UV_COMPILE) --output-file $(RUNTIME_LOCK) setup.cfg
+	$(UV_COMPILE) --extra test --extra dev --constraints $(RUNTIME_LOCK) --output-file $(DEV_LOCK) setup.cfg
 
 # Every pin to the newest version setup.cfg's ranges allow, then the whole suite on the new venv.
 upgrade:
