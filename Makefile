@@ -41,10 +41,19 @@ $(STAMP): $(RUNTIME_LOCK) $(DEV_LOCK) setup.cfg pyproject.toml
 # uv comes from the dev lock itself (the dev extra), so the tool that writes the locks is locked too.
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(LOCK_OPTIONS)
+# A lock is replaced only when its text changes, so an unchanged lock does not rebuild the venv.
+define compile_lock
+	cp $(1) $(1).new 2>/dev/null || true  # uv keeps the pins of the file it writes: start from the current ones
+	$(UV_COMPILE) $(2) --output-file $(1).new setup.cfg
+	cmp -s $(1).new $(1) && rm $(1).new || mv $(1).new $(1)
+endef
 .PHONY: lock upgrade
-lock: $(STAMP)
-	$(UV_COMPILE) --output-file $(RUNTIME_LOCK) setup.cfg
-	$(UV_COMPILE) --extra test --extra dev --constraints $(RUNTIME_LOCK) --output-file $(DEV_LOCK) setup.cfg
+# Needs only the venv's uv, not a venv that fits setup.cfg: new ranges may not fit the old lock (pip check fails).
+lock: | $(BIN)/uv
+	$(call compile_lock,$(RUNTIME_LOCK),)
+	$(call compile_lock,$(DEV_LOCK),--extra test --extra dev --constraints $(RUNTIME_LOCK))
+$(BIN)/uv:
+	$(MAKE) install
 
 # Every pin to the newest version setup.cfg's ranges allow, then the whole suite on the new venv.
 upgrade:
