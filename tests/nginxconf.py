@@ -47,7 +47,16 @@ def replace_once(text, old, new):
 def render(workdir, port, upstream_ports, cert, key):
     """Return the shipped conf with this test's paths, listen port and receivers; nothing else changes."""
     with open(SHIPPED, encoding="utf-8") as handle:
-        text = handle.read()
+        text = localise(handle.read(), workdir, port)
+    text = replace_once(text, "/etc/ssl/smartech-dumper/fullchain.pem", cert)
+    text = replace_once(text, "/etc/ssl/smartech-dumper/privkey.pem", key)
+    for shipped, test_port in zip(UPSTREAMS, upstream_ports, strict=True):
+        text = replace_once(text, f"server {shipped} ", f"server 127.0.0.1:{test_port} ")
+    return text
+
+
+def localise(text, workdir, port):
+    """Return the conf ``text`` with its user, pid, logs and temp paths in ``workdir`` and listening on ``port``."""
     # As root, nginx's workers run as `user`; ours must reach the test's private directories.
     text = replace_once(text, "user www-data;", f"user {getpass.getuser()};")
     text = replace_once(text, "pid /run/nginx.pid;", f"pid {workdir}/nginx.pid;")
@@ -57,12 +66,7 @@ def render(workdir, port, upstream_ports, cert, key):
     # Debian's nginx compiles in /var/lib/nginx for the fastcgi/uwsgi/scgi temp paths too: keep them here.
     others = "".join(f" {name}_temp_path {workdir}/{name};" for name in ("fastcgi", "uwsgi", "scgi"))
     text = replace_once(text, "/var/lib/nginx/proxy;", f"{workdir}/proxy;{others}")
-    text = replace_once(text, "listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
-    text = replace_once(text, "/etc/ssl/smartech-dumper/fullchain.pem", cert)
-    text = replace_once(text, "/etc/ssl/smartech-dumper/privkey.pem", key)
-    for shipped, test_port in zip(UPSTREAMS, upstream_ports, strict=True):
-        text = replace_once(text, f"server {shipped} ", f"server 127.0.0.1:{test_port} ")
-    return text
+    return replace_once(text, "listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
 
 
 def write_conf(workdir, port, upstream_ports):

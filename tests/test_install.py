@@ -153,6 +153,25 @@ print(json.dumps({
 """
 
 
+def markers_of(python, cwd):
+    """Return the environment markers' values of the interpreter ``python``."""
+    done = subprocess.run([python, "-c", MARKERS], cwd=cwd, capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def installed_versions(python, cwd):
+    """Return {canonical name: version} of what the interpreter ``python`` has installed (pip list)."""
+    done = subprocess.run(
+        [python, "-m", "pip", "list", "--format=json"], cwd=cwd, capture_output=True, text=True, timeout=120, check=True
+    )
+    return {canonicalize_name(row["name"]): row["version"] for row in json.loads(done.stdout)}
+
+
+def locked_versions(python, cwd):
+    """Return {canonical name: version} of what requirements/runtime.txt installs for the interpreter ``python``."""
+    return {name: version for name, (version, _) in read_lock(RUNTIME_LOCK, markers_of(python, cwd)).items()}
+
+
 class Venv:
     """A fresh venv of one Python holding the runtime lock and the wheel, as a user installs them."""
 
@@ -168,8 +187,7 @@ class Venv:
 
     def markers(self):
         """Return this venv's values of the environment markers, which decide what of the lock it installs."""
-        done = self.run([os.path.join(self.bin, "python"), "-c", MARKERS])
-        return json.loads(done.stdout)
+        return markers_of(os.path.join(self.bin, "python"), self.cwd)
 
     def environ(self, **settings):
         env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV)}
@@ -248,9 +266,8 @@ def test_pip_check_passes_and_the_code_comes_from_the_venv(user_venv):
     site, files, inspector = json.loads(where.stdout)
     assert site.startswith(user_venv.path + os.sep)
     assert all(path.startswith(site + os.sep) for path in [*files, inspector]), files
-    listed = json.loads(user_venv.pip("list", "--format=json").stdout)
-    installed = {canonicalize_name(row["name"]): row["version"] for row in listed}
-    locked = {name: version for name, (version, _) in read_lock(RUNTIME_LOCK, user_venv.markers()).items()}
+    python = os.path.join(user_venv.bin, "python")
+    installed, locked = installed_versions(python, user_venv.cwd), locked_versions(python, user_venv.cwd)
     assert {name: installed.get(name) for name in locked} == locked
     # Only the lock, the project and what the venv itself came with (pip; setuptools before Python 3.12).
     assert set(installed) - set(locked) <= {"smartech-dumper", "pip", "setuptools"}
