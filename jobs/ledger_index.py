@@ -52,9 +52,10 @@ def connect(data_dir: str) -> sqlite3.Connection:
     """Return this process's connection to the index of ``data_dir``."""
     key = (os.getpid(), os.path.abspath(data_dir))
     if key not in _open:
-        connection = sqlite3.connect(
-            os.path.join(spool_dir(data_dir), INDEX_FILE), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-        )
+        path = os.path.join(spool_dir(data_dir), INDEX_FILE)
+        # Made 0600 first: SQLite would use the umask's mode, and gives -wal and -shm the database file's mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE))
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")  # derived data: the files say what is true
         migrate(connection)

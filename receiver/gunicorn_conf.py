@@ -47,7 +47,17 @@ _metrics_dir = multiproc.prepare(_settings)  # before any import of prometheus_c
 
 
 def on_starting(server: Arbiter) -> None:
-    """Remove the counter files of the last run: once per start of the master, never on a reload."""
+    """Remove the counter files of the last run: once per start of the master, never on a reload.
+
+    Not when another ``serve`` uses the same directory: its files are live, and would vanish from /metrics.
+    """
+    if _metrics_dir and not multiproc.claim(_metrics_dir):
+        print(
+            f"smartech-dumper: warning: another serve uses DUMPER_METRICS_DIR {_metrics_dir}: its counter files "
+            "are kept, and /metrics adds both up; give each serve its own DUMPER_METRICS_DIR to count them apart",
+            file=sys.stderr,
+        )
+        return
     multiproc.clear(_metrics_dir)
 
 

@@ -26,6 +26,9 @@ from typing import Any
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+# Every process `smartech-dumper` starts creates files no one else can read, whatever the shell's umask:
+# captures, events, indexes, counters and what a library makes for us (SQLite's -wal, prometheus_client's .db).
+PRIVATE_UMASK = 0o077
 SUFFIX = ".jsonl"
 NEWLINE = b"\n"
 # The kinds of daily file, each a directory of the data dir: the one place that names them.

@@ -1,9 +1,11 @@
 """The ``smartech-dumper`` command line: run, test and inspect the receiver."""
 
+import os
 from importlib import metadata
 
 import click
 
+from receiver import jsonl
 from receiver.store.safetext import escape
 
 from .ops import check, failed, routes, send, tidy
@@ -36,6 +38,7 @@ class SafeGroup(click.Group):
 @click.version_option(version(), prog_name="smartech-dumper")
 def main():
     """Receive Netcore Smartech webhooks: capture, queue and process every payload."""
+    os.umask(jsonl.PRIVATE_UMASK)  # inherited by gunicorn, workers, redis-server: every file they make is 0600
 
 
 COMMANDS = (

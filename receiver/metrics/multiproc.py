@@ -5,13 +5,17 @@ prometheus_client decides at its first import whether values live in files
 gunicorn's master before anything imports it; this module therefore imports
 prometheus_client only inside its functions. ``clear`` removes the last run's
 files once, when ``serve`` starts gunicorn (its ``on_starting`` hook), as the
-prometheus_client docs ask; ``process_dead`` runs in ``child_exit``.
+prometheus_client docs ask, but only when no other ``serve`` holds the
+directory (``claim``: an flock on ``serve.lock`` for the master's lifetime):
+a second ``serve`` on the same directory warns and keeps the first one's
+files, and ``/metrics`` sums both. ``process_dead`` runs in ``child_exit``.
 
 Failure policy: every failure is logged and never raised. Without a usable
 directory the counters stay in each worker's memory (and /metrics shows no
 acks): metrics never stop the receiver from starting or answering.
 """
 
+import fcntl
 import glob
 import logging
 import os
@@ -21,6 +25,8 @@ from receiver.settings import Settings
 
 log = logging.getLogger("receiver.metrics")
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+CLAIM_FILE = "serve.lock"
+_claims: list[int] = []  # the descriptor holding this master's claim, open for its lifetime
 
 
 def prepare(settings: Settings) -> str | None:
@@ -33,6 +39,22 @@ def prepare(settings: Settings) -> str | None:
         return None
     os.environ[ENV] = path
     return path
+
+
+def claim(path: str) -> bool:
+    """Hold ``path`` for this ``serve``; return False when another live ``serve`` holds it."""
+    try:
+        fd = os.open(os.path.join(path, CLAIM_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE)
+    except OSError as exc:
+        log.warning("metrics: cannot claim DUMPER_METRICS_DIR %s: %s", path, exc)
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _claims.append(fd)
+    return True
 
 
 def clear(path: str | None) -> None:
