@@ -40,14 +40,16 @@ def parse_bool(name: str, value: str | None) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {value!r}")
 
 
-def parse_int(name: str, value: str, minimum: int = 0) -> int:
-    """Parse a whole number that is at least ``minimum``."""
+def parse_int(name: str, value: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """Parse a whole number that is at least ``minimum`` and, when given, at most ``maximum``."""
     try:
         number = int(str(value).strip())
     except ValueError:
         raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
     if number < minimum:
         raise SettingsError(f"{name}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise SettingsError(f"{name}: must be at most {maximum}, got {number}")
     return number
 
 
@@ -155,11 +157,20 @@ def redacted(url: str) -> str:
     return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}" if at else url
 
 
+QUEUE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+MAX_NAME_CHARS = 64
+
+
 def parse_name(name: str, value: str | None) -> str:
-    """Accept a non-empty name."""
+    """Accept a name for Redis keys and RQ queues: letters, digits, ``_``, ``.``, ``-``, at most 64."""
     text = (value or "").strip()
     if not text:
         raise SettingsError(f"{name}: must not be empty")
+    if len(text) > MAX_NAME_CHARS or not set(text) <= QUEUE_NAME_CHARS or not text[0].isalnum():
+        raise SettingsError(
+            f"{name}: expected letters, digits, '_', '.' or '-' (at most {MAX_NAME_CHARS}, starting with a letter"
+            f" or digit), got {value!r}"
+        )
     return text
 
 

@@ -33,6 +33,10 @@ DEFAULT_DATA_DIR = "./var"
 DEFAULT_QUEUE = "smartech"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+# Upper bounds: a body is read whole into memory, and each process and connection costs memory and a descriptor.
+MAX_MAX_BYTES = 256 * 1024 * 1024
+MAX_WEB_PROCESSES = 256
+MAX_WEB_CONNECTIONS = 100_000
 DEFAULT_TRUSTED_PROXIES = 0
 # Where a proxy of ours can be: loopback and the private ranges. A peer elsewhere is the client itself.
 DEFAULT_PROXY_IPS = "127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"
@@ -136,12 +140,16 @@ class Settings:
         return self
 
 
+READ_NAMES: set[str] = set()  # every variable load() has read: the settings, for receiver.typos
+
+
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from ``environ`` (default ``os.environ``) updated with ``overrides``."""
     env = dict(os.environ if environ is None else environ)
     env.update(overrides or {})
 
     def get(name: str, default: object) -> str:
+        READ_NAMES.add(name)
         value = env.get(name)
         # An empty variable is an unset one: `DUMPER_FSYNC=` must not quietly mean "false".
         return str(default) if value is None or not value.strip() else value
@@ -160,11 +168,18 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         allowed_networks=parse_networks("DUMPER_ALLOWED_IPS", get("DUMPER_ALLOWED_IPS", "")),
         trusted_proxies=parse_int("DUMPER_TRUSTED_PROXIES", get("DUMPER_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
         proxy_networks=parse_networks("DUMPER_PROXY_IPS", get("DUMPER_PROXY_IPS", DEFAULT_PROXY_IPS)),
-        max_bytes=parse_int("DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1),
+        max_bytes=parse_int(
+            "DUMPER_MAX_BYTES", get("DUMPER_MAX_BYTES", DEFAULT_MAX_BYTES), minimum=1, maximum=MAX_MAX_BYTES
+        ),
         body_timeout=parse_duration("DUMPER_BODY_TIMEOUT", get("DUMPER_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
-        web_processes=parse_int("WEB_CONCURRENCY", get("WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES), minimum=1),
+        web_processes=parse_int(
+            "WEB_CONCURRENCY", get("WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES), minimum=1, maximum=MAX_WEB_PROCESSES
+        ),
         web_connections=parse_int(
-            "DUMPER_WEB_CONNECTIONS", get("DUMPER_WEB_CONNECTIONS", DEFAULT_WEB_CONNECTIONS), minimum=1
+            "DUMPER_WEB_CONNECTIONS",
+            get("DUMPER_WEB_CONNECTIONS", DEFAULT_WEB_CONNECTIONS),
+            minimum=1,
+            maximum=MAX_WEB_CONNECTIONS,
         ),
         fsync=parse_bool("DUMPER_FSYNC", get("DUMPER_FSYNC", "true")),
         log_level=parse_log_level("DUMPER_LOG_LEVEL", get("DUMPER_LOG_LEVEL", DEFAULT_LOG_LEVEL)),

@@ -5,12 +5,13 @@ from importlib import metadata
 
 import click
 
-from receiver import jsonl
+from receiver import jsonl, typos
 from receiver.store.safetext import escape
 
 from .ops import check, failed, routes, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
+from .variables import known_variables
 from .view import inspect, listing, show, stats, tail
 
 
@@ -36,9 +37,14 @@ class SafeGroup(click.Group):
 
 @click.group(cls=SafeGroup)
 @click.version_option(version(), prog_name="smartech-dumper")
-def main():
+@click.pass_context
+def main(ctx):
     """Receive Netcore Smartech webhooks: capture, queue and process every payload."""
     os.umask(jsonl.PRIVATE_UMASK)  # inherited by gunicorn, workers, redis-server: every file they make is 0600
+    if ctx.invoked_subcommand != "check":  # check lists them among its own lines
+        known = known_variables(ctx.find_root().command)
+        for name in typos.unknown(os.environ, known):
+            click.echo(f"smartech-dumper: warning: {escape(typos.warning(name, known))}", err=True)
 
 
 COMMANDS = (

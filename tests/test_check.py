@@ -50,10 +50,11 @@ def test_all_checks_pass_and_the_data_dir_is_created_private(environment, data_d
         "settings": ["OK"],
         "redis": ["OK", "WARN"],
         "data dir": ["OK"],
+        "metrics dir": ["OK"],
         "web auth": ["OK"],
     }  # the test Redis keeps nothing on disk
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
-    assert os.listdir(data_dir) == []  # the probe file is gone
+    assert os.listdir(data_dir) == ["metrics"]  # the probe files are gone; the metrics dir is made as serve makes it
     assert "Traceback" not in result.output
 
 
@@ -117,6 +118,19 @@ def test_data_dir_under_a_regular_file_fails(environment, tmp_path):
     assert f"{blocker / 'var'} is not writable" in result.output
     assert statuses(result.output)["redis"][0] == "OK"
     assert "Traceback" not in result.output
+
+
+def test_an_unknown_variable_and_an_unusable_metrics_dir_warn_by_name(environment, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("DUMPER_METRICS_DIR", str(blocker / "metrics"))
+    monkeypatch.setenv("DUMPER_DEDUP_WINDOWS", "7d")
+    result = run()
+    assert result.exit_code == 0, result.output  # warnings only: the receiver starts and answers without metrics
+    assert f"WARN metrics dir: DUMPER_METRICS_DIR {blocker / 'metrics'} is not usable" in result.output
+    assert "WARN settings: DUMPER_DEDUP_WINDOWS is not a setting and is ignored: did you mean DUMPER_DEDUP_WINDOW?" in (
+        result.output
+    )
 
 
 def test_missing_web_credentials_only_warn(environment):

@@ -54,12 +54,41 @@ def test_lists_ignore_spaces_and_parse_ipv4_and_ipv6():
         ("DUMPER_AUTH_DISABLED", "perhaps"),
         ("REDIS_URL", "localhost:6379"),
         ("DUMPER_LOG_LEVEL", "LOUD"),
+        ("DUMPER_MAX_BYTES", str(256 * 1024 * 1024 + 1)),
+        ("WEB_CONCURRENCY", "257"),
+        ("DUMPER_WEB_CONNECTIONS", "100001"),
+        ("DUMPER_QUEUE", "a b:c"),
+        ("DUMPER_QUEUE", "-high"),
+        ("DUMPER_QUEUE", "q" * 65),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
     with pytest.raises(SettingsError) as info:
         load(environ={name: value})
     assert str(info.value).startswith(name + ":")
+
+
+def test_the_bounds_themselves_are_accepted():
+    settings = load(
+        environ={"DUMPER_MAX_BYTES": str(256 * 1024 * 1024), "WEB_CONCURRENCY": "256", "DUMPER_QUEUE": "crm.leads-2_b"}
+    )
+    assert (settings.max_bytes, settings.web_processes, settings.queue) == (256 * 1024 * 1024, 256, "crm.leads-2_b")
+
+
+def test_a_typo_in_a_variable_is_warned_naming_the_closest_setting():
+    from click.testing import CliRunner
+
+    from scripts.cli import main
+
+    result = CliRunner(env={"DUMPER_BASIC_AUTHH": "u:p", "DUMPER_INSPECT_BIN": "x"}).invoke(main, ["stats", "--help"])
+    assert result.exit_code == 0
+    assert "DUMPER_BASIC_AUTHH is not a setting and is ignored: did you mean DUMPER_BASIC_AUTH?" in result.stderr
+    # DUMPER_INSPECT_BIND is no setting of load(): an option of `inspect` takes it, and it is known too.
+    assert "did you mean DUMPER_INSPECT_BIND?" in result.stderr
+    clean = CliRunner(env={"DUMPER_BASIC_AUTH": "u:p", "DUMPER_INSPECT_BIND": "127.0.0.1:1"}).invoke(
+        main, ["stats", "--help"]
+    )
+    assert clean.stderr == ""
 
 
 def test_bad_credentials_entry_never_echoes_the_password():

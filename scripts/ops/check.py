@@ -15,10 +15,12 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
-from receiver import jsonl, queueing, redis_health
+from receiver import jsonl, queueing, redis_health, typos
 from receiver import settings as settings_mod
 from receiver.logsafe import one_line
 from receiver.store.safetext import escape
+
+from ..variables import known_variables
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"
@@ -71,21 +73,43 @@ def check_redis(report, settings):
         report.line(WARN, "redis", warning)
 
 
+def probe_dir(path):
+    """Create ``path`` (0700) if missing, prove a file can be created in it, and return its mode."""
+    jsonl.ensure_dir(path)
+    fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=path)
+    os.close(fd)
+    os.unlink(probe)
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
 def check_data_dir(report, settings):
     """Create the data dir (0700) if missing and prove a file can be created in it."""
     path = os.path.abspath(settings.data_dir)
     try:
-        jsonl.ensure_dir(path)
-        fd, probe = tempfile.mkstemp(prefix=PROBE_PREFIX, dir=path)
-        os.close(fd)
-        os.unlink(probe)
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        mode = probe_dir(path)
     except OSError as exc:
         report.line(FAIL, "data dir", f"{path} is not writable: {one_line(exc)}")
         return
     report.line(OK, "data dir", f"{path} is writable")
     if mode & PRIVATE_MODE_MASK:
         report.line(WARN, "data dir", f"{path} has mode {mode:04o}; captures hold PII, run: chmod 700 {path}")
+
+
+def check_metrics_dir(report, settings):
+    """Warn when the web workers could not keep their counters: the receiver still answers, /metrics counts no acks."""
+    path = os.path.abspath(settings.metrics_dir)
+    try:
+        probe_dir(path)
+    except (OSError, ValueError) as exc:
+        report.line(WARN, "metrics dir", f"DUMPER_METRICS_DIR {path} is not usable ({one_line(exc)}): no acks counted")
+        return
+    report.line(OK, "metrics dir", f"{path} is writable")
+
+
+def check_variables(report, known):
+    """Warn about each DUMPER_* variable that nothing reads, naming the closest setting."""
+    for name in typos.unknown(os.environ, known):
+        report.line(WARN, "settings", typos.warning(name, known))
 
 
 def check_web(report, settings):
@@ -130,6 +154,8 @@ def check(ctx):
     report.line(OK, "settings", f"queue {settings.queue!r}, data dir {settings.data_dir}")
     check_redis(report, settings)
     check_data_dir(report, settings)
+    check_metrics_dir(report, settings)
+    check_variables(report, known_variables(ctx.find_root().command))
     check_web(report, settings)
     check_routes(report, settings)
     ctx.exit(1 if report.failed else 0)
