@@ -20,6 +20,7 @@ Failure policy: SQLite errors propagate (the job is retried). An event whose
 ``received_at`` does not parse is never marked and never marks another.
 """
 
+import itertools
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ CREATE INDEX IF NOT EXISTS contents_by_time ON contents (content, received);
 CREATE INDEX IF NOT EXISTS contents_by_day ON contents (day);
 """
 Row = tuple[str, str, str, float, str]  # content, capture, key, received, day
+IN_CHUNK = 500  # contents per SELECT ... IN (...)
 
 
 def received_seconds(value: object) -> float | None:
@@ -60,21 +62,38 @@ def remember(connection: sqlite3.Connection, rows: Iterable[Row | None]) -> None
     )
 
 
-def earlier(connection: sqlite3.Connection, row: Row, window: float) -> str | None:
-    """Return the id ``row``'s event repeats: the latest other capture's within ``window`` before it, or None."""
-    content, capture, _key, received, _day = row
-    found = connection.execute(
-        "SELECT key FROM contents WHERE content = ? AND capture != ? AND received <= ? AND received >= ?"
-        " ORDER BY received DESC LIMIT 1",
-        (content, capture, received, received - window),
-    ).fetchone()
-    return None if found is None else str(found[0])
+def latest_earlier(connection: sqlite3.Connection, rows: list[Row], window: float) -> dict[str, str]:
+    """Return, per content of ``rows`` (one capture, one received time), the id it repeats, if any.
+
+    That is the event of the latest other capture received within ``window`` before, and not after.
+    """
+    _content, capture, _key, received, _day = rows[0]
+    contents = sorted({row[0] for row in rows})
+    found: dict[str, tuple[float, str]] = {}
+    for begin in range(0, len(contents), IN_CHUNK):
+        chunk = contents[begin : begin + IN_CHUNK]
+        query = (
+            "SELECT content, key, received FROM contents WHERE capture != ? AND received <= ? AND received >= ?"
+            f" AND content IN ({','.join('?' * len(chunk))})"
+        )
+        for content, key, when in connection.execute(query, (capture, received, received - window, *chunk)):
+            if content not in found or when > found[content][0]:
+                found[content] = (when, str(key))
+    return {content: key for content, (_when, key) in found.items()}
 
 
 def mark(connection: sqlite3.Connection, events: list[dict[str, Any]], day: str, window: float) -> None:
-    """Set ``repeat_of`` on each event about to be written, and index it; in order, inside the caller's transaction."""
-    for event in events:
-        row = row_of(event, day)
-        if row is not None:
-            event["repeat_of"] = earlier(connection, row, window)
-            remember(connection, [row])
+    """Set ``repeat_of`` on each event about to be written, and index it, inside the caller's transaction.
+
+    One query and one insert per capture: captures in the order given, so a later one sees an earlier one's.
+    """
+    rows = [(event, row_of(event, day)) for event in events]
+    for _same, group in itertools.groupby(rows, key=lambda pair: pair[1] and (pair[1][1], pair[1][3])):
+        members = list(group)
+        indexed = [row for _event, row in members if row is not None]
+        if not indexed:
+            continue
+        repeated = latest_earlier(connection, indexed, window)
+        for event, row in members:
+            event["repeat_of"] = repeated.get(row[0]) if row is not None else None
+        remember(connection, indexed)
