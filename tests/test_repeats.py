@@ -187,3 +187,34 @@ class AnyText(str):
 
 
 ANY_TEXT = AnyText()
+
+
+def test_the_inspector_shows_each_events_place_in_the_events_files(queue, env, data_dir):  # noqa: F811
+    import base64
+
+    from receiver.inspector import create_app
+    from tests.capture_factory import write_captures
+
+    same_guid = json.dumps({"smartech": [{"webhook_name": "WEB_ADDTOCART", "event_params": {"guid": "g-8"}}]})
+    records = [capture(1), capture(2, minutes=1), capture(3, 2, same_guid), capture(4, 3, same_guid), capture(5, 4)]
+    write_captures(data_dir, records)
+    for record in records[:4]:  # the fifth is not processed yet
+        run(queue, record)
+    client = create_app({**env, "DUMPER_INSPECT_AUTH": "viewer:look"}).test_client()
+    auth = {"Authorization": "Basic " + base64.b64encode(b"viewer:look").decode()}
+
+    def fates(record):
+        answer = client.get(f"/api/captures/{record['id']}", headers=auth)
+        assert answer.status_code == 200
+        return [fate["text"] for fate in answer.get_json()["written"]]
+
+    first_open = f"c:{records[0]['id']}:0"
+    assert [fates(r) for r in records] == [
+        ["written"],
+        [f"repeat of event {first_open}"],
+        ["written"],
+        [f"already written by capture {records[2]['id']} (same guid)"],
+        ["not written yet (or older than DUMPER_DEDUP_WINDOW)"],
+    ]
+    page = client.get(f"/captures/{records[1]['id']}", headers=auth).get_data(as_text=True)
+    assert f'<td class="event-written">repeat of event {first_open}</td>' in page
