@@ -30,7 +30,7 @@ BUSY_TIMEOUT_MS = 30_000
 IN_CHUNK = 500  # ids per SELECT ... IN (...)
 PRUNE_EVERY = 3600.0
 # The index's layout; an index of another version is dropped and rebuilt from the files.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, inode INTEGER, size INTEGER, day TEXT);
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode
                                  capture TEXT, repeat_of TEXT, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS seen_by_file ON seen (path, inode, offset);
 CREATE INDEX IF NOT EXISTS seen_by_day ON seen (day);
+CREATE INDEX IF NOT EXISTS seen_by_capture ON seen (capture);
 """
     + repeats.SCHEMA
 )

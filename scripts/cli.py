@@ -8,7 +8,7 @@ import click
 from receiver import jsonl, typos
 from receiver.store.safetext import escape
 
-from .ops import check, failed, routes, send, tidy
+from .ops import audit, check, failed, routes, send, tidy
 from .replay import command as replay
 from .run import forward, serve, up, worker
 from .variables import known_variables
@@ -54,6 +54,7 @@ COMMANDS = (
     forward.forward,
     send.send,
     check.check,
+    audit.audit_command,
     failed.failed,
     tail.tail,
     show.show,
