@@ -7,7 +7,6 @@ the process that serves (after gunicorn forks and gevent patches), and
 ``--preload`` stays safe.
 """
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,24 +18,13 @@ from rq import Queue
 from . import commit, queueing, status, views
 from . import settings as settings_mod
 from .breaker import Breaker
+from .logsetup import configure_logging
 from .settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 EXTENSION = "smartech_dumper"
-
-
-def configure_logging(level: str) -> None:
-    """Send the receiver's log to stderr at ``level``, once."""
-    logger = logging.getLogger("receiver")
-    logger.setLevel(level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-        logger.propagate = False
 
 
 class Runtime:

@@ -195,3 +195,17 @@ def test_worker_with_bad_redis_url_fails_with_a_clear_message(proc_env):
     )
     assert done.returncode != 0
     assert "REDIS_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_worker_and_the_forwarder_never_load_flask(proc_env, data_dir):
+    for command in (["worker", "--burst"], ["forward", "--once"]):
+        done = subprocess.run(
+            [os.path.join(BIN, "python"), "-X", "importtime", "-m", "scripts", *command],
+            env=proc_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
+        assert "rq" in imported, done.stderr[-2000:]  # it ran, and importtime reported
+        assert not [name for name in imported if name.split(".")[0] in ("flask", "werkzeug")], command

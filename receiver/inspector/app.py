@@ -16,7 +16,7 @@ from flask import Flask, Response
 
 from receiver import queueing
 from receiver import settings as settings_mod
-from receiver.app import configure_logging
+from receiver.logsetup import configure_logging
 from receiver.metrics import view as metrics_view
 from receiver.settings import Settings
 from receiver.store.safetext import escape

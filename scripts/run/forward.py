@@ -6,8 +6,8 @@ import threading
 
 import click
 
-from receiver.app import configure_logging
 from receiver.forwarder import Forwarder
+from receiver.logsetup import configure_logging
 
 from ..errors import load_settings
 

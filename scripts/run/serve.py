@@ -15,7 +15,7 @@ import threading
 
 import click
 
-from receiver.app import configure_logging
+from receiver.logsetup import configure_logging
 from receiver.monitor import Monitor
 
 from ..errors import load_routes, load_settings

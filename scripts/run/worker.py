@@ -29,7 +29,7 @@ from rq.serializers import JSONSerializer
 
 from jobs.routing.names import queue_names
 from receiver import queueing
-from receiver.app import configure_logging
+from receiver.logsetup import configure_logging
 
 from ..errors import load_routes, load_settings
 from ..ops.check import redact_url
