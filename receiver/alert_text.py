@@ -24,6 +24,7 @@ class Found(TypedDict, total=False):
     unreadable: bool
     pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
     redis: float  # seconds Redis has been down
+    silent: dict[str, float]  # source -> seconds since its last capture, past DUMPER_SILENCE_AFTER
 
 
 def duration(seconds: float) -> str:
@@ -58,6 +59,8 @@ def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
     down = snapshot.get("redis_down_for")
     if down is not None and down > settings.alert_redis_after:
         found["redis"] = down
+    if snapshot.get("silent"):
+        found["silent"] = snapshot["silent"]
     return found
 
 
@@ -74,6 +77,9 @@ def subject(found: Found) -> str:
         parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
     if "redis" in found:
         parts.append(f"Redis down {duration(found['redis'])}")
+    if "silent" in found:
+        names = ", ".join(found["silent"])
+        parts.append(f"no posts from {names} for {duration(max(found['silent'].values()))}")
     return f"{SUBJECT_PREFIX} {', '.join(parts)}"
 
 
@@ -133,6 +139,15 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
         ]
         if snapshot.get("failed_count") is None:
             text += ["Dead letters cannot be counted while Redis is down.", ""]
+    for source, age in found.get("silent", {}).items():
+        text += [
+            f"SILENT: source {source!r} has posted nothing for {duration(age)} (DUMPER_SILENCE_AFTER="
+            f"{duration(settings.silence_after or 0)}), after posting within the last 7 days.",
+            "Smartech disables a webhook whose endpoint fails, and then stops calling: check the webhook's",
+            "state in the Smartech panel (and its credentials), then send its test call. If the quiet is",
+            "expected (no journey runs), raise DUMPER_SILENCE_AFTER.",
+            "",
+        ]
     text.append(
         f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 from rq import Queue
 
-from . import backlog, cursor, queueing, statefile, torn
+from . import backlog, cursor, queueing, sources, statefile, torn
 from .queueing import REDIS_ERRORS
 from .rewind import Rewind
 from .settings import Settings
@@ -126,6 +126,7 @@ class Forwarder:
                     return 1, 0  # the next pass reads from there
             if records:
                 enqueued = queueing.enqueue_absent(self.queue, records, self.settings)
+                sources.note(self.queue.connection, self.settings.queue, records)  # for the silence alert
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)

@@ -18,7 +18,7 @@ from typing import Any
 
 from rq import Queue
 
-from . import queueing, status
+from . import queueing, sources, status
 from .settings import Settings
 
 log = logging.getLogger("receiver.monitor")
@@ -75,6 +75,9 @@ class Monitor:
             "backlog_unreadable": waiting["awaiting_enqueue"] is None,
             "oldest_pending_age": waiting["oldest_age_seconds"],
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
+            "silent": sources.silent(
+                sources.last_seen(self.queue.connection, self.settings.queue, now), self.settings.silence_after
+            ),
         }
 
     def check_once(self) -> str:

@@ -85,6 +85,11 @@ def parse_duration(name: str, value: str) -> float:
 NONE_WORD = "none"
 
 
+def parse_optional_duration(name: str, value: str | None) -> float | None:
+    """Parse a duration, or None for an empty value (the feature is off)."""
+    return parse_duration(name, value) if value and value.strip() else None
+
+
 def parse_durations(name: str, value: str | None) -> tuple[float, ...]:
     """Parse a comma-separated list of durations, or ``none`` for an empty list."""
     if (value or "").strip().lower() == NONE_WORD:

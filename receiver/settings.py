@@ -24,6 +24,7 @@ from .parsers import (
     parse_log_level,
     parse_name,
     parse_networks,
+    parse_optional_duration,
     parse_url,
 )
 
@@ -95,6 +96,7 @@ class Settings:
     forward_interval: float
     dedup_window: float
     repeat_window: float
+    silence_after: float | None  # None: no silence alerts
     retry_intervals: tuple[float, ...]  # seconds
     job_timeout: float
     maintenance_interval: float
@@ -189,6 +191,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         ),
         dedup_window=parse_duration("DUMPER_DEDUP_WINDOW", get("DUMPER_DEDUP_WINDOW", DEFAULT_DEDUP_WINDOW)),
         repeat_window=parse_duration("DUMPER_REPEAT_WINDOW", get("DUMPER_REPEAT_WINDOW", DEFAULT_REPEAT_WINDOW)),
+        silence_after=parse_optional_duration("DUMPER_SILENCE_AFTER", get("DUMPER_SILENCE_AFTER", "")),
         retry_intervals=parse_durations(
             "DUMPER_RETRY_INTERVALS", get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)
         ),

@@ -22,7 +22,7 @@ from rq import Queue
 
 from jobs.routing.names import CHECKS_SUFFIX
 
-from . import backlog, capture, forwarder, jsonl, torn
+from . import backlog, capture, forwarder, jsonl, sources, torn
 from .queueing import REDIS_ERRORS
 from .redis_health import redis_config_warnings
 from .settings import Settings
@@ -135,6 +135,12 @@ def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     }
     if settings.routes_path:
         state["sinks"] = sinks_status(settings, queue) if state["redis"]["reachable"] else None
+    if state["redis"]["reachable"]:
+        ages = sources.last_seen(queue.connection, settings.queue, time.time())
+        state["sources"] = {
+            "last_capture_age_seconds": ages,
+            "silent": sorted(sources.silent(ages, settings.silence_after)),
+        }
     state["ready"] = bool(
         state["redis"]["reachable"]
         and disk["writable"]

@@ -24,7 +24,7 @@ from rq.serializers import JSONSerializer
 
 from jobs.routing import names as queue_names
 from jobs.routing import state as routing_state
-from receiver import status
+from receiver import sources, status
 from receiver.queueing import REDIS_ERRORS
 from receiver.settings import Settings
 
@@ -71,6 +71,7 @@ class StateCollector(Collector):
         yield gauge(names.PENDING_AFTER, names.PENDING_AFTER_HELP, self.settings.alert_pending_after)
         yield gauge(names.REDIS_AFTER, names.REDIS_AFTER_HELP, self.settings.alert_redis_after)
         yield gauge(names.MIN_FREE, names.MIN_FREE_HELP, self.settings.min_free_bytes)
+        yield gauge(names.SILENCE_AFTER, names.SILENCE_AFTER_HELP, self.settings.silence_after)
 
     def disk_part(self) -> Iterator[Family]:
         """Yield the free bytes of the data dir's file system (no probe write: a scrape writes nothing)."""
@@ -106,13 +107,25 @@ class StateCollector(Collector):
             yield gauge(names.REDIS_UP, names.REDIS_UP_HELP, 0)
             return
         try:
-            families = [*self.queue_families(state), *self.worker_families(), *self.tally_families()]
+            families = [
+                *self.queue_families(state),
+                *self.worker_families(),
+                *self.tally_families(),
+                self.sources_family(),
+            ]
         except REDIS_ERRORS as exc:  # Redis went away between the probes
             log.warning("metrics: Redis failed in this scrape: %s", exc)
             yield gauge(names.REDIS_UP, names.REDIS_UP_HELP, 0)
             return
         yield gauge(names.REDIS_UP, names.REDIS_UP_HELP, 1)
         yield from families
+
+    def sources_family(self) -> Family:
+        """Return the seconds since each recent source's last capture (``receiver.sources``)."""
+        ages = GaugeMetricFamily(names.LAST_CAPTURE_AGE, names.LAST_CAPTURE_AGE_HELP, labels=["source"])
+        for source, age in sorted(sources.last_seen(self.queue.connection, self.settings.queue, self.clock()).items()):
+            ages.add_metric([source], age)
+        return ages
 
     def queue_families(self, state: dict[str, Any]) -> list[Family]:
         """Return the depth of each queue ``redis_status`` names, retrying jobs, scheduled checks, dead letters."""

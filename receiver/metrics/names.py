@@ -61,6 +61,10 @@ REDIS_AFTER = f"{PREFIX}_alert_redis_after_seconds"
 REDIS_AFTER_HELP = "DUMPER_ALERT_REDIS_AFTER: how long Redis may be away before an alert."
 MIN_FREE = f"{PREFIX}_min_free_bytes"
 MIN_FREE_HELP = "DUMPER_MIN_FREE_BYTES: below this many free bytes /readyz answers 503."
+SILENCE_AFTER = f"{PREFIX}_silence_after_seconds"
+SILENCE_AFTER_HELP = "DUMPER_SILENCE_AFTER: how long a source may post nothing before an alert (absent: off)."
+LAST_CAPTURE_AGE = f"{PREFIX}_last_capture_age_seconds"
+LAST_CAPTURE_AGE_HELP = "Seconds since each source's last capture, for the sources that posted within 7 days."
 
 # Every name a scrape shows after traffic (counters with their _total); the tests compare the dashboard with it.
 ALL = (
@@ -90,4 +94,5 @@ ALL = (
     PENDING_AFTER,
     REDIS_AFTER,
     MIN_FREE,
+    LAST_CAPTURE_AGE,
 )

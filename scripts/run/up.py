@@ -154,6 +154,8 @@ def print_welcome(base, env, settings):
         click.echo(f"basic auth: user {user!r} password {password!r}")
         click.echo(f"try it:     smartech-dumper send {base}/webhook/ --user {user} --password '{password}'")
     click.echo(f"data:       {os.path.abspath(settings.data_dir)}")
+    if settings.silence_after is None:
+        click.echo("silence:    no alert if Smartech stops calling; set DUMPER_SILENCE_AFTER=2h (say) to get one")
 
 
 def print_inspector(url, env):
