@@ -1,0 +1,90 @@
+"""The inspector's gunicorn (``smartech-dumper inspect``) against hostile sockets, queries and data, over real HTTP.
+
+Idle and half-sent requests must not starve ``/healthz``; hostile query values and ids get a 4xx; a
+gzipped day is read without writing under the data dir; a detail lookup and a page of huge captures
+stay within their bounds.
+"""
+
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from scripts.run.up import free_port
+from tests.browser import Inspector
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.slow
+AUTH = ("viewer", "look")
+IDLE, HALF = 20, 20  # sockets that send nothing, and sockets that send half a request line
+PROBES = 10
+PROBE_WITHIN = 2.0  # seconds a /healthz probe may take with the sockets above held open
+
+
+@pytest.fixture
+def inspector_env(env):
+    """Return the settings of an inspector over the test data dir."""
+    return {**env, "DUMPER_INSPECT_AUTH": ":".join(AUTH)}
+
+
+@pytest.fixture
+def inspector(inspector_env):
+    """Run ``smartech-dumper inspect`` on a free port; yield it, stopped after the test."""
+    running = Inspector(inspector_env, free_port())
+    yield running
+    running.stop()
+
+
+class HeldSockets:
+    """Hold connections open: some send nothing, some half a request line; note when the server closes each."""
+
+    def __init__(self, port, idle, half):
+        self.closed_after = []
+        self.lock = threading.Lock()
+        self.socks = []
+        for i in range(idle + half):
+            sock = socket.create_connection(("127.0.0.1", port))
+            if i >= idle:
+                sock.sendall(b"GET /api/captures?limit=")
+            self.socks.append(sock)
+        self.started = time.monotonic()
+        self.threads = [threading.Thread(target=self.watch, args=(sock,), daemon=True) for sock in self.socks]
+        for thread in self.threads:
+            thread.start()
+
+    def watch(self, sock):
+        sock.settimeout(60)
+        try:
+            while sock.recv(4096):
+                pass
+        except OSError:
+            return
+        with self.lock:
+            self.closed_after.append(time.monotonic() - self.started)
+
+    def close(self):
+        for sock in self.socks:
+            sock.close()
+
+
+def probe(url):
+    """Return how long one ``/healthz`` took (its timeout when it did not answer)."""
+    started = time.monotonic()
+    try:
+        assert requests.get(url + "/healthz", timeout=10).status_code == 200
+    except requests.Timeout:
+        return 10.0
+    return time.monotonic() - started
+
+
+def test_idle_and_half_sent_requests_neither_starve_healthz_nor_stay_open(inspector):
+    held = HeldSockets(inspector.url.rsplit(":", 1)[1], IDLE, HALF)
+    try:
+        slowest = max(probe(inspector.url) for _ in range(PROBES))
+        assert slowest < PROBE_WITHIN, f"/healthz waited {slowest:.2f}s behind {IDLE + HALF} held sockets"
+        # The header deadline: the server closes every socket that did not finish its headers in time.
+        wait_until(lambda: len(held.closed_after) == IDLE + HALF, timeout=30)
+    finally:
+        held.close()
