@@ -5,7 +5,9 @@ gzipped day is read without writing under the data dir; a detail lookup and a pa
 stay within their bounds.
 """
 
+import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -14,7 +16,10 @@ import requests
 
 from scripts.run.up import free_port
 from tests.browser import Inspector
+from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures, write_gz
 from tests.helpers import wait_until
+from tests.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, LATE_IDS, OVER_9999
+from tests.procs import BIN, output_of
 
 pytestmark = pytest.mark.slow
 AUTH = ("viewer", "look")
@@ -88,3 +93,37 @@ def test_idle_and_half_sent_requests_neither_starve_healthz_nor_stay_open(inspec
         wait_until(lambda: len(held.closed_after) == IDLE + HALF, timeout=30)
     finally:
         held.close()
+
+
+@pytest.fixture
+def day(data_dir):
+    """Write a plain day of three captures and a gzipped day of one before it."""
+    older = make_capture(days_ago(2), smartech_body())
+    write_gz(data_dir, "captures", older["received_at"][:10], [older])
+    return [older] + write_captures(data_dir, [make_capture(days_ago(1, hour=h), smartech_body()) for h in range(3)])
+
+
+def test_hostile_queries_and_ids_get_a_4xx_or_a_page_never_a_5xx(day, inspector):
+    answers = {}
+    for query in HOSTILE_QUERIES:
+        for path in ("/", "/api/captures"):
+            url = f"{inspector.url}{path}?{query.format(id=day[2]['id'])}"
+            answers[url] = requests.get(url, auth=AUTH, timeout=10).status_code
+    for path in HOSTILE_ID_PATHS:
+        answers[path] = requests.get(inspector.url + path, auth=AUTH, timeout=10).status_code
+    assert {url: code for url, code in answers.items() if not (code == 200 or 400 <= code < 500)} == {}
+    assert answers[f"{inspector.url}/api/captures?until={OVER_9999}"] == 400
+    assert answers[f"/captures/{LATE_IDS[0]}"] == 404
+    assert "Traceback" not in output_of(inspector.proc)
+
+
+@pytest.mark.parametrize(
+    "args", [["list", "--since", OVER_9999], ["list", "--until", "0001-01-01"], *(["show", i] for i in LATE_IDS)]
+)
+def test_the_cli_answers_hostile_times_and_ids_with_one_error_line(inspector_env, day, args):
+    done = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), *args], env=inspector_env, capture_output=True, text=True, timeout=60
+    )
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(errors) == 1, done.stderr
+    assert "out of range" in errors[0] or "after 9999-01-01" in errors[0]

@@ -20,6 +20,7 @@ points at its capture (the day was compressed since) is found again by id.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -81,7 +82,9 @@ class Page:
 
 
 def line_at(reader: Reader, handle: IO[bytes], offset: int, path: str) -> Record | None:
-    """Return the record whose line starts at ``offset``, or None."""
+    """Return the record whose line starts at ``offset``, or None (also for an offset past the end)."""
+    if offset >= handle.seek(0, os.SEEK_END):
+        return None  # a forged or stale position: its capture is found again by id
     handle.seek(offset)
     line = handle.readline()
     return reader.parse(line, path, f"at byte {offset}") if line.strip() else None
