@@ -5,21 +5,25 @@ gzipped day is read without writing under the data dir; a detail lookup and a pa
 stay within their bounds.
 """
 
+import gzip
 import os
+import secrets
 import socket
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from receiver.store.spill import PREFIX
 from scripts.run.up import free_port
 from tests.browser import Inspector
 from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures, write_gz
 from tests.helpers import wait_until
 from tests.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, LATE_IDS, OVER_9999
-from tests.procs import BIN, output_of
+from tests.procs import BIN, children, output_of
 
 pytestmark = pytest.mark.slow
 AUTH = ("viewer", "look")
@@ -127,3 +131,103 @@ def test_the_cli_answers_hostile_times_and_ids_with_one_error_line(inspector_env
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(errors) == 1, done.stderr
     assert "out of range" in errors[0] or "after 9999-01-01" in errors[0]
+
+
+class DiskWatch:
+    """Sample, every few milliseconds, what the inspector's workers have open under the data dir that is not a
+    day file (a temporary copy, linked or not), and how much the spill directory holds; keep the peaks."""
+
+    def __init__(self, master_pid, data_dir, spill_dir):
+        self.master_pid, self.data_dir, self.spill_dir = master_pid, os.path.realpath(data_dir), spill_dir
+        self.peak_data_dir = self.peak_spill = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def under_data_dir(self):
+        total = 0
+        for pid in children(self.master_pid):
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith(self.data_dir + "/") and not target.endswith((".jsonl", ".jsonl.gz")):
+                        total += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+                except OSError:
+                    continue
+        return total
+
+    def in_spill(self):
+        try:
+            names = os.listdir(self.spill_dir)
+        except OSError:
+            return 0
+        total = 0
+        for name in names:
+            try:
+                total += os.stat(os.path.join(self.spill_dir, name)).st_size
+            except OSError:
+                continue
+        return total
+
+    def run(self):
+        while not self.stop.wait(0.005):
+            self.peak_data_dir = max(self.peak_data_dir, self.under_data_dir())
+            self.peak_spill = max(self.peak_spill, self.in_spill())
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def write_big_gz_day(data_dir, count, pad):
+    """Write a gzipped day of ``count`` captures, each padded with ``pad`` random hex bytes; return (path, records)."""
+    when = days_ago(3)
+    records = [
+        make_capture(
+            when.replace(minute=i // 60 % 60, second=i % 60),
+            smartech_body(trailer="&pad=" + secrets.token_hex(pad // 2)),
+        )
+        for i in range(count)
+    ]
+    return write_gz(data_dir, "captures", when.strftime("%Y-%m-%d"), records), records
+
+
+def concurrent_pages(url, day, requests_count):
+    """Ask ``requests_count`` pages of ``day`` at once, each reading it all (a filter matching none); return codes."""
+    query = {"since": day, "until": f"{day}T23:59:59", "foreignkey": "nobody", "limit": 10}
+
+    def one(_):
+        return requests.get(url + "/api/captures", params=query, auth=AUTH, timeout=120).status_code
+
+    with ThreadPoolExecutor(requests_count) as pool:
+        return list(pool.map(one, range(requests_count)))
+
+
+def test_a_gzipped_day_is_read_outside_the_data_dir_and_decompressed_once(inspector_env, data_dir, tmp_path):
+    path, records = write_big_gz_day(data_dir, 2000, 4000)
+    with gzip.open(path, "rb") as handle:
+        size = len(handle.read())
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    inspector = Inspector({**inspector_env, "TMPDIR": str(tmp), "DUMPER_INSPECT_SCAN_SECONDS": "30"}, free_port())
+    watch = DiskWatch(inspector.proc.pid, data_dir, str(tmp / f"{PREFIX}{os.getuid()}"))
+    try:
+        codes = concurrent_pages(inspector.url, records[0]["received_at"][:10], 8)
+        first = requests.get(
+            inspector.url + "/api/captures",
+            params={"limit": 500, "until": records[-1]["received_at"][:10] + "T23:59:59"},
+            auth=AUTH,
+            timeout=60,
+        ).json()
+    finally:
+        watch.close()
+        inspector.stop()
+    assert codes == [200] * 8
+    assert [row["id"] for row in first["captures"]] == [record["id"] for record in reversed(records)][:500]
+    assert watch.peak_data_dir == 0, f"{watch.peak_data_dir:,} bytes written under the data dir"
+    assert 0 < watch.peak_spill <= size, f"the spill held {watch.peak_spill:,} bytes for a day of {size:,}"
+    assert sorted(os.listdir(os.path.join(data_dir, "captures"))) == [os.path.basename(path)]
