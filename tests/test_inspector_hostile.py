@@ -13,14 +13,17 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
 
+from receiver import jsonl
 from receiver.store.spill import PREFIX
+from scripts.ops import samples
 from scripts.run.up import free_port
 from tests.browser import Inspector
-from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures, write_gz
+from tests.capture_factory import capture_id_at, days_ago, make_capture, smartech_body, write_captures, write_gz
 from tests.helpers import wait_until
 from tests.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, LATE_IDS, OVER_9999
 from tests.procs import BIN, children, output_of
@@ -219,7 +222,7 @@ def test_a_gzipped_day_is_read_outside_the_data_dir_and_decompressed_once(inspec
         codes = concurrent_pages(inspector.url, records[0]["received_at"][:10], 8)
         first = requests.get(
             inspector.url + "/api/captures",
-            params={"limit": 500, "until": records[-1]["received_at"][:10] + "T23:59:59"},
+            params={"limit": 200, "until": records[-1]["received_at"][:10] + "T23:59:59"},
             auth=AUTH,
             timeout=60,
         ).json()
@@ -227,7 +230,77 @@ def test_a_gzipped_day_is_read_outside_the_data_dir_and_decompressed_once(inspec
         watch.close()
         inspector.stop()
     assert codes == [200] * 8
-    assert [row["id"] for row in first["captures"]] == [record["id"] for record in reversed(records)][:500]
+    assert [row["id"] for row in first["captures"]] == [record["id"] for record in reversed(records)][:200]
     assert watch.peak_data_dir == 0, f"{watch.peak_data_dir:,} bytes written under the data dir"
     assert 0 < watch.peak_spill <= size, f"the spill held {watch.peak_spill:,} bytes for a day of {size:,}"
     assert sorted(os.listdir(os.path.join(data_dir, "captures"))) == [os.path.basename(path)]
+
+
+def write_big_plain_day(data_dir, count):
+    """Write a plain day of ``count`` small captures, one each ``SPACING`` from 01:00; return the first and the last."""
+    base = make_capture(days_ago(1, hour=1), b"data=x")
+    start = days_ago(1, hour=1)
+    path = jsonl.day_path(data_dir, "captures", start.strftime("%Y-%m-%d"))
+    jsonl.ensure_dir(os.path.dirname(path))
+    first = last = None
+    with open(path, "wb") as handle:
+        for i in range(count):
+            when = start + i * SPACING
+            last = dict(base, id=capture_id_at(when), received_at=when.isoformat(timespec="milliseconds")[:23] + "Z")
+            first = first or last
+            handle.write(jsonl.encode_line(last))
+    return first, last
+
+
+def timed_get(url):
+    """Return (status, seconds) of one GET with the inspector's credentials."""
+    started = time.monotonic()
+    answer = requests.get(url, auth=AUTH, timeout=60)
+    return answer.status_code, time.monotonic() - started
+
+
+SPACING = timedelta(milliseconds=250)  # 300,000 captures from 01:00 to 21:50
+DETAIL_WITHIN = 0.5  # seconds, for a day of LOOKUP_DAY captures (a whole read took 0.97 s over 200,000)
+LOOKUP_DAY = 300_000
+
+
+def test_a_detail_lookup_bisects_its_day_instead_of_reading_it(data_dir, inspector):
+    first, last = write_big_plain_day(data_dir, LOOKUP_DAY)
+    absent = capture_id_at(days_ago(1, hour=1) + LOOKUP_DAY // 2 * SPACING + timedelta(milliseconds=1))
+    for path, code in (
+        (f"/api/captures/{last['id']}", 200),
+        (f"/captures/{absent}", 404),
+        (f"/captures/{first['id']}", 200),
+    ):
+        status, seconds = timed_get(inspector.url + path)
+        assert status == code and seconds < DETAIL_WITHIN, (path, status, f"{seconds:.2f}s")
+
+
+def peak_rss_mb(master_pid):
+    """Return the peak resident memory (VmHWM) of each of a gunicorn master's workers, in MB."""
+    peaks = {}
+    for pid in children(master_pid):
+        with open(f"/proc/{pid}/status") as handle:
+            peaks[pid] = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:")) / 1024
+    return peaks
+
+
+HUGE_CAPTURES, HUGE_EVENTS = 12, 6000  # each body about 5 MB
+PAGE_GROWTH_MB = 260  # what one page may add to a worker's peak (one such capture alone takes 175 MB; all 12 took 366)
+
+
+def test_a_page_of_huge_captures_holds_a_few_and_links_to_the_rest(data_dir, inspector):
+    body = samples.encode_body(samples.payload([samples.channel_event("SMS_CLICK") for _ in range(HUGE_EVENTS)]))
+    write_captures(data_dir, [make_capture(days_ago(1, hour=2).replace(minute=i), body) for i in range(HUGE_CAPTURES)])
+    before = peak_rss_mb(inspector.proc.pid)
+    answer = requests.get(inspector.url + "/api/captures?limit=50", auth=AUTH, timeout=60).json()
+    grown = max(peak - before[pid] for pid, peak in peak_rss_mb(inspector.proc.pid).items())
+    assert 1 <= len(answer["captures"]) < HUGE_CAPTURES and answer["next"], len(answer["captures"])
+    assert grown < PAGE_GROWTH_MB, (
+        f"a page of {len(answer['captures'])} captures of {len(body):,} bytes took {grown:.0f} MB"
+    )
+    seen, url = [row["id"] for row in answer["captures"]], answer["next"]
+    while url:
+        answer = requests.get(inspector.url + url, auth=AUTH, timeout=60).json()
+        seen, url = seen + [row["id"] for row in answer["captures"]], answer["next"]
+    assert len(seen) == len(set(seen)) == HUGE_CAPTURES

@@ -7,8 +7,10 @@ sockets left no thread for ``/healthz``). The request line and headers must
 arrive within ``KEEPALIVE`` seconds, the header deadline gunicorn's gevent
 worker enforces; a process serves at most ``CONNECTIONS`` at once, and the
 kernel queues the rest. Decoding is CPU work that a greenlet does not give
-up, so reads are bounded in time: a page stops after
-``DUMPER_INSPECT_SCAN_SECONDS``, well within ``timeout``.
+up, so reads are bounded in time and pause now and then for the other
+greenlets: a page stops after ``DUMPER_INSPECT_SCAN_SECONDS`` (or
+``paging.PAGE_BYTES`` of captures), a detail lookup after
+``lookup.LOOKUP_SECONDS``, both well within ``timeout``.
 The master validates the settings before it forks, so a missing
 ``DUMPER_INSPECT_AUTH`` stops the start with one line naming it.
 """
