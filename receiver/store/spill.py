@@ -27,6 +27,7 @@ import fcntl
 import gzip
 import hashlib
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -99,8 +100,8 @@ def entries(folder: str, keep: str) -> list[tuple[float, int, str]]:
     return sorted(found)
 
 
-def make_room(folder: str, keep: str, needed: int, day: str) -> None:
-    """Remove stale entries, then the least recently used, until ``needed`` more bytes fit under the cap."""
+def make_room(folder: str, keep: str, needed: int, day: str, cap: int) -> None:
+    """Remove stale entries, then the least recently used, until ``needed`` more bytes fit under ``cap``."""
     now, used = time.time(), 0
     others = []
     for mtime, size, path in entries(folder, keep):
@@ -110,13 +111,13 @@ def make_room(folder: str, keep: str, needed: int, day: str) -> None:
             others.append((mtime, size, path))
             used += size
     for _, size, path in others:
-        if used + needed <= MAX_SPILL_BYTES:
+        if used + needed <= cap:
             return
-        if not path.endswith(PART):  # a copy another reader is writing is not ours to remove
+        if PART not in os.path.basename(path):  # a copy another reader is writing is not ours to remove
             remove(path)
             used -= size
-    if used + needed > MAX_SPILL_BYTES:
-        raise DataFileError(f"{day} decompresses to more than the {MAX_SPILL_BYTES:,} bytes the spill may hold")
+    if used + needed > cap:
+        raise DataFileError(f"{day} decompresses to more than the {cap:,} bytes the spill may hold")
 
 
 def remove(path: str) -> None:
@@ -127,19 +128,19 @@ def remove(path: str) -> None:
             os.unlink(path + LOCK)
 
 
-def decompress(day: str, target: str, folder: str) -> None:
+def decompress(day: str, target: str, folder: str, cap: int) -> None:
     """Decompress ``day`` into ``target`` through a ``.part`` file, within the cap."""
-    part = f"{target}{PART}{os.getpid()}"
+    part = f"{target}{PART}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         with gzip.open(day, "rb") as packed, open(part, "wb", opener=lambda p, f: os.open(p, f, 0o600)) as out:
             written, checked = 0, 0
             while chunk := packed.read(CHUNK):
                 written += len(chunk)
                 if written - checked >= ROOM_STEP:  # look at the cache once per ROOM_STEP, not per chunk
-                    make_room(folder, part, written, day)
+                    make_room(folder, part, written, day, cap)
                     checked = written
                 out.write(chunk)
-            make_room(folder, part, written, day)
+            make_room(folder, part, written, day, cap)
         os.replace(part, target)
     except BaseException:
         remove(part)
@@ -147,7 +148,7 @@ def decompress(day: str, target: str, folder: str) -> None:
 
 
 @contextlib.contextmanager
-def spilled(day: str) -> Iterator[IO[bytes]]:
+def spilled(day: str, cap: int = MAX_SPILL_BYTES) -> Iterator[IO[bytes]]:
     """Yield the decompressed bytes of the ``.gz`` file ``day``, opened for reading at any offset."""
     folder = cache_dir()
     target = os.path.join(folder, entry_name(day))
@@ -157,7 +158,7 @@ def spilled(day: str) -> Iterator[IO[bytes]]:
         try:
             with locked(target + LOCK):
                 if not os.path.exists(target):
-                    decompress(day, target, folder)
+                    decompress(day, target, folder, cap)
                 handle = open(target, "rb")
         except GZIP_ERRORS as exc:
             raise DataFileError(f"cannot read {day}: {exc}") from None
