@@ -304,3 +304,20 @@ def test_a_page_of_huge_captures_holds_a_few_and_links_to_the_rest(data_dir, ins
         answer = requests.get(inspector.url + url, auth=AUTH, timeout=60).json()
         seen, url = seen + [row["id"] for row in answer["captures"]], answer["next"]
     assert len(seen) == len(set(seen)) == HUGE_CAPTURES
+
+
+def test_long_scans_in_both_processes_do_not_hold_up_healthz(inspector_env, data_dir):
+    write_big_plain_day(data_dir, 50_000)  # more than a scan of 3 s can decode
+    inspector = Inspector({**inspector_env, "DUMPER_INSPECT_SCAN_SECONDS": "3"}, free_port())
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            scans = [
+                pool.submit(requests.get, inspector.url + "/api/captures?foreignkey=nobody", auth=AUTH, timeout=60)
+                for _ in range(4)
+            ]
+            slowest = max(probe(inspector.url) for _ in range(PROBES))
+            assert slowest < PROBE_WITHIN / 2, f"/healthz waited {slowest:.2f}s behind scans"
+            assert not all(scan.done() for scan in scans), "the scans ended before the probes did: nothing was tested"
+            assert [scan.result().status_code for scan in scans] == [200] * 4
+    finally:
+        inspector.stop()
