@@ -186,6 +186,16 @@ class DiskWatch:
         self.thread.join()
 
 
+def data_tree(data_dir):
+    """Return every file and directory under ``data_dir`` as (relative path, size; 0 for a directory), sorted."""
+    found = []
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            found.append((os.path.relpath(path, data_dir), 0 if name in dirs else os.path.getsize(path)))
+    return sorted(found)
+
+
 def write_big_gz_day(data_dir, count, pad):
     """Write a gzipped day of ``count`` captures, each padded with ``pad`` random hex bytes; return (path, records)."""
     when = days_ago(3)
@@ -233,7 +243,10 @@ def test_a_gzipped_day_is_read_outside_the_data_dir_and_decompressed_once(inspec
     assert [row["id"] for row in first["captures"]] == [record["id"] for record in reversed(records)][:200]
     assert watch.peak_data_dir == 0, f"{watch.peak_data_dir:,} bytes written under the data dir"
     assert 0 < watch.peak_spill <= size, f"the spill held {watch.peak_spill:,} bytes for a day of {size:,}"
-    assert sorted(os.listdir(os.path.join(data_dir, "captures"))) == [os.path.basename(path)]
+    assert data_tree(data_dir) == [
+        ("captures", 0),
+        (os.path.join("captures", os.path.basename(path)), os.path.getsize(path)),
+    ]
 
 
 def write_big_plain_day(data_dir, count):
