@@ -8,11 +8,13 @@ line starts), so going deeper never re-reads what was shown. Every page also
 stops after ``SCAN_SECONDS``: a filter that matches few captures of a big day
 returns what it found so far and where to go on, instead of holding a web
 worker for a minute. A page also stops once it holds ``PAGE_BYTES`` of
-capture bodies, so a page of huge captures costs a few of them in memory and
-time, and the next page goes on from there. Lines are appended nearly in time order (a capture is
-written right after its id is taken, and a day file closes ``WRITE_GRACE``
-after its midnight), so a page stops once it reads a capture received that
-long before the window starts.
+capture bodies, so a page of huge captures costs a few of them in memory
+and time, and the next page goes on from there. Lines are appended nearly
+in time order (a capture is written right after its id is taken, and a day
+file closes ``WRITE_GRACE`` after its midnight), so a page stops once it
+reads a capture received that long before the window starts. Each capture
+read is followed by a pause of no time (``pause``), so that under gevent a
+long page never holds up the other requests of its process.
 
 Failure policy: as ``select`` (unreadable lines skipped through the
 ``Reader``, captures that cannot be matched skipped with a warning, files
@@ -40,7 +42,7 @@ from .filters import Analysis, Filters, Matcher
 from .select import Pair, id_day, matches, normal_id
 
 SCAN_SECONDS = 2.0
-PAGE_BYTES = 2 * 1024 * 1024  # of capture bodies a page holds (at least one): each MB decoded takes about 20
+PAGE_BYTES = 2 * 1024 * 1024  # of capture bodies a page holds (at least one): decoding takes ~50x a body's size
 GRACE = timedelta(seconds=WRITE_GRACE)
 TOKEN = re.compile(r"^([0-9A-Za-z]{26})(?:\.([01])\.(\d{1,15}))?$")
 
