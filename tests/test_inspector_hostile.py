@@ -102,6 +102,20 @@ def test_idle_and_half_sent_requests_neither_starve_healthz_nor_stay_open(inspec
         held.close()
 
 
+def test_gunicorn_runs_the_inspector_with_the_webhooks_worker_a_header_deadline_and_a_connection_limit(inspector_env):
+    done = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "inspect", "--print-config"],
+        env=inspector_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    config = dict(line.split(" = ", 1) for line in done.stdout.splitlines() if " = " in line)
+    config = {name.strip(): value.strip() for name, value in config.items()}
+    assert config["worker_class"] == "receiver.gunicorn_worker.Worker", config["worker_class"]  # gevent
+    assert (config["keepalive"], config["worker_connections"], config["workers"]) == ("5", "200", "2")
+
+
 @pytest.fixture
 def day(data_dir):
     """Write a plain day of three captures and a gzipped day of one before it."""
