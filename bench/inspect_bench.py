@@ -119,7 +119,7 @@ def run(workdir, count=COUNT, rounds=ROUNDS):
     finally:
         stop(proc)
     table(
-        f"Inspector over one day of {count:,} captures ({rounds} rounds each; gunicorn gthread, 2x4)",
+        f"Inspector over one day of {count:,} captures ({rounds} rounds each; gunicorn gevent, 2 processes)",
         ["request", "median ms", "p95 ms", "max ms", "captures read"],
         rows,
         digits=1,

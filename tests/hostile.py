@@ -114,3 +114,29 @@ def html_captures(when):
     rejected = make_capture(when.replace(second=1), HTML_VALUE.encode(), content_type=HTML_VALUE, user=HTML_VALUE)
     not_utf8 = make_capture(when.replace(second=2), b"data=\xff" + HTML.encode(), content_type=HTML_VALUE)
     return [decodes, rejected, not_utf8]
+
+
+# Query strings and ids that once made the inspector answer 500 (issue 20, item 6): each must get a 4xx or a page.
+OVER_9999 = "9999-12-31T23:59:59-05:00"  # past the last datetime once it is turned into UTC
+LATE_IDS = ("Z" * 26, "7" + "Z" * 25, "8" + "0" * 25)  # their times are after year 9999 (or past 128 bits)
+HOSTILE_QUERIES = (
+    f"until={OVER_9999}",
+    f"since={OVER_9999}",
+    f"after={OVER_9999}",
+    "since=0001-01-01",
+    "until=0001-01-01T00:00:00%2B05:00",
+    "after=0001-01-01",
+    *(f"before={capture_id}" for capture_id in LATE_IDS),
+    *(f"after={capture_id}" for capture_id in LATE_IDS),
+    "limit=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+    "page=%C2%B2",
+    "limit=99999999999999999999999",
+    "before={id}.1.99999999999999",  # a position past the end of the file
+    "before={id}.1.5",  # a position in the middle of a line
+    "before={id}.0.0",  # a .gz position for a day that has none
+)
+HOSTILE_ID_PATHS = tuple(
+    f"/{api}captures/{capture_id}{raw}"
+    for capture_id in LATE_IDS
+    for api, raw in (("", ""), ("api/", ""), ("", "/raw"))
+)

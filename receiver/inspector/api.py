@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from receiver.store.files import DataFileError
-from receiver.store.paging import arrivals
+from receiver.store.paging import PAGE_BYTES, arrivals, body_size
 from receiver.store.safetext import json_text
 from receiver.store.select import BadCaptureId, UnknownCaptureError, capture_reader, normal_id
 
@@ -45,7 +45,7 @@ def poll(query: query_mod.Query) -> dict[str, Any]:
     return {
         "captures": [row(record, analysis) for record, analysis in items],
         "after": after,
-        "more": len(items) >= query.size,
+        "more": len(items) >= query.size or sum(body_size(record) for record, _ in items) >= PAGE_BYTES,
     }
 
 

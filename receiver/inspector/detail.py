@@ -2,9 +2,11 @@
 
 The page and ``/api/captures/<id>`` show the same ``Detail``. The payload
 and events are the worker's own analysis (``receiver.store.filters.Analysis``).
-Failure policy: a capture the analysis chokes on (a hostile hand-made record)
-still shows its record and body, with the error; an unknown id raises
-``UnknownCaptureError``.
+The record is found by ``receiver.store.lookup`` (bisected by time, at most
+``LOOKUP_SECONDS``), so an id costs the same on a day of 200,000 captures
+as on a day of ten. Failure policy: a capture the analysis chokes on (a
+hostile hand-made record) still shows its record and body, with the error;
+an unknown id, or one not found in time, raises ``UnknownCaptureError``.
 """
 
 import logging
@@ -16,8 +18,9 @@ import redis
 from receiver.settings import Settings
 from receiver.store.bodies import BodyView, body_view
 from receiver.store.filters import Analysis, Record
+from receiver.store.lookup import find_capture
 from receiver.store.safetext import json_text
-from receiver.store.select import capture_reader, find_capture
+from receiver.store.select import capture_reader
 from receiver.store.text import describe_error
 
 from . import replaycmd, whereabouts

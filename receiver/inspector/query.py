@@ -9,6 +9,7 @@ capture id or a time (live updates). Failure policy: a bad value raises
 ``QueryError`` naming the parameter.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,7 @@ LISTS = {
 }
 TIMES = ("since", "until")
 DEFAULT_SIZE, MAX_SIZE, MAX_PAGE = 50, 500, 10_000
+WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
 
 class QueryError(ValueError):
@@ -59,7 +61,7 @@ def number(args: MultiDict[str, str], name: str, default: int, highest: int) -> 
     text = (args.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= highest:
+    if not WHOLE_NUMBER.match(text) or not 1 <= int(text) <= highest:
         raise QueryError(f"{name}: expected a whole number from 1 to {highest}, got {text!r}")
     return int(text)
 

@@ -2,9 +2,10 @@
 
 A plain ``.jsonl`` is read from its end in blocks, so the first page of a
 day of a million captures costs a block, not the day. A ``.jsonl.gz``
-cannot be read backwards: it is decompressed once into an unlinked
-temporary file in its own (0700) directory, then read like a plain file;
-memory stays bounded, the disk holds one uncompressed day while reading.
+cannot be read backwards: it is decompressed once into the spill cache
+outside the data dir (``spill.py``: shared by every reader of the day,
+capped in size), then read like a plain file; memory stays bounded, and
+nothing is ever written under the data dir.
 Failure policy: as ``Reader.records`` (bad lines skipped and counted; a file
 that cannot be read or decompressed raises ``DataFileError``).
 """
@@ -12,16 +13,14 @@ that cannot be read or decompressed raises ``DataFileError``).
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import IO
 
 from receiver.lines import NEWLINE
 
 from .files import GZIP, GZIP_ERRORS, DataFileError, Reader, Record
+from .spill import spilled
 
 BLOCK = 64 * 1024
 
@@ -59,16 +58,14 @@ def placed_lines_backwards(
 
 @contextlib.contextmanager
 def seekable(path: str) -> Iterator[IO[bytes]]:
-    """Yield ``path`` opened for reading bytes at any offset, a ``.gz`` decompressed to a temporary file."""
+    """Yield ``path`` opened for reading bytes at any offset, a ``.gz`` decompressed outside the data dir."""
     try:
         if not path.endswith(GZIP):
             with open(path, "rb") as handle:
                 yield handle
             return
-        with tempfile.TemporaryFile(dir=os.path.dirname(path) or ".") as spill:
-            with gzip.open(path, "rb") as packed:
-                shutil.copyfileobj(packed, spill)
-            yield spill
+        with spilled(path) as handle:
+            yield handle
     except GZIP_ERRORS as exc:
         raise DataFileError(f"cannot read {path}: {exc}") from None
     except OSError as exc:

@@ -7,10 +7,14 @@ starts at a ``Position`` (the capture id, which file of its day, and where its
 line starts), so going deeper never re-reads what was shown. Every page also
 stops after ``SCAN_SECONDS``: a filter that matches few captures of a big day
 returns what it found so far and where to go on, instead of holding a web
-worker for a minute. Lines are appended nearly in time order (a capture is
-written right after its id is taken, and a day file closes ``WRITE_GRACE``
-after its midnight), so a page stops once it reads a capture received that
-long before the window starts.
+worker for a minute. A page also stops once it holds ``PAGE_BYTES`` of
+capture bodies, so a page of huge captures costs a few of them in memory
+and time, and the next page goes on from there. Lines are appended nearly
+in time order (a capture is written right after its id is taken, and a day
+file closes ``WRITE_GRACE`` after its midnight), so a page stops once it
+reads a capture received that long before the window starts. Each capture
+read is followed by a pause of no time (``pause``), so that under gevent a
+long page never holds up the other requests of its process.
 
 Failure policy: as ``select`` (unreadable lines skipped through the
 ``Reader``, captures that cannot be matched skipped with a warning, files
@@ -20,6 +24,7 @@ points at its capture (the day was compressed since) is found again by id.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +42,7 @@ from .filters import Analysis, Filters, Matcher
 from .select import Pair, id_day, matches, normal_id
 
 SCAN_SECONDS = 2.0
+PAGE_BYTES = 2 * 1024 * 1024  # of capture bodies a page holds (at least one): decoding takes ~50x a body's size
 GRACE = timedelta(seconds=WRITE_GRACE)
 TOKEN = re.compile(r"^([0-9A-Za-z]{26})(?:\.([01])\.(\d{1,15}))?$")
 
@@ -81,7 +87,9 @@ class Page:
 
 
 def line_at(reader: Reader, handle: IO[bytes], offset: int, path: str) -> Record | None:
-    """Return the record whose line starts at ``offset``, or None."""
+    """Return the record whose line starts at ``offset``, or None (also for an offset past the end)."""
+    if offset >= handle.seek(0, os.SEEK_END):
+        return None  # a forged or stale position: its capture is found again by id
     handle.seek(offset)
     line = handle.readline()
     return reader.parse(line, path, f"at byte {offset}") if line.strip() else None
@@ -163,9 +171,10 @@ def newest_page(
         last_day = min(last_day or "9999", id_day(before.capture_id))
     files = day_files(data_dir, CAPTURES, first_day, last_day)
     floor, matcher, deadline = floor_of(filters.window()[0]), Matcher(filters), clock() + budget
-    page, skipped, shown = Page(), 0, None
+    page, skipped, shown, held = Page(), 0, None, 0
     for position, record in placed_records(reader, files, before):
         page.scanned, page.reached = page.scanned + 1, record["received_at"]
+        pause()
         if floor is not None and record["received_at"] < floor:
             break
         analysis = Analysis(record, data_dir)
@@ -177,11 +186,28 @@ def newest_page(
                 return page
             else:
                 page.items.append((record, analysis))
-                shown = position
+                shown, held = position, held + body_size(record)
+                if held >= PAGE_BYTES and len(page.items) < size:
+                    page.next = shown  # full by size: the next page starts after this capture
+                    return page
         if clock() > deadline:
             page.next, page.complete = position, len(page.items) == size
             return page
     return page
+
+
+def body_size(record: Record) -> int:
+    """Return the length of a capture's stored body (text or base64), what a page holds of it."""
+    body = record.get("body")
+    return len(body) if isinstance(body, str) else 0
+
+
+def pause() -> None:
+    """Sleep for no time after each capture (a few microseconds): under gevent, the process serves others meanwhile.
+
+    Per capture, not per so many: one huge capture takes a tenth of a second to decode.
+    """
+    time.sleep(0)
 
 
 def after_time(after: Position | datetime) -> datetime:
@@ -213,7 +239,9 @@ def arrivals(
     stamp = iso_ms(after) if isinstance(after, datetime) else None
     items: list[Pair] = []
     newest: str | None = None
+    held = 0
     for _, record in placed_records(reader, files, None):
+        pause()
         if isinstance(after, Position) and record["id"] == after.capture_id:
             break
         if record["received_at"] < floor or (stamp is not None and record["received_at"] < stamp):
@@ -222,6 +250,7 @@ def arrivals(
         analysis = Analysis(record, data_dir)
         if matches(matcher, record, analysis, warn):
             items.append((record, analysis))
-        if len(items) >= size or clock() > deadline:
+            held += body_size(record)
+        if len(items) >= size or held >= PAGE_BYTES or clock() > deadline:
             break
     return items, newest

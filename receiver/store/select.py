@@ -27,9 +27,11 @@ from .backwards import records_backwards
 from .files import DayFile, Reader, Record, Warn, day_files
 from .filters import Analysis, Filters, Matcher, is_capture
 from .text import describe_error
+from .timeexpr import LATEST
 from .views import capture_name
 
 CAPTURE_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+LATEST_ID_MS = int(LATEST.timestamp() * 1000)  # an id whose time is later names no day file (and no ULID past 7ZZ…)
 Pair = tuple[Record, Analysis]
 
 
@@ -51,6 +53,8 @@ def normal_id(text: str) -> str:
     value = text.strip().upper()
     if not CAPTURE_ID.match(value):
         raise BadCaptureId(f"{text!r} is not a capture id (26 characters, like 01KB3Q6E0M8ZJ7V6Q2W5T9X4YR)")
+    if id_time_ms(value) > LATEST_ID_MS:
+        raise BadCaptureId(f"{text!r} is not a capture id: its time is after {LATEST.date()}")
     return value
 
 

@@ -9,9 +9,11 @@ Accepted, all in UTC:
 - an age in the settings' duration grammar (``receiver.parsers.duration_seconds``):
   ``90`` (seconds), ``30s``, ``15m``, ``2h``, ``7d``, ``2w``, meaning that long ago.
 
-ISO is tried before an age, so ``20261128`` stays a date. Failure policy:
-anything else raises ``TimeExprError`` (the CLI's parameter type turns it
-into a usage error); nothing else is raised.
+ISO is tried before an age, so ``20261128`` stays a date. A time must lie
+from ``EARLIEST`` (1970, before any capture) to ``LATEST`` (9999-01-01), so
+the windows built on it (a grace period, a day range) never overflow.
+Failure policy: anything else raises ``TimeExprError`` (the CLI's parameter
+type turns it into a usage error); nothing else is raised.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 from receiver.parsers import duration_seconds
 
 ZULU = "Z"
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 HINT = "use an ISO date or time (2026-11-28, 2026-11-28T08:30Z), an age (30s, 15m, 2h, 7d) or today/yesterday/now"
 
 
@@ -54,7 +58,22 @@ def parse_iso(text: str) -> datetime | None:
         return None
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the last datetime
+        raise TimeExprError(f"cannot read {text!r} as a time: {out_of_range()}") from None
+
+
+def out_of_range() -> str:
+    """Return why a time outside ``EARLIEST``..``LATEST`` is refused."""
+    return f"it is out of range ({EARLIEST.date()} to {LATEST.date()})"
+
+
+def in_range(when: datetime, text: str | None) -> datetime:
+    """Return ``when``, or raise ``TimeExprError`` when it lies outside ``EARLIEST``..``LATEST``."""
+    if not EARLIEST <= when <= LATEST:
+        raise TimeExprError(f"cannot read {text!r} as a time: {out_of_range()}")
+    return when
 
 
 def parse_time(text: str | None, now: datetime | None = None) -> datetime:
@@ -70,11 +89,11 @@ def parse_time(text: str | None, now: datetime | None = None) -> datetime:
         return midnight(now.date()) - timedelta(days=1)
     when = parse_iso(word)
     if when is not None:
-        return when
+        return in_range(when, text)
     try:
         age = parse_age(word)
         if age is not None:
-            return now - age
+            return in_range(now - age, text)
     except OverflowError:
         raise TimeExprError(f"cannot read {text!r} as a time: it is too long ago") from None
     raise TimeExprError(f"cannot read {text!r} as a time: {HINT}")
