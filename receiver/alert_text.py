@@ -24,6 +24,7 @@ class Found(TypedDict, total=False):
     unreadable: bool
     pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
     redis: float  # seconds Redis has been down
+    routes: list[str]  # what is wrong with the routes file, per host that met it
 
 
 def duration(seconds: float) -> str:
@@ -55,6 +56,8 @@ def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
     pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
     if pending and age is not None and age > settings.alert_pending_after:
         found["pending"] = (pending, age)
+    if snapshot.get("routes_problems"):
+        found["routes"] = list(snapshot["routes_problems"])
     down = snapshot.get("redis_down_for")
     if down is not None and down > settings.alert_redis_after:
         found["redis"] = down
@@ -74,6 +77,8 @@ def subject(found: Found) -> str:
         parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
     if "redis" in found:
         parts.append(f"Redis down {duration(found['redis'])}")
+    if "routes" in found:
+        parts.append("routes file unusable")
     return f"{SUBJECT_PREFIX} {', '.join(parts)}"
 
 
@@ -133,6 +138,14 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
         ]
         if snapshot.get("failed_count") is None:
             text += ["Dead letters cannot be counted while Redis is down.", ""]
+    if "routes" in found:
+        text += [
+            "ROUTES FILE UNUSABLE: the workers keep routing by the last good routes file they read:",
+            *(f"  {problem}" for problem in found["routes"]),
+            "Fix or restore the file; `smartech-dumper routes check` names the mistake. The workers take it "
+            "up at their next job, with no restart.",
+            "",
+        ]
     text.append(
         f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
     )

@@ -75,7 +75,21 @@ class Monitor:
             "backlog_unreadable": waiting["awaiting_enqueue"] is None,
             "oldest_pending_age": waiting["oldest_age_seconds"],
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
+            "routes_problems": self.routes_problems() if redis_state["reachable"] else [],
         }
+
+    def routes_problems(self) -> list[str]:
+        """Return the error of each routes file problem this host or a worker met (the last good routes rule)."""
+        if not self.settings.routes_path:
+            return []
+        from jobs.routing import live  # only with a routes file
+        from jobs.routing import status as routing_status
+
+        try:
+            routing_status.routes_of(self.settings, self.queue.connection)  # this host's own look at the file
+            return [problem["error"] for problem in live.recorded(self.queue.connection, self.settings.queue)]
+        except queueing.REDIS_ERRORS:
+            return []
 
     def check_once(self) -> str:
         """Take one snapshot and let the alert monitor decide; return what it did."""
