@@ -1,10 +1,13 @@
-"""A routes file that goes bad: the last good routes stay in force, and every reader names the file in one line.
+"""The routes file at runtime: a file that goes bad leaves the last good routes in force, every reader names an
+unreadable file in one line, and no regex of it can hang a worker.
 
 Real parts: ``serve`` and ``worker`` processes, the private Redis, a recording HTTP sink, the CLI
 commands and the inspector app.
 """
 
+import contextlib
 import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +25,7 @@ from tests.helpers import wait_until
 from tests.procs import Web, output_of, post_event, start_worker, stop
 from tests.routing_helpers import Endpoint, write_routes
 from tests.test_inspector import AUTH, headers
+from tests.test_routing_e2e import lead, post
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_UTF8 = b"\xff\xfe[sinks.cc]\n"
@@ -47,15 +51,26 @@ def readyz_routes(web):
     return requests.get(web.url + "/readyz", timeout=10).json()["routes"]
 
 
+@contextlib.contextmanager
+def running(env, path):
+    """Run ``serve`` (with its forwarder) and one worker on the routes file ``path``; yield (web, worker)."""
+    full = {**os.environ, **env, "DUMPER_FORWARDER": "true", "DUMPER_ROUTES": path, "PYTHONPATH": ROOT}
+    full["DUMPER_RETRY_INTERVALS"] = "1s"
+    web, worker = Web(full), start_worker(full)
+    try:
+        yield web, worker, full
+    finally:
+        os.killpg(worker.pid, 15)
+        stop(worker)
+        web.stop()
+
+
 @pytest.mark.slow
 def test_a_routes_file_that_vanishes_or_turns_unreadable_leaves_the_last_good_routes_in_force(
     env, tmp_path, endpoint, redis_conn
 ):
     path = routes_to(tmp_path, endpoint)
-    full = {**os.environ, **env, "DUMPER_FORWARDER": "true", "DUMPER_ROUTES": path, "PYTHONPATH": ROOT}
-    full["DUMPER_RETRY_INTERVALS"] = "1s"
-    web, worker = Web(full), start_worker(full)
-    try:
+    with running(env, path) as (web, worker, full):
         post_event(web.url, "good-1")
         wait_until(lambda: len(endpoint.requests_to("tasks")) == 1, timeout=60)
 
@@ -93,10 +108,40 @@ def test_a_routes_file_that_vanishes_or_turns_unreadable_leaves_the_last_good_ro
         wait_until(lambda: len(endpoint.requests_to("tasks")) == 6, timeout=60)
         wait_until(lambda: readyz_routes(web)["ok"])
         assert "is good again" in output_of(worker)
-    finally:
-        os.killpg(worker.pid, 15)
-        stop(worker)
-        web.stop()
+
+
+@pytest.mark.slow
+def test_a_backtracking_regex_cannot_hang_the_worker(env, tmp_path, endpoint):
+    sinks = {"cc": {"type": "http", "url": endpoint.to("tasks")}}
+    when = {"foreignkey": {"matches": "^(a+)+$"}}  # exponential in Python's re on "aaa…a!"
+    path = write_routes(tmp_path, sinks, [{"name": "evil", "to": ["cc"], "when": when}])
+    with running(env, path) as (web, worker, _):
+        started = time.monotonic()
+        post(web, [lead("s1", "hostile", foreignkey="a" * 41 + "!"), lead("s1", "fine", foreignkey="a" * 41)])
+        wait_until(lambda: endpoint.requests_to("tasks"), timeout=10)
+        elapsed = time.monotonic() - started
+        [task] = endpoint.requests_to("tasks")
+        assert task.json()["foreignkey"] == "a" * 41
+        state = requests.get(web.url + "/readyz", timeout=10).json()
+        assert state["redis"]["failed_count"] == 0 and state["redis"]["retrying"] == 0, state
+        assert elapsed < 10, elapsed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [(r"(a)\1", "invalid escape sequence"), ("(?=a)", "invalid perl operator"), ("(?<!a)b", "invalid perl operator")],
+    ids=["backreference", "lookahead", "lookbehind"],
+)
+def test_routes_check_refuses_a_pattern_re2_cannot_run_naming_file_route_and_key(tmp_path, pattern, why):
+    path = write_routes(
+        tmp_path,
+        {"cc": {"type": "python", "callable": "m:f"}},
+        [{"name": "r", "to": ["cc"], "when": {"foreignkey": {"matches": pattern}}}],
+    )
+    result = CliRunner().invoke(main, ["routes", "check", path])
+    assert result.exit_code == 1
+    assert f"{path}: route 'r': when.foreignkey.matches: bad regular expression for RE2" in result.output
+    assert why in result.output and len(result.output.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("command", [["routes", "check"], ["check"], ["worker", "--burst"], ["serve"]])

@@ -5,18 +5,22 @@ A key is an event field (``channel``, ``foreignkey``…) or a dotted path into
 through a list matches when any element does. A value is a scalar (equals), a
 list (one of) or a table of operators (all must hold). Numbers compare as
 numbers even when the event sent them as strings (``"9990.91"``). A missing
-(or null) value matches only ``ne`` and ``exists = false``.
+(or null) value matches only ``ne`` and ``exists = false``. ``matches`` runs
+on RE2 (google-re2), which takes time linear in the value whatever the
+pattern: no regex from the routes file can hang a worker. RE2 has no
+backreferences or lookarounds; a pattern using them does not compile.
 
 Failure policy: ``compile_condition`` raises ``ConditionError`` naming the key
-for a bad table (unknown field or operator, a regex that does not compile);
+for a bad table (unknown field or operator, a regex RE2 does not compile);
 matching never raises, whatever the event holds.
 """
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+import re2  # type: ignore[import-untyped]  # google-re2 ships no types; match.py wraps its two calls
 
 FIELDS = (
     "source",
@@ -33,6 +37,8 @@ FIELDS = (
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
 MAX_MATCHED_CHARS = 10_000  # a regex from the routes file never runs over a longer (hostile) value
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False  # a bad pattern is our one-line ConditionError, not RE2's own line on stderr
 MISSING = object()
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -126,17 +132,32 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
     if name == "matches":
         if not isinstance(wanted, str):
             raise ConditionError(f"{key}.matches: expected a regular expression as a string")
-        try:
-            pattern = re.compile(wanted)
-        except re.error as exc:
-            raise ConditionError(f"{key}.matches: bad regular expression: {exc}") from None
-        return lambda actual: (
-            isinstance(actual, (str, int, float))
-            and not isinstance(actual, bool)
-            and len(str(actual)) <= MAX_MATCHED_CHARS
-            and pattern.search(str(actual)) is not None
-        )
+        return regex_test(wanted, key)
     raise ConditionError(f"{key}.{name}: unknown operator (operators: {', '.join(OPERATORS)})")
+
+
+def regex_test(wanted: str, key: str) -> Callable[[Any], bool]:
+    """Return the test of ``matches = wanted`` (RE2, searched), or raise ``ConditionError`` naming why it is refused."""
+    try:
+        pattern = re2.compile(wanted, RE2_OPTIONS)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ConditionError(
+            f"{key}.matches: bad regular expression for RE2 (no backreferences or lookarounds): {why}"
+        ) from None
+    except UnicodeEncodeError:
+        raise ConditionError(f"{key}.matches: bad regular expression: not UTF-8 (a lone surrogate)") from None
+
+    def test(actual: Any) -> bool:
+        if isinstance(actual, bool) or not isinstance(actual, (str, int, float)):
+            return False
+        text = str(actual)
+        try:
+            return len(text) <= MAX_MATCHED_CHARS and pattern.search(text) is not None
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 takes only UTF-8
+            return pattern.search(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")) is not None
+
+    return test
 
 
 def compile_key(key: str, spec: Any) -> Predicate:
