@@ -2,7 +2,8 @@
 
 Failure policy: ``load`` raises ``RoutesError`` whose message names the file,
 the route (or sink) and the key, for any mistake: an unknown field, operator,
-sink or queue, a bad duration or regex, a missing name. ``check``, ``serve``
+sink or queue, a bad duration or regex, a missing name, a value that can never
+match, a sink option that can never deliver (``sinkcheck``). ``check``, ``serve``
 and ``worker`` call it at start, so a bad file stops the start; a file that
 cannot be read (missing, no permission, not UTF-8) is a ``RoutesError`` too, of
 kind ``unreadable``, never a raw exception. At runtime ``live.current`` keeps
@@ -16,6 +17,7 @@ from typing import Any
 from receiver.parsers import duration_seconds
 
 from .match import ConditionError, Predicate, check_key, compile_condition
+from .sinkcheck import SinkProblem, check_sink
 
 QUEUES = ("high", "default", "low")
 SINK_TYPES = ("sql", "http", "python")
@@ -98,15 +100,10 @@ def read_sink(name: str, table: Any, where: str) -> Sink:
         raise RoutesError(
             f"{where}: sink {name!r}: unknown key {unknown[0]!r} for a {kind} sink (keys: {', '.join(SINK_KEYS[kind])})"
         )
-    if kind == "http" and not isinstance(table.get("url"), str):
-        raise RoutesError(f"{where}: sink {name!r}: url: an http sink needs a url")
-    if kind == "python" and ":" not in str(table.get("callable", "")):
-        raise RoutesError(f"{where}: sink {name!r}: callable: expected 'package.module:function'")
-    if kind == "http":
-        durations(f"{where}: sink {name!r}: timeout", table.get("timeout", DEFAULT_TIMEOUT))
-        auth = table.get("auth")
-        if auth is not None and not (isinstance(auth, dict) and len(auth) == 1 and set(auth) <= {"basic", "bearer"}):
-            raise RoutesError(f'{where}: sink {name!r}: auth: expected {{basic = "user:pass"}} or {{bearer = "token"}}')
+    try:
+        check_sink(kind, table)
+    except SinkProblem as exc:
+        raise RoutesError(f"{where}: sink {name!r}: {exc}") from None
     retries = durations(f"{where}: sink {name!r}: retries", table.get("retries", DEFAULT_RETRIES))
     return Sink(name, kind, {k: v for k, v in table.items() if k not in ("type", "retries")}, retries)
 

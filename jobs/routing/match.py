@@ -6,9 +6,7 @@ through a list matches when any element does. A value is a scalar (equals), a
 list (one of) or a table of operators (all must hold). Numbers compare as
 numbers even when the event sent them as strings (``"9990.91"``). A missing
 (or null) value matches only ``ne`` and ``exists = false``. ``matches`` runs
-on RE2 (google-re2), which takes time linear in the value whatever the
-pattern: no regex from the routes file can hang a worker. RE2 has no
-backreferences or lookarounds; a pattern using them does not compile.
+on RE2 (``regex``): no pattern of the routes file can hang a worker.
 
 Failure policy: ``compile_condition`` raises ``ConditionError`` naming the key
 for a bad table (unknown field or operator, a regex RE2 does not compile);
@@ -17,10 +15,12 @@ matching never raises, whatever the event holds.
 
 import math
 from collections.abc import Callable, Iterator
+from datetime import date
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import re2  # type: ignore[import-untyped]  # google-re2 ships no types; match.py wraps its two calls
+from .regex import BadRegex, regex_test
 
 FIELDS = (
     "source",
@@ -36,9 +36,6 @@ FIELDS = (
 )
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
-MAX_MATCHED_CHARS = 10_000  # a regex from the routes file never runs over a longer (hostile) value
-RE2_OPTIONS = re2.Options()
-RE2_OPTIONS.log_errors = False  # a bad pattern is our one-line ConditionError, not RE2's own line on stderr
 MISSING = object()
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -52,6 +49,12 @@ def check_key(key: str) -> list[str]:
     parts = key.split(".")
     if len(parts) == 1 and key in FIELDS:
         return parts
+    if parts[0] in PATH_ROOTS and any(part.isdigit() for part in parts[1:]):
+        index = next(part for part in parts[1:] if part.isdigit())
+        raise ConditionError(
+            f"{key}: {index!r} indexes nothing: a path goes through every element of a list by itself "
+            f"(any element matches), leave the index out"
+        )
     if parts[0] in PATH_ROOTS and all(parts[1:]) and (len(parts) > 1 or key == "raw"):
         return parts
     raise ConditionError(
@@ -132,37 +135,29 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
     if name == "matches":
         if not isinstance(wanted, str):
             raise ConditionError(f"{key}.matches: expected a regular expression as a string")
-        return regex_test(wanted, key)
+        try:
+            return regex_test(wanted)
+        except BadRegex as exc:
+            raise ConditionError(f"{key}.matches: {exc}") from None
     raise ConditionError(f"{key}.{name}: unknown operator (operators: {', '.join(OPERATORS)})")
 
 
-def regex_test(wanted: str, key: str) -> Callable[[Any], bool]:
-    """Return the test of ``matches = wanted`` (RE2, searched), or raise ``ConditionError`` naming why it is refused."""
-    try:
-        pattern = re2.compile(wanted, RE2_OPTIONS)
-    except re2.error as exc:
-        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ConditionError(
-            f"{key}.matches: bad regular expression for RE2 (no backreferences or lookarounds): {why}"
-        ) from None
-    except UnicodeEncodeError:
-        raise ConditionError(f"{key}.matches: bad regular expression: not UTF-8 (a lone surrogate)") from None
-
-    def test(actual: Any) -> bool:
-        if isinstance(actual, bool) or not isinstance(actual, (str, int, float)):
-            return False
-        text = str(actual)
-        try:
-            return len(text) <= MAX_MATCHED_CHARS and pattern.search(text) is not None
-        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 takes only UTF-8
-            return pattern.search(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")) is not None
-
-    return test
+def has_datetime(value: Any) -> bool:
+    """Say whether ``value`` is or holds a TOML date or time (an event, JSON, never holds one)."""
+    if isinstance(value, (date, dt_time)):
+        return True
+    if isinstance(value, dict):
+        return any(has_datetime(item) for item in value.values())
+    return isinstance(value, list) and any(has_datetime(item) for item in value)
 
 
 def compile_key(key: str, spec: Any) -> Predicate:
     """Return the predicate of one ``key = spec`` entry."""
     parts = check_key(key)
+    if has_datetime(spec):
+        raise ConditionError(
+            f"{key}: a TOML date or time never matches (events are JSON: their times are strings); quote it"
+        )
     if isinstance(spec, dict):
         if not spec:
             raise ConditionError(f"{key}: an empty operator table")
