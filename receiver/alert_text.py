@@ -89,7 +89,7 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
     if "dead" in found:
         text += [
             f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
-            f"RQ's failed registry of queue {settings.queue!r}.",
+            f"RQ's failed registries of queue {settings.queue!r} and its routing queues (deliveries).",
             f"First error: {snapshot.get('first_error') or 'not available'}",
             "Their captures are safe on disk. Fix the cause, then requeue them:",
             "  smartech-dumper failed list            # one line per failed job",

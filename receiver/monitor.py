@@ -18,6 +18,8 @@ from typing import Any
 
 from rq import Queue
 
+from jobs.routing.names import CHECKS_SUFFIX
+
 from . import queueing, status
 from .settings import Settings
 
@@ -26,17 +28,20 @@ CHECK_EVERY = 10.0
 
 
 def first_failure(queue: Queue) -> str | None:
-    """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter, or None."""
-    try:
-        job_ids = queue.failed_job_registry.get_job_ids(0, 0)
-        job = queue.fetch_job(job_ids[0]) if job_ids else None
-        result = job.latest_result() if job else None
-    except queueing.REDIS_ERRORS:
-        return None
-    if not job_ids:
-        return None
-    text = (getattr(result, "exc_string", None) or "").strip().splitlines()
-    return f"{job_ids[0]}: {text[-1] if text else 'no error recorded'}"
+    """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter of our queues, or None."""
+    siblings = [queue.name + suffix for suffix in (*status.PRIORITY_SUFFIXES, CHECKS_SUFFIX)]
+    for name in dict.fromkeys([queue.name, *siblings]):  # the captures' own first, then routing's
+        each = Queue(name, connection=queue.connection, serializer=queue.serializer)
+        try:
+            job_ids = each.failed_job_registry.get_job_ids(0, 0)
+            job = each.fetch_job(job_ids[0]) if job_ids else None
+            result = job.latest_result() if job else None
+        except queueing.REDIS_ERRORS:
+            return None
+        if job_ids:
+            text = (getattr(result, "exc_string", None) or "").strip().splitlines()
+            return f"{job_ids[0]}: {text[-1] if text else 'no error recorded'}"
+    return None
 
 
 class Monitor:
