@@ -6,6 +6,7 @@ commands and the inspector app.
 """
 
 import contextlib
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -166,7 +167,9 @@ def test_the_inspector_shows_a_capture_when_the_routes_file_is_not_utf8(tmp_path
     day = capture["received_at"][:10]  # handed to the queue: the page asks where its deliveries went
     cursor.save(data_dir, cursor.Cursor(day, os.path.getsize(cursor.captures_path(data_dir, day))))
     client = create_app({**env, "DUMPER_INSPECT_AUTH": AUTH, "DUMPER_ROUTES": str(path)}).test_client()
+    logging.getLogger("receiver.routing").addHandler(caplog.handler)  # "receiver" does not propagate to the root
     for url in (f"/captures/{capture['id']}", f"/api/captures/{capture['id']}"):
         answer = client.get(url, headers=headers())
         assert answer.status_code == 200, (url, answer.data[:300])
+    logging.getLogger("receiver.routing").removeHandler(caplog.handler)
     assert any(f"{path}: cannot read: not UTF-8" in record.getMessage() for record in caplog.records)

@@ -26,7 +26,7 @@ import redis
 from .config import UNREADABLE, Routes, RoutesError, load
 from .state import PREFIX
 
-log = logging.getLogger("jobs.routing")
+log = logging.getLogger("receiver.routing")  # under "receiver": the worker and serve format and show it
 PROBLEM_TTL = 900  # seconds a recorded problem outlives its last refresh (a worker that died stops refreshing)
 PROBLEM_REFRESH = 60.0  # seconds between two refreshes of the same problem by one process
 MISSING = "missing"  # a third kind beside config's unreadable and invalid: the file is not there
