@@ -262,3 +262,12 @@ def test_routes_check_accepts_what_only_the_environment_can_tell(tmp_path):
     )
     result = CliRunner().invoke(main, ["routes", "check", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_routes_check_prints_no_password_or_query_value_of_a_url(tmp_path):
+    path = tmp_path / "routes.toml"
+    path.write_text('[sinks.cc]\ntype = "http"\nurl = "https://u:Pa55word@h.example/x?token=T0ken&team=ops"\n')
+    result = CliRunner().invoke(main, ["routes", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "sink cc: http https://u:***@h.example/x?token=***&team=***" in result.output
+    assert "Pa55word" not in result.output and "T0ken" not in result.output
