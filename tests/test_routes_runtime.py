@@ -15,6 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from jobs.routing import live
 from receiver import cursor
 from receiver.alert_text import body, conditions, subject
 from receiver.inspector import create_app
@@ -173,3 +174,19 @@ def test_the_inspector_shows_a_capture_when_the_routes_file_is_not_utf8(tmp_path
         assert answer.status_code == 200, (url, answer.data[:300])
     logging.getLogger("receiver.routing").removeHandler(caplog.handler)
     assert any(f"{path}: cannot read: not UTF-8" in record.getMessage() for record in caplog.records)
+
+
+def test_a_routes_file_turned_invalid_keeps_the_last_good_routes_and_is_recorded_once(tmp_path, endpoint, redis_conn):
+    path = routes_to(tmp_path, endpoint)
+    good = live.current(path, redis_conn, "smartech")
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('[[routes]]\nname = "all"\nto = ["cc"]\n')  # a second route of the same name
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a new modification time, however coarse the clock
+    for _ in range(3):
+        assert live.current(path, redis_conn, "smartech") is good
+    [problem] = live.recorded(redis_conn, "smartech")
+    assert problem["kind"] == "invalid" and f"{path}: route 'all': name: used by 2 routes" in problem["error"]
+    routes_to(tmp_path, endpoint)
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    assert live.current(path, redis_conn, "smartech") is not good
+    assert live.recorded(redis_conn, "smartech") == []
