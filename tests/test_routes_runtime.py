@@ -54,11 +54,11 @@ def readyz_routes(web):
 
 
 @contextlib.contextmanager
-def running(env, path):
-    """Run ``serve`` (with its forwarder) and one worker on the routes file ``path``; yield (web, worker)."""
+def running(env, path, worker_class="simple"):
+    """Run ``serve`` (with its forwarder) and one worker on the routes file ``path``; yield (web, worker, env)."""
     full = {**os.environ, **env, "DUMPER_FORWARDER": "true", "DUMPER_ROUTES": path, "PYTHONPATH": ROOT}
     full["DUMPER_RETRY_INTERVALS"] = "1s"
-    web, worker = Web(full), start_worker(full)
+    web, worker = Web(full), start_worker(full, worker_class=worker_class)
     try:
         yield web, worker, full
     finally:
@@ -68,11 +68,12 @@ def running(env, path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("worker_class", ["simple", "fork"])  # fork: each job in a child, the log still says it once
 def test_a_routes_file_that_vanishes_or_turns_unreadable_leaves_the_last_good_routes_in_force(
-    env, tmp_path, endpoint, redis_conn
+    env, tmp_path, endpoint, redis_conn, worker_class
 ):
     path = routes_to(tmp_path, endpoint)
-    with running(env, path) as (web, worker, full):
+    with running(env, path, worker_class) as (web, worker, full):
         post_event(web.url, "good-1")
         wait_until(lambda: len(endpoint.requests_to("tasks")) == 1, timeout=60)
 

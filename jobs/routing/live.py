@@ -2,7 +2,8 @@
 
 ``current`` reads the file again when its modification time changes. When it
 is missing, unreadable or invalid, the last good routes stay in force: the
-problem is logged once (and once more when it is over), and, given a Redis
+problem is logged once per host (and once more when it is over: processes of
+one host tell each other through the Redis record), and, given a Redis
 connection, recorded in the hash ``smartech-dumper:<queue>:routes-problems``
 (one field per host and file, refreshed while the problem lasts, expiring
 ``PROBLEM_TTL`` after the last refresh) for ``/readyz`` and the alerts.
@@ -66,6 +67,7 @@ def read(path: str) -> tuple[float, Routes]:
 
 def current(path: str, connection: redis.Redis | None = None, queue: str = "") -> Routes:
     """Return the routes in force for ``path``: the file's if good, else the last good ones (see the module)."""
+    before = _good.get(path)
     try:
         _good[path] = read(path)
     except RoutesError as exc:
@@ -73,7 +75,8 @@ def current(path: str, connection: redis.Redis | None = None, queue: str = "") -
         if path not in _good:
             raise
         return _good[path][1]
-    if path in _problems:
+    changed = before is not None and before[0] != _good[path][0]  # a forked job never saw its sibling's problem
+    if path in _problems or (changed and connection is not None):
         over(path, connection, queue)
     return _good[path][1]
 
@@ -84,13 +87,16 @@ def field(path: str) -> str:
 
 
 def met(path: str, exc: RoutesError, connection: redis.Redis | None, queue: str) -> None:
-    """Log a new problem once, and record it in Redis (again every ``PROBLEM_REFRESH`` seconds)."""
+    """Log a new problem once per host, and record it in Redis (again every ``PROBLEM_REFRESH`` seconds)."""
     now = time.time()
     problem = _problems.get(path)
     if problem is None or problem.text != str(exc):
-        kept = "the last good routes stay in force" if path in _good else "no routes were ever read good here"
-        log.error("routes file unusable, %s: %s", kept, exc)
-        problem = _problems[path] = Problem(exc.kind, str(exc), problem.since if problem else now)
+        known = told_here(connection, queue, path)  # a sibling process (a forked job, a gunicorn worker) told it
+        since = problem.since if problem else known["since"] if known else now
+        problem = _problems[path] = Problem(exc.kind, str(exc), since)
+        if known is None or known["error"] != problem.text:
+            kept = "the last good routes stay in force" if path in _good else "no routes were ever read good here"
+            log.error("routes file unusable, %s: %s", kept, exc)
     if connection is not None and now - problem.told >= PROBLEM_REFRESH:
         record = {"kind": problem.kind, "error": problem.text, "since": problem.since, "host": socket.gethostname()}
         try:
@@ -103,25 +109,40 @@ def met(path: str, exc: RoutesError, connection: redis.Redis | None, queue: str)
             log.warning("routes problem not recorded in Redis: %s", error)
 
 
+def told_here(connection: redis.Redis | None, queue: str, path: str) -> dict[str, Any] | None:
+    """Return the problem this host recorded for ``path``, or None (none, no connection, Redis away)."""
+    if connection is None:
+        return None
+    try:
+        value = connection.hget(problems_key(queue), field(path))
+        return parse(value) if value is not None else None
+    except redis.RedisError:
+        return None
+
+
 def over(path: str, connection: redis.Redis | None, queue: str) -> None:
-    """Log that the routes file is good again, and clear its record."""
-    problem = _problems.pop(path)
-    lasted = time.time() - problem.since
-    log.warning("routes file %s is good again, after %.0f s; its routes are in force", path, lasted)
+    """Log that the routes file is good again (once per host: whoever clears the record), and clear it."""
+    problem = _problems.pop(path, None)
+    cleared = problem is not None
     if connection is not None:
         try:
-            connection.hdel(problems_key(queue), field(path))
+            cleared = bool(connection.hdel(problems_key(queue), field(path)))
         except redis.RedisError as error:
             log.warning("routes problem not cleared in Redis: %s", error)
+    if cleared:
+        log.warning("routes file %s is good again; its routes are in force", path)
+
+
+def parse(value: Any) -> dict[str, Any] | None:
+    """Return a recorded problem as ``{"kind", "error", "since"}``, or None if it cannot be read."""
+    try:
+        record = json.loads(value)
+        return {"kind": str(record["kind"]), "error": str(record["error"]), "since": float(record["since"])}
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def recorded(connection: redis.Redis, queue: str) -> list[dict[str, Any]]:
-    """Return the problems recorded in Redis, oldest first (unparseable records are skipped)."""
-    found = []
-    for value in connection.hvals(problems_key(queue)):
-        try:
-            record = json.loads(value)
-            found.append({"kind": str(record["kind"]), "error": str(record["error"]), "since": float(record["since"])})
-        except (ValueError, KeyError, TypeError):
-            continue
-    return sorted(found, key=lambda record: record["since"])
+    """Return the problems recorded in Redis, oldest first (unreadable records are skipped)."""
+    found = [parse(value) for value in connection.hvals(problems_key(queue))]
+    return sorted((record for record in found if record is not None), key=lambda record: record["since"])
