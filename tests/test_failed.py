@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import free_port
 from helpers import failing_jobs_environment, read_kind
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -300,3 +300,20 @@ def test_a_refused_delivery_is_listed_shown_and_requeued_like_a_capture(monkeypa
         assert json.loads(run("list", "--json").stdout) == []
     finally:
         endpoint.close()
+
+
+def test_requeue_all_puts_each_dead_letter_back_on_its_own_queue(queue):
+    [one] = make_failed(queue)
+    high = Queue("smartech-high", connection=queue.connection, serializer=JSONSerializer)
+    gone = high.enqueue("jobs.routing.deliver.deliver_events", "gone", [])  # no routes file: a dead letter at once
+    SimpleWorker([high], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+    assert high.failed_job_registry.get_job_ids() == [gone.id]
+    assert {item["id"]: item["queue"] for item in json.loads(run("list", "--json").stdout)} == {
+        one["id"]: "smartech",
+        gone.id: "smartech-high",
+    }
+
+    result = run("requeue", "--all")
+
+    assert result.output == "requeued 2 failed job(s): 1 to queue 'smartech', 1 to queue 'smartech-high'\n"
+    assert queue.job_ids == [one["id"]] and high.job_ids == [gone.id]
