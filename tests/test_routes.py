@@ -227,6 +227,10 @@ ROUTE_TO = '[[routes]]\nname = "r"\nto = ["{sink}"]\n'
             SINKS + ROUTE_TO.format(sink="cc") + 'when = { "payload_params.items.0.price" = { gte = 5000 } }\n',
             "route 'r': when.payload_params.items.0.price: '0' indexes nothing",
         ),
+        (
+            SINKS + ROUTE_TO.format(sink="cc") + "when = { channel = [] }\n",
+            "route 'r': when.channel.in: expected a list of values (an empty one never matches)",
+        ),
     ],
     ids=[
         "headers-string",
@@ -241,6 +245,7 @@ ROUTE_TO = '[[routes]]\nname = "r"\nto = ["{sink}"]\n'
         "toml-date",
         "toml-datetime-in-list",
         "list-index",
+        "empty-list",
     ],
 )
 def test_routes_check_refuses_what_could_never_deliver_or_match_naming_file_place_and_key(tmp_path, text, error):

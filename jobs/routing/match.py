@@ -117,8 +117,8 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
     if name == "eq":
         return lambda actual: equals(actual, wanted)
     if name == "in":
-        if not isinstance(wanted, list):
-            raise ConditionError(f"{key}.in: expected a list")
+        if not isinstance(wanted, list) or not wanted:
+            raise ConditionError(f"{key}.in: expected a list of values (an empty one never matches)")
         return lambda actual: any(equals(actual, option) for option in wanted)
     if name in ("gt", "gte", "lt", "lte"):
         if number(wanted) is None:
