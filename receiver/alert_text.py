@@ -24,6 +24,7 @@ class Found(TypedDict, total=False):
     unreadable: bool
     pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
     redis: float  # seconds Redis has been down
+    routes: list[str]  # what is wrong with the routes file, per host that met it
     silent: dict[str, float]  # source -> seconds since its last capture, past DUMPER_SILENCE_AFTER
 
 
@@ -56,6 +57,8 @@ def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
     pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
     if pending and age is not None and age > settings.alert_pending_after:
         found["pending"] = (pending, age)
+    if snapshot.get("routes_problems"):
+        found["routes"] = list(snapshot["routes_problems"])
     down = snapshot.get("redis_down_for")
     if down is not None and down > settings.alert_redis_after:
         found["redis"] = down
@@ -77,6 +80,8 @@ def subject(found: Found) -> str:
         parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
     if "redis" in found:
         parts.append(f"Redis down {duration(found['redis'])}")
+    if "routes" in found:
+        parts.append("routes file unusable")
     if "silent" in found:
         names = ", ".join(found["silent"])
         parts.append(f"no posts from {names} for {duration(max(found['silent'].values()))}")
@@ -90,7 +95,7 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
     if "dead" in found:
         text += [
             f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
-            f"RQ's failed registry of queue {settings.queue!r}.",
+            f"RQ's failed registries of queue {settings.queue!r} and its routing queues (deliveries).",
             f"First error: {snapshot.get('first_error') or 'not available'}",
             "Their captures are safe on disk. Fix the cause, then requeue them:",
             "  smartech-dumper failed list            # one line per failed job",
@@ -139,6 +144,14 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
         ]
         if snapshot.get("failed_count") is None:
             text += ["Dead letters cannot be counted while Redis is down.", ""]
+    if "routes" in found:
+        text += [
+            "ROUTES FILE UNUSABLE: the workers keep routing by the last good routes file they read:",
+            *(f"  {problem}" for problem in found["routes"]),
+            "Fix or restore the file; `smartech-dumper routes check` names the mistake. The workers take it "
+            "up at their next job, with no restart.",
+            "",
+        ]
     for source, age in found.get("silent", {}).items():
         text += [
             f"SILENT: source {source!r} has posted nothing for {duration(age)} (DUMPER_SILENCE_AFTER="

@@ -18,6 +18,8 @@ from typing import Any
 
 from rq import Queue
 
+from jobs.routing.names import CHECKS_SUFFIX
+
 from . import queueing, sources, status
 from .settings import Settings
 
@@ -26,17 +28,20 @@ CHECK_EVERY = 10.0
 
 
 def first_failure(queue: Queue) -> str | None:
-    """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter, or None."""
-    try:
-        job_ids = queue.failed_job_registry.get_job_ids(0, 0)
-        job = queue.fetch_job(job_ids[0]) if job_ids else None
-        result = job.latest_result() if job else None
-    except queueing.REDIS_ERRORS:
-        return None
-    if not job_ids:
-        return None
-    text = (getattr(result, "exc_string", None) or "").strip().splitlines()
-    return f"{job_ids[0]}: {text[-1] if text else 'no error recorded'}"
+    """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter of our queues, or None."""
+    siblings = [queue.name + suffix for suffix in (*status.PRIORITY_SUFFIXES, CHECKS_SUFFIX)]
+    for name in dict.fromkeys([queue.name, *siblings]):  # the captures' own first, then routing's
+        each = Queue(name, connection=queue.connection, serializer=queue.serializer)
+        try:
+            job_ids = each.failed_job_registry.get_job_ids(0, 0)
+            job = each.fetch_job(job_ids[0]) if job_ids else None
+            result = job.latest_result() if job else None
+        except queueing.REDIS_ERRORS:
+            return None
+        if job_ids:
+            text = (getattr(result, "exc_string", None) or "").strip().splitlines()
+            return f"{job_ids[0]}: {text[-1] if text else 'no error recorded'}"
+    return None
 
 
 class Monitor:
@@ -75,10 +80,24 @@ class Monitor:
             "backlog_unreadable": waiting["awaiting_enqueue"] is None,
             "oldest_pending_age": waiting["oldest_age_seconds"],
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
+            "routes_problems": self.routes_problems() if redis_state["reachable"] else [],
             "silent": sources.silent(
                 sources.last_seen(self.queue.connection, self.settings.queue, now), self.settings.silence_after
             ),
         }
+
+    def routes_problems(self) -> list[str]:
+        """Return the error of each routes file problem this host or a worker met (the last good routes rule)."""
+        if not self.settings.routes_path:
+            return []
+        from jobs.routing import live  # only with a routes file
+        from jobs.routing import status as routing_status
+
+        try:
+            routing_status.routes_of(self.settings, self.queue.connection)  # this host's own look at the file
+            return [problem["error"] for problem in live.recorded(self.queue.connection, self.settings.queue)]
+        except queueing.REDIS_ERRORS:
+            return []
 
     def check_once(self) -> str:
         """Take one snapshot and let the alert monitor decide; return what it did."""

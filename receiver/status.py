@@ -124,6 +124,23 @@ def sinks_status(settings: Settings, queue: Queue) -> dict[str, Any] | None:
         return None
 
 
+def routes_status(settings: Settings, queue: Queue) -> dict[str, Any] | None:
+    """Return the problems with the routes file met here or by any worker: kind and age, never the error text."""
+    from jobs.routing import live, status  # only with a routes file
+
+    try:
+        status.routes_of(settings, queue.connection)  # this host's own look at the file, recorded if bad
+        found = live.recorded(queue.connection, settings.queue)
+    except REDIS_ERRORS as exc:
+        log.warning("readiness: cannot read the routes problems: %s", exc)
+        return None
+    now = time.time()
+    return {
+        "ok": not found,
+        "problems": [{"kind": each["kind"], "age_seconds": max(0.0, now - each["since"])} for each in found],
+    }
+
+
 def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
@@ -135,6 +152,7 @@ def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     }
     if settings.routes_path:
         state["sinks"] = sinks_status(settings, queue) if state["redis"]["reachable"] else None
+        state["routes"] = routes_status(settings, queue) if state["redis"]["reachable"] else None
     if state["redis"]["reachable"]:
         ages = sources.last_seen(queue.connection, settings.queue, time.time())
         state["sources"] = {

@@ -1,13 +1,15 @@
-"""``smartech-dumper failed`` against real failed jobs: real captures, a real RQ worker, the real Redis."""
+"""``smartech-dumper failed`` against real failed jobs: real captures, a real RQ worker, the real Redis, and a
+routing delivery refused by a real HTTP sink."""
 
 import json
+import os
 import re
 
 import pytest
 from click.testing import CliRunner
 from conftest import free_port
 from helpers import failing_jobs_environment, read_kind
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -17,6 +19,8 @@ from receiver.queueing import enqueue_capture, get_queue
 from receiver.settings import load
 from scripts.cli import main
 from scripts.ops.failed import failed
+from tests.procs import run_burst_worker
+from tests.routing_helpers import Endpoint, capture_with, write_routes
 
 SOURCE = "panel-a"
 ERROR_LINE = re.compile(r"^NotADirectoryError: \[Errno 20\] Not a directory: '.+'$")
@@ -92,7 +96,7 @@ def test_an_empty_list_says_so_on_stderr_only(queue):
     result = run("list")
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert result.stderr == "no failed jobs in queue 'smartech'\n"
+    assert result.stderr == "no failed jobs in queue 'smartech' or its routing queues\n"
     assert json.loads(run("list", "--json").stdout) == []
 
 
@@ -167,7 +171,8 @@ def test_an_unknown_id_fails_in_one_line(queue, args):
 
     assert result.exit_code == 1
     assert result.output == (
-        "Error: no failed job 'no-such-job' in queue 'smartech'; see: smartech-dumper failed list\n"
+        "Error: no failed job 'no-such-job' in queue 'smartech' or its routing queues;"
+        " see: smartech-dumper failed list\n"
     )
     assert queue.failed_job_registry.count == 1
 
@@ -260,3 +265,55 @@ def test_a_redis_url_redis_cannot_parse_is_one_line(environment):
     assert result.exit_code == 1
     [line] = result.output.splitlines()
     assert line.startswith("Error: REDIS_URL: ")
+
+
+@pytest.mark.slow
+def test_a_refused_delivery_is_listed_shown_and_requeued_like_a_capture(monkeypatch, env, tmp_path, redis_conn):
+    endpoint = Endpoint()
+    try:
+        endpoint.will_answer("tasks", (400, "no such campaign"))  # a 4xx: a dead letter at once, no retry
+        sinks = {"cc": {"type": "http", "url": endpoint.to("tasks")}}
+        routes = write_routes(tmp_path, sinks, [{"name": "hot", "to": ["cc"], "queue": "high"}])
+        full = {**env, "DUMPER_ROUTES": routes, "DUMPER_RETRY_INTERVALS": "none"}
+        for name, value in full.items():
+            monkeypatch.setenv(name, value)
+        capture = capture_with(1)
+        assert enqueue_capture(get_queue(load()), capture, load())
+        run_burst_worker({**os.environ, **full})
+        assert len(endpoint.requests_to("tasks")) == 1
+
+        listed = json.loads(run("list", "--json").stdout)
+        [dead] = listed
+        assert dead["id"].startswith("deliver-") and dead["queue"] == "smartech-high"
+        assert dead["capture_id"] == capture["id"] and dead["source"] == "default"
+        assert "HTTP 400: no such campaign" in dead["error"]
+        [line] = run("list").stdout.splitlines()
+        assert line.startswith(dead["id"] + "  ")
+        shown = run("show", dead["id"])
+        assert shown.exit_code == 0, shown.output
+        assert "queue:        smartech-high" in shown.output and "Permanent: sink 'cc': HTTP 400" in shown.output
+
+        requeued = run("requeue", dead["id"])
+        assert requeued.output == f"requeued {dead['id']} to queue 'smartech-high'\n"
+        run_burst_worker({**os.environ, **full})
+        assert len(endpoint.requests_to("tasks")) == 2  # the endpoint now answers 200
+        assert json.loads(run("list", "--json").stdout) == []
+    finally:
+        endpoint.close()
+
+
+def test_requeue_all_puts_each_dead_letter_back_on_its_own_queue(queue):
+    [one] = make_failed(queue)
+    high = Queue("smartech-high", connection=queue.connection, serializer=JSONSerializer)
+    gone = high.enqueue("jobs.routing.deliver.deliver_events", "gone", [])  # no routes file: a dead letter at once
+    SimpleWorker([high], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+    assert high.failed_job_registry.get_job_ids() == [gone.id]
+    assert {item["id"]: item["queue"] for item in json.loads(run("list", "--json").stdout)} == {
+        one["id"]: "smartech",
+        gone.id: "smartech-high",
+    }
+
+    result = run("requeue", "--all")
+
+    assert result.output == "requeued 2 failed job(s): 1 to queue 'smartech', 1 to queue 'smartech-high'\n"
+    assert queue.job_ids == [one["id"]] and high.job_ids == [gone.id]

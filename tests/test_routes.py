@@ -198,3 +198,81 @@ def test_worker_and_serve_refuse_a_bad_routes_file(tmp_path, env):
         result = CliRunner().invoke(main, command, env={**env, "DUMPER_ROUTES": bad})
         assert result.exit_code == 1, (command, result.output)
         assert "route 'r': when.colour: unknown field" in result.output
+
+
+ROUTE_TO = '[[routes]]\nname = "r"\nto = ["{sink}"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ('[sinks.x]\ntype = "http"\nurl = "http://h/"\nheaders = "X-A: b"\n', "sink 'x': headers: expected a table"),
+        ('[sinks.x]\ntype = "http"\nurl = "http://h/"\nheaders = { "X A" = "b" }\n', "sink 'x': headers: 'X A' is not"),
+        ('[sinks.x]\ntype = "http"\nurl = "ftp://x/"\n', "sink 'x': url: 'ftp://' is not http:// or https://"),
+        ('[sinks.x]\ntype = "http"\nurl = "http:///path"\n', "sink 'x': url: no host"),
+        ('[sinks.x]\ntype = "http"\nurl = "http://h/"\nauth = { basic = "alone" }\n', "sink 'x': auth.basic: expected"),
+        ('[sinks.x]\ntype = "sql"\nurl = 5\n', "sink 'x': url: expected a SQLAlchemy URL, as a string"),
+        ('[sinks.x]\ntype = "sql"\nurl = "mysql+nodriver://"\n', "sink 'x': url: no SQLAlchemy dialect and driver"),
+        ('[sinks.x]\ntype = "sql"\nurl = "oracle://u:p@h/db"\n', "sink 'x': url: no SQLAlchemy dialect and driver"),
+        ('[sinks.x]\ntype = "sql"\ntable = 3\n', "sink 'x': table: expected a table name"),
+        (
+            SINKS + ROUTE_TO.format(sink="cc") + 'when = { "payload_params.day" = 2026-01-01 }\n',
+            "route 'r': when.payload_params.day: a TOML date or time never matches",
+        ),
+        (
+            SINKS + ROUTE_TO.format(sink="cc") + 'when = { "payload_params.at" = { in = [1979-05-27T07:32:00Z] } }\n',
+            "route 'r': when.payload_params.at: a TOML date or time never matches",
+        ),
+        (
+            SINKS + ROUTE_TO.format(sink="cc") + 'when = { "payload_params.items.0.price" = { gte = 5000 } }\n',
+            "route 'r': when.payload_params.items.0.price: '0' indexes nothing",
+        ),
+        (
+            SINKS + ROUTE_TO.format(sink="cc") + "when = { channel = [] }\n",
+            "route 'r': when.channel.in: expected a list of values (an empty one never matches)",
+        ),
+    ],
+    ids=[
+        "headers-string",
+        "header-name",
+        "ftp",
+        "no-host",
+        "basic-no-colon",
+        "sql-url-number",
+        "sql-no-driver-plugin",
+        "sql-driver-not-installed",
+        "sql-table-number",
+        "toml-date",
+        "toml-datetime-in-list",
+        "list-index",
+        "empty-list",
+    ],
+)
+def test_routes_check_refuses_what_could_never_deliver_or_match_naming_file_place_and_key(tmp_path, text, error):
+    path = tmp_path / "routes.toml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["routes", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert f"{path}: {error}" in line
+
+
+def test_routes_check_accepts_what_only_the_environment_can_tell(tmp_path):
+    path = tmp_path / "routes.toml"
+    path.write_text(
+        '[sinks.cc]\ntype = "http"\nurl = "${CC_URL}"\nheaders = { "X-Key" = "${KEY}" }\nauth = { basic = "${AUTH}" }\n'
+        '[sinks.db]\ntype = "sql"\nurl = "${DATABASE_URL}"\n'
+        '[sinks.pg]\ntype = "sql"\nurl = "postgresql://u:${PG_PASSWORD}@db.example/events"\n'
+        '[[routes]]\nname = "r"\nto = ["cc", "db", "pg"]\nwhen = { "payload_params.items.price" = { gte = 5000 } }\n'
+    )
+    result = CliRunner().invoke(main, ["routes", "check", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_routes_check_prints_no_password_or_query_value_of_a_url(tmp_path):
+    path = tmp_path / "routes.toml"
+    path.write_text('[sinks.cc]\ntype = "http"\nurl = "https://u:Pa55word@h.example/x?token=T0ken&team=ops"\n')
+    result = CliRunner().invoke(main, ["routes", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "sink cc: http https://u:***@h.example/x?token=***&team=***" in result.output
+    assert "Pa55word" not in result.output and "T0ken" not in result.output

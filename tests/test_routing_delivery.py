@@ -7,6 +7,7 @@ import sqlite3
 import time
 
 import pytest
+from click.testing import CliRunner
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import make_url
@@ -16,6 +17,8 @@ from jobs.routing.status import deliveries_of, sink_counts
 from receiver import queueing
 from receiver.settings import load
 from receiver.status import redis_status
+from scripts.cli import main
+from scripts.run.up import free_port
 from scripts.run.worker import build_worker
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES
@@ -273,3 +276,38 @@ def test_a_scheduled_check_is_not_a_retry_and_runs_when_due(routed, endpoint, mo
     assert len(sent) == 1 and b'"route": "no-follow-up"' in sent[0].body.replace(b'":"', b'": "')
     state = redis_status(queueing.get_queue(settings))
     assert (state["retrying"], state["checks_scheduled"], state["failed_count"]) == (0, 0, 0)
+
+
+@pytest.mark.slow
+def test_no_secret_of_a_sink_reaches_the_worker_log_or_failed(routed, endpoint, env, monkeypatch):
+    token, key, password = "T0ken-s3cret-1", "K3y-s3cret-2", "Pa55-s3cret-3"
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: the refused connection's error quotes the url
+    settings = routed(
+        {
+            "away": {"type": "http", "url": closed + "/tasks?token=${SINK_TOKEN}&team=ops", "retries": "none"},
+            "echoing": {
+                "type": "http",
+                "url": endpoint.to("tasks"),
+                "headers": {"X-Api-Key": "${SINK_KEY}"},
+                "auth": {"basic": "user:${SINK_PASSWORD}"},
+                "retries": "none",
+            },
+        }
+    )
+    endpoint.will_answer("tasks", (500, f"rejected key {key} for user:{password}"))
+    secrets = {"SINK_TOKEN": token, "SINK_KEY": key, "SINK_PASSWORD": password}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    send(settings, capture_with(1))
+    done = run_burst_worker(dict(os.environ, **env, DUMPER_ROUTES=settings.routes_path))
+    assert endpoint.requests_to("tasks")[0].headers["X-Api-Key"] == key  # the secrets were sent, where they belong
+    listed = CliRunner().invoke(main, ["failed", "list", "--json"])
+    dead = {item["id"]: item for item in json.loads(listed.stdout)}
+    assert len(dead) == 2, listed.output
+    shown = "".join(CliRunner().invoke(main, ["failed", "show", ident]).output for ident in dead)
+    checked = (done.stdout + done.stderr, listed.output, shown)
+    for text in checked:
+        for secret in secrets.values():
+            assert secret not in text
+    assert "token=***" in shown and "rejected key *** for ***" in shown  # "user:password" whole
+    assert "ConnectionError" in shown

@@ -172,8 +172,9 @@ def test_http_an_unset_variable_is_permanent_and_nothing_is_sent(endpoint, monke
 
 
 @pytest.mark.parametrize("url", ["not-a-url", "http://", "ftp://127.0.0.1/tasks"])
-def test_http_a_url_that_can_never_be_sent_is_permanent(url):
-    exc, _ = failure(sink({"type": "http", "url": url}), fresh_events(1))
+def test_http_a_url_that_can_never_be_sent_is_permanent(url, monkeypatch):
+    monkeypatch.setenv("SINK_URL", url)  # routes check refuses such a url written in the file; a variable escapes it
+    exc, _ = failure(sink({"type": "http", "url": "${SINK_URL}"}), fresh_events(1))
     assert isinstance(exc, Permanent)
 
 

@@ -2,12 +2,14 @@
 
 Failure policy: ``load`` raises ``RoutesError`` whose message names the file,
 the route (or sink) and the key, for any mistake: an unknown field, operator,
-sink or queue, a bad duration or regex, a missing name. ``check``, ``serve``
-and ``worker`` call it at start, so a bad file stops the start. A file that
-changes is read again by the worker (by its modification time).
+sink or queue, a bad duration or regex, a missing name, a value that can never
+match, a sink option that can never deliver (``sinkcheck``). ``check``, ``serve``
+and ``worker`` call it at start, so a bad file stops the start; a file that
+cannot be read (missing, no permission, not UTF-8) is a ``RoutesError`` too, of
+kind ``unreadable``, never a raw exception. At runtime ``live.current`` keeps
+the last good routes in force.
 """
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from receiver.parsers import duration_seconds
 
 from .match import ConditionError, Predicate, check_key, compile_condition
+from .sinkcheck import SinkProblem, check_sink
 
 QUEUES = ("high", "default", "low")
 SINK_TYPES = ("sql", "http", "python")
@@ -29,8 +32,15 @@ DEFAULT_RETRIES = "10s,1m,5m,15m,1h"
 DEFAULT_TIMEOUT = "10s"
 
 
+UNREADABLE, INVALID = "unreadable", "invalid"  # the kinds of RoutesError: cannot be read, or says something wrong
+
+
 class RoutesError(ValueError):
-    """The routes file is missing, unreadable or wrong; the message says where."""
+    """The routes file is missing, unreadable or wrong; the message says where, ``kind`` which of the two."""
+
+    def __init__(self, message: str, kind: str = INVALID) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -90,15 +100,10 @@ def read_sink(name: str, table: Any, where: str) -> Sink:
         raise RoutesError(
             f"{where}: sink {name!r}: unknown key {unknown[0]!r} for a {kind} sink (keys: {', '.join(SINK_KEYS[kind])})"
         )
-    if kind == "http" and not isinstance(table.get("url"), str):
-        raise RoutesError(f"{where}: sink {name!r}: url: an http sink needs a url")
-    if kind == "python" and ":" not in str(table.get("callable", "")):
-        raise RoutesError(f"{where}: sink {name!r}: callable: expected 'package.module:function'")
-    if kind == "http":
-        durations(f"{where}: sink {name!r}: timeout", table.get("timeout", DEFAULT_TIMEOUT))
-        auth = table.get("auth")
-        if auth is not None and not (isinstance(auth, dict) and len(auth) == 1 and set(auth) <= {"basic", "bearer"}):
-            raise RoutesError(f'{where}: sink {name!r}: auth: expected {{basic = "user:pass"}} or {{bearer = "token"}}')
+    try:
+        check_sink(kind, table)
+    except SinkProblem as exc:
+        raise RoutesError(f"{where}: sink {name!r}: {exc}") from None
     retries = durations(f"{where}: sink {name!r}: retries", table.get("retries", DEFAULT_RETRIES))
     return Sink(name, kind, {k: v for k, v in table.items() if k not in ("type", "retries")}, retries)
 
@@ -164,7 +169,9 @@ def load(path: str) -> Routes:
         with open(path, "rb") as handle:
             document = tomllib.load(handle)
     except OSError as exc:
-        raise RoutesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise RoutesError(f"{path}: cannot read: {exc.strerror or exc}", UNREADABLE) from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself, and raises this before any TOML error
+        raise RoutesError(f"{path}: cannot read: not UTF-8 text (byte {exc.start})", UNREADABLE) from None
     except tomllib.TOMLDecodeError as exc:
         raise RoutesError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(document) - {"sinks", "routes"})
@@ -183,14 +190,3 @@ def load(path: str) -> Routes:
         if names.count(name) > 1:
             raise RoutesError(f"{path}: route {name!r}: name: used by {names.count(name)} routes")
     return Routes(path, sinks, routes)
-
-
-_cache: dict[str, tuple[float, Routes]] = {}
-
-
-def current(path: str) -> Routes:
-    """Return the routes of ``path``, read again when the file changed."""
-    mtime = os.stat(path).st_mtime
-    if path not in _cache or _cache[path][0] != mtime:
-        _cache[path] = (mtime, load(path))
-    return _cache[path][1]

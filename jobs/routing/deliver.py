@@ -12,7 +12,8 @@ Failure policy: a sink that fails in a way that may pass is retried at the
 sink's ``retries`` intervals, then rests in the dead letters; a sink that will
 never take the events (another 4xx, an unset variable) goes straight to the
 dead letters with the reason. One sink's failure never re-runs another sink:
-each has its own job. Redis errors propagate, so RQ retries. Each delivery
+each has its own job. A routes file that vanishes or turns invalid leaves
+the last good routes in force (``live``). Redis errors propagate, so RQ retries. Each delivery
 job counts its outcome (delivered, retry, failed) for /metrics
 (``receiver.metrics.tally``), which never raises.
 """
@@ -29,7 +30,7 @@ from receiver.parsers import duration_seconds
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
 from receiver.settings import Settings, current
 
-from . import config, sinks, state
+from . import config, live, sinks, state
 from .match import key_value
 from .names import CHECKS, job_id, queue_for
 from .plan import plan
@@ -68,7 +69,7 @@ def route_capture(
     settings: Settings, connection: redis.Redis, capture_id: str, events: list[dict[str, Any]]
 ) -> dict[str, int]:
     """Queue the deliveries and checks the routes make of a capture's events; return their counts."""
-    routes = config.current(settings.routes_path)
+    routes = live.current(settings.routes_path, connection, settings.queue)
     planned = plan(routes, events)
     for route, value, event in planned.arrivals:
         state.note_arrival(
@@ -103,7 +104,8 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     settings = current()
     job = get_current_job()
     connection = job.connection if job is not None else queueing.connect(settings)
-    sink = config.current(settings.routes_path).sinks.get(sink_name) if settings.routes_path else None
+    routes = live.current(settings.routes_path, connection, settings.queue) if settings.routes_path else None
+    sink = routes.sinks.get(sink_name) if routes else None
     if sink is None:
         return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
     try:
@@ -137,7 +139,7 @@ def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
     settings = current()
     job = get_current_job()
     connection = job.connection if job is not None else queueing.connect(settings)
-    routes = config.current(settings.routes_path)
+    routes = live.current(settings.routes_path, connection, settings.queue)
     route = next((r for r in routes.routes if r.name == route_name), None)
     if route is None or route.after is None:
         return {"route": route_name, "delivered": False, "why": "route gone from the routes file"}

@@ -5,18 +5,22 @@ A key is an event field (``channel``, ``foreignkey``…) or a dotted path into
 through a list matches when any element does. A value is a scalar (equals), a
 list (one of) or a table of operators (all must hold). Numbers compare as
 numbers even when the event sent them as strings (``"9990.91"``). A missing
-(or null) value matches only ``ne`` and ``exists = false``.
+(or null) value matches only ``ne`` and ``exists = false``. ``matches`` runs
+on RE2 (``regex``): no pattern of the routes file can hang a worker.
 
 Failure policy: ``compile_condition`` raises ``ConditionError`` naming the key
-for a bad table (unknown field or operator, a regex that does not compile);
+for a bad table (unknown field or operator, a regex RE2 does not compile);
 matching never raises, whatever the event holds.
 """
 
 import math
-import re
 from collections.abc import Callable, Iterator
+from datetime import date
+from datetime import time as dt_time
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from .regex import BadRegex, regex_test
 
 FIELDS = (
     "source",
@@ -32,7 +36,6 @@ FIELDS = (
 )
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
-MAX_MATCHED_CHARS = 10_000  # a regex from the routes file never runs over a longer (hostile) value
 MISSING = object()
 Predicate = Callable[[dict[str, Any]], bool]
 
@@ -46,6 +49,12 @@ def check_key(key: str) -> list[str]:
     parts = key.split(".")
     if len(parts) == 1 and key in FIELDS:
         return parts
+    if parts[0] in PATH_ROOTS and any(part.isdigit() for part in parts[1:]):
+        index = next(part for part in parts[1:] if part.isdigit())
+        raise ConditionError(
+            f"{key}: {index!r} indexes nothing: a path goes through every element of a list by itself "
+            f"(any element matches), leave the index out"
+        )
     if parts[0] in PATH_ROOTS and all(parts[1:]) and (len(parts) > 1 or key == "raw"):
         return parts
     raise ConditionError(
@@ -108,8 +117,8 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
     if name == "eq":
         return lambda actual: equals(actual, wanted)
     if name == "in":
-        if not isinstance(wanted, list):
-            raise ConditionError(f"{key}.in: expected a list")
+        if not isinstance(wanted, list) or not wanted:
+            raise ConditionError(f"{key}.in: expected a list of values (an empty one never matches)")
         return lambda actual: any(equals(actual, option) for option in wanted)
     if name in ("gt", "gte", "lt", "lte"):
         if number(wanted) is None:
@@ -127,21 +136,28 @@ def operator(name: str, wanted: Any, key: str) -> Callable[[Any], bool]:
         if not isinstance(wanted, str):
             raise ConditionError(f"{key}.matches: expected a regular expression as a string")
         try:
-            pattern = re.compile(wanted)
-        except re.error as exc:
-            raise ConditionError(f"{key}.matches: bad regular expression: {exc}") from None
-        return lambda actual: (
-            isinstance(actual, (str, int, float))
-            and not isinstance(actual, bool)
-            and len(str(actual)) <= MAX_MATCHED_CHARS
-            and pattern.search(str(actual)) is not None
-        )
+            return regex_test(wanted)
+        except BadRegex as exc:
+            raise ConditionError(f"{key}.matches: {exc}") from None
     raise ConditionError(f"{key}.{name}: unknown operator (operators: {', '.join(OPERATORS)})")
+
+
+def has_datetime(value: Any) -> bool:
+    """Say whether ``value`` is or holds a TOML date or time (an event, JSON, never holds one)."""
+    if isinstance(value, (date, dt_time)):
+        return True
+    if isinstance(value, dict):
+        return any(has_datetime(item) for item in value.values())
+    return isinstance(value, list) and any(has_datetime(item) for item in value)
 
 
 def compile_key(key: str, spec: Any) -> Predicate:
     """Return the predicate of one ``key = spec`` entry."""
     parts = check_key(key)
+    if has_datetime(spec):
+        raise ConditionError(
+            f"{key}: a TOML date or time never matches (events are JSON: their times are strings); quote it"
+        )
     if isinstance(spec, dict):
         if not spec:
             raise ConditionError(f"{key}: an empty operator table")

@@ -5,8 +5,10 @@ connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
 Python sink) raises ``Retryable``; one that never will (another 4xx, an
 unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
 cannot be imported) raises ``Permanent``, with the status and the first KiB
-of the answer. Each event already delivered is reported to ``delivered`` as
-it goes, so a retry sends only the rest.
+of the answer. No error text holds a secret of the sink (``redact``): not a
+``${VARIABLE}``'s value, the auth, a header value, nor the URL's password or
+query. Each event already delivered is reported to ``delivered`` as it goes,
+so a retry sends only the rest.
 """
 
 import importlib
@@ -20,6 +22,7 @@ from typing import Any
 import requests
 
 from .config import DEFAULT_TIMEOUT, Sink
+from .redact import option_secrets, redact
 from .sql import insert_events
 
 ANSWER_PREVIEW = 1024
@@ -45,20 +48,25 @@ class Permanent(Exception):
     """The delivery will never succeed as it is; retrying would only repeat it."""
 
 
-def interpolate(value: Any, where: str) -> Any:
-    """Replace ``${NAME}`` in every string of ``value`` by the environment variable, or raise ``Permanent``."""
+def interpolate(value: Any, where: str, substituted: list[str] | None = None) -> Any:
+    """Replace ``${NAME}`` in every string of ``value`` by the environment variable, or raise ``Permanent``.
+
+    Each value put in is appended to ``substituted``: a secret, kept out of error texts (``redact``).
+    """
     if isinstance(value, str):
 
         def variable(match: re.Match[str]) -> str:
             if match.group(1) not in os.environ:
                 raise Permanent(f"{where}: ${{{match.group(1)}}} is not set in the worker's environment")
+            if substituted is not None:
+                substituted.append(os.environ[match.group(1)])
             return os.environ[match.group(1)]
 
         return VARIABLE.sub(variable, value)
     if isinstance(value, dict):
-        return {key: interpolate(item, where) for key, item in value.items()}
+        return {key: interpolate(item, where, substituted) for key, item in value.items()}
     if isinstance(value, list):
-        return [interpolate(item, where) for item in value]
+        return [interpolate(item, where, substituted) for item in value]
     return value
 
 
@@ -88,7 +96,9 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
     """POST each event as JSON, with ``Idempotency-Key: <event_id>``."""
     from receiver.parsers import duration_seconds  # the one duration grammar
 
-    options = interpolate(sink.options, f"sink {sink.name!r}")
+    substituted: list[str] = []
+    options = interpolate(sink.options, f"sink {sink.name!r}", substituted)
+    secrets = option_secrets(options, substituted)
     timeout = duration_seconds(str(options.get("timeout", DEFAULT_TIMEOUT))) or 10.0
     auth_headers, auth = http_auth(options)
     headers = {
@@ -108,14 +118,14 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
                 allow_redirects=False,
             )
         except NEVER_SENDABLE as exc:
-            raise Permanent(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
+            raise Permanent(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
         except requests.RequestException as exc:
-            raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
+            raise Retryable(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
         text = answer.text[:ANSWER_PREVIEW]
         if answer.status_code in RETRY_STATUSES or answer.status_code >= 500:
-            raise Retryable(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
+            raise Retryable(redact(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}", secrets))
         if not 200 <= answer.status_code < 300:
-            raise Permanent(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
+            raise Permanent(redact(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}", secrets))
         delivered([event])
 
 
@@ -142,12 +152,15 @@ def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivere
 def deliver(sink: Sink, events: list[dict[str, Any]], data_dir: str, delivered: Delivered) -> None:
     """Deliver ``events`` to ``sink``; raise ``Retryable`` or ``Permanent`` on failure."""
     if sink.type == "sql":
+        substituted: list[str] = []
+        options = interpolate(sink.options, f"sink {sink.name!r}", substituted)
         try:
-            insert_events(interpolate(sink.options, f"sink {sink.name!r}"), events, data_dir)
+            insert_events(options, events, data_dir)
         except Permanent:
             raise
         except Exception as exc:  # SQLAlchemy's errors, a database that is away: try again later
-            raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}") from None
+            said = f"sink {sink.name!r}: {type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+            raise Retryable(redact(said, option_secrets(options, substituted))) from None
         delivered(events)
     elif sink.type == "http":
         deliver_http(sink, events, delivered)

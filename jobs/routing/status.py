@@ -1,7 +1,7 @@
 """Tell where a capture went and how the sinks are doing: for ``stats``, ``/readyz`` and the inspector.
 
 Failure policy: Redis errors propagate to the caller, which reports them; a
-routes file that cannot be read gives no sinks.
+routes file that cannot be read gives the last good one's sinks, or none.
 """
 
 from typing import Any
@@ -13,7 +13,7 @@ from rq.serializers import JSONSerializer
 
 from receiver.settings import Settings
 
-from . import config, state
+from . import config, live, state
 from .config import QUEUES
 from .names import job_id, queue_for
 
@@ -30,13 +30,13 @@ def job_status(connection: redis.Redis, ident: str) -> str | None:
     return str(getattr(status, "value", status))
 
 
-def routes_of(settings: Settings) -> config.Routes | None:
-    """Return the routes, or None without a readable routes file."""
+def routes_of(settings: Settings, connection: redis.Redis | None = None) -> config.Routes | None:
+    """Return the routes in force (the last good ones), or None when the file was never read good."""
     if not settings.routes_path:
         return None
     try:
-        return config.current(settings.routes_path)
-    except (OSError, config.RoutesError):
+        return live.current(settings.routes_path, connection, settings.queue)
+    except config.RoutesError:
         return None
 
 

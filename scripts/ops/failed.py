@@ -1,7 +1,10 @@
 """``smartech-dumper failed``: list, inspect and requeue the jobs RQ gave up on (the dead letters).
 
 A capture whose job raised after its last retry rests in RQ's FailedJobRegistry
-of our queue; its capture is also still in the captures file on disk.
+of our queue; its capture is also still in the captures file on disk. Every
+queue we own is covered: the captures' own and routing's (``-high``,
+``-checks``, ``-low``…, ``jobs.routing.names``), whose dead letters are
+deliveries a sink refused or never took.
 Requeueing puts the same job (same id, same capture) back on the queue once;
 RQ does not renew its retries, so if it fails again it comes straight back here.
 
@@ -11,14 +14,16 @@ traceback. A job whose data cannot be read is still listed, with what is known.
 """
 
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC
+from dataclasses import asdict
 
 import click
 import redis
-from rq.exceptions import DeserializationError, InvalidJobOperation, NoSuchJobError
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
+from rq.serializers import JSONSerializer
 
+from jobs.routing.names import queue_names
 from receiver import queueing
 from receiver.logsafe import one_line
 from receiver.store.safetext import escape, json_text
@@ -26,81 +31,13 @@ from receiver.store.safetext import escape, json_text
 from ..errors import load_settings
 from ..view.output import echo_block, echo_line
 from .check import redact_url
+from .deadletters import describe
 
-UNKNOWN = "-"
-NO_ERROR = "no error recorded"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
 class NoSuchFailedJob(click.ClickException):
-    """The id names no job in the failed registry of our queue."""
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """Hold what we show of one dead letter."""
-
-    id: str
-    ended_at: str
-    source: str
-    capture_id: str
-    received_at: str
-    enqueued_at: str
-    retries_left: object
-    error: str
-    traceback: str
-
-
-def utc_text(when):
-    """Return a datetime as ``YYYY-MM-DDTHH:MM:SSZ``, or ``-`` when there is none."""
-    if when is None:
-        return UNKNOWN
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def capture_of(job):
-    """Return the capture dict the job was given, or an empty dict if it cannot be read."""
-    try:
-        args = job.args
-    except DeserializationError:
-        return {}
-    return args[0] if args and isinstance(args[0], dict) else {}
-
-
-def traceback_of(job):
-    """Return the full traceback of the job's latest failure, or an empty string."""
-    result = job.latest_result()
-    return (getattr(result, "exc_string", None) or "").strip()
-
-
-def last_line(text):
-    """Return the last non-blank line of ``text``: the exception type and message."""
-    # Only "\n" ends a traceback line: splitlines() would also cut at a CR, NEL or U+2028 quoted from a payload.
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    return lines[-1] if lines else NO_ERROR
-
-
-def describe(job_id, job):
-    """Return the ``FailedJob`` of ``job_id``; ``job`` is None when its data is gone from Redis."""
-    if job is None:
-        gone = "job data is gone from Redis (expired?); the capture is still on disk"
-        return FailedJob(job_id, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, None, gone, "")
-    capture = capture_of(job)
-    trace = traceback_of(job)
-    return FailedJob(
-        id=job_id,
-        ended_at=utc_text(job.ended_at),
-        source=str(capture.get("source") or UNKNOWN),
-        capture_id=str(capture.get("id") or UNKNOWN),
-        received_at=str(capture.get("received_at") or UNKNOWN),
-        enqueued_at=utc_text(job.enqueued_at),
-        retries_left=job.retries_left,
-        error=last_line(trace),
-        traceback=trace,
-    )
+    """The id names no job in the failed registry of any of our queues."""
 
 
 def redis_problem(settings, exc):
@@ -112,25 +49,33 @@ def redis_problem(settings, exc):
 
 
 @contextmanager
-def our_queue():
-    """Yield the RQ queue of the settings, turning settings and Redis errors into one-line failures."""
+def our_queues():
+    """Yield every RQ queue we own, the captures' first; settings and Redis errors become one-line failures."""
     settings = load_settings()
     try:
-        queue = queueing.get_queue(settings)
+        connection = queueing.get_queue(settings).connection
     except ValueError as exc:  # a URL redis-py cannot parse, e.g. a port that is not a number
         raise click.ClickException(escape(f"REDIS_URL: {one_line(exc)}")) from None
+    names = sorted(queue_names(settings), key=lambda name: name != settings.queue)
     try:
-        yield queue
+        yield [Queue(name, connection=connection, serializer=JSONSerializer) for name in names]
     except queueing.REDIS_ERRORS as exc:
         raise click.ClickException(escape(redis_problem(settings, exc))) from None
     finally:
-        queue.connection.close()
+        connection.close()
 
 
-def require_failed(queue, job_id):
-    """Raise ``NoSuchFailedJob`` unless ``job_id`` is in the queue's failed registry."""
-    if job_id not in queue.failed_job_registry:
-        raise NoSuchFailedJob(f"no failed job {job_id!r} in queue {queue.name!r}; see: smartech-dumper failed list")
+def everywhere(queues):
+    """Say where ``failed`` looks, for its messages: the captures' queue and routing's."""
+    return f"queue {queues[0].name!r} or its routing queues"
+
+
+def holding(queues, job_id):
+    """Return the queue whose failed registry holds ``job_id``, or raise ``NoSuchFailedJob``."""
+    for queue in queues:
+        if job_id in queue.failed_job_registry:
+            return queue
+    raise NoSuchFailedJob(f"no failed job {job_id!r} in {everywhere(queues)}; see: smartech-dumper failed list")
 
 
 @click.group()
@@ -142,16 +87,18 @@ def failed():
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of one line per job.")
 def list_failed(as_json):
     """Print one line per failed job: id, failed at, source, last line of its error."""
-    with our_queue() as queue:
-        ids = queue.failed_job_registry.get_job_ids()
-        jobs = Job.fetch_many(ids, connection=queue.connection, serializer=queue.serializer)
-        found = [describe(job_id, job) for job_id, job in zip(ids, jobs)]
+    found = []
+    with our_queues() as queues:
+        for queue in queues:
+            ids = queue.failed_job_registry.get_job_ids()
+            jobs = Job.fetch_many(ids, connection=queue.connection, serializer=queue.serializer)
+            found += [describe(job_id, job, queue.name) for job_id, job in zip(ids, jobs)]
     if as_json:
-        fields = ("id", "ended_at", "source", "capture_id", "received_at", "error")
+        fields = ("id", "queue", "ended_at", "source", "capture_id", "received_at", "error")
         click.echo(json_text([{name: asdict(item)[name] for name in fields} for item in found], indent=2))
         return
     if not found:
-        echo_line(f"no failed jobs in queue {queue.name!r}", err=True)
+        echo_line(f"no failed jobs in {everywhere(queues)}", err=True)
     for item in found:
         # Each field escaped on its own: a newline or tab in one cannot forge another job's line.
         click.echo("  ".join(escape(value) for value in (item.id, item.ended_at, item.source, item.error)))
@@ -161,9 +108,9 @@ def list_failed(as_json):
 @click.argument("job_id", metavar="ID")
 def show(job_id):
     """Print the details and full traceback of failed job ID."""
-    with our_queue() as queue:
-        require_failed(queue, job_id)
-        item = describe(job_id, queue.fetch_job(job_id))
+    with our_queues() as queues:
+        queue = holding(queues, job_id)
+        item = describe(job_id, queue.fetch_job(job_id), queue.name)
     retries = "none (no retry policy)" if item.retries_left is None else item.retries_left
     for label, value in (
         ("job id", item.id),
@@ -173,6 +120,7 @@ def show(job_id):
         ("enqueued_at", item.enqueued_at),
         ("ended_at", item.ended_at),
         ("retries left", retries),
+        ("queue", item.queue),
     ):
         echo_line(f"{label + ':':<14}{value}")
     click.echo("traceback:")
@@ -186,12 +134,11 @@ def requeue(job_id, every):
     """Put failed job ID (or, with --all, every failed job) back on the queue."""
     if bool(job_id) == every:
         raise click.UsageError("give exactly one of ID or --all")
-    with our_queue() as queue:
-        registry = queue.failed_job_registry
+    with our_queues() as queues:
         if not every:
-            require_failed(queue, job_id)
+            queue = holding(queues, job_id)
             try:
-                registry.requeue(job_id)
+                queue.failed_job_registry.requeue(job_id)
             except InvalidJobOperation:  # requeued by someone else meanwhile
                 raise NoSuchFailedJob(f"failed job {job_id!r} was requeued or removed meanwhile") from None
             except NoSuchJobError:
@@ -200,17 +147,28 @@ def requeue(job_id, every):
                 ) from None
             echo_line(f"requeued {job_id} to queue {queue.name!r}")
             return
-        requeued, gone = 0, []
-        for each in registry.get_job_ids():
-            try:
-                registry.requeue(each)
-                requeued += 1
-            except InvalidJobOperation:
-                continue
-            except NoSuchJobError:
-                gone.append(each)
-    echo_line(f"requeued {requeued} failed job(s) to queue {queue.name!r}")
+        counts, gone = {}, []
+        for queue in queues:
+            registry = queue.failed_job_registry
+            for each in registry.get_job_ids():
+                try:
+                    registry.requeue(each)
+                    counts[queue.name] = counts.get(queue.name, 0) + 1
+                except InvalidJobOperation:
+                    continue
+                except NoSuchJobError:
+                    gone.append(each)
+    echo_line(requeued_text(counts, queues[0].name))
     if gone:
         raise click.ClickException(
             escape(f"{len(gone)} failed job(s) have no data left in Redis and were not requeued: {', '.join(gone)}")
         )
+
+
+def requeued_text(counts, main_queue):
+    """Say how many jobs went back to which queues (one queue: the short form)."""
+    if len(counts) <= 1:
+        name, count = next(iter(counts.items()), (main_queue, 0))
+        return f"requeued {count} failed job(s) to queue {name!r}"
+    where = ", ".join(f"{count} to queue {name!r}" for name, count in counts.items())
+    return f"requeued {sum(counts.values())} failed job(s): {where}"

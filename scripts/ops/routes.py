@@ -7,6 +7,7 @@ database ends the command with one line naming what is wrong and exit 1;
 
 import click
 
+from jobs.routing.redact import redact, url_secrets
 from receiver.store.filters import Analysis
 from receiver.store.safetext import escape
 from receiver.store.select import BadCaptureId, capture_reader, find_capture, normal_id
@@ -29,7 +30,9 @@ def check_routes(path):
         raise click.UsageError("give FILE, or set DUMPER_ROUTES")
     found = load_routes(settings, path)
     for name, sink in found.sinks.items():
-        click.echo(escape(f"sink {name}: {sink.type}" + (f" {sink.options['url']}" if "url" in sink.options else "")))
+        url = sink.options.get("url")
+        shown = f" {redact(str(url), url_secrets(url))}" if url is not None else ""  # a password or ?token= in clear
+        click.echo(escape(f"sink {name}: {sink.type}{shown}"))
     for route in found.routes:
         click.echo(escape(f"route {route.text}"))
     click.echo(f"{found.path}: {len(found.routes)} route(s), {len(found.sinks)} sink(s): OK")

@@ -120,7 +120,10 @@ def worker(burst, worker_class, name):
     """Process queued captures into events and rejects."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    load_routes(settings)  # a bad routes file stops the start, naming the route and the key
+    if load_routes(settings):  # a bad routes file stops the start, naming the route and the key
+        from jobs.routing import live
+
+        live.current(settings.routes_path)  # the good version the jobs keep in force if the file goes bad
     if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead
         try:
             queueing.connect(settings).ping()

@@ -1,0 +1,88 @@
+"""What ``smartech-dumper failed`` shows of one dead letter: a capture job's, a delivery's or a delayed check's.
+
+Failure policy: never raises for what a job holds; a job whose data is gone
+or unreadable is described with what is known (``-`` for the rest).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC
+
+from rq.exceptions import DeserializationError
+
+UNKNOWN = "-"
+NO_ERROR = "no error recorded"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """Hold what we show of one dead letter."""
+
+    id: str
+    queue: str
+    ended_at: str
+    source: str
+    capture_id: str
+    received_at: str
+    enqueued_at: str
+    retries_left: object
+    error: str
+    traceback: str
+
+
+def utc_text(when):
+    """Return a datetime as ``YYYY-MM-DDTHH:MM:SSZ``, or ``-`` when there is none."""
+    if when is None:
+        return UNKNOWN
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def capture_of(job):
+    """Return the capture dict the job was given (a routing job: its first event), or {} if it cannot be read."""
+    try:
+        args = job.args
+    except DeserializationError:
+        return {}
+    if args and isinstance(args[0], dict):
+        return args[0]  # a capture job: (capture,)
+    given = args[1] if len(args) > 1 else None  # a delivery: (sink, events); a delayed check: (route, event)
+    first = given[0] if isinstance(given, list) and given else given
+    if isinstance(first, dict):
+        return {"source": first.get("source"), "id": first.get("capture_id"), "received_at": first.get("received_at")}
+    return {}
+
+
+def traceback_of(job):
+    """Return the full traceback of the job's latest failure, or an empty string."""
+    result = job.latest_result()
+    return (getattr(result, "exc_string", None) or "").strip()
+
+
+def last_line(text):
+    """Return the last non-blank line of ``text``: the exception type and message."""
+    # Only "\n" ends a traceback line: splitlines() would also cut at a CR, NEL or U+2028 quoted from a payload.
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    return lines[-1] if lines else NO_ERROR
+
+
+def describe(job_id, job, queue_name):
+    """Return the ``FailedJob`` of ``job_id`` in ``queue_name``; ``job`` is None when its data is gone from Redis."""
+    if job is None:
+        gone = "job data is gone from Redis (expired?); the capture is still on disk"
+        return FailedJob(job_id, queue_name, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, None, gone, "")
+    capture = capture_of(job)
+    trace = traceback_of(job)
+    return FailedJob(
+        id=job_id,
+        queue=queue_name,
+        ended_at=utc_text(job.ended_at),
+        source=str(capture.get("source") or UNKNOWN),
+        capture_id=str(capture.get("id") or UNKNOWN),
+        received_at=str(capture.get("received_at") or UNKNOWN),
+        enqueued_at=utc_text(job.enqueued_at),
+        retries_left=job.retries_left,
+        error=last_line(trace),
+        traceback=trace,
+    )
