@@ -32,7 +32,17 @@ def test_serve_answers_webhooks(env):
     assert "Using worker: receiver.gunicorn_worker.Worker" in output  # gevent, from receiver/gunicorn_conf.py
 
 
-@pytest.mark.parametrize("name, value", [("DUMPER_TRUSTED_PROXIES", "many"), ("WEB_CONCURRENCY", "four")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DUMPER_TRUSTED_PROXIES", "many"),
+        ("WEB_CONCURRENCY", "four"),
+        ("WEB_CONCURRENCY", "257"),
+        ("DUMPER_WEB_CONNECTIONS", "100001"),
+        ("DUMPER_MAX_BYTES", str(256 * 1024 * 1024 + 1)),
+        ("DUMPER_QUEUE", "a b:c"),
+    ],
+)
 def test_serve_refuses_bad_settings_naming_them(env, name, value):
     done = subprocess.run(
         [os.path.join(BIN, "smartech-dumper"), "serve"],
@@ -43,3 +53,17 @@ def test_serve_refuses_bad_settings_naming_them(env, name, value):
     )
     assert done.returncode == 1
     assert name in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_warns_about_a_misspelt_variable_naming_the_setting_it_meant(env):
+    done = subprocess.run(
+        [os.path.join(BIN, "smartech-dumper"), "serve"],
+        # and a bad value, so serve stops at once: the warning comes first, whatever follows
+        env={**os.environ, **env, "DUMPER_ALLOWED_IPZ": "10.0.0.0/8", "WEB_CONCURRENCY": "0"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stderr.startswith(
+        "smartech-dumper: warning: DUMPER_ALLOWED_IPZ is not a setting and is ignored: did you mean DUMPER_ALLOWED_IPS?"
+    )
