@@ -26,6 +26,7 @@ from scripts.cli import main
 from scripts.ops import samples
 from tests.helpers import PASSWORD, USER, read_kind, serve, wait_until
 from tests.procs import FORM, Web, start_worker, stop
+from tests.sink_targets import RawTarget
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,8 +215,44 @@ queue = "high"
     post(web, [lead("s1", "hot-lead-1")])
     wait_until(lambda: callcenter.received("hot"), timeout=30)
     waited = callcenter.received("hot")[0]["at"] - posted
+    print(f"the hot lead reached its sink {waited:.2f}s after its post")
     assert waited < 2.0, f"the hot lead waited {waited:.1f}s behind low-priority deliveries"
     assert len(callcenter.received("slow")) < 100  # most of the backlog is still waiting
+
+
+@pytest.fixture
+def silent_target():
+    target = RawTarget("silent")
+    yield target
+    target.close()
+
+
+def events_with(data_dir, guid):
+    return [event for event in read_kind(data_dir, "events") if event["event_id"] == guid]
+
+
+def test_a_capture_is_processed_at_once_behind_6_hot_leads_to_a_sink_that_never_answers(stack, silent_target, data_dir):
+    web, _ = stack(f"""
+[sinks.dead]
+type = "http"
+url = "{silent_target.url}"
+timeout = "3s"
+retries = "2s,2s"
+[[routes]]
+name = "hot"
+when = {{ "custom_params.leadscore" = "s1" }}
+to = ["dead"]
+queue = "high"
+""")
+    for n in range(6):
+        post(web, [lead("s1", f"hot-{n}")])
+    wait_until(lambda: silent_target.connections, timeout=60)  # a worker is inside the first delivery
+    posted = time.monotonic()
+    post(web, [lead("s9", "unrelated")])
+    wait_until(lambda: events_with(data_dir, "unrelated"), timeout=120)
+    waited = time.monotonic() - posted
+    print(f"the unrelated capture reached the events file {waited:.2f}s after its post")
+    assert waited < 5.0, f"the unrelated capture waited {waited:.1f}s behind deliveries to a hung sink"
 
 
 def test_a_replay_of_the_whole_window_adds_no_row_and_no_http_call(stack, callcenter, data_dir):
