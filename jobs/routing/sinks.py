@@ -5,7 +5,8 @@ connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
 Python sink) raises ``Retryable``; one that never will (another 4xx, an
 unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
 cannot be imported) raises ``Permanent``, with the status and the first KiB
-of the answer. Each event already delivered is reported to ``delivered`` as
+of the answer (the only part read: ``httpcall``). An http sink's ``timeout``
+bounds each POST as a whole, connect to last byte. Each event already delivered is reported to ``delivered`` as
 it goes, so a retry sends only the rest.
 """
 
@@ -19,10 +20,10 @@ from typing import Any
 
 import requests
 
+from . import httpcall
 from .config import DEFAULT_TIMEOUT, Sink
 from .sql import insert_events
 
-ANSWER_PREVIEW = 1024
 RETRY_STATUSES = (408, 429)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 USER_AGENT = "smartech-dumper-sink"
@@ -70,6 +71,8 @@ def session() -> requests.Session:
     if getattr(_local, "session", None) is None or getattr(_local, "pid", None) != os.getpid():
         _local.session, _local.pid = requests.Session(), os.getpid()
         _local.session.headers["User-Agent"] = USER_AGENT
+        for scheme in ("http://", "https://"):  # every socket watched by the call's deadline
+            _local.session.mount(scheme, httpcall.WatchedAdapter())
     return _local.session
 
 
@@ -99,23 +102,23 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
     for event in events:
         headers["Idempotency-Key"] = str(event["event_id"])
         try:
-            answer = session().post(
+            status, text = httpcall.post(
+                session(),
                 options["url"],
+                timeout,
                 data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
                 headers=headers,
                 auth=auth,
-                timeout=timeout,
                 allow_redirects=False,
             )
         except NEVER_SENDABLE as exc:
             raise Permanent(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
         except requests.RequestException as exc:
             raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
-        text = answer.text[:ANSWER_PREVIEW]
-        if answer.status_code in RETRY_STATUSES or answer.status_code >= 500:
-            raise Retryable(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
-        if not 200 <= answer.status_code < 300:
-            raise Permanent(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}")
+        if status in RETRY_STATUSES or status >= 500:
+            raise Retryable(f"sink {sink.name!r}: HTTP {status}: {text}")
+        if not 200 <= status < 300:
+            raise Permanent(f"sink {sink.name!r}: HTTP {status}: {text}")
         delivered([event])
 
 
