@@ -7,6 +7,7 @@ among its children and killed, then the worker itself is killed.
 import contextlib
 import os
 import signal
+import time
 
 import pytest
 from rq import Worker
@@ -53,3 +54,14 @@ def test_the_worker_restarts_its_delivery_lane_and_takes_it_along_when_killed(en
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
         stop(worker)
+
+
+def test_a_stopping_worker_waits_no_minute_for_a_pubsub_thread_that_saw_the_unsubscribe_first(env):
+    worker = build_worker(load(env), lane=CAPTURES)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()  # the race RQ loses at random: its thread reads the reply before it is stopped
+    wait_until(lambda: not worker.pubsub.subscribed, timeout=10)
+    started = time.monotonic()
+    worker.unsubscribe()
+    took = time.monotonic() - started
+    assert took < 5, f"unsubscribing took {took:.0f}s"
