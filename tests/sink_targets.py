@@ -2,6 +2,7 @@
 raw TCP servers for the http sink that never answer, trickle their answer, or answer with a huge error."""
 
 import socket
+import ssl
 import threading
 
 RECEIVED = []  # every event ``record`` was called with, in order
@@ -27,14 +28,21 @@ class RawTarget:
     - ``silent``: never answers (the connection stays open until the test ends);
     - ``trickle``: sends an answer one byte each ``every`` seconds, so no single read waits that long;
     - ``huge-error``: answers ``500`` with a body of ``size`` bytes.
+
+    With ``tls=(cert, key)`` it speaks HTTPS.
     """
 
-    def __init__(self, mode, every=1.0, size=200 << 20):
+    def __init__(self, mode, every=1.0, size=200 << 20, tls=None):
         self.mode, self.every, self.size = mode, every, size
         self.connections = 0
         self.stop = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/tasks"
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*tls)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/tasks"
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -49,6 +57,8 @@ class RawTarget:
     def handle(self, conn):
         with conn:
             try:
+                if self.tls:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 conn.recv(65536)  # the request (one small event)
                 if self.mode == "trickle":
                     for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":

@@ -20,6 +20,7 @@ from scripts.cli import main as cli
 from scripts.run.up import free_port
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES
+from tests.nginxconf import make_cert
 from tests.routing_helpers import BIG_NUMBER, ROUTE, Endpoint, fresh_events, sink, write_routes
 
 CONTRACT_COLUMNS = {
@@ -158,8 +159,18 @@ def test_http_a_server_that_hangs_past_the_timeout_is_retryable(endpoint):
     assert time.monotonic() - started < HANG_SECONDS - 1
 
 
-def test_http_the_timeout_bounds_the_whole_request_against_an_answer_trickled_a_byte_at_a_time():
-    target = sink_targets.RawTarget("trickle", every=0.3)  # each read waits 0.3 s, the answer ~12 s in all
+@pytest.fixture
+def https_trust(tmp_path, monkeypatch):
+    """Return a self-signed certificate and key the http sink trusts (REQUESTS_CA_BUNDLE)."""
+    cert, key = make_cert(str(tmp_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_http_the_timeout_bounds_the_whole_request_against_an_answer_trickled_a_byte_at_a_time(scheme, request):
+    tls = request.getfixturevalue("https_trust") if scheme == "https" else None
+    target = sink_targets.RawTarget("trickle", every=0.3, tls=tls)  # each read waits 0.3 s, the answer ~12 s
     try:
         started = time.monotonic()
         exc, done = failure(sink({"type": "http", "url": target.url, "timeout": "1s"}), fresh_events(1))
@@ -170,8 +181,10 @@ def test_http_the_timeout_bounds_the_whole_request_against_an_answer_trickled_a_
     assert took < 2.0, f"a 1s timeout held the delivery {took:.1f}s"
 
 
-def test_http_a_huge_error_answer_is_read_no_further_than_its_first_kib():
-    target = sink_targets.RawTarget("huge-error", size=200 << 20)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_http_a_huge_error_answer_is_read_no_further_than_its_first_kib(scheme, request):
+    tls = request.getfixturevalue("https_trust") if scheme == "https" else None
+    target = sink_targets.RawTarget("huge-error", size=200 << 20, tls=tls)
     tracemalloc.start()
     try:
         exc, _ = failure(sink({"type": "http", "url": target.url, "timeout": "30s"}), fresh_events(1))
