@@ -17,6 +17,7 @@ from receiver.settings import load
 from scripts.run.worker import build_worker
 from tests.helpers import wait_until
 from tests.procs import children, command_of, start_worker, stop
+from tests.routing_helpers import write_routes
 
 
 def lane_pids(pid):
@@ -41,8 +42,9 @@ def test_the_capture_lane_takes_no_delivery_queue_and_the_delivery_lane_no_captu
 
 
 @pytest.mark.slow
-def test_the_worker_restarts_its_delivery_lane_and_takes_it_along_when_killed(env, redis_conn):
-    worker = start_worker({**os.environ, **env})
+def test_the_worker_restarts_its_delivery_lane_and_takes_it_along_when_killed(env, redis_conn, tmp_path):
+    routes = write_routes(tmp_path, {"db": {"type": "sql"}}, [{"name": "all", "to": ["db"]}])
+    worker = start_worker({**os.environ, **env, "DUMPER_ROUTES": routes})
     try:
         [first] = wait_until(lambda: lane_pids(worker.pid), timeout=30)
         wait_until(lambda: len(Worker.all(connection=redis_conn)) == 2, timeout=30)  # both lanes registered
@@ -65,3 +67,15 @@ def test_a_stopping_worker_waits_no_minute_for_a_pubsub_thread_that_saw_the_unsu
     worker.unsubscribe()
     took = time.monotonic() - started
     assert took < 5, f"unsubscribing took {took:.0f}s"
+
+
+@pytest.mark.slow
+def test_without_routes_the_worker_is_one_process_on_the_capture_queue(env, redis_conn):
+    worker = start_worker({**os.environ, **env})
+    try:
+        [registered] = wait_until(lambda: Worker.all(connection=redis_conn), timeout=30)
+        assert registered.queue_names() == ["smartech"] and lane_pids(worker.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        stop(worker)

@@ -4,8 +4,8 @@ An RQ worker runs one job at a time. When captures and deliveries shared it,
 6 hot leads to a sink that never answered (3 s timeout, 2 retries) held the
 only worker for 54 s, and every capture posted after them waited. So
 ``smartech-dumper worker`` with no ``--lane`` serves the capture queue in its
-own process and starts ``worker --lane deliveries`` as a second process for the
-delivery and check queues (``jobs.routing.names``); a deployment that wants more
+own process and, with ``DUMPER_ROUTES`` set, starts ``worker --lane deliveries``
+as a second process for the delivery and check queues (``jobs.routing.names``); a deployment that wants more
 delivery slots, or another host for them, runs ``--lane captures`` and
 ``--lane deliveries`` workers of its own.
 

@@ -79,6 +79,8 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False, lan
     """Work the queues of ``lane`` until stopped (``all``: captures here, deliveries in a process of their own)."""
     if lane != ALL or burst:  # a burst drains every queue in order, one process: no latency to protect
         return run_lane(settings, worker_class, name, burst, lane)
+    if not settings.routes_path:  # no routes, no deliveries: the capture queue is all there is
+        return run_lane(settings, worker_class, name, burst, CAPTURES)
     deliveries = DeliveryLane(worker_class, name)
     deliveries.start()
     try:
