@@ -258,6 +258,40 @@ queue = "high"
     assert waited < 5.0, f"the unrelated capture waited {waited:.1f}s behind deliveries to a hung sink"
 
 
+def test_a_hot_lead_to_a_healthy_sink_waits_one_attempt_at_most_behind_6_leads_to_a_dead_one(
+    stack, silent_target, callcenter
+):
+    web, _ = stack(f"""
+[sinks.dead]
+type = "http"
+url = "{silent_target.url}"
+timeout = "3s"
+retries = "2s,2s"
+[sinks.hot]
+type = "http"
+url = "{callcenter.url}/hot"
+[[routes]]
+name = "dead"
+when = {{ "custom_params.leadscore" = "s1" }}
+to = ["dead"]
+queue = "high"
+[[routes]]
+name = "healthy"
+when = {{ "custom_params.leadscore" = "s2" }}
+to = ["hot"]
+queue = "high"
+""")
+    for n in range(6):
+        post(web, [lead("s1", f"hot-{n}")])
+    wait_until(lambda: silent_target.connections, timeout=60)  # the delivery lane is inside the first attempt
+    posted = time.monotonic()
+    post(web, [lead("s2", "healthy")])
+    wait_until(lambda: callcenter.received("hot"), timeout=120)
+    waited = callcenter.received("hot")[0]["at"] - posted
+    print(f"the healthy sink's hot lead reached it {waited:.2f}s after its post")
+    assert waited < 5.0, f"the healthy sink's hot lead waited {waited:.1f}s behind a dead sink"
+
+
 def peak_rss_mib(pid):
     """Return the highest peak RSS (VmHWM) of ``pid`` and its children, in MiB."""
     peaks = []

@@ -6,8 +6,10 @@ Python sink) raises ``Retryable``; one that never will (another 4xx, an
 unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
 cannot be imported) raises ``Permanent``, with the status and the first KiB
 of the answer (the only part read: ``httpcall``). An http sink's ``timeout``
-bounds each POST as a whole, connect to last byte. Each event already delivered is reported to ``delivered`` as
-it goes, so a retry sends only the rest.
+bounds each POST as a whole, connect to last byte; a POST it cut raises
+``Unanswered``, the ``Retryable`` after which routing rests the sink. Each
+event already delivered is reported to ``delivered`` as it goes, so a retry
+sends only the rest.
 """
 
 import importlib
@@ -40,6 +42,14 @@ Delivered = Callable[[list[dict[str, Any]]], None]
 
 class Retryable(Exception):
     """The delivery failed now and may succeed later."""
+
+
+class Unanswered(Retryable):
+    """An http sink did not answer within its timeout (``seconds``): routing rests it as long."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 class Permanent(Exception):
@@ -113,6 +123,8 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
             )
         except NEVER_SENDABLE as exc:
             raise Permanent(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
+        except requests.Timeout as exc:  # a connect or read timeout, or the whole request's deadline
+            raise Unanswered(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", timeout) from None
         except requests.RequestException as exc:
             raise Retryable(f"sink {sink.name!r}: {type(exc).__name__}: {exc}") from None
         if status in RETRY_STATUSES or status >= 500:
