@@ -44,12 +44,12 @@ def disk_status(settings: Settings) -> dict[str, Any]:
         return {"writable": False, "free_bytes": None}
 
 
-PRIORITY_SUFFIXES = ("-high", "", "-low")  # the queues of routing's deliveries beside the captures' own
+PRIORITY_SUFFIXES = ("", "-high", "-default", "-low")  # the captures' queue, then routing's delivery queues
 
 
 def redis_status(queue: Queue) -> dict[str, Any]:
-    """Return Redis reachability, and over the capture queue and its -high, -low and -checks siblings: depth per
-    queue, jobs waiting for a retry, delayed checks waiting to run, and dead letters."""
+    """Return Redis reachability, and over the capture queue and its -high, -default, -low and -checks
+    siblings: depth per queue, jobs waiting for a retry, delayed checks waiting to run, and dead letters."""
     try:
         queue.connection.ping()
         queues = [

@@ -12,6 +12,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import make_url
 
+from jobs.routing import state
 from jobs.routing.deliver import job_id, queue_for
 from jobs.routing.status import deliveries_of, sink_counts
 from receiver import queueing
@@ -110,6 +111,25 @@ def test_a_5xx_delivery_is_scheduled_for_a_retry(routed, endpoint):
     assert job.retries_left == 1
     assert job.id in queue_for(settings, job.connection, "default").scheduled_job_registry
     assert sink_counts(settings, job.connection)["crm"] == {"delivered": 0, "retrying": 1, "dead": 0}
+
+
+def test_a_sink_that_did_not_answer_rests_and_its_next_delivery_waits_untried_keeping_its_retries(routed):
+    target = sink_targets.RawTarget("silent")
+    try:
+        settings = routed({"dead": {"type": "http", "url": target.url, "timeout": "3s", "retries": "1m,5m"}})
+        first, second = capture_with(1), capture_with(1)
+        send(settings, first)
+        drain(settings)  # the first delivery tries the sink, which never answers: 3 s
+        tried = target.connections
+        send(settings, second)
+        drain(settings)
+    finally:
+        target.close()
+    assert tried == 1 and target.connections == 1  # the second delivery did not try the resting sink
+    untried = delivery_job(settings, second, "dead")
+    assert untried.get_status() == "scheduled" and untried.retries_left == 2  # none spent
+    assert delivery_job(settings, first, "dead").retries_left == 1
+    assert 0 < state.resting(untried.connection, settings.queue, "dead") <= 3
 
 
 def test_a_retry_sends_only_the_events_the_failure_stopped(routed, endpoint):

@@ -17,15 +17,19 @@ import requests
 from click.testing import CliRunner
 from flask import Flask, request
 from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from jobs.routing.deliver import SINK_JOB
 from jobs.routing.names import job_id, queue_for
+from jobs.routing.status import sink_counts
 from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
 from receiver.settings import load
 from scripts.cli import main
 from scripts.ops import samples
 from tests.helpers import PASSWORD, USER, read_kind, serve, wait_until
-from tests.procs import FORM, Web, start_worker, stop
+from tests.procs import FORM, Web, children, start_worker, stop
+from tests.sink_targets import RawTarget
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -90,7 +94,7 @@ def stack(env, data_dir, tmp_path):
         }
         started["env"] = full
         started["web"] = Web(full)
-        started["workers"] = [start_worker(full) for _ in range(workers)]
+        started["workers"] = start.workers = [start_worker(full) for _ in range(workers)]
         return started["web"], full
 
     yield start
@@ -220,8 +224,116 @@ queue = "high"
     post(web, [lead("s1", "hot-lead-1")])
     wait_until(lambda: callcenter.received("hot"), timeout=30)
     waited = callcenter.received("hot")[0]["at"] - posted
+    print(f"the hot lead reached its sink {waited:.2f}s after its post")
     assert waited < 2.0, f"the hot lead waited {waited:.1f}s behind low-priority deliveries"
     assert len(callcenter.received("slow")) < 100  # most of the backlog is still waiting
+
+
+@pytest.fixture
+def silent_target():
+    target = RawTarget("silent")
+    yield target
+    target.close()
+
+
+def events_with(data_dir, guid):
+    return [event for event in read_kind(data_dir, "events") if event["event_id"] == guid]
+
+
+def test_a_capture_is_processed_at_once_behind_6_hot_leads_to_a_sink_that_never_answers(stack, silent_target, data_dir):
+    web, _ = stack(f"""
+[sinks.dead]
+type = "http"
+url = "{silent_target.url}"
+timeout = "3s"
+retries = "2s,2s"
+[[routes]]
+name = "hot"
+when = {{ "custom_params.leadscore" = "s1" }}
+to = ["dead"]
+queue = "high"
+""")
+    for n in range(6):
+        post(web, [lead("s1", f"hot-{n}")])
+    wait_until(lambda: silent_target.connections, timeout=60)  # a worker is inside the first delivery
+    posted = time.monotonic()
+    post(web, [lead("s9", "unrelated")])
+    wait_until(lambda: events_with(data_dir, "unrelated"), timeout=120)
+    waited = time.monotonic() - posted
+    print(f"the unrelated capture reached the events file {waited:.2f}s after its post")
+    assert waited < 5.0, f"the unrelated capture waited {waited:.1f}s behind deliveries to a hung sink"
+
+
+def test_a_hot_lead_to_a_healthy_sink_waits_one_attempt_at_most_behind_6_leads_to_a_dead_one(
+    stack, silent_target, callcenter
+):
+    web, _ = stack(f"""
+[sinks.dead]
+type = "http"
+url = "{silent_target.url}"
+timeout = "3s"
+retries = "2s,2s"
+[sinks.hot]
+type = "http"
+url = "{callcenter.url}/hot"
+[[routes]]
+name = "dead"
+when = {{ "custom_params.leadscore" = "s1" }}
+to = ["dead"]
+queue = "high"
+[[routes]]
+name = "healthy"
+when = {{ "custom_params.leadscore" = "s2" }}
+to = ["hot"]
+queue = "high"
+""")
+    for n in range(6):
+        post(web, [lead("s1", f"hot-{n}")])
+    wait_until(lambda: silent_target.connections, timeout=60)  # the delivery lane is inside the first attempt
+    posted = time.monotonic()
+    post(web, [lead("s2", "healthy")])
+    wait_until(lambda: callcenter.received("hot"), timeout=120)
+    waited = callcenter.received("hot")[0]["at"] - posted
+    print(f"the healthy sink's hot lead reached it {waited:.2f}s after its post")
+    assert waited < 5.0, f"the healthy sink's hot lead waited {waited:.1f}s behind a dead sink"
+
+
+def peak_rss_mib(pid):
+    """Return the highest peak RSS (VmHWM) of ``pid`` and its children, in MiB."""
+    peaks = []
+    for each in [pid, *children(pid)]:
+        with open(f"/proc/{each}/status") as status:
+            peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+    return max(peaks)
+
+
+def test_a_200_mib_error_answer_is_a_dead_letter_with_its_first_kib_and_no_memory_spike(stack, data_dir):
+    target = RawTarget("huge-error", size=200 << 20)
+    try:
+        web, env = stack(f"""
+[sinks.big]
+type = "http"
+url = "{target.url}"
+retries = "none"
+timeout = "60s"
+[[routes]]
+name = "hot"
+when = {{ "custom_params.leadscore" = "s1" }}
+to = ["big"]
+queue = "high"
+""")
+        post(web, [lead("s1", "hot-big")])
+        settings = load(env)
+        connection = redis.Redis.from_url(settings.redis_url)
+        wait_until(lambda: sink_counts(settings, connection)["big"]["dead"] == 1, timeout=60)
+        [job_id_] = queue_for(settings, connection, "high").failed_job_registry.get_job_ids()
+        reason = Job.fetch(job_id_, connection=connection, serializer=JSONSerializer).latest_result().exc_string
+        peak = peak_rss_mib(stack.workers[0].pid)
+    finally:
+        target.close()
+    assert "HTTP 500: " + "x" * 1024 in reason and "x" * 1025 not in reason
+    assert peak < 150, f"a worker reached {peak:.0f} MiB of RSS on a 200 MiB error answer"
+    print(f"worker peak RSS on a 200 MiB error answer: {peak:.0f} MiB")
 
 
 def test_a_replay_of_the_whole_window_adds_no_row_and_no_http_call(stack, callcenter, data_dir):

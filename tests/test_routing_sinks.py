@@ -7,17 +7,20 @@ import os
 import sqlite3
 import stat
 import time
+import tracemalloc
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, make_url, text
 
 from jobs.routing import sql
-from jobs.routing.sinks import ANSWER_PREVIEW, Permanent, Retryable, deliver
+from jobs.routing.httpcall import ANSWER_PREVIEW
+from jobs.routing.sinks import Permanent, Retryable, deliver
 from scripts.cli import main as cli
 from scripts.run.up import free_port
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES
+from tests.nginxconf import make_cert
 from tests.routing_helpers import BIG_NUMBER, ROUTE, Endpoint, fresh_events, sink, write_routes
 
 CONTRACT_COLUMNS = {
@@ -154,6 +157,44 @@ def test_http_a_server_that_hangs_past_the_timeout_is_retryable(endpoint):
     assert isinstance(exc, Retryable)
     assert "Timeout" in str(exc)
     assert time.monotonic() - started < HANG_SECONDS - 1
+
+
+@pytest.fixture
+def https_trust(tmp_path, monkeypatch):
+    """Return a self-signed certificate and key the http sink trusts (REQUESTS_CA_BUNDLE)."""
+    cert, key = make_cert(str(tmp_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_http_the_timeout_bounds_the_whole_request_against_an_answer_trickled_a_byte_at_a_time(scheme, request):
+    tls = request.getfixturevalue("https_trust") if scheme == "https" else None
+    target = sink_targets.RawTarget("trickle", every=0.3, tls=tls)  # each read waits 0.3 s, the answer ~12 s
+    try:
+        started = time.monotonic()
+        exc, done = failure(sink({"type": "http", "url": target.url, "timeout": "1s"}), fresh_events(1))
+        took = time.monotonic() - started
+    finally:
+        target.close()
+    assert isinstance(exc, Retryable) and "within 1s" in str(exc) and done == []
+    assert took < 2.0, f"a 1s timeout held the delivery {took:.1f}s"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_http_a_huge_error_answer_is_read_no_further_than_its_first_kib(scheme, request):
+    tls = request.getfixturevalue("https_trust") if scheme == "https" else None
+    target = sink_targets.RawTarget("huge-error", size=200 << 20, tls=tls)
+    tracemalloc.start()
+    try:
+        exc, _ = failure(sink({"type": "http", "url": target.url, "timeout": "30s"}), fresh_events(1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        target.close()
+    assert isinstance(exc, Retryable) and "HTTP 500: " + "x" * ANSWER_PREVIEW in str(exc)
+    assert "x" * (ANSWER_PREVIEW + 1) not in str(exc)
+    assert peak < 8 << 20, f"the delivery allocated {peak / 2**20:.0f} MiB for a 200 MiB error answer"
 
 
 def test_http_a_refused_connection_is_retryable():

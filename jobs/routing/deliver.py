@@ -2,7 +2,7 @@
 
 ``route_capture`` runs inside the capture's job, once its events are written:
 it queues one delivery job per (priority, sink) on ``<DUMPER_QUEUE>-high``,
-``<DUMPER_QUEUE>`` or ``<DUMPER_QUEUE>-low``, schedules one check job per
+``<DUMPER_QUEUE>-default`` or ``<DUMPER_QUEUE>-low``, schedules one check job per
 delayed route that fired on ``<DUMPER_QUEUE>-checks`` (its own queue, so the
 status tells a scheduled check from a retry), and notes the arrivals the checks look for. Job ids
 are derived from what they do, and queued only if absent, so a retried or
@@ -13,7 +13,11 @@ sink's ``retries`` intervals, then rests in the dead letters; a sink that will
 never take the events (another 4xx, an unset variable) goes straight to the
 dead letters with the reason. One sink's failure never re-runs another sink:
 each has its own job. A routes file that vanishes or turns invalid leaves
-the last good routes in force (``live``). Redis errors propagate, so RQ retries. Each delivery
+the last good routes in force (``live``). An http sink that did not answer
+within its ``timeout`` rests as long (``state.rest``): its other deliveries are
+rescheduled at their next retry interval without being tried and without
+spending a retry, so a dead sink holds the delivery lane for one attempt at a
+time, not one per lead. Redis errors propagate, so RQ retries. Each delivery
 job counts its outcome (delivered, retry, failed) for /metrics
 (``receiver.metrics.tally``), which never raises.
 """
@@ -110,6 +114,9 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
         return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
     try:
         todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
+        if todo and job is not None and job.retries_left and state.resting(connection, settings.queue, sink_name):
+            job.retries_left += 1  # not tried: the retry RQ now schedules spends nothing
+            raise sinks.Retryable(f"sink {sink_name!r} did not answer its last attempt: not tried while it rests")
         sinks.deliver(
             sink,
             todo,
@@ -119,6 +126,10 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     except sinks.Permanent as exc:
         tally.count_delivery(connection, settings.queue, sink_name, tally.FAILED)
         return fail_for_good(job, str(exc))
+    except sinks.Unanswered as exc:
+        state.rest(connection, settings.queue, sink_name, exc.seconds)
+        tally.count_delivery(connection, settings.queue, sink_name, tally.RETRY)
+        raise
     except Exception:
         # RQ retries it while retries are left; the last failure makes it a dead letter (dead_letters shows it).
         tally.count_delivery(connection, settings.queue, sink_name, tally.RETRY)

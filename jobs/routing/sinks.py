@@ -5,10 +5,12 @@ connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
 Python sink) raises ``Retryable``; one that never will (another 4xx, an
 unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
 cannot be imported) raises ``Permanent``, with the status and the first KiB
-of the answer. No error text holds a secret of the sink (``redact``): not a
-``${VARIABLE}``'s value, the auth, a header value, nor the URL's password or
-query. Each event already delivered is reported to ``delivered`` as it goes,
-so a retry sends only the rest.
+of the answer (the only part read: ``httpcall``). An http sink's ``timeout``
+bounds each POST as a whole, connect to last byte; a POST it cut raises
+``Unanswered``, the ``Retryable`` after which routing rests the sink. No error
+text holds a secret of the sink (``redact``): not a ``${VARIABLE}``'s value,
+the auth, a header value, nor the URL's password or query. Each event already
+delivered is reported to ``delivered`` as it goes, so a retry sends only the rest.
 """
 
 import importlib
@@ -21,11 +23,11 @@ from typing import Any
 
 import requests
 
+from . import httpcall
 from .config import DEFAULT_TIMEOUT, Sink
 from .redact import option_secrets, redact
 from .sql import insert_events
 
-ANSWER_PREVIEW = 1024
 RETRY_STATUSES = (408, 429)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 USER_AGENT = "smartech-dumper-sink"
@@ -42,6 +44,14 @@ Delivered = Callable[[list[dict[str, Any]]], None]
 
 class Retryable(Exception):
     """The delivery failed now and may succeed later."""
+
+
+class Unanswered(Retryable):
+    """An http sink did not answer within its timeout (``seconds``): routing rests it as long."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
 
 
 class Permanent(Exception):
@@ -78,6 +88,8 @@ def session() -> requests.Session:
     if getattr(_local, "session", None) is None or getattr(_local, "pid", None) != os.getpid():
         _local.session, _local.pid = requests.Session(), os.getpid()
         _local.session.headers["User-Agent"] = USER_AGENT
+        for scheme in ("http://", "https://"):  # every socket watched by the call's deadline
+            _local.session.mount(scheme, httpcall.WatchedAdapter())
     return _local.session
 
 
@@ -109,23 +121,25 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
     for event in events:
         headers["Idempotency-Key"] = str(event["event_id"])
         try:
-            answer = session().post(
+            status, text = httpcall.post(
+                session(),
                 options["url"],
+                timeout,
                 data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
                 headers=headers,
                 auth=auth,
-                timeout=timeout,
                 allow_redirects=False,
             )
         except NEVER_SENDABLE as exc:
             raise Permanent(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
+        except requests.Timeout as exc:  # a connect or read timeout, or the whole request's deadline
+            raise Unanswered(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets), timeout) from None
         except requests.RequestException as exc:
             raise Retryable(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
-        text = answer.text[:ANSWER_PREVIEW]
-        if answer.status_code in RETRY_STATUSES or answer.status_code >= 500:
-            raise Retryable(redact(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}", secrets))
-        if not 200 <= answer.status_code < 300:
-            raise Permanent(redact(f"sink {sink.name!r}: HTTP {answer.status_code}: {text}", secrets))
+        if status in RETRY_STATUSES or status >= 500:
+            raise Retryable(redact(f"sink {sink.name!r}: HTTP {status}: {text}", secrets))
+        if not 200 <= status < 300:
+            raise Permanent(redact(f"sink {sink.name!r}: HTTP {status}: {text}", secrets))
         delivered([event])
 
 

@@ -8,6 +8,8 @@
 - ``arrivals``: per delayed route and key value, the receive times of the
   events that match its ``unless``; a delayed check looks there.
 - ``counts``: per sink, how many events it took.
+- ``resting``: per sink, set for the sink's ``timeout`` after an attempt it
+  did not answer; its deliveries meanwhile wait instead of holding a lane.
 
 Failure policy: Redis errors propagate; the job is retried.
 """
@@ -87,3 +89,18 @@ def note_arrival(
 def arrived_since(connection: redis.Redis, queue: str, route: str, value: Any, since: float) -> int:
     """Return how many events matching ``route``'s ``unless`` arrived for ``value`` after ``since``."""
     return int(connection.zcount(arrivals_key(queue, route, value), f"({since}", "+inf"))
+
+
+def resting_key(queue: str, sink: str) -> str:
+    """Return the key that says a sink rests after an attempt it did not answer."""
+    return f"{PREFIX}:{queue}:resting:{sink}"
+
+
+def rest(connection: redis.Redis, queue: str, sink: str, seconds: float) -> None:
+    """Let ``sink`` rest for ``seconds``: its deliveries wait instead of trying it."""
+    connection.set(resting_key(queue, sink), "1", px=max(1, round(seconds * 1000)))
+
+
+def resting(connection: redis.Redis, queue: str, sink: str) -> float:
+    """Return the seconds ``sink`` still rests (0: it does not)."""
+    return max(0, int(connection.pttl(resting_key(queue, sink)))) / 1000

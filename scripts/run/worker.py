@@ -1,4 +1,8 @@
-"""Run an RQ worker on the receiver's queue that outlives Redis outages.
+"""Run the RQ workers of the receiver's queues: a capture lane and a delivery lane, each outliving Redis outages.
+
+With no ``--lane`` this process serves the capture queue and starts the
+delivery lane as a second process (``lanes.py``), so captures never wait
+behind a sink; ``--burst`` drains every queue in this one process instead.
 
 RQ's own worker quits on a Redis error met outside its dequeue loop (when it
 finishes a job, sends a heartbeat, cleans its registries) and then dies with
@@ -27,12 +31,13 @@ import click
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-from jobs.routing.names import queue_names
+from jobs.routing.names import ALL, CAPTURES, LANES, queue_names
 from receiver import queueing
 from receiver.logsetup import configure_logging
 
 from ..errors import load_routes, load_settings
 from ..ops.check import redact_url
+from .lanes import DeliveryLane
 from .orphans import RememberingQueue
 from .worker_outage import Outage, Resilient, popped_in_hand, recover
 
@@ -49,12 +54,11 @@ MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redi
 log = logging.getLogger("receiver.worker")
 
 
-def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None):
-    """Return an RQ worker of ``worker_class`` listening on the configured queue."""
+def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=None, lane=ALL):
+    """Return an RQ worker of ``worker_class`` listening on the queues of ``lane`` (``all``: every queue)."""
     connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
-    # Deliveries to hot-lead sinks first, then captures (they stay fast), then slow low-priority deliveries.
     queues = [
-        RememberingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings)
+        RememberingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings, lane)
     ]
     built = WORKER_CLASSES[worker_class](
         queues,
@@ -71,7 +75,21 @@ def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=
     return built
 
 
-def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
+def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False, lane=ALL):
+    """Work the queues of ``lane`` until stopped (``all``: captures here, deliveries in a process of their own)."""
+    if lane != ALL or burst:  # a burst drains every queue in order, one process: no latency to protect
+        return run_lane(settings, worker_class, name, burst, lane)
+    if not settings.routes_path:  # no routes, no deliveries: the capture queue is all there is
+        return run_lane(settings, worker_class, name, burst, CAPTURES)
+    deliveries = DeliveryLane(worker_class, name)
+    deliveries.start()
+    try:
+        return run_lane(settings, worker_class, name, burst, CAPTURES)
+    finally:
+        deliveries.stop()
+
+
+def run_lane(settings, worker_class, name, burst, lane):
     """Work until stopped, starting over after every Redis outage; return the exit status."""
     stop = threading.Event()
     outage = Outage()
@@ -84,7 +102,7 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
     while not stop.is_set():
         built = None
         try:
-            built = build_worker(settings, worker_class, name, outage)  # RQ asks Redis for our address here
+            built = build_worker(settings, worker_class, name, outage, lane)  # RQ asks Redis for our address here
             # The scheduler runs retries at their intervals; a burst worker exits before they are due.
             built.work(burst=burst, logging_level=settings.log_level, with_scheduler=not burst)
         except queueing.REDIS_ERRORS as exc:  # from RQ's start-up or teardown, once it quit on the outage
@@ -115,9 +133,17 @@ def run(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, burst=False):
     help="simple: jobs run in the worker process (fast); "
     "fork: each job runs in a forked child (isolated, much slower).",
 )
-@click.option("--name", help="Worker name shown in RQ (default: RQ's own).")
-def worker(burst, worker_class, name):
-    """Process queued captures into events and rejects."""
+@click.option("--name", help="Worker name shown in RQ (default: RQ's own); the delivery lane adds -deliveries.")
+@click.option(
+    "--lane",
+    type=click.Choice(LANES),
+    default=ALL,
+    show_default=True,
+    help="all: captures in this process, sink deliveries and checks in a second one it starts; "
+    "captures or deliveries: only that lane (run both somewhere).",
+)
+def worker(burst, worker_class, name, lane):
+    """Process queued captures into events and rejects, and deliver routed events to their sinks."""
     settings = load_settings()
     configure_logging(settings.log_level)
     if load_routes(settings):  # a bad routes file stops the start, naming the route and the key
@@ -131,4 +157,4 @@ def worker(burst, worker_class, name):
             raise click.ClickException(
                 f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}"
             ) from None
-    raise SystemExit(run(settings, worker_class, name, burst))
+    raise SystemExit(run(settings, worker_class, name, burst, lane))

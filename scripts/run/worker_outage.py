@@ -16,6 +16,7 @@ from .orphans import RememberingQueue, hand_back
 
 log = logging.getLogger("receiver.worker")
 FIRST_WAIT, MAX_WAIT = 0.5, 5.0
+PUBSUB_STOP_WAIT = 1.0  # how long a stopping worker waits for RQ's pubsub thread; it is a daemon
 RQ_LOGGERS = ("rq.worker", "rq.worker.base", "rq.worker.worker_classes", "rq.scheduler")
 RQ_OUTAGE_MESSAGES = ("could not connect to Redis instance", "Redis connection timeout")
 
@@ -122,6 +123,20 @@ class Resilient:
             hand_back(self.connection, queue_name, job_id)
             RememberingQueue.popped = None
         return result
+
+    def unsubscribe(self):
+        """Unsubscribe as RQ does, waiting at most ``PUBSUB_STOP_WAIT`` for its pubsub thread to end.
+
+        RQ stops redis-py's thread with no time limit; a thread that read the
+        unsubscribe reply first then waits 60 s to be subscribed again, so a
+        stopped worker hung for up to a minute (1 stop in 6, measured) and a
+        supervisor that gives it 35 s killed it.
+        """
+        thread = getattr(self, "pubsub_thread", None)
+        if thread is not None:
+            stop = thread.stop
+            thread.stop = lambda timeout=PUBSUB_STOP_WAIT: stop(timeout)
+        return super().unsubscribe()
 
     def run_maintenance_tasks(self):
         """Run RQ's maintenance and put back jobs whose worker died between pop and start, noting a Redis error."""
