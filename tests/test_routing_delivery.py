@@ -22,7 +22,7 @@ from scripts.cli import main
 from scripts.run.up import free_port
 from scripts.run.worker import build_worker
 from tests import sink_targets
-from tests.helpers import SETTING_PREFIXES
+from tests.helpers import SETTING_PREFIXES, wait_until
 from tests.procs import run_burst_worker
 from tests.routing_helpers import ROUTE, Endpoint, capture_with, events_of, write_routes
 
@@ -289,9 +289,13 @@ def test_a_scheduled_check_is_not_a_retry_and_runs_when_due(routed, endpoint, mo
     state = redis_status(queueing.get_queue(settings))
     assert (state["retrying"], state["checks_scheduled"]) == (0, 1)
     assert endpoint.requests_to("crm") == []
-    time.sleep(1.5)  # past the check's due time
-    drain(settings, retries_due=True)  # the worker's scheduler moves the due check to its queue
-    drain(settings)
+
+    def due_and_run():
+        drain(settings, retries_due=True)  # the worker's scheduler moves the check to its queue once it is due
+        drain(settings)
+        return endpoint.requests_to("crm")
+
+    wait_until(due_and_run, timeout=15)  # polled, not slept: the check is due 1 s after it was planned
     sent = endpoint.requests_to("crm")
     assert len(sent) == 1 and b'"route": "no-follow-up"' in sent[0].body.replace(b'":"', b'": "')
     state = redis_status(queueing.get_queue(settings))
