@@ -10,7 +10,7 @@ where pytest had brought in `packaging`, which gunicorn's gevent worker imports.
   can only come from the venv's site-packages (asserted);
 - `pip check` passes; `check` passes against a private Redis; `serve` answers the vendor's documented
   web-activity sample with 200, `forward` hands its capture to Redis, `worker` writes its event to
-  `events/YYYY-MM-DD.jsonl`; `inspect` serves its page and its static files byte for byte (the package
+  `events/YYYY-MM-DD.jsonl` and `audit` finds the books balanced; `inspect` serves its page and its static files byte for byte (the package
   data is in the wheel); `up` starts everything and prints its URLs.
 
 The supported versions come from setup.cfg's python_requires; one that no interpreter here provides is
@@ -313,6 +313,8 @@ def test_serve_forward_and_worker_take_the_vendor_sample_to_the_events_file(user
         assert event["raw"]["event_params"]["guid"] == samples.WEB_ACTIVITY_GUID
         day = event["received_at"][:10]
         assert os.listdir(os.path.join(env["DUMPER_DATA_DIR"], "events")) == [f"{day}.jsonl"]
+        books = json.loads(user_venv.run(user_venv.command("audit", "--json"), env=env).stdout)
+        assert books["totals"]["captures"] == books["totals"]["processed"] == 1, books  # the books balance
     finally:
         for name, proc in (("serve", web), ("forward", forward), ("worker", worker)):
             if proc and name not in logs:
