@@ -10,8 +10,8 @@ where pytest had brought in `packaging`, which gunicorn's gevent worker imports.
   can only come from the venv's site-packages (asserted);
 - `pip check` passes; `check` passes against a private Redis; `serve` answers the vendor's documented
   web-activity sample with 200, `forward` hands its capture to Redis, `worker` writes its event to
-  `events/YYYY-MM-DD.jsonl` and `audit` finds the books balanced; `inspect` serves its page and its static files byte for byte (the package
-  data is in the wheel); `up` starts everything and prints its URLs.
+  `events/YYYY-MM-DD.jsonl` and `audit` finds the books balanced; `inspect` serves its page and its
+  static files byte for byte (the package data is in the wheel); `up` starts everything and prints its URLs.
 
 The supported versions come from setup.cfg's python_requires; one that no interpreter here provides is
 named on stderr (tests/test_install.py::test_every_supported_python_is_found_or_named).
