@@ -27,6 +27,7 @@ from . import repeats
 INDEX_FILE = "ledger.sqlite3"
 KEY_FIELDS = {jsonl.EVENTS: "event_id", jsonl.REJECTS: "capture_id"}
 BUSY_TIMEOUT_MS = 30_000
+WAL_RETRY_SECONDS = 0.02
 IN_CHUNK = 500  # ids per SELECT ... IN (...)
 PRUNE_EVERY = 3600.0
 # The index's layout; an index of another version is dropped and rebuilt from the files.
@@ -57,11 +58,29 @@ def connect(data_dir: str) -> sqlite3.Connection:
         # Made 0600 first: SQLite would use the umask's mode, and gives -wal and -shm the database file's mode.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE))
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(connection)
         connection.execute("PRAGMA synchronous=NORMAL")  # derived data: the files say what is true
         migrate(connection)
         _open[key] = connection
     return _open[key]
+
+
+def use_wal(connection: sqlite3.Connection) -> None:
+    """Put the index in WAL mode once; wait out another worker that is switching it at the same moment.
+
+    Switching the journal mode answers "database is locked" at once, without SQLite's busy timeout, when a
+    second process opened the new file in the old mode: two workers starting together met it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
 
 
 def migrate(connection: sqlite3.Connection) -> None:
