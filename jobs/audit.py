@@ -23,10 +23,8 @@ on each receiver host. Failure policy: unreadable lines are skipped and counted
 """
 
 import json
-import os
 import re
 import sqlite3
-import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +36,6 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from receiver import cursor as cursor_mod
-from receiver.cursor import SPOOL
 from receiver.jsonl import CAPTURES
 from receiver.lines import complete_lines
 from receiver.settings import Settings
@@ -46,7 +43,7 @@ from receiver.store.files import day_files, open_binary
 from receiver.store.written import ELSEWHERE, fates
 
 from .analyse import Reject, analyse_capture
-from .ledger_index import INDEX_FILE, SCHEMA_VERSION
+from .ledger_index import open_read_only
 from .repeats import received_seconds
 
 STATES = ("processed", "dead", "on_disk", "queued", "running", "retrying", "scheduled", "missing")
@@ -122,18 +119,6 @@ def captures(data_dir: str, first_day: str | None, last_day: str | None) -> Iter
                 yield day_file.day, None if gzipped else offset, line
 
 
-def index(data_dir: str) -> sqlite3.Connection | None:
-    """Return a read-only connection to the ledger index, or None when there is none of this version."""
-    path = os.path.abspath(os.path.join(data_dir, SPOOL, INDEX_FILE))
-    if not os.path.exists(path):
-        return None
-    connection = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)
-    if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-        connection.close()
-        return None
-    return connection
-
-
 def written(connection: sqlite3.Connection | None, capture_id: str) -> bool:
     """Say whether the index holds an event or a reject of the capture."""
     if connection is None:
@@ -159,7 +144,7 @@ class Auditor:
         self.stuck_before = self.now - stuck_after
         self.cursor = cursor_mod.load(settings.data_dir)
         self.dead = set(FailedJobRegistry(settings.queue, connection=connection).get_job_ids())
-        self.index = index(settings.data_dir)
+        self.index = open_read_only(settings.data_dir)
         self.books = Books()
         self.pending: list[tuple[str, str, str, str, bytes]] = []
 

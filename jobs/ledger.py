@@ -18,27 +18,24 @@ Failure policy: OS and SQLite errors propagate, so RQ retries the job.
 
 import os
 import sqlite3
-import urllib.parse
 from typing import Any
 
 from receiver import jsonl
-from receiver.cursor import SPOOL
 from receiver.settings import Settings
 
 from . import repeats
-from .ledger_index import INDEX_FILE, KEY_FIELDS, SCHEMA_VERSION, Seen, catch_up_window, connect, prune, seen_keys
+from .ledger_index import KEY_FIELDS, Seen, catch_up_window, connect, open_read_only, prune, seen_keys
 
 
 def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
     """Return which of ``keys`` the host's index holds, read-only; nothing when there is no index (yet)."""
-    path = os.path.join(data_dir, SPOOL, INDEX_FILE)
     try:
-        connection = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
+        connection = open_read_only(data_dir)
     except sqlite3.OperationalError:
         return {}
+    if connection is None:
+        return {}  # no index yet, or one the next worker rebuilds: nothing it says holds for this version
     try:
-        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            return {}  # an index the next worker rebuilds: nothing it says holds for this version
         return seen_keys(connection, kind, keys)
     except sqlite3.OperationalError:  # a locked or half-made index: say nothing rather than fail the reader
         return {}

@@ -14,11 +14,12 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from receiver import jsonl
-from receiver.cursor import spool_dir
+from receiver.cursor import SPOOL, spool_dir
 from receiver.lines import complete_lines
 from receiver.settings import Settings
 
@@ -63,6 +64,21 @@ def connect(data_dir: str) -> sqlite3.Connection:
         migrate(connection)
         _open[key] = connection
     return _open[key]
+
+
+def open_read_only(data_dir: str) -> sqlite3.Connection | None:
+    """Return a read-only connection to the index of ``data_dir``, or None when there is none of this layout."""
+    path = os.path.abspath(os.path.join(data_dir, SPOOL, INDEX_FILE))
+    if not os.path.exists(path):
+        return None
+    connection = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return connection
+    except sqlite3.OperationalError:  # a locked or half-made index: as good as none for a reader
+        pass
+    connection.close()
+    return None
 
 
 def use_wal(connection: sqlite3.Connection) -> None:
