@@ -24,13 +24,12 @@ import time
 
 import redis
 
-from receiver import queueing
-from receiver import settings as settings_mod
+from bench import batches, captures, load
+from bench.procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scratch_dir, stop
+from bench.report import median, ratio, table
+from receiver.core import queues as queueing
+from receiver.core import settings as settings_mod
 from scripts.run.serve import FORWARDER_NICE
-
-from . import batches, captures, load
-from .procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env, scratch_dir, stop
-from .report import median, ratio, table
 
 # gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
 DEFAULT_SETTING = ("gevent", settings_mod.DEFAULT_WEB_PROCESSES, 1)  # what `serve` runs without WEB_CONCURRENCY

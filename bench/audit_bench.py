@@ -17,11 +17,10 @@ import sqlite3
 import subprocess
 import time
 
-from jobs import ledger_index
-from receiver import cursor
-
-from . import synthetic
-from .procs import Redis, base_env, scratch_dir
+from bench import synthetic
+from bench.procs import Redis, base_env, scratch_dir
+from receiver.forwarder import cursor
+from receiver.ledger import index as ledger_index
 
 MISSING = 100  # captures handed to the queue and lost from it: the audit must name each
 

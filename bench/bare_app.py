@@ -1,7 +1,7 @@
 """The baseline for the ack path: a bare Flask app that answers the webhook route with an empty 200.
 
 Served by the same gunicorn command and config as the receiver:
-``gunicorn --config python:receiver.gunicorn_conf 'bench.bare_app:app'``.
+``gunicorn --config python:receiver.web.gunicorn_conf 'bench.bare_app:app'``.
 """
 
 from flask import Flask

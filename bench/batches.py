@@ -4,8 +4,9 @@ import copy
 import itertools
 import uuid
 
-from receiver import capture, ids
-from scripts.ops import samples
+from receiver.capture import record as capture
+from receiver.core import ids
+from receiver.replay import samples
 
 REMOTE_ADDR = "127.0.0.1"
 

@@ -4,7 +4,8 @@ import glob
 import json
 import os
 
-from receiver import backlog, jsonl
+from receiver.core import jsonl
+from receiver.forwarder import backlog
 
 ID_PREFIX = b'{"id":"'
 ID_LENGTH = 26

@@ -9,11 +9,10 @@ import argparse
 import os
 import time
 
-from receiver.forwarder import Forwarder
-from receiver.settings import load
-
-from . import synthetic
-from .procs import Redis, base_env, scratch_dir
+from bench import synthetic
+from bench.procs import Redis, base_env, scratch_dir
+from receiver.core.settings import load
+from receiver.forwarder.loop import Forwarder
 
 COUNT = 20_000
 TICKS = os.sysconf("SC_CLK_TCK")

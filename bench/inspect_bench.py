@@ -21,11 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from scripts.ops import samples
-
-from . import synthetic
-from .procs import ROOT, children, free_port, rss_mb, scratch_dir, stop
-from .report import table
+from bench import synthetic
+from bench.procs import ROOT, children, free_port, rss_mb, scratch_dir, stop
+from bench.report import table
+from receiver.replay import samples
 
 USER, PASSWORD = "inspector", "bench-secret"
 COUNT, ROUNDS, DEEP_PAGES = 1_000_000, 20, 20

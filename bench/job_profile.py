@@ -15,14 +15,14 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from .procs import scratch_dir
+from bench.procs import scratch_dir
 
 WARMUP = 200
 
 
 def captures(count):
     """Return ``count`` captures of one fresh Smartech event each, received now."""
-    from scripts.ops import samples
+    from receiver.replay import samples
     from tests.capture_factory import make_capture
 
     made = []

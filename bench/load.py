@@ -6,9 +6,8 @@ import os
 import shutil
 import subprocess
 
-from scripts.ops import samples
-
-from .procs import PASSWORD, USER
+from bench.procs import PASSWORD, USER
+from receiver.replay import samples
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "post.lua")

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from scripts.run import redis_server
+from receiver.procs import redis_server
 from scripts.run.up import free_port
 
 BIN = os.path.dirname(sys.executable)
@@ -70,7 +70,7 @@ class Gunicorn:
         cmd = [
             os.path.join(BIN, "gunicorn"),
             "--config",
-            "python:receiver.gunicorn_conf",
+            "python:receiver.web.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--worker-class",

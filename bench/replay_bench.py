@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from . import captures, synthetic
-from .procs import OUR_APP, PASSWORD, ROOT, USER, Gunicorn, Redis, base_env, scratch_dir
-from .report import ratio, table
+from bench import captures, synthetic
+from bench.procs import OUR_APP, PASSWORD, ROOT, USER, Gunicorn, Redis, base_env, scratch_dir
+from bench.report import ratio, table
 
 PER_DAY = 10_000
 WINDOW_DAYS = (1, 10, 100)

@@ -12,9 +12,9 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import ack, forwarder_cost, inspect_bench, load, replay_bench, sinks_bench, workers
-from .procs import RESULTS, ROOT, scratch_dir
-from .report import table
+from bench import ack, forwarder_cost, inspect_bench, load, replay_bench, sinks_bench, workers
+from bench.procs import RESULTS, ROOT, scratch_dir
+from bench.report import table
 
 STEPS = ("ack", "forwarder", "workers", "replay", "sinks", "inspect")
 ACK_RATIO_MIN, ACK_P99_MAX, TROUBLE_P99_MAX = 0.6, 2.0, 1.25

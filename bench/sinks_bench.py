@@ -15,16 +15,15 @@ import json
 import os
 import subprocess
 
-from jobs.analyse import analyse_capture
-from jobs.routing import config
+from bench import batches
+from bench.procs import BIN, ROOT, Redis, base_env, scratch_dir
+from bench.workers import job_times
 from jobs.routing.deliver import delivery, queue_for
-from receiver import queueing
-from receiver.settings import load
+from receiver.capture.analyse import analyse_capture
+from receiver.core import queues as queueing
+from receiver.core.settings import load
+from receiver.routes import config
 from tests.pg import PrivatePostgres
-
-from . import batches
-from .procs import BIN, ROOT, Redis, base_env, scratch_dir
-from .workers import job_times
 
 BATCH = 100
 JOBS = 300  # 30,000 events: several seconds at the target rate

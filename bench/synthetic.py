@@ -9,9 +9,9 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
-from receiver import ids, jsonl
-from receiver.capture import iso_ms
-from scripts.ops import samples
+from receiver.capture.record import iso_ms
+from receiver.core import ids, jsonl
+from receiver.replay import samples
 
 FORM = "application/x-www-form-urlencoded"
 GUID_MARK = "GUID-PLACEHOLDER"

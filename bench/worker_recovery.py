@@ -16,9 +16,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from receiver import capture, ids, jsonl, queueing  # noqa: E402
-from receiver.settings import load  # noqa: E402
-from scripts.run import redis_server  # noqa: E402
+from receiver.capture import record as capture
+from receiver.core import ids, jsonl
+from receiver.core import queues as queueing
+from receiver.core.settings import load  # noqa: E402
+from receiver.procs import redis_server
 
 LIMIT = 300
 BODY = b'data={"p":[{"webhook_name":"SMS_CLICK","guid":"recovery-1"}]}'

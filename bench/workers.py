@@ -24,12 +24,12 @@ from unittest import mock
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import jsonl, queueing
-from receiver import settings as settings_mod
-
-from . import batches
-from .procs import BIN, ROOT, Redis, base_env, scratch_dir
-from .report import ratio, table
+from bench import batches
+from bench.procs import BIN, ROOT, Redis, base_env, scratch_dir
+from bench.report import ratio, table
+from receiver.core import jsonl
+from receiver.core import queues as queueing
+from receiver.core import settings as settings_mod
 
 BATCH_SIZES = (1, 10, 100)
 WORKERS = 2

@@ -20,13 +20,13 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from receiver import queueing
+from jobs.dayfiles import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
+from receiver.capture.analyse import Reject, analyse_capture
+from receiver.core import queues as queueing
+from receiver.core.settings import Settings, current
+from receiver.ledger import upgrade
+from receiver.ledger import writer as ledger
 from receiver.metrics import tally
-from receiver.settings import Settings, current
-
-from . import ledger, upgrade
-from .analyse import Reject, analyse_capture
-from .sink import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 
 MAX_SUMMARY_WARNINGS = 20
 
@@ -58,7 +58,7 @@ def process_capture(capture: Any) -> dict[str, Any]:
     if len(fresh) < len(events):
         summary["duplicates"] = len(events) - len(fresh)
     if settings.routes_path and events:
-        from .routing.deliver import route_capture  # only with routes: it loads SQLAlchemy and requests
+        from jobs.routing.deliver import route_capture
 
         # All events, not only the fresh ones: a retry after a crash must still route what it wrote before.
         # Routing queues nothing twice (job ids) and delivers nothing twice (routing.state).

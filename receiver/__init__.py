@@ -10,6 +10,6 @@ if TYPE_CHECKING:
 def create_app(test_config: Mapping[str, str] | None = None) -> "Flask":
     """Build the Flask app; ``test_config`` overrides environment settings by name."""
     # Imported here so that the worker, which only needs receiver's helpers, never loads Flask.
-    from .app import build_app
+    from receiver.web.app import build_app
 
     return build_app(test_config)

@@ -5,14 +5,13 @@ from importlib import metadata
 
 import click
 
-from receiver import jsonl, typos
+from receiver.core import jsonl, typos
 from receiver.store.safetext import escape
-
-from .ops import audit, check, failed, routes, send, tidy
-from .replay import command as replay
-from .run import forward, serve, up, worker
-from .variables import known_variables
-from .view import inspect, listing, show, stats, tail
+from scripts.ops import audit, check, failed, routes, send, tidy
+from scripts.replay import command as replay
+from scripts.run import forward, serve, up, worker
+from scripts.variables import known_variables
+from scripts.view import inspect, listing, show, stats, tail
 
 
 def version():

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from receiver.settings import Settings, SettingsError, load
+from receiver.core.settings import Settings, SettingsError, load
 from receiver.store.files import DataFileError
 from receiver.store.safetext import escape
 from receiver.store.select import UnknownCaptureError
@@ -31,7 +31,7 @@ def load_routes(settings: Settings, path: str | None = None):
     path = path or settings.routes_path
     if not path:
         return None
-    from jobs.routing.config import RoutesError, load  # only where routes are used
+    from receiver.routes.config import RoutesError, load  # only where routes are used
 
     try:
         return load(path)

@@ -3,7 +3,7 @@
 Failure policy: pure; never raises.
 """
 
-from receiver import typos
+from receiver.core import typos
 
 
 def option_envvars(command):

@@ -6,9 +6,9 @@ import os
 import random
 from datetime import UTC, datetime, timedelta
 
-from receiver import ids, jsonl
-from receiver.capture import Delivery, body_bytes, to_record
-from scripts.ops import samples
+from receiver.capture.record import Delivery, body_bytes, to_record
+from receiver.core import ids, jsonl
+from receiver.replay import samples
 
 FORM = "application/x-www-form-urlencoded"
 CUSTOMER = samples.FOREIGN_KEY

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis as redis_lib
 
-from scripts.run import redis_server as redis_proc
+from receiver.procs import redis_server as redis_proc
 from scripts.run.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
 from tests import pg
 

@@ -9,7 +9,7 @@ import time
 
 from werkzeug.serving import make_server
 
-from receiver import backlog as backlog_mod
+from receiver.forwarder import backlog as backlog_mod
 
 USER, PASSWORD = "smartech", "s3cret"
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")

@@ -6,9 +6,9 @@ import re
 import subprocess
 import sys
 
-from receiver import jsonl
+from receiver.core import jsonl
+from receiver.replay import samples
 from receiver.store.select import id_day
-from scripts.ops import samples
 from tests.capture_factory import FORM, make_capture
 from tests.helpers import read_terminal
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from scripts.run import redis_server
+from receiver.procs import redis_server
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, request
 
-from jobs.analyse import analyse_capture
-from jobs.routing import config
-from scripts.ops import samples
+from receiver.capture.analyse import analyse_capture
+from receiver.replay import samples
+from receiver.routes import config
 from tests.capture_factory import make_capture
 from tests.helpers import serve
 

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from scripts.run import redis_server
+from receiver.procs import redis_server
 from scripts.run.up import free_port
 
 MASTER_NAME = "dumper"

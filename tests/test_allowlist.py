@@ -4,8 +4,8 @@ import ipaddress
 
 import pytest
 
-from receiver.allowlist import BadForwardedFor, client_ip, is_allowed
-from receiver.settings import load
+from receiver.core.allowlist import BadForwardedFor, client_ip, is_allowed
+from receiver.core.settings import load
 
 PROXIES = load(environ={}).proxy_networks  # the default: loopback and the private ranges
 

@@ -15,9 +15,9 @@ from job_payloads import (
     make_capture as job_capture,
 )
 
-from jobs.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
-from receiver.jsonl import encode_line
-from receiver.settings import DEFAULT_MAX_EVENTS, SettingsError, load
+from receiver.capture.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
+from receiver.core.jsonl import encode_line
+from receiver.core.settings import DEFAULT_MAX_EVENTS, SettingsError, load
 from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats

@@ -2,7 +2,7 @@
 
 import base64
 
-from receiver.auth import authenticate, parse_basic
+from receiver.core.auth import authenticate, parse_basic
 
 PAIRS = (("smartech", "s3cret"), ("rotated", "n3w:pass"))
 

@@ -19,8 +19,8 @@ from job_payloads import (
     panel_payload,
 )
 
-from jobs.decode import MAX_NUMBER_DIGITS, Decoded, DecodeError, decode_capture
-from jobs.jsonparse import MAX_NOTES
+from receiver.capture.decode import MAX_NUMBER_DIGITS, Decoded, DecodeError, decode_capture
+from receiver.capture.jsonparse import MAX_NOTES
 
 
 def rejected(capture):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from receiver.settings import load
+from receiver.core.settings import load
 from tests import nginxconf
 
 ROOT = nginxconf.ROOT

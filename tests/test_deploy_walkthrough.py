@@ -26,7 +26,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from scripts.ops import samples
+from receiver.replay import samples
 from scripts.run.up import free_port
 from tests import nginxconf, procs
 from tests.helpers import read_kind, wait_until

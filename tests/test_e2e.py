@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from scripts.ops import samples
+from receiver.replay import samples
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
@@ -175,7 +175,7 @@ def test_bad_setting_stops_gunicorn_itself_naming_the_setting(proc_env, name, va
     cmd = [
         os.path.join(BIN, "gunicorn"),
         "--config",
-        "python:receiver.gunicorn_conf",
+        "python:receiver.web.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{free_port()}",
         "receiver:create_app()",

@@ -13,10 +13,10 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from receiver.capture import new_delivery, to_record
-from receiver.ids import new_id
-from receiver.queueing import enqueue_capture, get_queue
-from receiver.settings import load
+from receiver.capture.record import new_delivery, to_record
+from receiver.core.ids import new_id
+from receiver.core.queues import enqueue_capture, get_queue
+from receiver.core.settings import load
 from scripts.cli import main
 from scripts.ops.failed import failed
 from tests.procs import run_burst_worker

@@ -18,9 +18,9 @@ import redis as redis_lib
 import requests
 from click.testing import CliRunner
 
-from receiver import cursor
-from receiver.forwarder import Forwarder
-from receiver.settings import load
+from receiver.core.settings import load
+from receiver.forwarder import cursor
+from receiver.forwarder.loop import Forwarder
 from scripts.cli import main
 from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
 from tests.procs import FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker

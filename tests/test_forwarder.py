@@ -13,12 +13,14 @@ import pytest
 import redis as redis_lib
 from click.testing import CliRunner
 
-from receiver import backlog, cursor, ids, jsonl, queueing, torn
-from receiver import capture as capture_mod
-from receiver.forwarder import Forwarder
-from receiver.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
-from receiver.rewind import Rewind
-from receiver.settings import load
+from receiver.capture import record as capture_mod
+from receiver.core import ids, jsonl
+from receiver.core import queues as queueing
+from receiver.core.settings import load
+from receiver.forwarder import backlog, cursor, torn
+from receiver.forwarder.loop import Forwarder
+from receiver.forwarder.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
+from receiver.forwarder.rewind import Rewind
 from scripts.cli import main
 from tests.capture_factory import capture_id_at
 from tests.procs import StoppableRedis

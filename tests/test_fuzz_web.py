@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from jobs.process import process_capture
 from receiver import create_app
-from receiver.ids import CROCKFORD
+from receiver.core.ids import CROCKFORD
 from receiver.inspector import create_app as create_inspector
 from scripts.view.listing import list_captures
 from scripts.view.show import show

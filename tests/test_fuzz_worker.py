@@ -24,12 +24,12 @@ from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from jobs.analyse import MAX_REASON_CHARS, Reject, analyse_capture
 from jobs.process import process_capture
-from receiver.capture import Delivery, to_record
-from receiver.jsonl import encode_line
-from receiver.queueing import enqueue_capture, get_queue
-from receiver.settings import DEFAULT_MAX_EVENTS, load
+from receiver.capture.analyse import MAX_REASON_CHARS, Reject, analyse_capture
+from receiver.capture.record import Delivery, to_record
+from receiver.core.jsonl import encode_line
+from receiver.core.queues import enqueue_capture, get_queue
+from receiver.core.settings import DEFAULT_MAX_EVENTS, load
 
 FUZZ_EXAMPLES_VARIABLE = "DUMPER_FUZZ_EXAMPLES"
 DEFAULT_FUZZ_EXAMPLES = 200
@@ -279,7 +279,7 @@ def test_smartech_payloads_are_analysed_the_same_however_they_are_sent(text, as_
     outcome = check_outcome(capture_of(body, content_type))
     again = check_outcome(dict(capture_of(text, JSON_TYPE), id="01E1ZZZZZZZZZZZZZZZZZZZZZZ"))
     # The same payload in another capture, by either encoding, is analysed alike: the same guids, and each
-    # guid-less event at the same place of its own capture (a new event: jobs.eventid).
+    # guid-less event at the same place of its own capture (a new event: receiver.capture.eventid).
     assert type(outcome) is type(again)
     if isinstance(outcome, Reject):
         assert outcome.reason == again.reason

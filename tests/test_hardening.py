@@ -20,7 +20,8 @@ import redis as redis_lib
 import requests
 from click.testing import CliRunner
 
-from receiver import jsonl, torn
+from receiver.core import jsonl
+from receiver.forwarder import torn
 from scripts.cli import main
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, read_kind, wait_until

@@ -13,7 +13,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from scripts.ops import samples
+from receiver.replay import samples
 from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats

@@ -13,11 +13,12 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from receiver import create_app as create_receiver
-from receiver import cursor, queueing
+from receiver.core import queues as queueing
+from receiver.core.settings import SettingsError, load
+from receiver.forwarder import cursor
 from receiver.inspector import create_app
 from receiver.inspector.guard import CSP
 from receiver.inspector.replaycmd import shell_quote
-from receiver.settings import SettingsError, load
 from receiver.store.safetext import is_unsafe
 from scripts.view.inspect import inspect
 from scripts.view.listing import list_captures

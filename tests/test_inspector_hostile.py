@@ -18,9 +18,9 @@ from datetime import timedelta
 import pytest
 import requests
 
-from receiver import jsonl
+from receiver.core import jsonl
+from receiver.replay import samples
 from receiver.store.spill import PREFIX
-from scripts.ops import samples
 from scripts.run.up import free_port
 from tests.browser import Inspector
 from tests.capture_factory import capture_id_at, days_ago, make_capture, smartech_body, write_captures, write_gz
@@ -112,7 +112,7 @@ def test_gunicorn_runs_the_inspector_with_the_webhooks_worker_a_header_deadline_
     )
     config = dict(line.split(" = ", 1) for line in done.stdout.splitlines() if " = " in line)
     config = {name.strip(): value.strip() for name, value in config.items()}
-    assert config["worker_class"] == "receiver.gunicorn_worker.Worker", config["worker_class"]  # gevent
+    assert config["worker_class"] == "receiver.web.gunicorn_worker.Worker", config["worker_class"]  # gevent
     assert (config["keepalive"], config["worker_connections"], config["workers"]) == ("5", "200", "2")
 
 

@@ -35,7 +35,7 @@ import requests
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from scripts.ops import samples
+from receiver.replay import samples
 from scripts.run.up import free_port
 from tests import procs
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
@@ -319,7 +319,7 @@ def test_serve_forward_and_worker_take_the_vendor_sample_to_the_events_file(user
         for name, proc in (("serve", web), ("forward", forward), ("worker", worker)):
             if proc and name not in logs:
                 logs[name] = procs.stop(proc)
-    assert "Using worker: receiver.gunicorn_worker.Worker" in logs["serve"]
+    assert "Using worker: receiver.web.gunicorn_worker.Worker" in logs["serve"]
     assert not [name for name, text in logs.items() if "Traceback" in text], logs
 
 

@@ -4,7 +4,7 @@ import multiprocessing
 
 import pytest
 
-from jobs import ledger_index
+from receiver.ledger import index as ledger_index
 
 pytestmark = pytest.mark.slow  # real processes, forked
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from receiver import jsonl
+from receiver.core import jsonl
 from receiver.store.lookup import LookupTimeout, find_capture
 from receiver.store.select import UnknownCaptureError, capture_reader
 from receiver.store.select import find_capture as whole_day_find

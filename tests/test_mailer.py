@@ -5,7 +5,7 @@ from aiosmtpd.controller import Controller
 from conftest import free_port
 from smtp_server import Logins, self_signed_context, smtp_server
 
-from receiver.mailer import MailError, is_loopback, send_mail
+from receiver.ops.mailer import MailError, is_loopback, send_mail
 
 SENDER = "dumper@example.com"
 RECIPIENTS = ("ops@example.com", "oncall@example.com")

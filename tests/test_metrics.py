@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import create_app as create_receiver
-from receiver import queueing
-from receiver.alert_text import conditions
+from receiver.core import queues as queueing
+from receiver.core.settings import SettingsError, load
 from receiver.inspector import create_app as create_inspector
 from receiver.metrics import counters, labels, multiproc, names, tally
-from receiver.settings import SettingsError, load
+from receiver.ops.alert_text import conditions
 from scripts.run.worker import build_worker
 from scripts.view.inspect import inspect
 from tests.capture_factory import make_capture, write_captures
@@ -336,7 +336,7 @@ def test_the_alerting_rules_fire_when_the_email_alerts_do(tmp_path):
     (tmp_path / "tests.yml").write_text("\n".join(lines) + "\n")
     done = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    # The e-mail alert decides the same on the same figures (receiver/alerts.py).
+    # The e-mail alert decides the same on the same figures (receiver/ops/alerts.py).
     settings = load(overrides={"DUMPER_ALERT_PENDING_AFTER": "300s"})
     assert "pending" not in conditions({"pending_count": 3, "oldest_pending_age": 300}, settings)
     assert "pending" in conditions({"pending_count": 3, "oldest_pending_age": 301}, settings)

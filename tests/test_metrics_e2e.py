@@ -11,9 +11,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver import jsonl
+from receiver.core import jsonl
+from receiver.core.settings import load
 from receiver.metrics import names
-from receiver.settings import load
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import BIN, FORM, Web, logged_popen, post_event, start_worker, stop, wait_http
@@ -102,7 +102,7 @@ def settled(url, settings, sent):
 
 def queue_names(settings):
     """Return the queues the workers listen to."""
-    from jobs.routing.names import queue_names as names_of
+    from receiver.core.keys import queue_names as names_of
 
     return names_of(settings)
 

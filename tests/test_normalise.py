@@ -19,10 +19,10 @@ from job_payloads import (
     panel_payload,
 )
 
-from jobs.decode import decode_capture
-from jobs.eventid import MAX_GUID_CHARS, content_id, legacy_ids
-from jobs.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
-from jobs.vocabulary import MAX_ACTIVITY_CHARS
+from receiver.capture.decode import decode_capture
+from receiver.capture.eventid import MAX_GUID_CHARS, content_id, legacy_ids
+from receiver.capture.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
+from receiver.capture.vocabulary import MAX_ACTIVITY_CHARS
 
 CAPTURE = make_capture("unused", source="eu-panel")
 

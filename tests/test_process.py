@@ -23,11 +23,11 @@ from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from jobs.normalise import EVENT_FIELDS
-from jobs.sink import REJECT_FIELDS
-from receiver.jsonl import day_name
-from receiver.queueing import JOB_FUNCTION, enqueue_capture, get_queue
-from receiver.settings import load
+from jobs.dayfiles import REJECT_FIELDS
+from receiver.capture.normalise import EVENT_FIELDS
+from receiver.core.jsonl import day_name
+from receiver.core.queues import JOB_FUNCTION, enqueue_capture, get_queue
+from receiver.core.settings import load
 
 TRAILING_DIV = "trailing text after JSON: '<div>'"
 

@@ -3,9 +3,11 @@
 import os
 import time
 
-from receiver import create_app, jsonl, status
-from receiver.forwarder import Forwarder, heartbeat_path
-from receiver.settings import load
+from receiver import create_app
+from receiver.core import jsonl
+from receiver.core.settings import load
+from receiver.forwarder.loop import Forwarder, heartbeat_path
+from receiver.ops import readiness as status
 from tests.helpers import basic
 
 

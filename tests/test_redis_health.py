@@ -3,9 +3,9 @@
 import pytest
 import redis as redis_lib
 
-from receiver.queueing import connect
-from receiver.redis_health import redis_config_warnings
-from receiver.settings import load
+from receiver.core.queues import connect
+from receiver.core.settings import load
+from receiver.ops.redis_health import redis_config_warnings
 
 NO_DISK = "Redis keeps nothing on disk (no RDB snapshots, no AOF): a restart loses every queued job"
 EVICTION = "Redis may evict keys (maxmemory-policy=allkeys-lru): RQ loses queued jobs silently"

@@ -15,10 +15,10 @@ from job_payloads import make_capture
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs import upgrade
-from jobs.eventid import legacy_ids
-from jobs.normalise import normalise
-from receiver import ids
+from receiver.capture.eventid import legacy_ids
+from receiver.capture.normalise import normalise
+from receiver.core import ids
+from receiver.ledger import upgrade
 from tests.test_process import kind_path, queue, read_lines, run  # noqa: F401 - queue is a fixture
 
 EMAIL_OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}
@@ -137,7 +137,7 @@ def test_an_index_of_the_old_layout_is_rebuilt(queue, data_dir):  # noqa: F811
     os.unlink(path)
     with sqlite3.connect(path) as old:  # the layout before repeat_of: no capture, no contents
         old.execute("CREATE TABLE seen (kind TEXT, key TEXT, day TEXT, path TEXT, inode INTEGER, offset INTEGER)")
-    from jobs import ledger_index
+    from receiver.ledger import index as ledger_index
 
     ledger_index._open.clear()  # a new worker process opens the index afresh
     assert reprocess(queue, capture(1))["events"] == 0
@@ -223,8 +223,8 @@ def test_the_inspector_shows_each_events_place_in_the_events_files(queue, env, d
 
 @pytest.mark.slow
 def test_two_real_workers_agree_on_repeats_and_write_each_open_once(env, data_dir):
-    from receiver import queueing
-    from receiver.settings import load
+    from receiver.core import queues as queueing
+    from receiver.core.settings import load
     from tests.procs import start_worker
 
     proc_env = {**os.environ, **env, "DUMPER_FSYNC": "true"}

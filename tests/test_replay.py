@@ -17,8 +17,8 @@ from rq.serializers import JSONSerializer
 from werkzeug.utils import redirect
 
 from receiver import create_app
-from receiver.queueing import get_queue
-from receiver.settings import load
+from receiver.core.queues import get_queue
+from receiver.core.settings import load
 from scripts.replay.command import PASSWORD_ENVVAR, USER_ENVVAR, replay
 from scripts.run.up import free_port
 from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz
@@ -453,7 +453,7 @@ def test_round_trip_between_two_real_receivers_is_byte_identical(env, tmp_path):
 
 def samples_labels():
     """Return the labels of the samples ``send`` posts."""
-    from scripts.ops import samples
+    from receiver.replay import samples
 
     return [label for label, _ in samples.sample_bodies()]
 

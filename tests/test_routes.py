@@ -3,8 +3,8 @@
 import pytest
 from click.testing import CliRunner
 
-from jobs.routing.config import RoutesError, load
 from jobs.routing.plan import plan
+from receiver.routes.config import RoutesError, load
 from scripts.cli import main
 
 EXAMPLES = (

@@ -15,12 +15,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from jobs.routing import live
-from receiver import cursor
-from receiver.alert_text import body, conditions, subject
+from receiver.core.settings import load
+from receiver.forwarder import cursor
 from receiver.inspector import create_app
-from receiver.monitor import Monitor
-from receiver.settings import load
+from receiver.ops.alert_text import body, conditions, subject
+from receiver.ops.monitor import Monitor
+from receiver.routes import live
 from scripts.cli import main
 from tests.capture_factory import make_capture, smartech_body, write_captures
 from tests.helpers import wait_until

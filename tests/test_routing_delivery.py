@@ -14,10 +14,10 @@ from sqlalchemy import make_url
 
 from jobs.routing import state
 from jobs.routing.deliver import job_id, queue_for
-from jobs.routing.status import deliveries_of, sink_counts
-from receiver import queueing
-from receiver.settings import load
-from receiver.status import redis_status
+from receiver.core import queues as queueing
+from receiver.core.settings import load
+from receiver.ops.readiness import redis_status
+from receiver.routes.status import deliveries_of, sink_counts
 from scripts.cli import main
 from scripts.run.up import free_port
 from scripts.run.worker import build_worker

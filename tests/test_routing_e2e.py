@@ -21,12 +21,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from jobs.routing.deliver import SINK_JOB
-from jobs.routing.names import job_id, queue_for
-from jobs.routing.status import sink_counts
-from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
-from receiver.settings import load
+from receiver.core.keys import job_id, queue_for
+from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent
+from receiver.core.settings import load
+from receiver.replay import samples
+from receiver.routes.status import sink_counts
 from scripts.cli import main
-from scripts.ops import samples
 from tests.helpers import PASSWORD, USER, read_kind, serve, wait_until
 from tests.procs import FORM, Web, children, start_worker, stop
 from tests.sink_targets import RawTarget

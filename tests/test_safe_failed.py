@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from receiver.capture import new_delivery, to_record
-from receiver.ids import new_id
-from receiver.queueing import enqueue_capture, get_queue
-from receiver.settings import load
+from receiver.capture.record import new_delivery, to_record
+from receiver.core.ids import new_id
+from receiver.core.queues import enqueue_capture, get_queue
+from receiver.core.settings import load
 from scripts.cli import main
 from scripts.ops.failed import failed
 from tests.helpers import failing_jobs_environment

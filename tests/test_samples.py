@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from scripts.ops import samples
+from receiver.replay import samples
 
 DOCUMENTED_ACTIVITIES = {
     "EMAIL_OPEN",

@@ -18,8 +18,8 @@ import pytest
 import requests
 from rq.job import Job
 
-from receiver import queueing
-from receiver.settings import load
+from receiver.core import queues as queueing
+from receiver.core.settings import load
 from scripts.run.up import free_port
 from tests import nginxconf
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
@@ -36,7 +36,7 @@ KILL_RECEIVER_AT, KILL_REDIS_AT, RESTART_WORKER_AT = 500, 1300, 2200
 TABLE = "smartech_events"
 ORPHAN = (
     "  orphaned: `queued` in no list, so RQ will never run it; the worker should have put it back"
-    " (hand_back in scripts/run/orphans.py; deploy/README.md, failover step 5)"
+    " (hand_back in jobs/worker/pops.py; deploy/README.md, failover step 5)"
 )
 
 

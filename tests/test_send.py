@@ -10,7 +10,7 @@ from conftest import free_port
 from werkzeug.utils import redirect
 
 from receiver import create_app
-from scripts.ops import samples
+from receiver.replay import samples
 from scripts.ops.send import PASSWORD_ENVVAR, USER_ENVVAR, send
 from tests.helpers import PASSWORD, USER, read_kind, serve
 

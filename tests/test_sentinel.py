@@ -6,8 +6,8 @@ import tempfile
 
 import pytest
 
-from receiver import queueing
-from receiver.settings import SettingsError, load
+from receiver.core import queues as queueing
+from receiver.core.settings import SettingsError, load
 from tests.helpers import read_kind, wait_until
 from tests.procs import Web, post_event, start_worker, stop
 from tests.sentinel import SentinelCluster

@@ -29,7 +29,7 @@ def test_serve_answers_webhooks(env):
         assert answer.status_code == 200 and answer.json()["status"] == "accepted"
     finally:
         output = stop(proc)
-    assert "Using worker: receiver.gunicorn_worker.Worker" in output  # gevent, from receiver/gunicorn_conf.py
+    assert "Using worker: receiver.web.gunicorn_worker.Worker" in output  # gevent, from receiver/web/gunicorn_conf.py
 
 
 @pytest.mark.parametrize(

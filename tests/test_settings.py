@@ -8,8 +8,8 @@ import re
 import pytest
 
 from receiver import create_app
-from receiver import settings as settings_module
-from receiver.settings import DEFAULT_MAX_BYTES, SettingsError, load
+from receiver.core import settings as settings_module
+from receiver.core.settings import DEFAULT_MAX_BYTES, SettingsError, load
 
 
 def test_defaults():

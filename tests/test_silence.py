@@ -11,9 +11,10 @@ import pytest
 import requests
 from smtp_server import smtp_server
 
-from receiver import queueing, sources
+from receiver.core import queues as queueing
+from receiver.core.settings import load
+from receiver.forwarder import sources
 from receiver.metrics.collector import StateCollector
-from receiver.settings import load
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import start_serve, stop, wait_http

@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 
 import receiver.store
-from receiver import jsonl
-from receiver.lines import complete_lines
-from receiver.logsafe import one_line
+from receiver.core import jsonl
+from receiver.core.lines import complete_lines
+from receiver.core.logsafe import one_line
 from receiver.store.backwards import lines_backwards, records_backwards
 from receiver.store.files import DataFileError
 from receiver.store.filters import Filters, WindowError
 from receiver.store.select import BadCaptureId, capture_reader, normal_id, page, select
-from receiver.store.views import Tally, summary
+from receiver.store.summary import Tally, summary
 from tests.capture_factory import make_capture, smartech_body, utc, write_captures, write_gz
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)

@@ -7,8 +7,9 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from receiver import cursor, jsonl
-from scripts.ops import gzday
+from receiver.core import jsonl
+from receiver.forwarder import cursor
+from receiver.ops import gzday
 from scripts.ops.tidy import compress, prune
 from scripts.view.listing import list_captures
 from tests.capture_factory import days_ago, make_capture, read_all, smartech_body, write_captures

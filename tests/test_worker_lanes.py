@@ -12,8 +12,8 @@ import time
 import pytest
 from rq import Worker
 
-from jobs.routing.names import CAPTURES, CHECKS, DELIVERIES, PRIORITIES, queue_name, queue_names
-from receiver.settings import load
+from receiver.core.keys import CAPTURES, CHECKS, DELIVERIES, PRIORITIES, queue_name, queue_names
+from receiver.core.settings import load
 from scripts.run.worker import build_worker
 from tests.helpers import wait_until
 from tests.procs import children, command_of, start_worker, stop

@@ -13,12 +13,12 @@ from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import queueing
-from receiver.settings import load
-from scripts.run import orphans
-from scripts.run.orphans import RememberingQueue, hand_back
+from jobs.worker import pops as orphans
+from jobs.worker.outage import recover
+from jobs.worker.pops import RememberingQueue, hand_back
+from receiver.core import queues as queueing
+from receiver.core.settings import load
 from scripts.run.worker import build_worker
-from scripts.run.worker_outage import recover
 from tests.helpers import read_kind
 from tests.test_worker_faults import capture_and_queue
 

@@ -28,16 +28,16 @@ from typing import Any
 import redis
 from rq import Queue, Retry, get_current_job
 
-from receiver import queueing
+from jobs.routing import sinks, state
+from jobs.routing.plan import plan
+from receiver.core import queues as queueing
+from receiver.core.keys import CHECKS, job_id, queue_for
+from receiver.core.parsers import duration_seconds
+from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent
+from receiver.core.settings import Settings, current
 from receiver.metrics import tally
-from receiver.parsers import duration_seconds
-from receiver.queueing import RESULT_TTL, enqueue_jobs_absent
-from receiver.settings import Settings, current
-
-from . import config, live, sinks, state
-from .match import key_value
-from .names import CHECKS, job_id, queue_for
-from .plan import plan
+from receiver.routes import config, live
+from receiver.routes.match import key_value
 
 SINK_JOB = "jobs.routing.deliver.deliver_events"
 CHECK_JOB = "jobs.routing.deliver.run_check"

@@ -9,8 +9,8 @@ events file. Pure: nothing here touches Redis or a sink.
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import QUEUES, Route, Routes
-from .match import key_value
+from receiver.routes.config import QUEUES, Route, Routes
+from receiver.routes.match import key_value
 
 PRIORITY = {name: rank for rank, name in enumerate(QUEUES)}  # high first
 

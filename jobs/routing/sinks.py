@@ -23,10 +23,10 @@ from typing import Any
 
 import requests
 
-from . import httpcall
-from .config import DEFAULT_TIMEOUT, Sink
-from .redact import option_secrets, redact
-from .sql import insert_events
+from jobs.routing import httpcall
+from jobs.routing.sql import insert_events
+from receiver.routes.config import DEFAULT_TIMEOUT, Sink
+from receiver.routes.redact import option_secrets, redact
 
 RETRY_STATUSES = (408, 429)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -106,7 +106,7 @@ def http_auth(options: dict[str, Any]) -> tuple[dict[str, str], Any]:
 
 def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered) -> None:
     """POST each event as JSON, with ``Idempotency-Key: <event_id>``."""
-    from receiver.parsers import duration_seconds  # the one duration grammar
+    from receiver.core.parsers import duration_seconds  # the one duration grammar
 
     substituted: list[str] = []
     options = interpolate(sink.options, f"sink {sink.name!r}", substituted)

@@ -19,8 +19,8 @@ from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engin
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from jobs.normalise import EVENT_FIELDS
-from receiver import jsonl
+from receiver.capture.normalise import EVENT_FIELDS
+from receiver.core import jsonl
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"

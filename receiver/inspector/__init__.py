@@ -14,6 +14,6 @@ if TYPE_CHECKING:
 
 def create_app(test_config: Mapping[str, str] | None = None) -> "Flask":
     """Build the inspector app; ``test_config`` overrides environment settings by name."""
-    from .app import build_app  # Flask is loaded only by the process that serves
+    from receiver.inspector.app import build_app
 
     return build_app(test_config)

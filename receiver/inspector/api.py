@@ -10,15 +10,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from receiver.inspector import query as query_mod
+from receiver.inspector.detail import capture_detail, log
+from receiver.inspector.pages import listing, runtime
+from receiver.inspector.rows import row
 from receiver.store.files import DataFileError
 from receiver.store.paging import PAGE_BYTES, arrivals, body_size
 from receiver.store.safetext import json_text
 from receiver.store.select import BadCaptureId, UnknownCaptureError, capture_reader, normal_id
-
-from . import query as query_mod
-from .detail import capture_detail, log
-from .pages import listing, runtime
-from .rows import row
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

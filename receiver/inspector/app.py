@@ -14,14 +14,13 @@ from functools import cached_property
 import redis
 from flask import Flask, Response
 
-from receiver import queueing
-from receiver import settings as settings_mod
-from receiver.logsetup import configure_logging
-from receiver.metrics import view as metrics_view
-from receiver.settings import Settings
+from receiver.core import queues as queueing
+from receiver.core import settings as settings_mod
+from receiver.core.logsetup import configure_logging
+from receiver.core.settings import Settings
+from receiver.inspector import api, guard, pages
+from receiver.inspector import scrape as metrics_view
 from receiver.store.safetext import escape
-
-from . import api, guard, pages
 
 EXTENSION = "smartech_dumper_inspector"
 log = logging.getLogger("receiver.inspector")

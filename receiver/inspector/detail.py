@@ -15,15 +15,14 @@ from typing import Any
 
 import redis
 
-from receiver.settings import Settings
+from receiver.core.settings import Settings
+from receiver.inspector import replaycmd, whereabouts
 from receiver.store.bodies import BodyView, body_view
 from receiver.store.filters import Analysis, Record
 from receiver.store.lookup import find_capture
 from receiver.store.safetext import json_text
 from receiver.store.select import capture_reader
 from receiver.store.text import describe_error
-
-from . import replaycmd, whereabouts
 
 log = logging.getLogger("receiver.inspector")
 EVENT_OMITTED = ("raw",)  # each event's raw is a part of the payload shown above it

@@ -1,6 +1,6 @@
 """Guard every inspector request: the allowlist, then basic auth; and the security headers of every answer.
 
-The checks are the webhook's own (``receiver.allowlist``, ``receiver.auth``)
+The checks are the webhook's own (``receiver.core.allowlist``, ``receiver.core.auth``)
 with the inspector's settings: ``DUMPER_INSPECT_ALLOWED_IPS`` and
 ``DUMPER_INSPECT_AUTH`` (several pairs, for rotation). ``/metrics`` also takes
 ``DUMPER_METRICS_AUTH``, so Prometheus scrapes with credentials that open no
@@ -13,9 +13,9 @@ import logging
 
 from flask import Response, current_app, g, request
 
-from receiver import allowlist, auth
-from receiver.logsafe import field
-from receiver.metrics.view import PATH as METRICS_PATH
+from receiver.core import allowlist, auth
+from receiver.core.logsafe import field
+from receiver.inspector.scrape import PATH as METRICS_PATH
 
 log = logging.getLogger("receiver.inspector")
 OPEN_PATHS = frozenset({"/healthz"})

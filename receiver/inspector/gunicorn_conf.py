@@ -1,6 +1,6 @@
 """Gunicorn settings for the web inspector; load with ``--config python:receiver.inspector.gunicorn_conf``.
 
-The worker class is the webhook's (``receiver/gunicorn_worker.py``, gevent):
+The worker class is the webhook's (``receiver/web/gunicorn_worker.py``, gevent):
 each connection is a greenlet, so a socket that sends nothing, or half a
 request line, costs a greenlet and never a thread (under gthread, 2 x 4 such
 sockets left no thread for ``/healthz``). The request line and headers must
@@ -17,7 +17,7 @@ The master validates the settings before it forks, so a missing
 
 import sys
 
-from receiver.settings import Settings, SettingsError, load
+from receiver.core.settings import Settings, SettingsError, load
 
 PROCESSES = 2
 CONNECTIONS = 200  # per process; an inspector has a few users, so this is ample and bounds the greenlets
@@ -36,7 +36,7 @@ def validated() -> Settings:
 
 
 _settings = validated()
-worker_class = "receiver.gunicorn_worker.Worker"  # gevent, as the webhook: idle sockets cost a greenlet
+worker_class = "receiver.web.gunicorn_worker.Worker"  # gevent, as the webhook: idle sockets cost a greenlet
 workers = PROCESSES
 worker_connections = CONNECTIONS
 timeout = TIMEOUT
@@ -44,4 +44,4 @@ graceful_timeout = GRACEFUL_TIMEOUT
 keepalive = KEEPALIVE  # also the header deadline: request line and headers within this
 accesslog = None
 errorlog = "-"
-control_socket_disable = True  # as receiver/gunicorn_conf.py: one fixed path per user, and unused
+control_socket_disable = True  # as receiver/web/gunicorn_conf.py: one fixed path per user, and unused

@@ -10,15 +10,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from receiver.capture import iso_ms
+from receiver.capture.record import iso_ms
+from receiver.inspector import query as query_mod
+from receiver.inspector.detail import capture_detail, log
+from receiver.inspector.replaycmd import raw_file_name
+from receiver.inspector.rows import row
 from receiver.store.files import DataFileError
 from receiver.store.paging import newest_page
 from receiver.store.select import CAPTURE_ID, BadCaptureId, Pair, UnknownCaptureError, capture_reader, normal_id
-
-from . import query as query_mod
-from .detail import capture_detail, log
-from .replaycmd import raw_file_name
-from .rows import row
 
 bp = Blueprint("pages", __name__)
 

@@ -10,8 +10,8 @@ from flask import url_for
 
 from receiver.store.filters import Analysis, Record
 from receiver.store.safetext import escape
+from receiver.store.summary import status_text, summary
 from receiver.store.text import human_size, safe_str
-from receiver.store.views import status_text, summary
 
 TIME_CHARS = 23  # 2026-11-29 08:30:01.123
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import redis
 
-from jobs.routing.status import deliveries_of, job_status
-from receiver import cursor as cursor_mod
-from receiver.backlog import PENDING_SCAN_BYTES
-from receiver.lines import read_complete
-from receiver.queueing import REDIS_ERRORS, RESULT_TTL
-from receiver.settings import Settings
+from receiver.core.lines import read_complete
+from receiver.core.queues import REDIS_ERRORS, RESULT_TTL
+from receiver.core.settings import Settings
+from receiver.forwarder import cursor as cursor_mod
+from receiver.forwarder.backlog import PENDING_SCAN_BYTES
+from receiver.routes.status import deliveries_of, job_status
 from receiver.store.select import id_day
 
 WAITING = "waiting on disk"

@@ -1,6 +1,6 @@
 """Compute the gauges and the workers' counters at scrape time, from Redis and the disk.
 
-Each scrape asks what ``/readyz`` and the e-mail alerts ask (``receiver.status``:
+Each scrape asks what ``/readyz`` and the e-mail alerts ask (``receiver.ops.readiness``:
 queue depths, retries, dead letters, backlog, forwarder heartbeat), so the
 three never disagree, plus the RQ workers' heartbeats and the counts the jobs
 keep in Redis (``tally``). Every Redis call is bounded by the Redis timeout.
@@ -22,13 +22,13 @@ from prometheus_client.registry import Collector
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
-from jobs.routing import names as queue_names
 from jobs.routing import state as routing_state
-from receiver import sources, status
-from receiver.queueing import REDIS_ERRORS
-from receiver.settings import Settings
-
-from . import names, tally
+from receiver.core import keys as queue_names
+from receiver.core.queues import REDIS_ERRORS
+from receiver.core.settings import Settings
+from receiver.forwarder import sources
+from receiver.metrics import names, tally
+from receiver.ops import readiness as status
 
 log = logging.getLogger("receiver.metrics")
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -121,7 +121,7 @@ class StateCollector(Collector):
         yield from families
 
     def sources_family(self) -> Family:
-        """Return the seconds since each recent source's last capture (``receiver.sources``)."""
+        """Return the seconds since each recent source's last capture (``receiver.forwarder.sources``)."""
         ages = GaugeMetricFamily(names.LAST_CAPTURE_AGE, names.LAST_CAPTURE_AGE_HELP, labels=["source"])
         for source, age in sorted(sources.last_seen(self.queue.connection, self.settings.queue, self.clock()).items()):
             ages.add_metric([source], age)

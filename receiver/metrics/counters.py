@@ -21,7 +21,7 @@ from typing import Any
 from flask import Response
 from prometheus_client import Counter, Histogram
 
-from . import multiproc, names
+from receiver.metrics import multiproc, names
 
 log = logging.getLogger("receiver.metrics")
 USUAL_CODES = (200, 400, 401, 403, 408, 413, 503)  # what the webhook view answers (views.py)

@@ -11,9 +11,8 @@ import redis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from receiver.settings import Settings
-
-from .collector import StateCollector
+from receiver.core.settings import Settings
+from receiver.metrics.collector import StateCollector
 
 log = logging.getLogger("receiver.metrics")
 CONTENT_TYPE = CONTENT_TYPE_LATEST

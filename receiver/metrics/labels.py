@@ -7,14 +7,14 @@ kind of reason it starts with. Failure policy: never raises; anything
 unknown is ``other``.
 """
 
-from jobs.normalise import CUSTOM_ACTIVITY, EMAIL_CHANNEL
-from jobs.vocabulary import ACTIVITY_WORDS, WEBHOOK_CHANNELS
+from receiver.capture.normalise import CUSTOM_ACTIVITY, EMAIL_CHANNEL
+from receiver.capture.vocabulary import ACTIVITY_WORDS, WEBHOOK_CHANNELS
 
 NONE = "none"  # the event has no channel (or activity): the normaliser warned
 OTHER = "other"
 CHANNELS = frozenset({*WEBHOOK_CHANNELS.values(), EMAIL_CHANNEL, CUSTOM_ACTIVITY})
 ACTIVITIES = frozenset(ACTIVITY_WORDS.values())
-# The reasons jobs/decode.py, jobs/normalise.py and jobs/analyse.py give, by the words they start with or hold.
+# The reasons receiver/capture/decode.py, receiver/capture/normalise.py and receiver/capture/analyse.py give, by the words they start with or hold.
 REASON_KINDS = (
     ("capture has no text body", "no_body"),
     ("unknown body_encoding", "bad_encoding"),

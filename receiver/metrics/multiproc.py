@@ -20,8 +20,8 @@ import glob
 import logging
 import os
 
-from receiver import jsonl
-from receiver.settings import Settings
+from receiver.core import jsonl
+from receiver.core.settings import Settings
 
 log = logging.getLogger("receiver.metrics")
 ENV = "PROMETHEUS_MULTIPROC_DIR"

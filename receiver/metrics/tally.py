@@ -19,9 +19,8 @@ from typing import Any
 
 import redis
 
-from receiver.queueing import REDIS_ERRORS
-
-from . import labels
+from receiver.core.queues import REDIS_ERRORS
+from receiver.metrics import labels
 
 log = logging.getLogger("receiver.metrics")
 PREFIX = "smartech-dumper"

@@ -17,10 +17,9 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
-from receiver.lines import NEWLINE
-
-from .files import GZIP, GZIP_ERRORS, DataFileError, Reader, Record
-from .spill import spilled
+from receiver.core.lines import NEWLINE
+from receiver.store.files import GZIP, GZIP_ERRORS, DataFileError, Reader, Record
+from receiver.store.spill import spilled
 
 BLOCK = 64 * 1024
 

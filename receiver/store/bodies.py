@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from receiver.capture import body_bytes
-
-from .text import safe_str
+from receiver.capture.record import body_bytes
+from receiver.store.text import safe_str
 
 UTF8, BASE64 = "utf-8", "base64"
 FORM_TYPE = "application/x-www-form-urlencoded"

@@ -9,7 +9,7 @@ same event of the capture.
 
 Failure policy: a capture the worker would reject (bad input of any kind,
 caps included) is reported with its reason, never as a traceback and never
-after a hang: ``jobs.analyse`` is linear in the body and raises nothing but
+after a hang: ``receiver.capture.analyse`` is linear in the body and raises nothing but
 ``Reject``. A bad time raises ``TimeExprError``, a window that ends before
 it starts ``WindowError``.
 """
@@ -22,12 +22,11 @@ from datetime import datetime
 from functools import cache, cached_property
 from typing import Any
 
-from jobs.analyse import Reject, analyse_capture
-from receiver.capture import iso_ms
-from receiver.settings import Settings, SettingsError, load
-
-from . import written
-from .timeexpr import parse_time
+from receiver.capture.analyse import Reject, analyse_capture
+from receiver.capture.record import iso_ms
+from receiver.core.settings import Settings, SettingsError, load
+from receiver.store import written
+from receiver.store.timeexpr import parse_time
 
 Record = dict[str, Any]
 OK, WARNINGS, REJECTED = "ok", "warnings", "rejected"

@@ -3,7 +3,7 @@
 The receiver starts a new file each UTC day, and a request that began just
 before midnight may still append to yesterday's file after today's exists.
 So the follower watches the newest day file and the one before it, remembers
-an offset per file, and reads only complete lines (``receiver.lines``: a line
+an offset per file, and reads only complete lines (``receiver.core.lines``: a line
 still being written is read on a later poll). A file replaced under the same
 name starts over. Failure policy: a watched file that vanished is forgotten;
 unreadable lines go to the ``Reader``'s count and warnings.
@@ -16,10 +16,9 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from receiver.jsonl import CAPTURES
-from receiver.lines import complete_lines
-
-from .files import Reader, Record, day_files
+from receiver.core.jsonl import CAPTURES
+from receiver.core.lines import complete_lines
+from receiver.store.files import Reader, Record, day_files
 
 POLL_SECONDS = 0.5
 WATCHED_DAYS = 2

@@ -30,12 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from receiver.capture import WRITE_GRACE
-from receiver.ids import id_time_ms
-from receiver.jsonl import CAPTURES
-
-from .files import GZIP_ERRORS, DataFileError, Reader, Record, day_files, open_binary
-from .select import UnknownCaptureError, id_day
+from receiver.capture.record import WRITE_GRACE
+from receiver.core.ids import id_time_ms
+from receiver.core.jsonl import CAPTURES
+from receiver.store.files import GZIP_ERRORS, DataFileError, Reader, Record, day_files, open_binary
+from receiver.store.select import UnknownCaptureError, id_day
 
 LOOKUP_SECONDS = 5.0
 PAUSE_EVERY = 256  # lines between two cooperative pauses (and clock checks)

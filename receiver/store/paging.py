@@ -32,14 +32,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from receiver.capture import WRITE_GRACE, iso_ms
-from receiver.ids import id_time_ms
-from receiver.jsonl import CAPTURES, day_name
-
-from .backwards import placed_lines_backwards, seekable
-from .files import DayFile, Reader, Record, Warn, day_files
-from .filters import Analysis, Filters, Matcher
-from .select import Pair, id_day, matches, normal_id
+from receiver.capture.record import WRITE_GRACE, iso_ms
+from receiver.core.ids import id_time_ms
+from receiver.core.jsonl import CAPTURES, day_name
+from receiver.store.backwards import placed_lines_backwards, seekable
+from receiver.store.files import DayFile, Reader, Record, Warn, day_files
+from receiver.store.filters import Analysis, Filters, Matcher
+from receiver.store.select import Pair, id_day, matches, normal_id
 
 SCAN_SECONDS = 2.0
 PAGE_BYTES = 2 * 1024 * 1024  # of capture bodies a page holds (at least one): decoding takes ~50x a body's size

@@ -22,7 +22,7 @@ import unicodedata
 from re import Match
 from typing import Any
 
-from .text import safe_str
+from receiver.store.text import safe_str
 
 # Controls (C0, DEL, C1), format characters (bidi, zero-width, tags), surrogates, line/paragraph separators.
 ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})

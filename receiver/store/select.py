@@ -20,15 +20,14 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from receiver.ids import id_time_ms
-from receiver.jsonl import CAPTURES, day_name
-
-from .backwards import records_backwards
-from .files import DayFile, Reader, Record, Warn, day_files
-from .filters import Analysis, Filters, Matcher, is_capture
-from .text import describe_error
-from .timeexpr import LATEST
-from .views import capture_name
+from receiver.core.ids import id_time_ms
+from receiver.core.jsonl import CAPTURES, day_name
+from receiver.store.backwards import records_backwards
+from receiver.store.files import DayFile, Reader, Record, Warn, day_files
+from receiver.store.filters import Analysis, Filters, Matcher, is_capture
+from receiver.store.summary import capture_name
+from receiver.store.text import describe_error
+from receiver.store.timeexpr import LATEST
 
 CAPTURE_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 LATEST_ID_MS = int(LATEST.timestamp() * 1000)  # an id whose time is later names no day file (and no ULID past 7ZZ…)

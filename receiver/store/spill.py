@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from typing import IO
 
-from .files import GZIP_ERRORS, DataFileError
+from receiver.store.files import GZIP_ERRORS, DataFileError
 
 MAX_SPILL_BYTES = 4 * 1024**3  # decompressed days kept at once, in all
 KEEP_SECONDS = 3600  # an entry nobody opened for this long is removed on the next spill

@@ -6,7 +6,7 @@ Accepted, all in UTC:
 - an ISO 8601 date ``2026-11-28`` (its midnight) or date-time
   ``2026-11-28T08:30``, ``2026-11-28 08:30:01.123Z``, ``...+05:30``; a date-time
   without a zone is UTC;
-- an age in the settings' duration grammar (``receiver.parsers.duration_seconds``):
+- an age in the settings' duration grammar (``receiver.core.parsers.duration_seconds``):
   ``90`` (seconds), ``30s``, ``15m``, ``2h``, ``7d``, ``2w``, meaning that long ago.
 
 ISO is tried before an age, so ``20261128`` stays a date. A time must lie
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from receiver.parsers import duration_seconds
+from receiver.core.parsers import duration_seconds
 
 ZULU = "Z"
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 The readers (``list``, ``show``, ``stats``, the inspector) analyse a capture
 as the worker does; this says which of its events the worker wrote, from the
-host's ledger index (``jobs.ledger.lookup``, read-only). An event written by
+host's ledger index (``receiver.ledger.writer.lookup``, read-only). An event written by
 this capture may be a repeat (``repeat_of``); one with a guid that another
 capture wrote first is not in the events files again. So a capture's count
 of events is what the events files hold, or will once it is processed.
@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import ledger, upgrade
-from jobs.eventid import position_id
-from receiver.jsonl import EVENTS
+from receiver.capture.eventid import position_id
+from receiver.core.jsonl import EVENTS
+from receiver.ledger import upgrade
+from receiver.ledger import writer as ledger
 
 Record = dict[str, Any]
 WRITTEN, ELSEWHERE, WAITING = "written", "elsewhere", "waiting"

@@ -1,6 +1,6 @@
 """``smartech-dumper audit``: account for every capture answered 200, per day and source; exit 1 on a hole.
 
-A thin shell over ``jobs.audit``: it prints the books as a table (or one JSON
+A thin shell over ``receiver.ops.audit``: it prints the books as a table (or one JSON
 document with ``--json``), lists every missing capture and every capture
 waiting longer than ``--stuck-after``, and exits 1 if there is any. It reads
 the data dir and Redis and changes neither, unless ``--requeue`` is given:
@@ -17,17 +17,16 @@ import os
 import click
 import redis
 
-from jobs.audit import STATES, audit
-from receiver import queueing
-from receiver.logsafe import one_line
-from receiver.parsers import duration_seconds
+from receiver.core import queues as queueing
+from receiver.core.logsafe import one_line
+from receiver.core.parsers import duration_seconds
+from receiver.ops.audit import STATES, audit
+from receiver.replay.targets import QueueTarget
 from receiver.store.safetext import escape
 from receiver.store.timeexpr import parse_time, utc_now
-
-from ..errors import load_settings
-from ..replay.targets import QueueTarget
-from ..view.options import TIME, data_dir_option
-from ..view.output import Table, echo_line
+from scripts.errors import load_settings
+from scripts.view.options import TIME, data_dir_option
+from scripts.view.output import Table, echo_line
 
 DEFAULT_STUCK_AFTER = "10m"
 HOLES_EXIT, ERROR_EXIT = 1, 2

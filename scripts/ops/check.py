@@ -15,12 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import redis
 
-from receiver import jsonl, queueing, redis_health, typos
-from receiver import settings as settings_mod
-from receiver.logsafe import one_line
+from receiver.core import jsonl, typos
+from receiver.core import queues as queueing
+from receiver.core import settings as settings_mod
+from receiver.core.logsafe import one_line
+from receiver.ops import redis_health
 from receiver.store.safetext import escape
-
-from ..variables import known_variables
+from scripts.variables import known_variables
 
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"
@@ -129,7 +130,7 @@ def check_routes(report, settings):
     """Validate the routes file, when there is one."""
     if not settings.routes_path:
         return
-    from jobs.routing.config import RoutesError, load  # only where routes are used
+    from receiver.routes.config import RoutesError, load  # only where routes are used
 
     try:
         routes = load(settings.routes_path)

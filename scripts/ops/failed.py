@@ -3,7 +3,7 @@
 A capture whose job raised after its last retry rests in RQ's FailedJobRegistry
 of our queue; its capture is also still in the captures file on disk. Every
 queue we own is covered: the captures' own and routing's (``-high``,
-``-checks``, ``-low``…, ``jobs.routing.names``), whose dead letters are
+``-checks``, ``-low``…, ``receiver.core.keys``), whose dead letters are
 deliveries a sink refused or never took.
 Requeueing puts the same job (same id, same capture) back on the queue once;
 RQ does not renew its retries, so if it fails again it comes straight back here.
@@ -23,15 +23,14 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.routing.names import queue_names
-from receiver import queueing
-from receiver.logsafe import one_line
+from receiver.core import queues as queueing
+from receiver.core.keys import queue_names
+from receiver.core.logsafe import one_line
+from receiver.ops.deadletters import describe
 from receiver.store.safetext import escape, json_text
-
-from ..errors import load_settings
-from ..view.output import echo_block, echo_line
-from .check import redact_url
-from .deadletters import describe
+from scripts.errors import load_settings
+from scripts.ops.check import redact_url
+from scripts.view.output import echo_block, echo_line
 
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 

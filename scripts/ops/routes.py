@@ -7,13 +7,12 @@ database ends the command with one line naming what is wrong and exit 1;
 
 import click
 
-from jobs.routing.redact import redact, url_secrets
+from receiver.routes.redact import redact, url_secrets
 from receiver.store.filters import Analysis
 from receiver.store.safetext import escape
 from receiver.store.select import BadCaptureId, capture_reader, find_capture, normal_id
-
-from ..errors import load_routes, load_settings, reading_errors
-from ..view.options import data_dir_option
+from scripts.errors import load_routes, load_settings, reading_errors
+from scripts.view.options import data_dir_option
 
 
 @click.group()

@@ -11,9 +11,8 @@ import click
 import requests
 from requests.auth import HTTPBasicAuth
 
-from receiver.logsafe import one_line
-
-from . import samples
+from receiver.core.logsafe import one_line
+from receiver.replay import samples
 
 DEFAULT_TIMEOUT = 10.0
 EXPECTED_STATUS = 200

@@ -12,14 +12,14 @@ from datetime import timedelta
 
 import click
 
-from receiver import capture, cursor
-from receiver.jsonl import KINDS
+from receiver.capture import record as capture
+from receiver.core.jsonl import KINDS
+from receiver.forwarder import cursor
+from receiver.ops.gzday import compress as compress_file
 from receiver.store.files import DataFileError, day_files
 from receiver.store.text import human_size
 from receiver.store.timeexpr import parse_time, utc_now
-
-from ..view.options import TIME, data_dir_option
-from .gzday import compress as compress_file
+from scripts.view.options import TIME, data_dir_option
 
 
 def last_closed_day(now):

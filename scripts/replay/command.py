@@ -12,17 +12,16 @@ import sys
 import click
 from click.core import ParameterSource
 
+from receiver.replay.resume import ResumeError, ResumeState
+from receiver.replay.run import ReplayRun, stop_on_signals
+from receiver.replay.selection import read_ids, selection_key, stream, up_to_start
+from receiver.replay.targets import build_target
 from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, check_ids_exist
 from receiver.store.timeexpr import utc_now
-
-from ..errors import reading_errors
-from ..view.options import data_dir_option, filter_options
-from ..view.output import warn
-from .resume import ResumeError, ResumeState
-from .run import ReplayRun, stop_on_signals
-from .selection import read_ids, selection_key, stream, up_to_start
-from .targets import build_target
+from scripts.errors import reading_errors
+from scripts.view.options import data_dir_option, filter_options
+from scripts.view.output import warn
 
 USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
 DEFAULT_TIMEOUT = 10.0

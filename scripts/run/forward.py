@@ -6,10 +6,9 @@ import threading
 
 import click
 
-from receiver.forwarder import Forwarder
-from receiver.logsetup import configure_logging
-
-from ..errors import load_settings
+from receiver.core.logsetup import configure_logging
+from receiver.forwarder.loop import Forwarder
+from scripts.errors import load_settings
 
 
 @click.command()

@@ -1,6 +1,6 @@
 """Serve the receiver: gunicorn with our settings, the forwarder beside it, and the alert monitor.
 
-``serve`` supervises (see ``supervisor``): gunicorn (``receiver/gunicorn_conf.py``)
+``serve`` supervises (see ``supervisor``): gunicorn (``receiver/web/gunicorn_conf.py``)
 and, with ``DUMPER_FORWARDER=true``, one ``smartech-dumper forward`` process at a
 lower CPU priority, so forwarding never takes the CPU from acks under load and
 a backlog is forwarded in the idle moments. Either is restarted if it dies,
@@ -15,11 +15,10 @@ import threading
 
 import click
 
-from receiver.logsetup import configure_logging
-from receiver.monitor import Monitor
-
-from ..errors import load_routes, load_settings
-from .supervisor import Child, Supervisor
+from receiver.core.logsetup import configure_logging
+from receiver.ops.monitor import Monitor
+from receiver.procs.supervisor import Child, Supervisor
+from scripts.errors import load_routes, load_settings
 
 DEFAULT_BIND = "127.0.0.1:8000"
 FORWARDER_NICE = 10
@@ -32,7 +31,7 @@ def gunicorn_command(bind, extra=()):
         "-m",
         "gunicorn",
         "--config",
-        "python:receiver.gunicorn_conf",
+        "python:receiver.web.gunicorn_conf",
         "--bind",
         bind,
         *extra,

@@ -19,12 +19,11 @@ import time
 import click
 import requests
 
-from receiver import jsonl
-from receiver.settings import DEFAULT_REDIS_URL
-
-from ..errors import load_settings
-from . import redis_server
-from .supervisor import Child, Supervisor
+from receiver.core import jsonl
+from receiver.core.settings import DEFAULT_REDIS_URL
+from receiver.procs import redis_server
+from receiver.procs.supervisor import Child, Supervisor
+from scripts.errors import load_settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

@@ -12,7 +12,7 @@ again. The job it had in hand is handed back to RQ's own recovery at once
 (its execution is marked expired and RQ retries it), instead of after the
 job's heartbeat lapses; a job it had popped but not started is put back at
 the front of its queue (``orphans.py``). Processing a capture twice is harmless: its events
-are deduplicated (see ``jobs.ledger``). Only SIGTERM/SIGINT (or the end of a
+are deduplicated (see ``receiver.ledger.writer``). Only SIGTERM/SIGINT (or the end of a
 ``--burst``) stop it.
 
 Recovery timing when a worker is killed outright: RQ notices its job once the
@@ -31,15 +31,14 @@ import click
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-from jobs.routing.names import ALL, CAPTURES, LANES, queue_names
-from receiver import queueing
-from receiver.logsetup import configure_logging
-
-from ..errors import load_routes, load_settings
-from ..ops.check import redact_url
-from .lanes import DeliveryLane
-from .orphans import RememberingQueue
-from .worker_outage import Outage, Resilient, popped_in_hand, recover
+from jobs.worker.lanes import DeliveryLane
+from jobs.worker.outage import Outage, Resilient, popped_in_hand, recover
+from jobs.worker.pops import RememberingQueue
+from receiver.core import queues as queueing
+from receiver.core.keys import ALL, CAPTURES, LANES, queue_names
+from receiver.core.logsetup import configure_logging
+from scripts.errors import load_routes, load_settings
+from scripts.ops.check import redact_url
 
 WORKER_CLASSES = {
     "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
@@ -147,7 +146,7 @@ def worker(burst, worker_class, name, lane):
     settings = load_settings()
     configure_logging(settings.log_level)
     if load_routes(settings):  # a bad routes file stops the start, naming the route and the key
-        from jobs.routing import live
+        from receiver.routes import live
 
         live.current(settings.routes_path)  # the good version the jobs keep in force if the file goes bad
     if burst:  # a one-off drain has nothing to wait for; a long-running worker waits for Redis instead

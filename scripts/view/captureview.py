@@ -10,10 +10,9 @@ import click
 from receiver.store.bodies import body_text
 from receiver.store.filters import OK, REJECTED, WARNINGS
 from receiver.store.safetext import escape
+from receiver.store.summary import capture_name, status_text, summary
 from receiver.store.text import human_size
-from receiver.store.views import capture_name, status_text, summary
-
-from .output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
+from scripts.view.output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
 
 COLUMNS = [
     ("RECEIVED (UTC)", 19),

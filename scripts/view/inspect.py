@@ -10,10 +10,9 @@ import sys
 
 import click
 
-from receiver.settings import SettingsError
+from receiver.core.settings import SettingsError
 from receiver.store.safetext import escape
-
-from ..errors import load_settings
+from scripts.errors import load_settings
 
 DEFAULT_BIND = "127.0.0.1:8080"
 APP = "receiver.inspector:create_app()"

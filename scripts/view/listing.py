@@ -3,11 +3,10 @@
 import click
 
 from receiver.store.select import capture_reader, select
-
-from ..errors import reading_errors
-from .captureview import CaptureLines
-from .options import data_dir_option, filter_options, json_option
-from .output import warn
+from scripts.errors import reading_errors
+from scripts.view.captureview import CaptureLines
+from scripts.view.options import data_dir_option, filter_options, json_option
+from scripts.view.output import warn
 
 LIST_EPILOG = """\b
 Examples:

@@ -8,7 +8,7 @@ import functools
 
 import click
 
-from receiver.settings import DEFAULT_DATA_DIR
+from receiver.core.settings import DEFAULT_DATA_DIR
 from receiver.store.filters import STATUSES, Filters, WindowError
 from receiver.store.select import BadCaptureId
 from receiver.store.select import normal_id as library_normal_id

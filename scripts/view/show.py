@@ -9,17 +9,16 @@ import sys
 
 import click
 
-from receiver.capture import body_bytes
+from receiver.capture.record import body_bytes
 from receiver.store.filters import Analysis
 from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, find_capture
+from receiver.store.summary import capture_name
 from receiver.store.text import describe_error
-from receiver.store.views import capture_name
-
-from ..errors import reading_errors
-from .captureview import show_json, show_text
-from .options import data_dir_option, normal_id
-from .output import colour_enabled, warn
+from scripts.errors import reading_errors
+from scripts.view.captureview import show_json, show_text
+from scripts.view.options import data_dir_option, normal_id
+from scripts.view.output import colour_enabled, warn
 
 
 def write_body_bytes(record, force):

@@ -1,18 +1,17 @@
 """``smartech-dumper stats``: count captures and events per day or hour, name, channel and activity.
 
-The counting is the library's (``receiver.store.views.Tally``: streaming, reject
+The counting is the library's (``receiver.store.summary.Tally``: streaming, reject
 reasons capped); this module prints it as tables or JSON lines.
 """
 
 import click
 
 from receiver.store.select import capture_reader, select
+from receiver.store.summary import EVENT_FIELDS, PERIODS, Tally, capture_name
 from receiver.store.text import human_size
-from receiver.store.views import EVENT_FIELDS, PERIODS, Tally, capture_name
-
-from ..errors import reading_errors
-from .options import data_dir_option, filter_options
-from .output import Table, each_item, json_line, warn
+from scripts.errors import reading_errors
+from scripts.view.options import data_dir_option, filter_options
+from scripts.view.output import Table, each_item, json_line, warn
 
 
 def print_tables(tally, period):

@@ -11,11 +11,10 @@ import click
 
 from receiver.store.follow import Follower
 from receiver.store.select import capture_reader, matching
-
-from ..errors import reading_errors
-from .captureview import CaptureLines
-from .options import data_dir_option, filter_options, json_option
-from .output import warn
+from scripts.errors import reading_errors
+from scripts.view.captureview import CaptureLines
+from scripts.view.options import data_dir_option, filter_options, json_option
+from scripts.view.output import warn
 
 DEFAULT_TAIL_LINES = 10
 

@@ -14,10 +14,10 @@ import sys
 import tempfile
 import threading
 
-from .faults import Injector
-from .load import Load
-from .report import verify
-from .stack import Stack
+from tests.chaos.faults import Injector
+from tests.chaos.load import Load
+from tests.chaos.report import verify
+from tests.chaos.stack import Stack
 
 DEFAULT_DURATION = 180.0
 DEFAULT_RATE = 25.0

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 
-from receiver import jsonl
+from receiver.core import jsonl
 from tests.slowclients import SlowClients
 
 FAULTS = ("redis_kill", "redis_stop", "worker_kill", "gunicorn_kill", "torn_append", "slow_clients", "disk_full")

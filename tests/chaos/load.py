@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from jobs.analyse import analyse_capture
-from scripts.ops import samples
+from receiver.capture.analyse import analyse_capture
+from receiver.replay import samples
 from tests.helpers import PASSWORD, USER
 
 FORM = "application/x-www-form-urlencoded"

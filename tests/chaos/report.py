@@ -3,7 +3,7 @@
 A 200 is lost when one of its event ids is missing from the events files (or,
 for a bad body, its capture has no reject); an event is duplicated when its id
 is written more than once: the same capture and position twice, or the same
-guid twice (``jobs.eventid``). A non-200 is explained when a fault that can cause
+guid twice (``receiver.capture.eventid``). A non-200 is explained when a fault that can cause
 it was in force: 503 only when the disk and Redis were both away, a broken
 connection only when its gunicorn worker was killed. Anything else fails the run.
 """
@@ -13,8 +13,8 @@ import os
 import time
 from collections import Counter
 
-from receiver import torn
-from receiver.capture import KIND as CAPTURES
+from receiver.capture.record import KIND as CAPTURES
+from receiver.forwarder import torn
 
 EXPLAINS = {503: {"disk_full"}, "ConnectionError": {"gunicorn_kill"}}
 REDIS_AWAY = {"redis_kill", "redis_stop"}

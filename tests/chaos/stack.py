@@ -7,7 +7,7 @@ import threading
 
 import requests
 
-from scripts.run.supervisor import Child, Supervisor
+from receiver.procs.supervisor import Child, Supervisor
 from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import StoppableRedis, children, command_of

@@ -1,0 +1,1 @@
+"""Hand the captures on disk to RQ: the cursor, the backlog, torn lines, the rewind, enqueue-if-absent."""

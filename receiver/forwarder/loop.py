@@ -1,0 +1,196 @@
+"""Hand captures from the disk log to RQ, in a process of its own, one process at a time.
+
+Failure policy: Redis errors are logged once per outage and never raised;
+the forwarder backs off and tries again. The cursor only moves past captures
+that Redis took (and past torn lines, once they are kept aside in
+``spool/torn-captures.jsonl``), so an outage delays processing but loses
+nothing, and a capture handed over twice is queued once (its job id is its
+capture id; see ``queueing.enqueue_absent``). Any other error is logged and
+the pass is tried again. The forwarder is whoever holds an exclusive flock on
+``spool/forwarder.lock``; when its process dies the lock is freed and another
+carries on from the saved cursor. While it leads, the cursor lives in memory
+and is checked against its file before each read (see ``cursor``).
+
+A pass that ends without an exception rewrites ``spool/forwarder.heartbeat``
+(its pid, and since when Redis has been unreachable) at most once a second,
+so ``/readyz`` and the alerts can tell a live forwarder from a dead or stuck
+one, and learn of a Redis outage as soon as the forwarder does.
+"""
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rq import Queue
+
+from receiver.core import queues as queueing
+from receiver.core import statefile
+from receiver.core.queues import REDIS_ERRORS
+from receiver.core.settings import Settings
+from receiver.forwarder import backlog, cursor, sources, torn
+from receiver.forwarder.rewind import Rewind
+
+log = logging.getLogger("receiver.forwarder.loop")
+LOCK_FILE = "forwarder.lock"
+HEARTBEAT_FILE = "forwarder.heartbeat"
+HEARTBEAT_EVERY = 1.0
+BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: three Redis round trips each
+MAX_BACKOFF = 2.0
+LEADER_RETRY = 1.0
+
+
+def heartbeat_path(data_dir: str) -> str:
+    """Return the file whose modification time is the forwarder's last pass that ended without an error."""
+    return os.path.join(data_dir, cursor.SPOOL, HEARTBEAT_FILE)
+
+
+def read_heartbeat(data_dir: str) -> tuple[float | None, float | None]:
+    """Return ``(age in seconds, Unix time since which Redis is down or None)``; ``(None, None)`` without one."""
+    path = heartbeat_path(data_dir)
+    try:
+        age = max(0.0, time.time() - os.stat(path).st_mtime)
+        state = statefile.read_json(path) or {}
+    except (OSError, ValueError):
+        return None, None
+    since = state.get("redis_down_since") if isinstance(state, dict) else None
+    return age, since if isinstance(since, (int, float)) else None
+
+
+def split_records(lines: Iterable[tuple[int, bytes]]) -> tuple[list[dict[str, Any]], list[tuple[int, bytes]]]:
+    """Return ``(records, torn)`` from ``(offset, line)`` pairs: capture dicts, and lines that are none."""
+    records, broken = [], []
+    for offset, line in lines:
+        record = cursor.parse_capture(line) if line.endswith(b"\n") else None
+        if record is None:
+            broken.append((offset, line))
+        else:
+            records.append(record)
+    return records, broken
+
+
+class Forwarder:
+    """Move captures from the captures files to the RQ queue."""
+
+    def __init__(self, settings: Settings, queue: Queue | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self.queue = queue or queueing.get_queue(settings)
+        self.clock = clock
+        self.redis_down_since: float | None = None
+        self.position: cursor.Cursor | None = None
+        self.rewind = Rewind()
+        self.beat_at = 0.0
+        self._lock_fd: int | None = None
+
+    def try_lead(self) -> bool:
+        """Return True if this forwarder holds (or just took) the leader lock."""
+        if self._lock_fd is not None:
+            return True
+        path = os.path.join(cursor.spool_dir(self.data_dir), LOCK_FILE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        self.position = None  # read afresh: another leader may have moved it
+        return True
+
+    def release(self) -> None:
+        """Give up the leader lock."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd, self.position = None, None
+
+    def forward_once(self) -> tuple[int, int]:
+        """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
+        if self.position is None:
+            self.position = cursor.current(self.data_dir)
+            self.rewind.saved(self.position)
+        position = cursor.checked(self.data_dir, self.position)
+        lines, after = backlog.read_lines(self.data_dir, position, max_bytes=BATCH_BYTES, now=self.clock())
+        records, broken = split_records(lines)
+        enqueued = 0
+        try:
+            # After an outage (and every so often) ask Redis who it is: a restart may have lost recent jobs.
+            if self.redis_down_since is not None or self.rewind.due():
+                back = self.rewind.restarted(self.queue.connection)
+                if back is not None:
+                    log.warning("Redis restarted: handing the captures since %s@%d over again", back.day, back.offset)
+                    self.redis_ok()
+                    self.position = back
+                    cursor.save(self.data_dir, back)
+                    return 1, 0  # the next pass reads from there
+            if records:
+                enqueued = queueing.enqueue_absent(self.queue, records, self.settings)
+                sources.note(self.queue.connection, self.settings.queue, records)  # for the silence alert
+            self.redis_ok()
+        except REDIS_ERRORS as exc:
+            self.redis_failed(exc)
+            return 0, 0  # the cursor stays: the whole batch is tried again
+        for offset, line in broken:
+            torn.keep(self.data_dir, after.day, offset, line, fsync=self.settings.fsync)
+        if lines:  # remember the last line, so the next pass can check the file still holds it
+            last_offset, last_line = lines[-1]
+            torn_last = bool(broken) and broken[-1][0] == last_offset
+            after = cursor.Cursor(after.day, after.offset, None if torn_last else records[-1]["id"], len(last_line))
+        if after != position:
+            cursor.save(self.data_dir, after)
+            self.rewind.saved(after)
+        self.position = after
+        return len(lines), enqueued
+
+    def drain(self) -> int:
+        """Forward until nothing is left or Redis fails; return how many jobs were enqueued."""
+        total = 0
+        while True:
+            read, enqueued = self.forward_once()
+            total += enqueued
+            if not read:
+                return total
+
+    def beat(self) -> None:
+        """Rewrite the heartbeat file, at most once a second."""
+        now = time.monotonic()
+        if now - self.beat_at >= HEARTBEAT_EVERY:
+            self.beat_at = now
+            cursor.spool_dir(self.data_dir)
+            statefile.write_json(
+                heartbeat_path(self.data_dir),
+                {"pid": os.getpid(), "redis_down_since": self.redis_down_since},
+                durable=False,
+            )
+
+    def redis_failed(self, exc: Exception) -> None:
+        """Note an outage, logging only its start."""
+        if self.redis_down_since is None:
+            self.redis_down_since = self.clock()
+            log.error("Redis unreachable, captures wait on disk: %s", exc)
+
+    def redis_ok(self) -> None:
+        """Note that Redis answers again."""
+        if self.redis_down_since is not None:
+            log.warning("Redis answers again after %.1fs", self.clock() - self.redis_down_since)
+            self.redis_down_since = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Forward until ``stop`` is set: lead when possible, back off while Redis is down."""
+        while not stop.is_set():
+            if not self.try_lead():
+                stop.wait(LEADER_RETRY)
+                continue
+            try:
+                self.drain()
+                self.beat()
+            except Exception:  # the loop must outlive any surprise (a full disk, a bad file)
+                log.exception("forwarder pass failed; trying again")
+                stop.wait(MAX_BACKOFF)
+                continue
+            down = self.redis_down_since is not None
+            stop.wait(MAX_BACKOFF if down else self.settings.forward_interval)
+        self.release()

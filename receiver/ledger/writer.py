@@ -1,0 +1,91 @@
+"""Write events and rejects exactly once per host: the data files are the truth, an index remembers them.
+
+An event id (for a reject: its capture id) is written at most once within the
+dedup window. The check and the append happen under the day file's lock,
+after the index has read every complete line the file holds, so a worker
+killed between its append and its index update, a second worker on this
+host, a retry after a Redis outage or a replay never writes an event twice.
+
+The index (``spool/ledger.sqlite3``, ``ledger_index``) is derived from the
+files, never the other way round: deleted, it is rebuilt from the files of the
+window; a file that lost its tail in a power cut gives up the ids it no longer
+holds, so they are written again; a file replaced by its ``.gz`` keeps its ids.
+Events written get ``repeat_of`` (``repeats``); an old id given as an alias
+(``upgrade``) counts as written too. ``lookup`` lets the readers ask, read-only.
+
+Failure policy: OS and SQLite errors propagate, so RQ retries the job.
+"""
+
+import os
+import sqlite3
+from typing import Any
+
+from receiver.core import jsonl
+from receiver.core.settings import Settings
+from receiver.ledger import repeats
+from receiver.ledger.index import KEY_FIELDS, Seen, catch_up_window, connect, open_read_only, prune, seen_keys
+
+
+def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
+    """Return which of ``keys`` the host's index holds, read-only; nothing when there is no index (yet)."""
+    try:
+        connection = open_read_only(data_dir)
+    except sqlite3.OperationalError:
+        return {}
+    if connection is None:
+        return {}  # no index yet, or one the next worker rebuilds: nothing it says holds for this version
+    try:
+        return seen_keys(connection, kind, keys)
+    except sqlite3.OperationalError:  # a locked or half-made index: say nothing rather than fail the reader
+        return {}
+    finally:
+        connection.close()
+
+
+def write_once(
+    settings: Settings, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """Append the ``records`` of ``kind`` not written within the window; return those.
+
+    A record also counts as written when its alias (the id an older rule gave it, ``receiver.ledger.upgrade``) is in the
+    index. Events get ``repeat_of``: found for those written now (``receiver.ledger.repeats``), read back for the others.
+    """
+    connection = connect(settings.data_dir)
+    prune(connection, settings)
+    path = jsonl.day_path(settings.data_dir, kind, day)
+    jsonl.ensure_dir(settings.data_dir)
+    aliases = aliases or [None] * len(records)
+    with jsonl.locked(path) as fd:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            catch_up_window(connection, settings, kind, day, fd, path)
+            keys = [str(record[KEY_FIELDS[kind]]) for record in records]
+            known = seen_keys(connection, kind, keys + [alias for alias in aliases if alias is not None])
+            fresh, fresh_keys, taken = [], [], set()
+            for key, alias, record in zip(keys, aliases, records):
+                if key in known:
+                    if kind == jsonl.EVENTS:
+                        record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
+                elif alias not in known and key not in taken:
+                    taken.add(key)
+                    fresh.append(record)
+                    fresh_keys.append(key)
+            if fresh:
+                if kind == jsonl.EVENTS:
+                    repeats.mark(connection, fresh, day, settings.repeat_window)
+                lines = [jsonl.encode_line(record) for record in fresh]
+                offset = jsonl.locked_append(fd, b"".join(lines))
+                if settings.fsync:
+                    os.fdatasync(fd)
+                inode, rows = os.fstat(fd).st_ino, []
+                for key, record, line in zip(fresh_keys, fresh, lines):
+                    repeat_of = record.get("repeat_of")
+                    rows.append((kind, key, day, path, inode, offset, record.get("capture_id"), repeat_of))
+                    offset += len(line)
+                connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, inode, offset, day))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return fresh

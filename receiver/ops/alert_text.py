@@ -1,0 +1,167 @@
+"""Say what an alert e-mail says: which conditions hold, its subject and its body.
+
+Pure functions of the readiness snapshot and the settings, so the text can be
+tested without a mail server; ``alerts`` decides when to send it.
+"""
+
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any, TypedDict
+
+from receiver.capture import record as capture
+from receiver.core.settings import Settings
+
+SUBJECT_PREFIX = "[smartech-dumper]"
+UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+class Found(TypedDict, total=False):
+    """Hold the alert conditions that hold; a key is present only for a condition that does."""
+
+    dead: int
+    retrying: int
+    unreadable: bool
+    pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
+    redis: float  # seconds Redis has been down
+    routes: list[str]  # what is wrong with the routes file, per host that met it
+    silent: dict[str, float]  # source -> seconds since its last capture, past DUMPER_SILENCE_AFTER
+
+
+def duration(seconds: float) -> str:
+    """Return ``seconds`` as its two largest units, e.g. ``45s``, ``5m``, ``2h 5m``, ``3d 4h``."""
+    left = max(0, int(seconds))
+    parts: list[str] = []
+    for unit, size in UNITS:
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts[:2])
+
+
+def plural(count: int, word: str) -> str:
+    """Return ``"1 word"`` or ``"N words"``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
+    """Return the alert conditions that hold, as ``{"dead": n, "retrying": n, "pending": (n, age), "redis": s}``."""
+    found: Found = {}
+    failed = snapshot.get("failed_count")
+    if failed:
+        found["dead"] = failed
+    if snapshot.get("retrying"):
+        found["retrying"] = snapshot["retrying"]
+    if snapshot.get("backlog_unreadable"):
+        found["unreadable"] = True
+    pending, age = snapshot.get("pending_count") or 0, snapshot.get("oldest_pending_age")
+    if pending and age is not None and age > settings.alert_pending_after:
+        found["pending"] = (pending, age)
+    if snapshot.get("routes_problems"):
+        found["routes"] = list(snapshot["routes_problems"])
+    down = snapshot.get("redis_down_for")
+    if down is not None and down > settings.alert_redis_after:
+        found["redis"] = down
+    if snapshot.get("silent"):
+        found["silent"] = snapshot["silent"]
+    return found
+
+
+def subject(found: Found) -> str:
+    """Return the subject, e.g. ``[smartech-dumper] 3 dead letters, 120 captures waiting, Redis down 5m``."""
+    parts = []
+    if "dead" in found:
+        parts.append(plural(found["dead"], "dead letter"))
+    if "retrying" in found:
+        parts.append(f"{plural(found['retrying'], 'job')} retrying")
+    if "unreadable" in found:
+        parts.append("captures backlog unreadable")
+    if "pending" in found:
+        parts.append(f"{plural(found['pending'][0], 'capture')} waiting")
+    if "redis" in found:
+        parts.append(f"Redis down {duration(found['redis'])}")
+    if "routes" in found:
+        parts.append("routes file unusable")
+    if "silent" in found:
+        names = ", ".join(found["silent"])
+        parts.append(f"no posts from {names} for {duration(max(found['silent'].values()))}")
+    return f"{SUBJECT_PREFIX} {', '.join(parts)}"
+
+
+def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float) -> str:
+    """Return the e-mail text: what is wrong, and what the operator should do about it."""
+    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = [f"smartech-dumper on {socket.gethostname()} needs attention ({when}).", ""]
+    if "dead" in found:
+        text += [
+            f"DEAD LETTERS: {plural(found['dead'], 'job')} failed after all retries and wait in "
+            f"RQ's failed registries of queue {settings.queue!r} and its routing queues (deliveries).",
+            f"First error: {snapshot.get('first_error') or 'not available'}",
+            "Their captures are safe on disk. Fix the cause, then requeue them:",
+            "  smartech-dumper failed list            # one line per failed job",
+            "  smartech-dumper failed show ID         # the full traceback of one",
+            "  smartech-dumper failed requeue --all   # put every one back on the queue",
+            "",
+        ]
+    if "retrying" in found:
+        text += [
+            f"RETRYING: {plural(found['retrying'], 'job')} failed and wait for a retry "
+            f"(DUMPER_RETRY_INTERVALS). Bad payloads never fail a job, so each retry means the worker "
+            "met a fault of its own (disk, permissions, Redis): read the worker's log.",
+            "",
+        ]
+    if "unreadable" in found:
+        text += [
+            f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
+            "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
+            "(receiver.ops.readiness and receiver.forwarder.loop lines) and fix the file it names.",
+            "",
+        ]
+    if "pending" in found:
+        count, age = found["pending"]
+        text += [
+            f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
+            f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
+            f"{duration(settings.alert_pending_after)}).",
+            f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}.",
+        ]
+        if "redis" in found:
+            text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
+        else:
+            text += [
+                "Redis answers, so the forwarder is not running or is stuck: check that "
+                "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
+                "and read its log for receiver.forwarder.loop errors.",
+                "",
+            ]
+    if "redis" in found:
+        text += [
+            f"REDIS DOWN: Redis (REDIS_URL) has not answered for {duration(found['redis'])}. Webhooks "
+            "are still answered and captured to disk, but nothing is queued or processed.",
+            "Start or repair Redis; `smartech-dumper check` shows whether this host reaches it. "
+            "Waiting captures are forwarded automatically once it answers.",
+            "",
+        ]
+        if snapshot.get("failed_count") is None:
+            text += ["Dead letters cannot be counted while Redis is down.", ""]
+    if "routes" in found:
+        text += [
+            "ROUTES FILE UNUSABLE: the workers keep routing by the last good routes file they read:",
+            *(f"  {problem}" for problem in found["routes"]),
+            "Fix or restore the file; `smartech-dumper routes check` names the mistake. The workers take it "
+            "up at their next job, with no restart.",
+            "",
+        ]
+    for source, age in found.get("silent", {}).items():
+        text += [
+            f"SILENT: source {source!r} has posted nothing for {duration(age)} (DUMPER_SILENCE_AFTER="
+            f"{duration(settings.silence_after or 0)}), after posting within the last 7 days.",
+            "Smartech disables a webhook whose endpoint fails, and then stops calling: check the webhook's",
+            "state in the Smartech panel (and its credentials), then send its test call. If the quiet is",
+            "expected (no journey runs), raise DUMPER_SILENCE_AFTER.",
+            "",
+        ]
+    text.append(
+        f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
+    )
+    return "\n".join(text) + "\n"

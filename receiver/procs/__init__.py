@@ -1,0 +1,1 @@
+"""Processes we start and keep alive: the supervisor, a private redis-server."""

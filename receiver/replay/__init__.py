@@ -1,0 +1,1 @@
+"""Send captures again, or the vendor's samples: selections, targets, runs, resume state."""

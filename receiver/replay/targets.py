@@ -1,0 +1,163 @@
+"""Where ``replay`` sends captures: an HTTP endpoint, or back onto our RQ queue.
+
+Each target's ``send(record)`` returns an ``Outcome`` and never raises for a
+failure of the target: a refused connection, a timeout or a Redis error is an
+outcome like any other, so one bad capture never stops a replay. Targets are
+used from several threads; each thread gets its own HTTP session.
+"""
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+import requests
+from requests.auth import HTTPBasicAuth
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from receiver.capture.record import body_bytes
+from receiver.core import queues as queueing
+from receiver.core.logsafe import one_line
+from receiver.core.queues import REDIS_ERRORS, enqueue_capture
+from receiver.store.safetext import escape
+from scripts.errors import load_settings
+from scripts.ops.check import redact_url
+from scripts.ops.send import URL_SCHEMES, reason
+
+OK, STATUS, ERROR = "ok", "status", "error"
+USER_AGENT = "smartech-dumper-replay"
+# A job in one of these states has run: replaying it means running it again.
+DONE_STATES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Say how sending one capture went: ``ok``, a non-2xx ``status`` or a connection ``error``."""
+
+    kind: str
+    detail: str
+
+    @property
+    def ok(self):
+        """Say whether the capture was delivered."""
+        return self.kind == OK
+
+
+class HttpTarget:
+    """POST each capture's body, byte for byte, with its original content type."""
+
+    def __init__(self, url, user=None, password=None, timeout=10.0, keep_path=False):
+        self.url = url
+        self.auth = HTTPBasicAuth(user.encode("utf-8"), password.encode("utf-8")) if user is not None else None
+        self.timeout = timeout
+        self.keep_path = keep_path
+        self.local = threading.local()
+
+    def describe(self):
+        """Return where captures go, for messages and the resume state."""
+        return f"POST {self.url}" + (" (original paths)" if self.keep_path else "")
+
+    def url_for(self, record):
+        """Return the URL for ``record``: ``--to`` itself, or its host with the capture's own path and query."""
+        if not self.keep_path or not record.get("path"):
+            return self.url
+        parts = urlsplit(self.url)
+        return urlunsplit((parts.scheme, parts.netloc, record["path"], record.get("query") or "", ""))
+
+    def session(self):
+        """Return this thread's HTTP session."""
+        if getattr(self.local, "session", None) is None:
+            self.local.session = requests.Session()
+            self.local.session.auth = self.auth
+            self.local.session.headers["User-Agent"] = USER_AGENT
+        return self.local.session
+
+    def send(self, record):
+        """POST one capture and return its outcome; redirects are not followed."""
+        headers = {"Content-Type": record["content_type"]} if record.get("content_type") is not None else {}
+        try:
+            response = self.session().post(
+                self.url_for(record),
+                data=body_bytes(record),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return Outcome(ERROR, reason(exc))
+        response.close()
+        code = str(response.status_code)
+        return Outcome(OK if 200 <= response.status_code < 300 else STATUS, code)
+
+    def close(self):
+        """Close this thread's session (other threads' sessions go with their threads)."""
+        if getattr(self.local, "session", None) is not None:
+            self.local.session.close()
+
+
+class QueueTarget:
+    """Put each capture back on the RQ queue, as the receiver's forwarder does."""
+
+    def __init__(self, settings, queue):
+        self.settings = settings
+        self.queue = queue
+
+    def describe(self):
+        """Return where captures go, for messages and the resume state."""
+        return f"RQ queue {self.settings.queue!r}"
+
+    def send(self, record):
+        """Enqueue one capture; a job that already ran is replaced so the capture runs again."""
+        try:
+            if enqueue_capture(self.queue, record, self.settings):
+                return Outcome(OK, "enqueued")
+            if not self.forget_finished(record["id"]):
+                return Outcome(OK, "already queued")
+            return Outcome(OK, "enqueued" if enqueue_capture(self.queue, record, self.settings) else "already queued")
+        except DuplicateJobError:
+            return Outcome(OK, "already queued")
+        except REDIS_ERRORS as exc:
+            return Outcome(ERROR, f"redis: {one_line(exc)}")
+
+    def forget_finished(self, job_id):
+        """Delete the job ``job_id`` if it has already run, or is lost to every queue; say whether it did."""
+        try:
+            job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return True  # it expired in between: enqueue again
+        status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED and self.queue.connection.lpos(self.queue.key, job_id) is None:
+            status = None  # "queued" in no queue: popped when a connection dropped (docs/operations.md), run it
+        if status is not None and status not in DONE_STATES:
+            return False  # queued, started or waiting for a retry: it will run anyway
+        job.delete()
+        return True
+
+    def close(self):
+        """Release the Redis connection."""
+        self.queue.connection.close()
+
+
+def build_target(url, user, password, timeout, keep_path, enqueue):
+    """Return the target named by the options, or raise a usage error."""
+    if bool(url) == bool(enqueue):
+        raise click.UsageError("choose exactly one target: --to URL or --enqueue")
+    if enqueue:
+        if keep_path:
+            raise click.UsageError("--keep-path goes with --to, not --enqueue")
+        settings = load_settings()
+        try:
+            queue = queueing.get_queue(settings)
+            queue.connection.ping()
+        except queueing.REDIS_ERRORS as exc:
+            raise click.ClickException(
+                escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}")
+            ) from None
+        return QueueTarget(settings, queue)
+    if not url.startswith(URL_SCHEMES):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--to")
+    if (user is None) != (password is None):
+        raise click.BadParameter("give both --user and --password, or neither", param_hint="--user/--password")
+    return HttpTarget(url, user, password, timeout, keep_path)

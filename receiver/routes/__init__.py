@@ -1,0 +1,1 @@
+"""The routes file and what routing recorded: read, validated, kept in force; where a capture went."""

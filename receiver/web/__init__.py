@@ -1,0 +1,1 @@
+"""The webhook app: check, read, write, answer 200; gunicorn's config and worker class."""
