@@ -29,6 +29,7 @@ from bench.procs import BARE_APP, BIN, OUR_APP, ROOT, Gunicorn, Redis, base_env,
 from bench.report import median, ratio, table
 from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
+from receiver.forwarder import enqueue
 from scripts.run.serve import FORWARDER_NICE
 
 # gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
@@ -255,9 +256,7 @@ def prefill(bench, count):
     with open(bench.body_file, "rb") as handle:
         raw = handle.read()
     for start in range(0, count, PREFILL_CHUNK):
-        queueing.enqueue_absent(
-            queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))], settings
-        )
+        enqueue.enqueue_absent(queue, [batches.record(raw) for _ in range(min(PREFILL_CHUNK, count - start))], settings)
     return queue.count
 
 

@@ -4,7 +4,7 @@ import glob
 import json
 import os
 
-from receiver.core import jsonl
+from receiver.core import layout
 from receiver.forwarder import backlog
 
 ID_PREFIX = b'{"id":"'
@@ -14,7 +14,7 @@ ID_LENGTH = 26
 def snapshot(data_dir):
     """Return the size of every captures file, to read what a round adds."""
     return {
-        path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, jsonl.CAPTURES, "*" + jsonl.SUFFIX))
+        path: os.path.getsize(path) for path in glob.glob(os.path.join(data_dir, layout.CAPTURES, "*" + layout.SUFFIX))
     }
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from bench import synthetic
 from bench.procs import BARE_APP, Gunicorn, base_env
-from receiver.core.jsonl import CAPTURES
+from receiver.core.layout import CAPTURES
 
 DAYS = 12
 MIB = 1024

@@ -18,9 +18,10 @@ import subprocess
 from bench import batches
 from bench.procs import BIN, ROOT, Redis, base_env, scratch_dir
 from bench.workers import job_times
-from jobs.routing.deliver import delivery, queue_for
+from jobs.routing.deliver import delivery
 from receiver.capture.analyse import analyse_capture
 from receiver.core import queues as queueing
+from receiver.core.queues import queue_for
 from receiver.core.settings import load
 from receiver.routes import config
 from tests.pg import PrivatePostgres

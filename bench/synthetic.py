@@ -10,7 +10,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from receiver.capture.record import iso_ms
-from receiver.core import ids, jsonl
+from receiver.core import ids, jsonl, layout
 from receiver.replay import samples
 
 FORM = "application/x-www-form-urlencoded"
@@ -47,7 +47,7 @@ def write(data_dir, count, days=1, end=None):
     end = end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     step_ms = max(1, int(days * 86400 * 1000 / max(count, 1)))
-    folder = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), jsonl.CAPTURES))
+    folder = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), layout.CAPTURES))
     handles, written, batch = {}, 0, {}
     for n in range(count):
         when = start + timedelta(milliseconds=n * step_ms)
@@ -74,7 +74,7 @@ def write(data_dir, count, days=1, end=None):
 def flush(folder, handles, day, lines):
     """Append ``lines`` to the day's file; return the bytes written."""
     if day not in handles:
-        fd = os.open(os.path.join(folder, day + jsonl.SUFFIX), os.O_WRONLY | os.O_APPEND | os.O_CREAT, jsonl.FILE_MODE)
+        fd = os.open(os.path.join(folder, day + layout.SUFFIX), os.O_WRONLY | os.O_APPEND | os.O_CREAT, jsonl.FILE_MODE)
         handles[day] = os.fdopen(fd, "w", encoding="utf-8")
     data = "".join(lines)
     handles[day].write(data)

@@ -17,9 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from receiver.capture import record as capture
-from receiver.core import ids, jsonl
+from receiver.core import ids, jsonl, layout
 from receiver.core import queues as queueing
 from receiver.core.settings import load  # noqa: E402
+from receiver.forwarder import enqueue
 from receiver.procs import redis_server
 
 LIMIT = 300
@@ -44,8 +45,8 @@ def measure(worker_class, workdir):
     delivery = capture.new_delivery(
         ids.new_id(), "default", "127.0.0.1", "POST", "/webhook", "application/x-www-form-urlencoded", "bench", BODY
     )
-    queueing.enqueue_capture(queue, capture.to_record(delivery), settings)
-    fifo = jsonl.day_path(data_dir, jsonl.EVENTS, jsonl.day_name(delivery.received_at))
+    enqueue.enqueue_capture(queue, capture.to_record(delivery), settings)
+    fifo = layout.day_path(data_dir, layout.EVENTS, layout.day_name(delivery.received_at))
     jsonl.ensure_dir(os.path.dirname(fifo))
     os.mkfifo(fifo, 0o600)
     cmd = [os.path.join(os.path.dirname(sys.executable), "smartech-dumper"), "worker", "--worker-class", worker_class]

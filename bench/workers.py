@@ -27,9 +27,10 @@ from rq.serializers import JSONSerializer
 from bench import batches
 from bench.procs import BIN, ROOT, Redis, base_env, scratch_dir
 from bench.report import ratio, table
-from receiver.core import jsonl
+from receiver.core import layout
 from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
+from receiver.forwarder import enqueue
 
 BATCH_SIZES = (1, 10, 100)
 WORKERS = 2
@@ -56,12 +57,12 @@ class Runner:
         """Return the RQ queue of ``env``'s settings."""
         return queueing.get_queue(settings_mod.load(env))
 
-    def enqueue(self, env, records, function=queueing.JOB_FUNCTION):
+    def enqueue(self, env, records, function=enqueue.JOB_FUNCTION):
         """Queue one job per record with the forwarder's own call; return the job ids."""
         queue, settings = self.queue(env), settings_mod.load(env)
-        with mock.patch.object(queueing, "JOB_FUNCTION", function):
+        with mock.patch.object(enqueue, "JOB_FUNCTION", function):
             for record in records:
-                queueing.enqueue_capture(queue, record, settings)
+                enqueue.enqueue_capture(queue, record, settings)
         return [record["id"] for record in records]
 
     def drain(self, env, worker_class, job_ids):
@@ -90,10 +91,10 @@ class Runner:
         env = self.env(data_dir, **extra)
         self.queue(env).connection.flushdb()
         records = [batches.record(batches.body(batch)) for _ in range(count)]
-        job_ids = self.enqueue(env, records, NOOP_FUNCTION if noop else queueing.JOB_FUNCTION)
+        job_ids = self.enqueue(env, records, NOOP_FUNCTION if noop else enqueue.JOB_FUNCTION)
         times = self.drain(env, worker_class, job_ids)
-        events = count_lines(data_dir, jsonl.EVENTS)
-        rejects = count_lines(data_dir, jsonl.REJECTS)
+        events = count_lines(data_dir, layout.EVENTS)
+        rejects = count_lines(data_dir, layout.REJECTS)
         ok = times["finished"] == count and rejects == 0 and events == (0 if noop else count * batch)
         return {
             "jobs": count,

@@ -9,7 +9,7 @@ Nothing here raises.
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.core.jsonl import EVENTS, REJECTS, day_name
+from receiver.core.layout import EVENTS, REJECTS, day_name
 
 EVENTS_KIND = EVENTS
 REJECTS_KIND = REJECTS

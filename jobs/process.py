@@ -17,13 +17,10 @@ written with ``repeat_of`` (``repeats``).
 from collections.abc import Iterable
 from typing import Any
 
-import redis
-from rq import get_current_job
-
 from jobs.dayfiles import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 from receiver.capture.analyse import Reject, analyse_capture
 from receiver.core import queues as queueing
-from receiver.core.settings import Settings, current
+from receiver.core.settings import current
 from receiver.ledger import upgrade
 from receiver.ledger import writer as ledger
 from receiver.metrics import tally
@@ -48,12 +45,14 @@ def process_capture(capture: Any) -> dict[str, Any]:
         if not written:
             summary["duplicate"] = True  # rejected before, on this host
         else:
-            tally.count_reject(job_connection(), settings.queue, exc.reason)
+            tally.count_reject(queueing.running_job_connection(), settings.queue, exc.reason)
         return summary
     events = analysis.events
     old_ids = upgrade.aliases(events, upgrade.rule_since(settings.data_dir)) if events else None
     fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events, old_ids) if events else []
-    tally.count_events(job_connection(), settings.queue, fresh)  # only what was written: a retry counts nothing twice
+    tally.count_events(
+        queueing.running_job_connection(), settings.queue, fresh
+    )  # only what was written: a retry counts nothing twice
     summary = {"capture_id": capture_id, "events": len(fresh), "warnings": unique(analysis.warnings)}
     if len(fresh) < len(events):
         summary["duplicates"] = len(events) - len(fresh)
@@ -62,17 +61,5 @@ def process_capture(capture: Any) -> dict[str, Any]:
 
         # All events, not only the fresh ones: a retry after a crash must still route what it wrote before.
         # Routing queues nothing twice (job ids) and delivers nothing twice (routing.state).
-        summary["routed"] = route_capture(settings, redis_connection(settings), str(capture_id), events)
+        summary["routed"] = route_capture(settings, queueing.job_connection(settings), str(capture_id), events)
     return summary
-
-
-def job_connection() -> redis.Redis | None:
-    """Return the running job's Redis connection, or None outside a worker (then nothing is counted)."""
-    job = get_current_job()
-    return job.connection if job is not None else None
-
-
-def redis_connection(settings: Settings) -> redis.Redis:
-    """Return the running job's Redis connection, or a new one outside a worker."""
-    job = get_current_job()
-    return job.connection if job is not None else queueing.connect(settings)

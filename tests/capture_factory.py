@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from receiver.capture.record import Delivery, body_bytes, to_record
 from receiver.core import ids, jsonl
 from receiver.replay import samples
+from tests.helpers import append_records
 
 FORM = "application/x-www-form-urlencoded"
 CUSTOMER = samples.FOREIGN_KEY
@@ -49,7 +50,7 @@ def write_captures(data_dir, records):
     """Append ``records`` to the captures files of their days, as the receiver does."""
     for record in records:
         day = record["received_at"][:10]
-        jsonl.append_records(data_dir, "captures", [record], day=day)
+        append_records(data_dir, "captures", [record], day=day)
     return records
 
 

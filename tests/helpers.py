@@ -9,6 +9,7 @@ import time
 
 from werkzeug.serving import make_server
 
+from receiver.core import jsonl, layout
 from receiver.forwarder import backlog as backlog_mod
 
 USER, PASSWORD = "smartech", "s3cret"
@@ -18,6 +19,14 @@ SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 def basic(user=USER, password=PASSWORD):
     """Return an Authorization header value."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def append_records(data_dir, kind, records, day):
+    """Append ``records`` to the ``kind`` file of ``day``, as the receiver and the worker write them."""
+    jsonl.ensure_dir(data_dir)
+    path = layout.day_path(data_dir, kind, day)
+    jsonl.append_lines(path, [jsonl.encode_line(record) for record in records])
+    return path
 
 
 def read_kind(data_dir, kind):

@@ -6,11 +6,10 @@ import re
 import subprocess
 import sys
 
-from receiver.core import jsonl
 from receiver.replay import samples
 from receiver.store.select import id_day
 from tests.capture_factory import FORM, make_capture
-from tests.helpers import read_terminal
+from tests.helpers import append_records, read_terminal
 
 BIN = os.path.dirname(sys.executable)
 # Sets the window title, clears the screen, a one-character CSI, a right-to-left override, NUL, DEL, CR.
@@ -69,7 +68,7 @@ def hostile_captures(when):
 
 def write_day(data_dir, records):
     """Append ``records`` to the captures file of the first one's id, whatever their own times say."""
-    jsonl.append_records(data_dir, "captures", records, day=id_day(records[0]["id"]))
+    append_records(data_dir, "captures", records, day=id_day(records[0]["id"]))
     return records
 
 

@@ -14,15 +14,16 @@ import redis as redis_lib
 from click.testing import CliRunner
 
 from receiver.capture import record as capture_mod
-from receiver.core import ids, jsonl
+from receiver.core import ids, jsonl, layout
 from receiver.core import queues as queueing
 from receiver.core.settings import load
-from receiver.forwarder import backlog, cursor, torn
+from receiver.forwarder import backlog, cursor, enqueue, torn
 from receiver.forwarder.loop import Forwarder
 from receiver.forwarder.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
 from receiver.forwarder.rewind import Rewind
 from scripts.cli import main
 from tests.capture_factory import capture_id_at
+from tests.helpers import append_records
 from tests.procs import StoppableRedis
 
 
@@ -38,7 +39,7 @@ def capture(capture_id, day="2026-11-28"):
 
 
 def write(data_dir, day, *records):
-    jsonl.append_records(data_dir, "captures", list(records), day=day)
+    append_records(data_dir, "captures", list(records), day=day)
 
 
 def queued_ids(redis_conn):
@@ -55,7 +56,7 @@ def settings(env):
 
 
 def test_forwards_new_lines_once_and_remembers_where_it_stopped(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, capture("A1", today), capture("A2", today))
     assert Forwarder(settings).drain() == 2
     assert Forwarder(settings).drain() == 0  # a new process starts from the saved cursor
@@ -66,8 +67,8 @@ def test_forwards_new_lines_once_and_remembers_where_it_stopped(settings, data_d
 
 
 def test_a_line_still_being_written_waits_until_it_is_complete(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
-    path = jsonl.day_path(data_dir, "captures", today)
+    today = layout.day_name()
+    path = layout.day_path(data_dir, "captures", today)
     line = jsonl.encode_line(capture("B1", today))
     write(data_dir, today)  # creates the directory
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -96,13 +97,13 @@ def test_a_writer_that_stalled_past_the_deadline_cannot_append_behind_the_forwar
     record = capture("S1")
     with pytest.raises(capture_mod.DayClosed):
         capture_mod.write(settings, record, past)  # it is long after the day's deadline now
-    assert not os.path.exists(jsonl.day_path(data_dir, "captures", "2026-11-28"))
+    assert not os.path.exists(layout.day_path(data_dir, "captures", "2026-11-28"))
 
 
 def test_the_last_writer_before_the_deadline_is_read_before_the_day_is_left(data_dir):
     write(data_dir, "2026-11-28", capture("L1"))
     write(data_dir, "2026-11-29", capture("L2", "2026-11-29"))
-    path = jsonl.day_path(data_dir, "captures", "2026-11-28")
+    path = layout.day_path(data_dir, "captures", "2026-11-28")
     position = cursor.Cursor("2026-11-28", os.path.getsize(path))
     holder = threading.Event()
 
@@ -121,7 +122,7 @@ def test_the_last_writer_before_the_deadline_is_read_before_the_day_is_left(data
 
 
 def test_redis_outage_keeps_the_cursor_and_a_later_drain_catches_up(settings, env, data_dir, redis_conn):
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, capture("D1", today), capture("D2", today))
     down = Forwarder(load(overrides={**env, "REDIS_URL": "unix:///nonexistent/r.sock"}))
     assert down.drain() == 0
@@ -132,7 +133,7 @@ def test_redis_outage_keeps_the_cursor_and_a_later_drain_catches_up(settings, en
 
 
 def test_a_capture_handed_over_again_is_not_queued_twice(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, capture("E1", today))
     Forwarder(settings).drain()
     os.remove(os.path.join(data_dir, "spool", "cursor.json"))  # as if the cursor save was lost
@@ -142,14 +143,14 @@ def test_a_capture_handed_over_again_is_not_queued_twice(settings, data_dir, red
 
 def test_a_first_start_begins_at_the_oldest_captures_file(settings, data_dir, redis_conn):
     write(data_dir, "2026-11-20", capture("O1", "2026-11-20"))
-    write(data_dir, jsonl.day_name(), capture("O2", jsonl.day_name()))
+    write(data_dir, layout.day_name(), capture("O2", layout.day_name()))
     assert Forwarder(settings).drain() == 2
     assert queued_ids(redis_conn) == ["O1", "O2"]
 
 
 def test_a_torn_line_is_kept_aside_counted_and_does_not_swallow_the_next_capture(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
-    path = jsonl.day_path(data_dir, "captures", today)
+    today = layout.day_name()
+    path = layout.day_path(data_dir, "captures", today)
     write(data_dir, today, capture("T1", today))
     with open(path, "ab") as handle:
         handle.write(b'{"id":"T-torn","body":"half a rec')  # a writer killed mid-append
@@ -163,8 +164,8 @@ def test_a_torn_line_is_kept_aside_counted_and_does_not_swallow_the_next_capture
 
 
 def test_a_captures_file_cut_shorter_than_the_cursor_loses_no_new_capture(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
-    path = jsonl.day_path(data_dir, "captures", today)
+    today = layout.day_name()
+    path = layout.day_path(data_dir, "captures", today)
     now = datetime.now(UTC)
     first = [capture(capture_id_at(now), today) for _ in range(5)]
     write(data_dir, today, *first)
@@ -179,7 +180,7 @@ def test_a_captures_file_cut_shorter_than_the_cursor_loses_no_new_capture(settin
 
 
 def test_a_cursor_past_the_end_of_its_file_moves_back(settings, data_dir, redis_conn):
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, capture("P1", today))
     cursor.save(data_dir, cursor.Cursor(today, 10_000, "P0"))
     assert Forwarder(settings).drain() == 1
@@ -201,7 +202,7 @@ def test_enqueue_if_absent_is_atomic_under_races(settings, redis_conn):
     def hand_over():
         queue = queueing.get_queue(settings)
         for start in range(0, len(records), 20):
-            queueing.enqueue_absent(queue, records[start : start + 40], settings)
+            enqueue.enqueue_absent(queue, records[start : start + 40], settings)
 
     threads = [threading.Thread(target=hand_over) for _ in range(6)]
     for thread in threads:
@@ -214,7 +215,7 @@ def test_enqueue_if_absent_is_atomic_under_races(settings, redis_conn):
 def test_forward_once_command(settings, env, data_dir, redis_conn, monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, capture("G1", today))
     result = CliRunner().invoke(main, ["forward", "--once"])
     assert result.exit_code == 0, result.output
@@ -228,7 +229,7 @@ def test_forward_once_command(settings, env, data_dir, redis_conn, monkeypatch):
 
 
 def test_counting_the_backlog_stops_after_the_scan_limit(data_dir):
-    today = jsonl.day_name()
+    today = layout.day_name()
     write(data_dir, today, *[capture(f"H{i}", today) for i in range(50)])
     start = cursor.Cursor(today, 0)
     assert backlog.pending(data_dir, start)[0] == 50
@@ -240,7 +241,7 @@ def test_counting_the_backlog_stops_after_the_scan_limit(data_dir):
         data_dir,
         cursor.Cursor(
             today,
-            os.path.getsize(jsonl.day_path(data_dir, "captures", today))
+            os.path.getsize(layout.day_path(data_dir, "captures", today))
             - len(jsonl.encode_line(capture(stamped, today))),
         ),
     )
@@ -252,7 +253,7 @@ def test_a_redis_that_restarted_without_its_latest_writes_gets_those_captures_ag
     try:
         settings = load(overrides={**env, "REDIS_URL": box.url})
         forwarder = Forwarder(settings)
-        today = jsonl.day_name()
+        today = layout.day_name()
         write(data_dir, today, *[capture(f"R{n}", today) for n in range(5)])
         assert forwarder.drain() == 5
         box.stop(signal.SIGKILL)  # killed, and its append-only file never got the last writes
@@ -273,7 +274,7 @@ def test_a_quick_restart_between_two_passes_is_found_by_the_periodic_check(env, 
         forwarder = Forwarder(load(overrides={**env, "REDIS_URL": box.url}))
         now = [0.0]
         forwarder.rewind = Rewind(clock=lambda: now[0])
-        today = jsonl.day_name()
+        today = layout.day_name()
         write(data_dir, today, capture("Q1", today))
         assert forwarder.drain() == 1
         box.stop(signal.SIGKILL)

@@ -28,8 +28,9 @@ from jobs.process import process_capture
 from receiver.capture.analyse import MAX_REASON_CHARS, Reject, analyse_capture
 from receiver.capture.record import Delivery, to_record
 from receiver.core.jsonl import encode_line
-from receiver.core.queues import enqueue_capture, get_queue
+from receiver.core.queues import get_queue
 from receiver.core.settings import DEFAULT_MAX_EVENTS, load
+from receiver.forwarder.enqueue import enqueue_capture
 
 FUZZ_EXAMPLES_VARIABLE = "DUMPER_FUZZ_EXAMPLES"
 DEFAULT_FUZZ_EXAMPLES = 200

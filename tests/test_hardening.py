@@ -20,7 +20,7 @@ import redis as redis_lib
 import requests
 from click.testing import CliRunner
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.forwarder import torn
 from scripts.cli import main
 from scripts.run.up import free_port
@@ -175,7 +175,7 @@ def test_a_torn_captures_line_swallows_nothing(redis_box, web_env, data_dir, wor
     web = Web(web_env)
     workers(1)
     assert post_event(web.url, "first").status_code == 200
-    path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
+    path = layout.day_path(data_dir, "captures", layout.day_name())
     with open(path, "ab") as handle:
         handle.write(b'{"id":"01TORN","body":"a writer killed mid-app')  # no newline
     answer = post_event(web.url, "after-torn")
@@ -196,7 +196,7 @@ def test_a_captures_file_cut_short_in_a_power_cut_loses_no_later_capture(redis_b
     assert all(post_event(web.url, guid).status_code == 200 for guid in first)
     wait_until(lambda: all_once(data_dir, first), timeout=60)
     web.stop()
-    path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
+    path = layout.day_path(data_dir, "captures", layout.day_name())
     with open(path, "rb") as handle:
         lines = handle.readlines()
     os.truncate(path, sum(len(line) for line in lines[:3]))  # the last two captures' bytes are gone
@@ -244,7 +244,7 @@ def test_a_forwarder_failing_every_pass_still_raises_an_alert_and_readyz_says_so
             "DUMPER_ALERT_EVERY": "15m",
         }
         os.makedirs(torn.torn_path(data_dir), mode=0o700)  # a torn line cannot be kept: every pass fails
-        path = jsonl.day_path(data_dir, "captures", jsonl.day_name())
+        path = layout.day_path(data_dir, "captures", layout.day_name())
         jsonl.ensure_dir(os.path.dirname(path))
         with open(path, "ab") as handle:
             handle.write(b'{"id":"01TORN","body":"cut sho')

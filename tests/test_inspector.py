@@ -15,7 +15,7 @@ from rq.serializers import JSONSerializer
 from receiver import create_app as create_receiver
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
-from receiver.forwarder import cursor
+from receiver.forwarder import cursor, enqueue
 from receiver.inspector import create_app
 from receiver.inspector.guard import CSP
 from receiver.inspector.replaycmd import shell_quote
@@ -247,7 +247,7 @@ def test_where_it_went_from_disk_to_queue_to_processed(client, inspector_env, da
     for name, value in inspector_env.items():
         monkeypatch.setenv(name, value)
     queue = queueing.get_queue(load())
-    queueing.enqueue_capture(queue, record, load())
+    enqueue.enqueue_capture(queue, record, load())
     assert where(client, record["id"]) == "queued"
     SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
     assert where(client, record["id"]) == "processed"

@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.replay import samples
 from receiver.store.spill import PREFIX
 from scripts.run.up import free_port
@@ -267,7 +267,7 @@ def write_big_plain_day(data_dir, count):
     """Write a plain day of ``count`` small captures, one each ``SPACING`` from 01:00; return the first and the last."""
     base = make_capture(days_ago(1, hour=1), b"data=x")
     start = days_ago(1, hour=1)
-    path = jsonl.day_path(data_dir, "captures", start.strftime("%Y-%m-%d"))
+    path = layout.day_path(data_dir, "captures", start.strftime("%Y-%m-%d"))
     jsonl.ensure_dir(os.path.dirname(path))
     first = last = None
     with open(path, "wb") as handle:

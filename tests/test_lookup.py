@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.store.lookup import LookupTimeout, find_capture
 from receiver.store.select import UnknownCaptureError, capture_reader
 from receiver.store.select import find_capture as whole_day_find
@@ -27,7 +27,7 @@ def records_of_a_day(count=COUNT):
 
 def write_lines(data_dir, day, lines):
     """Write raw ``lines`` as the plain captures file of ``day``; return its path."""
-    path = jsonl.day_path(data_dir, "captures", day)
+    path = layout.day_path(data_dir, "captures", day)
     jsonl.ensure_dir(os.path.dirname(path))
     with open(path, "wb") as handle:
         handle.writelines(lines)

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from receiver import create_app as create_receiver
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
+from receiver.forwarder import enqueue
 from receiver.inspector import create_app as create_inspector
 from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.ops.alert_text import conditions
@@ -73,7 +74,7 @@ def scrape(client, who=INSPECT):
 
 def send(settings, capture):
     """Queue ``capture`` as the forwarder does."""
-    assert queueing.enqueue_capture(queueing.get_queue(settings), capture, settings)
+    assert enqueue.enqueue_capture(queueing.get_queue(settings), capture, settings)
 
 
 def drain(settings):

@@ -102,9 +102,9 @@ def settled(url, settings, sent):
 
 def queue_names(settings):
     """Return the queues the workers listen to."""
-    from receiver.core.keys import queue_names as names_of
+    from receiver.core import keys
 
-    return names_of(settings)
+    return keys.queue_names(settings.queue)
 
 
 def test_the_counters_move_after_real_traffic_through_real_processes(stack):

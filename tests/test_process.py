@@ -25,9 +25,10 @@ from rq.serializers import JSONSerializer
 
 from jobs.dayfiles import REJECT_FIELDS
 from receiver.capture.normalise import EVENT_FIELDS
-from receiver.core.jsonl import day_name
-from receiver.core.queues import JOB_FUNCTION, enqueue_capture, get_queue
+from receiver.core.layout import day_name
+from receiver.core.queues import get_queue
 from receiver.core.settings import load
+from receiver.forwarder.enqueue import JOB_FUNCTION, enqueue_capture
 
 TRAILING_DIV = "trailing text after JSON: '<div>'"
 

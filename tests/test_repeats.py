@@ -225,6 +225,7 @@ def test_the_inspector_shows_each_events_place_in_the_events_files(queue, env, d
 def test_two_real_workers_agree_on_repeats_and_write_each_open_once(env, data_dir):
     from receiver.core import queues as queueing
     from receiver.core.settings import load
+    from receiver.forwarder import enqueue
     from tests.procs import start_worker
 
     proc_env = {**os.environ, **env, "DUMPER_FSYNC": "true"}
@@ -232,7 +233,7 @@ def test_two_real_workers_agree_on_repeats_and_write_each_open_once(env, data_di
     capture_queue = queueing.get_queue(settings)
     records = [capture(n, minutes=n / 6) for n in range(1, 41)]  # 40 identical opens, 10 s apart
     for record in records:
-        assert queueing.enqueue_capture(capture_queue, record, settings)
+        assert enqueue.enqueue_capture(capture_queue, record, settings)
     workers = [start_worker(proc_env, burst=True) for _ in range(2)]
     for worker in workers:
         assert worker.wait(timeout=120) == 0

@@ -13,9 +13,11 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import make_url
 
 from jobs.routing import state
-from jobs.routing.deliver import job_id, queue_for
 from receiver.core import queues as queueing
+from receiver.core.keys import job_id
+from receiver.core.queues import queue_for
 from receiver.core.settings import load
+from receiver.forwarder import enqueue
 from receiver.ops.readiness import redis_status
 from receiver.routes.status import deliveries_of, sink_counts
 from scripts.cli import main
@@ -59,7 +61,7 @@ def routed(env, monkeypatch, tmp_path):
 
 def send(settings, capture):
     """Queue ``capture`` as the forwarder does."""
-    assert queueing.enqueue_capture(queueing.get_queue(settings), capture, settings)
+    assert enqueue.enqueue_capture(queueing.get_queue(settings), capture, settings)
 
 
 def drain(settings, retries_due=False):

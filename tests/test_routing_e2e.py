@@ -21,8 +21,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from jobs.routing.deliver import SINK_JOB
-from receiver.core.keys import job_id, queue_for
-from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent
+from receiver.core.keys import job_id
+from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent, queue_for
 from receiver.core.settings import load
 from receiver.replay import samples
 from receiver.routes.status import sink_counts

@@ -9,8 +9,9 @@ from rq.serializers import JSONSerializer
 
 from receiver.capture.record import new_delivery, to_record
 from receiver.core.ids import new_id
-from receiver.core.queues import enqueue_capture, get_queue
+from receiver.core.queues import get_queue
 from receiver.core.settings import load
+from receiver.forwarder.enqueue import enqueue_capture
 from scripts.cli import main
 from scripts.ops.failed import failed
 from tests.helpers import failing_jobs_environment

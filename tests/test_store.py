@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 import receiver.store
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.core.lines import complete_lines
 from receiver.core.logsafe import one_line
 from receiver.store.backwards import lines_backwards, records_backwards
@@ -29,7 +29,7 @@ def three_days(tmp_path):
     days = [
         [make_capture(WHEN + timedelta(days=day, minutes=n), smartech_body()) for n in range(5)] for day in range(3)
     ]
-    write_gz(data_dir, jsonl.CAPTURES, days[0][0]["received_at"][:10], days[0])
+    write_gz(data_dir, layout.CAPTURES, days[0][0]["received_at"][:10], days[0])
     for records in days[1:]:
         write_captures(data_dir, records)
     return data_dir, [record["id"] for records in days for record in records]
@@ -114,4 +114,4 @@ def test_complete_lines_stop_at_a_line_still_being_written():
 def test_one_line_joins_a_message_or_names_the_type():
     assert one_line(OSError("a\n  b\tc")) == "a b c"
     assert one_line(TimeoutError()) == "TimeoutError"
-    assert jsonl.KINDS == (jsonl.CAPTURES, jsonl.EVENTS, jsonl.REJECTS)
+    assert layout.KINDS == (layout.CAPTURES, layout.EVENTS, layout.REJECTS)

@@ -13,6 +13,7 @@ from receiver.ops import gzday
 from scripts.ops.tidy import compress, prune
 from scripts.view.listing import list_captures
 from tests.capture_factory import days_ago, make_capture, read_all, smartech_body, write_captures
+from tests.helpers import append_records
 
 KINDS = ("captures", "events", "rejects")
 
@@ -32,8 +33,8 @@ def fill(data_dir, *ages, forwarded=True):
     written = []
     for age in ages:
         record = write_captures(data_dir, [make_capture(days_ago(age), smartech_body())])[0]
-        jsonl.append_records(data_dir, "events", [{"event_id": f"e-{age}", "capture_id": record["id"]}], day=day(age))
-        jsonl.append_records(data_dir, "rejects", [{"capture_id": record["id"], "reason": "test"}], day=day(age))
+        append_records(data_dir, "events", [{"event_id": f"e-{age}", "capture_id": record["id"]}], day=day(age))
+        append_records(data_dir, "rejects", [{"capture_id": record["id"], "reason": "test"}], day=day(age))
         written.append(record)
     return written
 
@@ -132,7 +133,7 @@ def test_captures_the_forwarder_has_not_finished_are_kept(data_dir):
 def test_prune_deletes_whole_days_older_than_the_age(data_dir):
     fill(data_dir, 45, 31, 30, 0)
     invoke(compress, data_dir)  # 45, 31 and 30 days are now .jsonl.gz
-    jsonl.append_records(data_dir, "events", [{"event_id": "late"}], day=day(45))  # and a plain file next to one
+    append_records(data_dir, "events", [{"event_id": "late"}], day=day(45))  # and a plain file next to one
     dry = invoke(prune, data_dir, "--older-than", "30d", "--dry-run")
     assert dry.exit_code == 0
     assert f"would delete events/{day(45)}.jsonl (" in dry.stdout and "nothing was deleted" in dry.stdout

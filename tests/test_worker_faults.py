@@ -15,7 +15,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from receiver import create_app
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
 from tests.helpers import basic, read_kind, wait_until
@@ -50,7 +50,7 @@ def capture_and_queue(env):
 @contextmanager
 def held_events_file(data_dir):
     """Hold the lock of today's events file, so a job blocks when it writes; yield its path."""
-    path = jsonl.day_path(data_dir, "events", jsonl.day_name())
+    path = layout.day_path(data_dir, "events", layout.day_name())
     fd = jsonl.open_for_append(path)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:

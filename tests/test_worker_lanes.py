@@ -35,10 +35,10 @@ def alive(pid):
 
 def test_the_capture_lane_takes_no_delivery_queue_and_the_delivery_lane_no_capture_queue(env):
     settings = load(env)
-    deliveries = {queue_name(settings, priority) for priority in (*PRIORITIES, CHECKS)}
+    deliveries = {queue_name(settings.queue, priority) for priority in (*PRIORITIES, CHECKS)}
     assert build_worker(settings, lane=CAPTURES).queue_names() == [settings.queue]
     assert set(build_worker(settings, lane=DELIVERIES).queue_names()) == deliveries
-    assert settings.queue not in deliveries and set(queue_names(settings)) == deliveries | {settings.queue}
+    assert settings.queue not in deliveries and set(queue_names(settings.queue)) == deliveries | {settings.queue}
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from rq.serializers import JSONSerializer
 from jobs.worker import pops as orphans
 from jobs.worker.outage import recover
 from jobs.worker.pops import RememberingQueue, hand_back
+from receiver.core import keys
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from scripts.run.worker import build_worker
@@ -105,10 +106,10 @@ def test_a_job_whose_worker_died_between_pop_and_start_is_put_back_by_another_wo
     pop(settings, redis_conn)
     RememberingQueue.popped = None  # the worker that popped it was SIGKILLed: nobody remembers it in memory
     queue = queueing.get_queue(settings)
-    assert queue.count == 0 and redis_conn.zcard(orphans.POPPED_KEY) == 1  # only Redis's record is left
+    assert queue.count == 0 and redis_conn.zcard(keys.POPPED) == 1  # only Redis's record is left
     monkeypatch.setattr(orphans, "SWEEP_AFTER", 0.0)
     build_worker(settings).run_maintenance_tasks()  # any live worker's maintenance
-    assert queue.get_job_ids() == [capture_id] and redis_conn.zcard(orphans.POPPED_KEY) == 0
+    assert queue.get_job_ids() == [capture_id] and redis_conn.zcard(keys.POPPED) == 0
     assert processed_once(settings, data_dir)
 
 
@@ -118,7 +119,7 @@ def test_a_job_that_started_leaves_no_pop_record_and_the_sweep_keeps_its_hands_o
     settings = settings_of(env, monkeypatch)
     capture_id = capture_and_queue(env)
     build_worker(settings).work(burst=True, logging_level="WARNING")
-    assert redis_conn.zcard(orphans.POPPED_KEY) == 0
+    assert redis_conn.zcard(keys.POPPED) == 0
     assert orphans.sweep(redis_conn, older_than=0) == 0 and queueing.get_queue(settings).count == 0
     assert Job.fetch(capture_id, connection=redis_conn).get_status() == "finished"
 

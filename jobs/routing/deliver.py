@@ -31,9 +31,9 @@ from rq import Queue, Retry, get_current_job
 from jobs.routing import sinks, state
 from jobs.routing.plan import plan
 from receiver.core import queues as queueing
-from receiver.core.keys import CHECKS, job_id, queue_for
+from receiver.core.keys import CHECKS, job_id
 from receiver.core.parsers import duration_seconds
-from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent
+from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent, queue_for
 from receiver.core.settings import Settings, current
 from receiver.metrics import tally
 from receiver.routes import config, live
@@ -107,7 +107,7 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     """The delivery job: hand ``events`` to one sink, skipping those it already took."""
     settings = current()
     job = get_current_job()
-    connection = job.connection if job is not None else queueing.connect(settings)
+    connection = queueing.job_connection(settings)
     routes = live.current(settings.routes_path, connection, settings.queue) if settings.routes_path else None
     sink = routes.sinks.get(sink_name) if routes else None
     if sink is None:
@@ -148,8 +148,7 @@ def fail_for_good(job: Any, reason: str) -> dict[str, Any]:
 def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:
     """The delayed check: deliver the triggering event unless a follow-up with the same key arrived since."""
     settings = current()
-    job = get_current_job()
-    connection = job.connection if job is not None else queueing.connect(settings)
+    connection = queueing.job_connection(settings)
     routes = live.current(settings.routes_path, connection, settings.queue)
     route = next((r for r in routes.routes if r.name == route_name), None)
     if route is None or route.after is None:

@@ -9,10 +9,11 @@ events file. Pure: nothing here touches Redis or a sink.
 from dataclasses import dataclass, field
 from typing import Any
 
-from receiver.routes.config import QUEUES, Route, Routes
+from receiver.core.keys import PRIORITIES
+from receiver.routes.config import Route, Routes
 from receiver.routes.match import key_value
 
-PRIORITY = {name: rank for rank, name in enumerate(QUEUES)}  # high first
+PRIORITY = {name: rank for rank, name in enumerate(PRIORITIES)}  # high first
 
 
 @dataclass

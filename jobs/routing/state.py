@@ -16,26 +16,21 @@ Failure policy: Redis errors propagate; the job is retried.
 
 import math
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-PREFIX = "smartech-dumper"
+from receiver.core import keys
+from receiver.core.layout import day_name
+from receiver.routes.status import DELIVERED_FIELD
+
 DAY = 86400
-
-
-def day_name(timestamp: float) -> str:
-    """Return the UTC day of a Unix time."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
 
 
 def delivered_keys(queue: str, sink: str, window: float, now: float | None = None) -> list[str]:
     """Return the keys of the sink's delivered sets in the window, today's first."""
     now = time.time() if now is None else now
-    return [
-        f"{PREFIX}:{queue}:delivered:{sink}:{day_name(now - back * DAY)}" for back in range(math.ceil(window / DAY) + 1)
-    ]
+    return [keys.delivered(queue, sink, day_name(now - back * DAY)) for back in range(math.ceil(window / DAY) + 1)]
 
 
 def undelivered(
@@ -61,25 +56,15 @@ def mark_delivered(connection: redis.Redis, queue: str, sink: str, window: float
     with connection.pipeline(transaction=False) as pipe:
         pipe.sadd(key, *[str(event["event_id"]) for event in events])
         pipe.expire(key, int(window) + DAY)
-        pipe.hincrby(counts_key(queue), f"{sink}:delivered", len(events))
+        pipe.hincrby(keys.sink_counts(queue), f"{sink}{DELIVERED_FIELD}", len(events))
         pipe.execute()
-
-
-def counts_key(queue: str) -> str:
-    """Return the hash of the sinks' delivered counts."""
-    return f"{PREFIX}:{queue}:sinks"
-
-
-def arrivals_key(queue: str, route: str, value: Any) -> str:
-    """Return the sorted set of the arrivals that cancel ``route``'s checks for one key value."""
-    return f"{PREFIX}:{queue}:arrivals:{route}:{value}"
 
 
 def note_arrival(
     connection: redis.Redis, queue: str, route: str, value: Any, event_id: str, at: float, keep: float
 ) -> None:
     """Remember that an event matching ``route``'s ``unless`` arrived for ``value`` at ``at``."""
-    key = arrivals_key(queue, route, value)
+    key = keys.arrivals(queue, route, value)
     with connection.pipeline(transaction=False) as pipe:
         pipe.zadd(key, {event_id: at})
         pipe.expire(key, int(keep) + DAY)
@@ -88,19 +73,14 @@ def note_arrival(
 
 def arrived_since(connection: redis.Redis, queue: str, route: str, value: Any, since: float) -> int:
     """Return how many events matching ``route``'s ``unless`` arrived for ``value`` after ``since``."""
-    return int(connection.zcount(arrivals_key(queue, route, value), f"({since}", "+inf"))
-
-
-def resting_key(queue: str, sink: str) -> str:
-    """Return the key that says a sink rests after an attempt it did not answer."""
-    return f"{PREFIX}:{queue}:resting:{sink}"
+    return int(connection.zcount(keys.arrivals(queue, route, value), f"({since}", "+inf"))
 
 
 def rest(connection: redis.Redis, queue: str, sink: str, seconds: float) -> None:
     """Let ``sink`` rest for ``seconds``: its deliveries wait instead of trying it."""
-    connection.set(resting_key(queue, sink), "1", px=max(1, round(seconds * 1000)))
+    connection.set(keys.resting(queue, sink), "1", px=max(1, round(seconds * 1000)))
 
 
 def resting(connection: redis.Redis, queue: str, sink: str) -> float:
     """Return the seconds ``sink`` still rests (0: it does not)."""
-    return max(0, int(connection.pttl(resting_key(queue, sink)))) / 1000
+    return max(0, int(connection.pttl(keys.resting(queue, sink)))) / 1000

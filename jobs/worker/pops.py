@@ -4,7 +4,7 @@ With several queues RQ dequeues with BLPOP, which leaves no trace: a job
 popped just before Redis fails (or restarts from an AOF that kept the pop but
 not what followed), or just before its worker is killed, is in no queue and no
 registry, and RQ never runs it. So our workers pop with one Lua script that
-also records the pop in ``POPPED_KEY`` (a sorted set scored by time), and
+also records the pop in ``keys.POPPED`` (a sorted set scored by time), and
 remove the record once the job has started. Any worker's maintenance puts
 back the jobs of records older than ``SWEEP_AFTER`` that are still queued in
 no list. A live worker also remembers what it popped and, once Redis answers,
@@ -22,8 +22,9 @@ from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from receiver.core import keys
+
 log = logging.getLogger("receiver.worker")
-POPPED_KEY = "smartech-dumper:popped"  # "<queue key>|<job id>" scored by the time it was popped
 POLL_INTERVAL = 0.05  # an idle worker asks every 50 ms: a script cannot block as BLPOP does
 SWEEP_AFTER = 60.0  # a pop is followed by its start within milliseconds; a record this old is an orphan's
 SWEEP_BATCH = 1000
@@ -42,7 +43,7 @@ return false
 
 
 def record_of(queue_name: str, job_id: str) -> str:
-    """Return the ``POPPED_KEY`` member of a job popped from ``queue_name``."""
+    """Return the ``keys.POPPED`` member of a job popped from ``queue_name``."""
     return f"{Queue.redis_queue_namespace_prefix}{queue_name}|{job_id}"
 
 
@@ -57,7 +58,7 @@ class RememberingQueue(Queue):
         assert connection is not None
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            result = connection.eval(POP_AND_RECORD, len(queue_keys) + 1, *queue_keys, POPPED_KEY, time.time())
+            result = connection.eval(POP_AND_RECORD, len(queue_keys) + 1, *queue_keys, keys.POPPED, time.time())
             if result:
                 key, job_id = (part.decode() if isinstance(part, bytes) else part for part in result)
                 RememberingQueue.popped = (key.removeprefix(Queue.redis_queue_namespace_prefix), job_id)
@@ -115,18 +116,18 @@ def hand_back(connection: redis.Redis, queue_name: str, job_id: str, execution_k
 
 def started(connection: redis.Redis, queue_name: str, job_id: str) -> None:
     """Drop the record of a pop whose job has started: RQ's registries cover it from here."""
-    connection.zrem(POPPED_KEY, record_of(queue_name, job_id))
+    connection.zrem(keys.POPPED, record_of(queue_name, job_id))
 
 
 def sweep(connection: redis.Redis, older_than: float | None = None) -> int:
     """Put back the jobs of pop records older than ``older_than`` s (``SWEEP_AFTER``) that never started."""
     returned, age = 0, SWEEP_AFTER if older_than is None else older_than
-    stale = connection.zrangebyscore(POPPED_KEY, 0, time.time() - age, start=0, num=SWEEP_BATCH)
+    stale = connection.zrangebyscore(keys.POPPED, 0, time.time() - age, start=0, num=SWEEP_BATCH)
     for member in stale:
         key, _, job_id = member.decode().rpartition("|")
         queue = Queue(key.removeprefix(Queue.redis_queue_namespace_prefix), connection=connection)
         if put_back(connection, queue, job_id):
             log.warning("job %s was popped by a worker that never started it: put back at the front", job_id)
             returned += 1
-        connection.zrem(POPPED_KEY, member)
+        connection.zrem(keys.POPPED, member)
     return returned

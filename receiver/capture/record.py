@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from receiver.core import ids, jsonl
+from receiver.core import ids, jsonl, layout
 from receiver.core.settings import Settings
 from receiver.web.commit import GroupCommit
 
-KIND = jsonl.CAPTURES
+KIND = layout.CAPTURES
 DEFAULT_SOURCE = "default"
 WRITE_GRACE = 120.0
 DAY_FORMAT = "%Y-%m-%d"
@@ -142,8 +142,8 @@ def write(
 
     With a ``committer`` (``commit.GroupCommit``) the write and sync are shared with concurrent requests.
     """
-    day = jsonl.day_name(received_at)
-    path = jsonl.day_path(settings.data_dir, KIND, day)
+    day = layout.day_name(received_at)
+    path = layout.day_path(settings.data_dir, KIND, day)
     jsonl.ensure_dir(settings.data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
     line = jsonl.encode_line(record)
     check = open_check(day)

@@ -21,26 +21,15 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
+
+from receiver.core.lines import NEWLINE
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # Every process `smartech-dumper` starts creates files no one else can read, whatever the shell's umask:
 # captures, events, indexes, counters and what a library makes for us (SQLite's -wal, prometheus_client's .db).
 PRIVATE_UMASK = 0o077
-SUFFIX = ".jsonl"
-NEWLINE = b"\n"
-# The kinds of daily file, each a directory of the data dir: the one place that names them.
-CAPTURES, EVENTS, REJECTS = "captures", "events", "rejects"
-KINDS = (CAPTURES, EVENTS, REJECTS)
-
-
-def day_name(when: datetime | None = None) -> str:
-    """Return the UTC date of ``when`` (default now) as ``YYYY-MM-DD``."""
-    when = when or datetime.now(UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d")
-
 
 _made: set[str] = set()  # directories this process has made or seen, to spare a stat() per request
 
@@ -62,11 +51,6 @@ def open_for_append(path: str) -> int:
         _made.discard(os.path.dirname(path))
         ensure_dir(os.path.dirname(path))
         return os.open(path, flags, FILE_MODE)
-
-
-def day_path(data_dir: str, kind: str, day: str) -> str:
-    """Return the path of the ``kind`` file (captures, events, rejects) for ``day``."""
-    return os.path.join(data_dir, kind, day + SUFFIX)
 
 
 def encode_line(record: Any) -> bytes:
@@ -128,13 +112,3 @@ def append_lines(
         if fsync:
             os.fdatasync(fd)
         return start
-
-
-def append_records(
-    data_dir: str, kind: str, records: Iterable[Any], day: str | None = None, fsync: bool = False
-) -> str:
-    """Append ``records`` to today's (or ``day``'s) ``kind`` file and return its path."""
-    ensure_dir(data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
-    path = day_path(data_dir, kind, day or day_name())
-    append_lines(path, [encode_line(r) for r in records], fsync=fsync)
-    return path

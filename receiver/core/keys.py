@@ -1,53 +1,88 @@
-"""Name the routing jobs and queues, and the worker lanes: shared by the jobs, the status and the inspector.
+"""Every Redis key and RQ queue name of ours, spelled once: what each one holds is said beside it.
 
-Captures and deliveries never share a queue: the capture jobs run on
-``<DUMPER_QUEUE>``, the deliveries on ``-high``, ``-default`` and ``-low``, the
-delayed checks on ``-checks``. A worker's capture lane takes only the first, its
-delivery lane only the others, so a sink that hangs can hold a delivery lane but
-never the slot captures use. Light to import; nothing here raises.
+Our keys start with ``smartech-dumper:`` and, but for the pop records, carry
+the queue (``DUMPER_QUEUE``), so two receivers sharing one Redis under two
+queue names never meet. RQ's own keys (``rq:…``) are RQ's; we name only its
+queues and our job ids.
+
+Queues. Captures and deliveries never share a queue: the capture jobs run on
+``<queue>``, the deliveries on ``<queue>-high``, ``-default`` and ``-low``, the
+delayed checks on ``-checks``. A worker's capture lane takes only the first,
+its delivery lane only the others, so a sink that hangs can hold a delivery
+lane but never the slot captures use.
+
+Pure functions and constants; nothing here raises or touches Redis.
 """
 
 import hashlib
 
-import redis
-from rq import Queue
-from rq.serializers import JSONSerializer
-
-from receiver.core.settings import Settings
-
-PRIORITIES = ("high", "default", "low")  # a route's delivery priorities
+PREFIX = "smartech-dumper"
+PRIORITIES = ("high", "default", "low")  # a route's delivery priorities, highest first
 CHECKS = "checks"  # the delayed checks wait on a queue of their own, so a scheduled check never reads as a retry
-CHECKS_SUFFIX = f"-{CHECKS}"
 DELIVERY_ORDER = ("high", CHECKS, "default", "low")  # a due check decides a hot lead: right after the high queue
-CAPTURES, DELIVERIES, ALL = "captures", "deliveries", "all"
+CAPTURES, DELIVERIES, ALL = "captures", "deliveries", "all"  # the worker lanes
 LANES = (ALL, CAPTURES, DELIVERIES)
+# A sorted set of "<RQ queue key>|<job id>", scored by the time a worker popped the job (jobs/worker/pops.py).
+POPPED = f"{PREFIX}:popped"
 
 
-def queue_name(settings: Settings, priority: str) -> str:
-    """Return the RQ queue of a priority: ``<queue>-high``, ``-default``, ``-low`` or ``-checks``."""
-    return f"{settings.queue}-{priority}"
+def queue_name(queue: str, priority: str) -> str:
+    """Return the RQ queue of a delivery priority: ``<queue>-high``, ``-default``, ``-low`` or ``-checks``."""
+    return f"{queue}-{priority}"
 
 
-def delivery_queue_names(settings: Settings) -> list[str]:
-    """Return the queues of the delivery lane, in the order it takes jobs."""
-    return [queue_name(settings, priority) for priority in DELIVERY_ORDER]
+def queue_names(queue: str, lane: str = ALL) -> list[str]:
+    """Return the queues a worker of ``lane`` listens to, in the order it takes jobs (``all``: every queue we own).
 
-
-def queue_names(settings: Settings, lane: str = ALL) -> list[str]:
-    """Return the queues a worker of ``lane`` listens to, in the order it takes jobs (``all``: every queue we own)."""
-    captures = [settings.queue]
+    ``queue`` is the captures' queue (``DUMPER_QUEUE``); the others are named after it.
+    """
+    captures = [queue]
+    deliveries = [queue_name(queue, priority) for priority in DELIVERY_ORDER]
     if lane == CAPTURES:
         return captures
     if lane == DELIVERIES:
-        return delivery_queue_names(settings)
-    return captures + delivery_queue_names(settings)
-
-
-def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:
-    """Return the queue of ``priority`` on ``connection``."""
-    return Queue(queue_name(settings, priority), connection=connection, serializer=JSONSerializer)
+        return deliveries
+    return captures + deliveries
 
 
 def job_id(kind: str, *parts: str) -> str:
-    """Return a job id derived from what the job does (RQ allows only ``[A-Za-z0-9_-]``)."""
+    """Return a routing job's id, derived from what the job does (RQ allows only ``[A-Za-z0-9_-]``).
+
+    A capture's own job has the capture id as its id.
+    """
     return f"{kind}-" + hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def tally(queue: str, what: str) -> str:
+    """A hash: what the workers counted of ``what`` (events, rejects, deliveries), field -> count (metrics/tally.py)."""
+    return f"{PREFIX}:{queue}:metrics:{what}"
+
+
+def last_capture(queue: str) -> str:
+    """A sorted set: each source, scored by the Unix time of its latest capture (forwarder/sources.py)."""
+    return f"{PREFIX}:{queue}:last-capture"
+
+
+def routes_problems(queue: str) -> str:
+    """A hash: per host and routes file, the problem its processes met reading the file (routes/live.py)."""
+    return f"{PREFIX}:{queue}:routes-problems"
+
+
+def delivered(queue: str, sink: str, day: str) -> str:
+    """A set: the event ids ``sink`` took on UTC ``day`` (jobs/routing/state.py)."""
+    return f"{PREFIX}:{queue}:delivered:{sink}:{day}"
+
+
+def sink_counts(queue: str) -> str:
+    """A hash: ``<sink>:delivered`` -> how many events each sink took (jobs/routing/state.py)."""
+    return f"{PREFIX}:{queue}:sinks"
+
+
+def arrivals(queue: str, route: str, value: object) -> str:
+    """A sorted set: the events matching a delayed route's ``unless`` for one key value, scored by receive time."""
+    return f"{PREFIX}:{queue}:arrivals:{route}:{value}"
+
+
+def resting(queue: str, sink: str) -> str:
+    """A string with a TTL: set while ``sink`` rests after an attempt it did not answer (jobs/routing/state.py)."""
+    return f"{PREFIX}:{queue}:resting:{sink}"

@@ -1,26 +1,25 @@
-"""Connect to Redis and hand captures to RQ.
+"""Connect to Redis; our RQ queues, the retry policy, and enqueue-if-absent for any job.
 
-Every job uses the JSON serializer (never pickle) and the capture id as its
-job id. ``enqueue_absent`` queues the job of each capture whose job does not
-exist, in one transaction that WATCHes those job keys: a replay racing the
-forwarder cannot queue a capture twice, and a job key is never written
-without its queue entry (MULTI/EXEC is all or nothing). Failing jobs are
-retried at the configured intervals, then rest in RQ's FailedJobRegistry.
+Every job uses the JSON serializer (never pickle). ``enqueue_jobs_absent``
+queues each job whose id does not exist, in one transaction that WATCHes
+those job keys: two processes racing cannot queue a job twice, and a job key
+is never written without its queue entry (MULTI/EXEC is all or nothing).
+Failing jobs are retried at the configured intervals, then rest in RQ's
+FailedJobRegistry. Redis errors propagate (``REDIS_ERRORS`` names them).
 """
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import redis
 from redis.sentinel import Sentinel
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from receiver.core import keys
 from receiver.core.settings import Settings
 
-JOB_FUNCTION = "jobs.process.process_capture"
 # What "Redis did not take it" looks like: server errors, timeouts, refused or broken sockets.
 REDIS_ERRORS = (redis.RedisError, OSError)
 RESULT_TTL = 3600
@@ -67,35 +66,26 @@ def get_queue(settings: Settings, connection: redis.Redis | None = None) -> Queu
     return Queue(settings.queue, connection=connection or connect(settings), serializer=JSONSerializer)
 
 
+def queue_for(settings: Settings, connection: redis.Redis, priority: str) -> Queue:
+    """Return routing's queue of ``priority`` (``keys.PRIORITIES`` or ``keys.CHECKS``) on ``connection``."""
+    return Queue(keys.queue_name(settings.queue, priority), connection=connection, serializer=JSONSerializer)
+
+
+def running_job_connection() -> redis.Redis | None:
+    """Return the Redis connection of the RQ job running in this process; None outside a job."""
+    job = get_current_job()
+    return job.connection if job is not None else None
+
+
+def job_connection(settings: Settings) -> redis.Redis:
+    """Return the Redis connection of the RQ job running in this process, or a new one outside a job."""
+    return running_job_connection() or connect(settings)
+
+
 def retry_policy(settings: Settings) -> Retry | None:
     """Return RQ's Retry for the configured intervals, or None when there are none."""
     intervals = [max(1, round(seconds)) for seconds in settings.retry_intervals]
     return Retry(max=len(intervals), interval=intervals) if intervals else None
-
-
-def job_options(capture: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Return the keyword arguments of the job that processes ``capture``."""
-    return {
-        "job_id": capture["id"],
-        "timeout": max(1, round(settings.job_timeout)),
-        "result_ttl": RESULT_TTL,
-        "retry": retry_policy(settings),
-        "description": f"capture {capture['id']} from {capture.get('source')}",
-    }
-
-
-def enqueue_capture(queue: Queue, capture: dict[str, Any], settings: Settings) -> bool:
-    """Enqueue the job that processes ``capture``; return False if that job already exists."""
-    return enqueue_absent(queue, [capture], settings) == 1
-
-
-def enqueue_absent(queue: Queue, captures: Iterable[dict[str, Any]], settings: Settings) -> int:
-    """Queue the job of each capture whose job does not exist, atomically; return how many were queued."""
-    captures = list({capture["id"]: capture for capture in captures}.values())
-    return enqueue_jobs_absent(
-        queue,
-        [Queue.prepare_data(JOB_FUNCTION, args=(capture,), **job_options(capture, settings)) for capture in captures],
-    )
 
 
 def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = None) -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.capture import record as capture
-from receiver.core import ids, jsonl, statefile
+from receiver.core import ids, jsonl, layout, statefile
 
 log = logging.getLogger("receiver.forwarder.loop")
 SPOOL = "spool"
@@ -66,7 +66,7 @@ def load(data_dir: str) -> Cursor | None:
 def start(data_dir: str) -> Cursor:
     """Return where forwarding starts without a saved cursor: the oldest captures file, else today."""
     days = capture_days(data_dir)
-    return Cursor(days[0] if days else jsonl.day_name(), 0)
+    return Cursor(days[0] if days else layout.day_name(), 0)
 
 
 def current(data_dir: str) -> Cursor:
@@ -96,7 +96,7 @@ def save(data_dir: str, cursor: Cursor) -> None:
 
 def captures_path(data_dir: str, day: str) -> str:
     """Return the captures file of ``day``."""
-    return jsonl.day_path(data_dir, CAPTURES, day)
+    return layout.day_path(data_dir, CAPTURES, day)
 
 
 def capture_days(data_dir: str) -> list[str]:
@@ -105,7 +105,7 @@ def capture_days(data_dir: str) -> list[str]:
         names = os.listdir(os.path.join(data_dir, CAPTURES))
     except FileNotFoundError:
         return []
-    return sorted(name[: -len(jsonl.SUFFIX)] for name in names if name.endswith(jsonl.SUFFIX))
+    return sorted(name[: -len(layout.SUFFIX)] for name in names if name.endswith(layout.SUFFIX))
 
 
 def parse_capture(line: bytes) -> dict[str, Any] | None:

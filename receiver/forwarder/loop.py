@@ -5,7 +5,7 @@ the forwarder backs off and tries again. The cursor only moves past captures
 that Redis took (and past torn lines, once they are kept aside in
 ``spool/torn-captures.jsonl``), so an outage delays processing but loses
 nothing, and a capture handed over twice is queued once (its job id is its
-capture id; see ``queueing.enqueue_absent``). Any other error is logged and
+capture id; see ``enqueue.enqueue_absent``). Any other error is logged and
 the pass is tried again. The forwarder is whoever holds an exclusive flock on
 ``spool/forwarder.lock``; when its process dies the lock is freed and another
 carries on from the saved cursor. While it leads, the cursor lives in memory
@@ -31,7 +31,7 @@ from receiver.core import queues as queueing
 from receiver.core import statefile
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
-from receiver.forwarder import backlog, cursor, sources, torn
+from receiver.forwarder import backlog, cursor, enqueue, sources, torn
 from receiver.forwarder.rewind import Rewind
 
 log = logging.getLogger("receiver.forwarder.loop")
@@ -127,7 +127,7 @@ class Forwarder:
                     cursor.save(self.data_dir, back)
                     return 1, 0  # the next pass reads from there
             if records:
-                enqueued = queueing.enqueue_absent(self.queue, records, self.settings)
+                enqueued = enqueue.enqueue_absent(self.queue, records, self.settings)
                 sources.note(self.queue.connection, self.settings.queue, records)  # for the silence alert
             self.redis_ok()
         except REDIS_ERRORS as exc:

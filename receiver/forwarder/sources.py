@@ -18,15 +18,11 @@ from typing import Any
 import redis
 
 from receiver.capture.record import DEFAULT_SOURCE
+from receiver.core import keys
 from receiver.core.queues import REDIS_ERRORS
 
 SEEN_FOR = 7 * 86400.0
 MAX_SOURCES = 100  # sources reported, the most recent first: a label set that cannot explode
-
-
-def key(queue: str) -> str:
-    """Return the sorted set of the sources of queue ``queue``: member the source, score its last capture."""
-    return f"smartech-dumper:{queue}:last-capture"
 
 
 def latest(records: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -46,14 +42,14 @@ def note(connection: redis.Redis, queue: str, records: Iterable[dict[str, Any]])
     """Remember the latest capture of each source among ``records``; an older time never replaces a newer."""
     times = latest(records)
     if times:
-        connection.zadd(key(queue), times, gt=True)
+        connection.zadd(keys.last_capture(queue), times, gt=True)
 
 
 def last_seen(connection: redis.Redis, queue: str, now: float) -> dict[str, float]:
     """Return ``{source: seconds since its last capture}`` for the sources seen within ``SEEN_FOR``."""
     try:
         pairs: list[tuple[bytes | str, float]] = connection.zrevrangebyscore(  # type: ignore[assignment]
-            key(queue), "+inf", now - SEEN_FOR, start=0, num=MAX_SOURCES, withscores=True
+            keys.last_capture(queue), "+inf", now - SEEN_FOR, start=0, num=MAX_SOURCES, withscores=True
         )
     except REDIS_ERRORS:
         return {}

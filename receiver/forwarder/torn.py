@@ -13,7 +13,7 @@ import os
 from datetime import UTC, datetime
 
 from receiver.capture import record as capture
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.forwarder.cursor import SPOOL, spool_dir
 
 log = logging.getLogger("receiver.forwarder.loop")
@@ -30,7 +30,7 @@ def torn_path(data_dir: str) -> str:
 def keep(data_dir: str, day: str, offset: int, line: bytes, fsync: bool = True) -> None:
     """Append one unreadable capture line, with where it was, to the torn-lines file, and log it once."""
     text = line.rstrip(b"\n").decode("utf-8", "backslashreplace")
-    where = os.path.join(capture.KIND, day + jsonl.SUFFIX)
+    where = os.path.join(capture.KIND, day + layout.SUFFIX)
     spool_dir(data_dir)
     jsonl.append_lines(
         torn_path(data_dir),

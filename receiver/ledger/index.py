@@ -18,14 +18,14 @@ import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.core.lines import complete_lines
 from receiver.core.settings import Settings
 from receiver.forwarder.cursor import SPOOL, spool_dir
 from receiver.ledger import repeats
 
 INDEX_FILE = "ledger.sqlite3"
-KEY_FIELDS = {jsonl.EVENTS: "event_id", jsonl.REJECTS: "capture_id"}
+KEY_FIELDS = {layout.EVENTS: "event_id", layout.REJECTS: "capture_id"}
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_SECONDS = 0.02
 IN_CHUNK = 500  # ids per SELECT ... IN (...)
@@ -133,7 +133,7 @@ def line_rows(kind: str, line: bytes, day: str) -> tuple[tuple[str, str | None, 
         return None, None
     capture, repeat_of = record.get("capture_id"), record.get("repeat_of")
     seen = (str(value), None if capture is None else str(capture), None if repeat_of is None else str(repeat_of))
-    return seen, repeats.row_of(record, day) if kind == jsonl.EVENTS else None
+    return seen, repeats.row_of(record, day) if kind == layout.EVENTS else None
 
 
 def read_from(path: str, start: int) -> Iterator[tuple[int, bytes]]:
@@ -176,7 +176,7 @@ def catch_up_window(
 ) -> None:
     """Index every file of ``kind`` in the window; the locked file through its descriptor."""
     for each in window_days(settings, day):
-        plain = jsonl.day_path(settings.data_dir, kind, each)
+        plain = layout.day_path(settings.data_dir, kind, each)
         for path in (plain + ".gz", plain):
             try:
                 stat = os.fstat(locked_fd) if path == locked_path else os.stat(path)

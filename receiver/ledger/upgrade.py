@@ -24,7 +24,7 @@ from typing import Any
 
 from jobs.dayfiles import utc_stamp
 from receiver.capture.eventid import legacy_ids
-from receiver.core import jsonl, statefile
+from receiver.core import layout, statefile
 from receiver.forwarder.cursor import SPOOL, spool_dir
 from receiver.ledger.repeats import received_seconds
 
@@ -55,7 +55,7 @@ def rule_since(data_dir: str) -> float | None:
     if key not in _since:
         recorded, since = read_since(data_dir)
         if not recorded:
-            events_dir = os.path.join(data_dir, jsonl.EVENTS)
+            events_dir = os.path.join(data_dir, layout.EVENTS)
             had_events = os.path.isdir(events_dir) and bool(os.listdir(events_dir))
             stamp = utc_stamp() if had_events else None
             spool_dir(data_dir)

@@ -20,7 +20,7 @@ import os
 import sqlite3
 from typing import Any
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from receiver.core.settings import Settings
 from receiver.ledger import repeats
 from receiver.ledger.index import KEY_FIELDS, Seen, catch_up_window, connect, open_read_only, prune, seen_keys
@@ -52,7 +52,7 @@ def write_once(
     """
     connection = connect(settings.data_dir)
     prune(connection, settings)
-    path = jsonl.day_path(settings.data_dir, kind, day)
+    path = layout.day_path(settings.data_dir, kind, day)
     jsonl.ensure_dir(settings.data_dir)
     aliases = aliases or [None] * len(records)
     with jsonl.locked(path) as fd:
@@ -64,14 +64,14 @@ def write_once(
             fresh, fresh_keys, taken = [], [], set()
             for key, alias, record in zip(keys, aliases, records):
                 if key in known:
-                    if kind == jsonl.EVENTS:
+                    if kind == layout.EVENTS:
                         record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
                 elif alias not in known and key not in taken:
                     taken.add(key)
                     fresh.append(record)
                     fresh_keys.append(key)
             if fresh:
-                if kind == jsonl.EVENTS:
+                if kind == layout.EVENTS:
                     repeats.mark(connection, fresh, day, settings.repeat_window)
                 lines = [jsonl.encode_line(record) for record in fresh]
                 offset = jsonl.locked_append(fd, b"".join(lines))

@@ -22,13 +22,13 @@ from prometheus_client.registry import Collector
 from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
-from jobs.routing import state as routing_state
-from receiver.core import keys as queue_names
+from receiver.core import keys
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
 from receiver.forwarder import sources
 from receiver.metrics import names, tally
 from receiver.ops import readiness as status
+from receiver.routes import status as routing_status
 
 log = logging.getLogger("receiver.metrics")
 Family = GaugeMetricFamily | CounterMetricFamily
@@ -143,7 +143,7 @@ class StateCollector(Collector):
         """Return how many RQ workers are registered on our queues, and each one's heartbeat age."""
         ages = GaugeMetricFamily(names.WORKER_AGE, names.WORKER_AGE_HELP, labels=["worker"])
         seen: dict[str, float] = {}
-        for name in queue_names.queue_names(self.settings):  # the queues a worker listens to
+        for name in keys.queue_names(self.settings.queue):  # the queues a worker listens to
             queue = Queue(name, connection=self.queue.connection, serializer=JSONSerializer)
             for worker in Worker.all(queue=queue):
                 beat = worker.last_heartbeat
@@ -156,11 +156,7 @@ class StateCollector(Collector):
     def tally_families(self) -> list[Family]:
         """Return the counts the jobs keep in Redis: events, rejects, sink deliveries, sink events."""
         connection, queue = self.queue.connection, self.settings.queue
-        sink_events: dict[tuple[str, ...], int] = {}
-        for field, value in connection.hgetall(routing_state.counts_key(queue)).items():
-            sink, _, kind = (field.decode("utf-8", "replace") if isinstance(field, bytes) else field).rpartition(":")
-            if kind == "delivered":
-                sink_events[(sink,)] = int(value)
+        sink_events = {(sink,): count for sink, count in routing_status.delivered_counts(connection, queue).items()}
         return [
             counter(
                 names.EVENTS, names.EVENTS_HELP, ["channel", "activity"], tally.read(connection, queue, tally.EVENTS)

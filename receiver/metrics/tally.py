@@ -19,19 +19,14 @@ from typing import Any
 
 import redis
 
+from receiver.core import keys
 from receiver.core.queues import REDIS_ERRORS
 from receiver.metrics import labels
 
 log = logging.getLogger("receiver.metrics")
-PREFIX = "smartech-dumper"
 SEPARATOR = "|"  # the last one splits: every value after it (activity, outcome) is a fixed word
 EVENTS, REJECTS, DELIVERIES = "events", "rejects", "deliveries"
 DELIVERED, RETRY, FAILED = "delivered", "retry", "failed"
-
-
-def key(queue: str, what: str) -> str:
-    """Return the hash that counts ``what`` for ``queue``."""
-    return f"{PREFIX}:{queue}:metrics:{what}"
 
 
 def add(connection: redis.Redis | None, queue: str, what: str, counts: Counter[str]) -> None:
@@ -41,7 +36,7 @@ def add(connection: redis.Redis | None, queue: str, what: str, counts: Counter[s
     try:
         with connection.pipeline(transaction=False) as pipe:
             for field, count in counts.items():
-                pipe.hincrby(key(queue, what), field, count)
+                pipe.hincrby(keys.tally(queue, what), field, count)
             pipe.execute()
     except REDIS_ERRORS as exc:
         log.warning("metrics: %s not counted (Redis): %s", what, exc)
@@ -70,7 +65,7 @@ def count_delivery(connection: redis.Redis | None, queue: str, sink: str, outcom
 def read(connection: redis.Redis, queue: str, what: str) -> dict[tuple[str, ...], int]:
     """Return the counts of ``what``, keyed by their label values; Redis errors propagate."""
     found: dict[tuple[str, ...], int] = {}
-    for field, value in connection.hgetall(key(queue, what)).items():
+    for field, value in connection.hgetall(keys.tally(queue, what)).items():
         text = field.decode("utf-8", "replace") if isinstance(field, bytes) else str(field)
         found[tuple(text.rsplit(SEPARATOR, 1))] = int(value)
     return found

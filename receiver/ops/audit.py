@@ -36,7 +36,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from receiver.capture.analyse import Reject, analyse_capture
-from receiver.core.jsonl import CAPTURES
+from receiver.core.layout import CAPTURES
 from receiver.core.lines import complete_lines
 from receiver.core.settings import Settings
 from receiver.forwarder import cursor as cursor_mod

@@ -18,8 +18,8 @@ from typing import Any
 
 from rq import Queue
 
+from receiver.core import keys
 from receiver.core import queues as queueing
-from receiver.core.keys import CHECKS_SUFFIX
 from receiver.core.settings import Settings
 from receiver.forwarder import sources
 from receiver.ops import readiness as status
@@ -30,8 +30,7 @@ CHECK_EVERY = 10.0
 
 def first_failure(queue: Queue) -> str | None:
     """Return ``"<job id>: <last line of its exception>"`` of the oldest dead letter of our queues, or None."""
-    siblings = [queue.name + suffix for suffix in (*status.PRIORITY_SUFFIXES, CHECKS_SUFFIX)]
-    for name in dict.fromkeys([queue.name, *siblings]):  # the captures' own first, then routing's
+    for name in keys.queue_names(queue.name):  # the captures' own first, then routing's
         each = Queue(name, connection=queue.connection, serializer=queue.serializer)
         try:
             job_ids = each.failed_job_registry.get_job_ids(0, 0)

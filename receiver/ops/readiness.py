@@ -21,8 +21,7 @@ from typing import Any
 from rq import Queue
 
 from receiver.capture import record as capture
-from receiver.core import jsonl
-from receiver.core.keys import CHECKS_SUFFIX
+from receiver.core import jsonl, keys
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
 from receiver.forwarder import backlog, sources, torn
@@ -46,20 +45,17 @@ def disk_status(settings: Settings) -> dict[str, Any]:
         return {"writable": False, "free_bytes": None}
 
 
-PRIORITY_SUFFIXES = ("", "-high", "-default", "-low")  # the captures' queue, then routing's delivery queues
-
-
 def redis_status(queue: Queue) -> dict[str, Any]:
     """Return Redis reachability, and over the capture queue and its -high, -default, -low and -checks
     siblings: depth per queue, jobs waiting for a retry, delayed checks waiting to run, and dead letters."""
     try:
         queue.connection.ping()
         queues = [
-            Queue(queue.name + suffix, connection=queue.connection, serializer=queue.serializer)
-            for suffix in (*PRIORITY_SUFFIXES, CHECKS_SUFFIX)
+            Queue(name, connection=queue.connection, serializer=queue.serializer)
+            for name in keys.queue_names(queue.name)
         ]
         depths = {each.name: each.count for each in queues}
-        checks = queues[-1]
+        checks = next(each for each in queues if each.name == keys.queue_name(queue.name, keys.CHECKS))
         return {
             "reachable": True,
             "queue_depth": sum(depths.values()),

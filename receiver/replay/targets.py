@@ -20,7 +20,8 @@ from rq.serializers import JSONSerializer
 from receiver.capture.record import body_bytes
 from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line
-from receiver.core.queues import REDIS_ERRORS, enqueue_capture
+from receiver.core.queues import REDIS_ERRORS
+from receiver.forwarder.enqueue import enqueue_capture
 from receiver.store.safetext import escape
 from scripts.errors import load_settings
 from scripts.ops.check import redact_url

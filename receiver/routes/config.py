@@ -14,11 +14,11 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
+from receiver.core.keys import PRIORITIES
 from receiver.core.parsers import duration_seconds
 from receiver.routes.match import ConditionError, Predicate, check_key, compile_condition
 from receiver.routes.sinkcheck import SinkProblem, check_sink
 
-QUEUES = ("high", "default", "low")
 SINK_TYPES = ("sql", "http", "python")
 ROUTE_KEYS = ("name", "when", "to", "queue", "after", "unless", "key")
 SINK_KEYS = {
@@ -123,8 +123,8 @@ def read_route(index: int, table: Any, sinks: dict[str, Sink], where: str) -> Ro
         if sink not in sinks:
             raise RoutesError(f"{here}: to: unknown sink {sink!r} (sinks: {', '.join(sorted(sinks)) or 'none'})")
     queue = table.get("queue", "default")
-    if queue not in QUEUES:
-        raise RoutesError(f"{here}: queue: unknown queue {queue!r} (queues: {', '.join(QUEUES)})")
+    if queue not in PRIORITIES:
+        raise RoutesError(f"{here}: queue: unknown queue {queue!r} (queues: {', '.join(PRIORITIES)})")
     after = None
     if "after" in table:
         after = duration_seconds(str(table["after"]))

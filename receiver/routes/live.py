@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from jobs.routing.state import PREFIX
+from receiver.core import keys
 from receiver.routes.config import UNREADABLE, Routes, RoutesError, load
 
 log = logging.getLogger("receiver.routing")  # under "receiver": the worker and serve format and show it
@@ -45,11 +45,6 @@ class Problem:
 
 _good: dict[str, tuple[float, Routes]] = {}  # path -> (mtime, routes) of the last good read
 _problems: dict[str, Problem] = {}
-
-
-def problems_key(queue: str) -> str:
-    """Return the Redis hash of the routes problems met by the workers (and serve) of ``queue``."""
-    return f"{PREFIX}:{queue}:routes-problems"
 
 
 def read(path: str) -> tuple[float, Routes]:
@@ -101,8 +96,8 @@ def met(path: str, exc: RoutesError, connection: redis.Redis | None, queue: str)
         record = {"kind": problem.kind, "error": problem.text, "since": problem.since, "host": socket.gethostname()}
         try:
             with connection.pipeline(transaction=False) as pipe:
-                pipe.hset(problems_key(queue), field(path), json.dumps(record))
-                pipe.expire(problems_key(queue), PROBLEM_TTL)
+                pipe.hset(keys.routes_problems(queue), field(path), json.dumps(record))
+                pipe.expire(keys.routes_problems(queue), PROBLEM_TTL)
                 pipe.execute()
             problem.told = now
         except redis.RedisError as error:
@@ -114,7 +109,7 @@ def told_here(connection: redis.Redis | None, queue: str, path: str) -> dict[str
     if connection is None:
         return None
     try:
-        value = connection.hget(problems_key(queue), field(path))
+        value = connection.hget(keys.routes_problems(queue), field(path))
         return parse(value) if value is not None else None
     except redis.RedisError:
         return None
@@ -126,7 +121,7 @@ def over(path: str, connection: redis.Redis | None, queue: str) -> None:
     cleared = problem is not None
     if connection is not None:
         try:
-            cleared = bool(connection.hdel(problems_key(queue), field(path)))
+            cleared = bool(connection.hdel(keys.routes_problems(queue), field(path)))
         except redis.RedisError as error:
             log.warning("routes problem not cleared in Redis: %s", error)
     if cleared:
@@ -144,5 +139,5 @@ def parse(value: Any) -> dict[str, Any] | None:
 
 def recorded(connection: redis.Redis, queue: str) -> list[dict[str, Any]]:
     """Return the problems recorded in Redis, oldest first (unreadable records are skipped)."""
-    found = [parse(value) for value in connection.hvals(problems_key(queue))]
+    found = [parse(value) for value in connection.hvals(keys.routes_problems(queue))]
     return sorted((record for record in found if record is not None), key=lambda record: record["since"])

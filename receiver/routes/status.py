@@ -11,12 +11,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from jobs.routing import state
-from receiver.core.keys import job_id, queue_for
+from receiver.core import keys
+from receiver.core.keys import PRIORITIES, job_id
+from receiver.core.queues import queue_for
 from receiver.core.settings import Settings
 from receiver.routes import config, live
-from receiver.routes.config import QUEUES
 
+DELIVERED_FIELD = ":delivered"  # the count hash's field of a sink is "<sink>:delivered"
 MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and dead letters
 
 
@@ -45,10 +46,20 @@ def deliveries_of(settings: Settings, connection: redis.Redis, capture_id: str) 
     routes = routes_of(settings)
     found = []
     for sink in routes.sinks if routes else ():
-        for priority in QUEUES:
+        for priority in PRIORITIES:
             status = job_status(connection, job_id("deliver", f"{capture_id}\0{priority}", sink))
             if status is not None:
                 found.append({"sink": sink, "queue": priority, "status": status})
+    return found
+
+
+def delivered_counts(connection: redis.Redis, queue: str) -> dict[str, int]:
+    """Return how many events each sink took, from routing's count hash (``keys.sink_counts``)."""
+    found = {}
+    for field, value in connection.hgetall(keys.sink_counts(queue)).items():
+        name, _, kind = (field.decode("utf-8", "replace") if isinstance(field, bytes) else field).rpartition(":")
+        if kind == DELIVERED_FIELD[1:]:
+            found[name] = int(value)
     return found
 
 
@@ -58,11 +69,10 @@ def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[s
     if routes is None:
         return {}
     counts = {name: {"delivered": 0, "retrying": 0, "dead": 0} for name in routes.sinks}
-    for field, value in connection.hgetall(state.counts_key(settings.queue)).items():
-        name, _, kind = (field.decode() if isinstance(field, bytes) else field).rpartition(":")
-        if name in counts and kind == "delivered":
-            counts[name]["delivered"] = int(value)
-    for priority in QUEUES:
+    for name, delivered in delivered_counts(connection, settings.queue).items():
+        if name in counts:
+            counts[name]["delivered"] = delivered
+    for priority in PRIORITIES:
         queue = queue_for(settings, connection, priority)
         for registry, what in ((queue.scheduled_job_registry, "retrying"), (queue.failed_job_registry, "dead")):
             ids = [i for i in registry.get_job_ids(0, MAX_SCANNED - 1) if i.startswith("deliver-")]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.core.jsonl import SUFFIX
+from receiver.core.layout import SUFFIX
 
 Record = dict[str, Any]
 Warn = Callable[[str], None]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from receiver.core.jsonl import CAPTURES
+from receiver.core.layout import CAPTURES
 from receiver.core.lines import complete_lines
 from receiver.store.files import Reader, Record, day_files
 

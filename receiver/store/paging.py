@@ -34,7 +34,7 @@ from typing import IO
 
 from receiver.capture.record import WRITE_GRACE, iso_ms
 from receiver.core.ids import id_time_ms
-from receiver.core.jsonl import CAPTURES, day_name
+from receiver.core.layout import CAPTURES, day_name
 from receiver.store.backwards import placed_lines_backwards, seekable
 from receiver.store.files import DayFile, Reader, Record, Warn, day_files
 from receiver.store.filters import Analysis, Filters, Matcher

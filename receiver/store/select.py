@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from receiver.core.ids import id_time_ms
-from receiver.core.jsonl import CAPTURES, day_name
+from receiver.core.layout import CAPTURES, day_name
 from receiver.store.backwards import records_backwards
 from receiver.store.files import DayFile, Reader, Record, Warn, day_files
 from receiver.store.filters import Analysis, Filters, Matcher, is_capture

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.capture.eventid import position_id
-from receiver.core.jsonl import EVENTS
+from receiver.core.layout import EVENTS
 from receiver.ledger import upgrade
 from receiver.ledger import writer as ledger
 

@@ -21,6 +21,7 @@ from receiver.core import allowlist, auth, ids
 from receiver.core import queues as queueing
 from receiver.core.logsafe import field
 from receiver.core.settings import Settings
+from receiver.forwarder import enqueue
 from receiver.metrics import counters
 from receiver.web.body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
 
@@ -170,7 +171,7 @@ def enqueue_directly(settings: Settings, record: dict[str, Any]) -> bool:
     if not breaker.allow():
         return False
     try:
-        queueing.enqueue_capture(runtime().queue, record, settings)
+        enqueue.enqueue_capture(runtime().queue, record, settings)
     except queueing.REDIS_ERRORS as exc:
         breaker.failed()
         log.error("request_id=%s enqueue failed: %s", record["id"], exc)

@@ -55,7 +55,7 @@ def our_queues():
         connection = queueing.get_queue(settings).connection
     except ValueError as exc:  # a URL redis-py cannot parse, e.g. a port that is not a number
         raise click.ClickException(escape(f"REDIS_URL: {one_line(exc)}")) from None
-    names = sorted(queue_names(settings), key=lambda name: name != settings.queue)
+    names = sorted(queue_names(settings.queue), key=lambda name: name != settings.queue)
     try:
         yield [Queue(name, connection=connection, serializer=JSONSerializer) for name in names]
     except queueing.REDIS_ERRORS as exc:

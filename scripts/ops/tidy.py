@@ -13,7 +13,7 @@ from datetime import timedelta
 import click
 
 from receiver.capture import record as capture
-from receiver.core.jsonl import KINDS
+from receiver.core.layout import KINDS
 from receiver.forwarder import cursor
 from receiver.ops.gzday import compress as compress_file
 from receiver.store.files import DataFileError, day_files

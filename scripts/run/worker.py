@@ -57,7 +57,8 @@ def build_worker(settings, worker_class=DEFAULT_WORKER_CLASS, name=None, outage=
     """Return an RQ worker of ``worker_class`` listening on the queues of ``lane`` (``all``: every queue)."""
     connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
     queues = [
-        RememberingQueue(name, connection=connection, serializer=JSONSerializer) for name in queue_names(settings, lane)
+        RememberingQueue(name, connection=connection, serializer=JSONSerializer)
+        for name in queue_names(settings.queue, lane)
     ]
     built = WORKER_CLASSES[worker_class](
         queues,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 
-from receiver.core import jsonl
+from receiver.core import jsonl, layout
 from tests.slowclients import SlowClients
 
 FAULTS = ("redis_kill", "redis_stop", "worker_kill", "gunicorn_kill", "torn_append", "slow_clients", "disk_full")
@@ -79,7 +79,7 @@ class Injector:
             self.ended.append((fault, time.monotonic()))
         elif fault == "torn_append":
             # A writer killed mid-append held the file's lock, as every writer does; then died and let go.
-            with jsonl.locked(jsonl.day_path(stack.data_dir, jsonl.CAPTURES, jsonl.day_name())) as fd:
+            with jsonl.locked(layout.day_path(stack.data_dir, layout.CAPTURES, layout.day_name())) as fd:
                 os.write(fd, b'{"id":"01CHAOSTORN","body":"killed mid-appe')
         elif fault == "slow_clients":
             slow = SlowClients(stack.port, SLOW_CLIENTS)

@@ -1,0 +1,78 @@
+"""The data dir's layout: every directory and file we keep there, named in one place, and the day names.
+
+``<data dir>/``
+- ``captures/``, ``events/``, ``rejects/``: the daily files, ``YYYY-MM-DD.jsonl``
+  (``.jsonl.gz`` once compressed); the day is UTC.
+- ``spool/``: the state the processes keep: the forwarder's cursor, lock and
+  heartbeat; torn capture lines; the ledger's index; the event-id rule's
+  start; the alerts' state and lock; ``up``'s generated credentials.
+- ``metrics/``: the web workers' counter files (``DUMPER_METRICS_DIR``'s default).
+- ``redis/``: ``up``'s private Redis.
+
+Directories are made 0700 and files 0600 (``jsonl``). Pure names and paths;
+``spool_dir`` is the one function that makes a directory.
+"""
+
+import os
+from datetime import UTC, datetime
+
+from receiver.core.jsonl import ensure_dir
+
+# The kinds of daily file, each a directory of the data dir.
+CAPTURES, EVENTS, REJECTS = "captures", "events", "rejects"
+KINDS = (CAPTURES, EVENTS, REJECTS)
+SUFFIX = ".jsonl"
+GZ_SUFFIX = SUFFIX + ".gz"
+DAY_FORMAT = "%Y-%m-%d"
+
+SPOOL = "spool"
+CURSOR_FILE = "cursor.json"  # how far the forwarder has handed the captures to RQ
+FORWARDER_LOCK = "forwarder.lock"  # held by the forwarder that leads
+HEARTBEAT_FILE = "forwarder.heartbeat"  # the leading forwarder's last beat, and since when Redis is away
+TORN_FILE = "torn-captures.jsonl"  # capture lines that could not be read, kept aside
+LEDGER_FILE = "ledger.sqlite3"  # the ledger's index of what the events and rejects files hold
+EVENT_IDS_FILE = "event-ids.json"  # since when this data dir runs today's event-id rule
+ALERTS_STATE = "alerts.json"  # when the last alert e-mail went out
+ALERTS_LOCK = "alerts.lock"  # one sender at a time
+UP_CREDENTIALS = "up-credentials"  # the webhook's user and password `up` generated
+UP_INSPECT_CREDENTIALS = "inspect-credentials"  # the inspector's, likewise
+METRICS_DIR = "metrics"
+REDIS_DIR = "redis"
+
+
+def day_name(when: datetime | float | None = None) -> str:
+    """Return the UTC day of ``when`` (a datetime or a Unix time; default now) as ``YYYY-MM-DD``."""
+    if when is None:
+        when = datetime.now(UTC)
+    elif not isinstance(when, datetime):
+        when = datetime.fromtimestamp(when, tz=UTC)
+    return when.astimezone(UTC).strftime(DAY_FORMAT)
+
+
+def day_start(day: str) -> datetime:
+    """Return the UTC midnight that starts ``day``; raise ValueError for what is no day name."""
+    return datetime.strptime(day, DAY_FORMAT).replace(tzinfo=UTC)
+
+
+def day_path(data_dir: str, kind: str, day: str) -> str:
+    """Return the path of the ``kind`` file (captures, events, rejects) for ``day``."""
+    return os.path.join(data_dir, kind, day + SUFFIX)
+
+
+def plain_days(data_dir: str, kind: str) -> list[str]:
+    """Return the days that have an uncompressed ``kind`` file, oldest first."""
+    try:
+        names = os.listdir(os.path.join(data_dir, kind))
+    except FileNotFoundError:
+        return []
+    return sorted(name[: -len(SUFFIX)] for name in names if name.endswith(SUFFIX))
+
+
+def spool_path(data_dir: str, name: str) -> str:
+    """Return the path of the spool file ``name`` (one of the ``*_FILE`` names above)."""
+    return os.path.join(data_dir, SPOOL, name)
+
+
+def spool_dir(data_dir: str) -> str:
+    """Return the spool directory, made (0700, and the data dir with it) if it is not there."""
+    return ensure_dir(os.path.join(ensure_dir(data_dir), SPOOL))
