@@ -19,6 +19,7 @@ import time
 
 from bench import synthetic
 from bench.procs import Redis, base_env, scratch_dir
+from receiver.core import layout
 from receiver.forwarder import cursor
 from receiver.ledger import index as ledger_index
 
@@ -33,7 +34,7 @@ def fill_index(data_dir, missing):
     for name in sorted(os.listdir(os.path.join(data_dir, "captures"))):
         with open(os.path.join(data_dir, "captures", name), "rb") as handle:
             ids.extend(json.loads(line[: line.index(b',"received_at"')] + b"}")["id"] for line in handle)
-    connection = sqlite3.connect(os.path.join(data_dir, "spool", ledger_index.INDEX_FILE))
+    connection = sqlite3.connect(layout.spool_path(data_dir, layout.LEDGER_FILE))
     rows = (("events", f"c:{i}:0", "d", "p", 1, 0, i, None) for i in ids[: len(ids) - missing])
     connection.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     connection.commit()

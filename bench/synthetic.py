@@ -9,7 +9,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
-from receiver.capture.record import iso_ms
+from receiver.capture.record import utc_ms
 from receiver.core import ids, jsonl, layout
 from receiver.replay import samples
 
@@ -55,7 +55,7 @@ def write(data_dir, count, days=1, end=None):
         guid = f"{n:012d}-synthetic"
         text = (
             line.replace(ID_MARK, ids.encode((ms << ids.RANDOM_BITS) | n))
-            .replace(STAMP_MARK, iso_ms(when))
+            .replace(STAMP_MARK, utc_ms(when))
             .replace(GUID_MARK, guid)
             # the whole field: a bare 999999 would also hit the customer's 9999999997
             .replace(f'"size":{SIZE_MARK}', f'"size":{base_size + len(guid)}')

@@ -17,9 +17,10 @@ written with ``repeat_of`` (``repeats``).
 from collections.abc import Iterable
 from typing import Any
 
-from jobs.dayfiles import EVENTS_KIND, REJECTS_KIND, capture_day, reject_record
 from receiver.capture.analyse import Reject, analyse_capture
+from receiver.capture.record import capture_day, reject_record
 from receiver.core import queues as queueing
+from receiver.core.layout import EVENTS, REJECTS
 from receiver.core.settings import current
 from receiver.ledger import upgrade
 from receiver.ledger import writer as ledger
@@ -40,7 +41,7 @@ def process_capture(capture: Any) -> dict[str, Any]:
     try:
         analysis = analyse_capture(capture, settings)
     except Reject as exc:
-        written = ledger.write_once(settings, REJECTS_KIND, capture_day(capture), [reject_record(capture, exc.reason)])
+        written = ledger.write_once(settings, REJECTS, capture_day(capture), [reject_record(capture, exc.reason)])
         summary = {"capture_id": capture_id, "events": 0, "rejected": True, "reason": exc.reason}
         if not written:
             summary["duplicate"] = True  # rejected before, on this host
@@ -49,7 +50,7 @@ def process_capture(capture: Any) -> dict[str, Any]:
         return summary
     events = analysis.events
     old_ids = upgrade.aliases(events, upgrade.rule_since(settings.data_dir)) if events else None
-    fresh = ledger.write_once(settings, EVENTS_KIND, capture_day(capture), events, old_ids) if events else []
+    fresh = ledger.write_once(settings, EVENTS, capture_day(capture), events, old_ids) if events else []
     tally.count_events(
         queueing.running_job_connection(), settings.queue, fresh
     )  # only what was written: a retry counts nothing twice

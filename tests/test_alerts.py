@@ -122,10 +122,10 @@ def test_smtp_down_fails_quietly_is_logged_and_retried(data_dir, caplog):
     port = free_port()  # nothing listens here yet
     monitor = AlertMonitor(settings_for(data_dir, port), clock=Clock())
 
-    with caplog.at_level(logging.INFO, logger="receiver.ops.alerts"):
+    with caplog.at_level(logging.INFO, logger="receiver.alerts"):
         assert monitor.observe(ALL_WRONG) == "failed"
     [record] = caplog.records
-    assert (record.name, record.levelno) == ("receiver.ops.alerts", logging.ERROR)
+    assert (record.name, record.levelno) == ("receiver.alerts", logging.ERROR)
     assert record.getMessage().startswith("alert not sent (will retry): [smartech-dumper] 3 dead letters")
     assert f"cannot send mail via smtp://127.0.0.1:{port}: ConnectionRefusedError" in record.getMessage()
     assert not os.path.exists(state_path(data_dir))  # a failed send does not count as sent
@@ -220,7 +220,7 @@ def test_a_corrupt_state_file_is_ignored_and_replaced(smtp, data_dir, caplog):
     with open(state_path(data_dir), "w", encoding="utf-8") as handle:
         handle.write("{not json")
 
-    with caplog.at_level(logging.WARNING, logger="receiver.ops.alerts"):
+    with caplog.at_level(logging.WARNING, logger="receiver.alerts"):
         assert AlertMonitor(settings_for(data_dir, port), clock=Clock()).observe(ALL_WRONG) == "sent"
 
     assert "ignoring unreadable alert state" in caplog.text
@@ -235,7 +235,7 @@ def test_an_unwritable_data_dir_still_alerts_and_rate_limits_in_memory(smtp, tmp
     clock = Clock()
     monitor = AlertMonitor(settings_for(str(blocker / "var"), port), clock=clock)
 
-    with caplog.at_level(logging.WARNING, logger="receiver.ops.alerts"):
+    with caplog.at_level(logging.WARNING, logger="receiver.alerts"):
         assert monitor.observe(ALL_WRONG) == "sent"
         clock.now += 60
         assert monitor.observe(ALL_WRONG) == "suppressed"

@@ -13,14 +13,14 @@ import pytest
 import redis as redis_lib
 from click.testing import CliRunner
 
-from receiver.capture import record as capture_mod
 from receiver.core import ids, jsonl, layout
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from receiver.forwarder import backlog, cursor, enqueue, torn
-from receiver.forwarder.loop import Forwarder
+from receiver.forwarder.loop import BATCH_BYTES, Forwarder
 from receiver.forwarder.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
 from receiver.forwarder.rewind import Rewind
+from receiver.web import write as web_write
 from scripts.cli import main
 from tests.capture_factory import capture_id_at
 from tests.helpers import append_records
@@ -83,11 +83,11 @@ def test_a_day_is_left_only_after_its_deadline_and_a_lock(data_dir):
     write(data_dir, "2026-11-28", capture("C1"))
     write(data_dir, "2026-11-29", capture("C2", "2026-11-29"))
     start = cursor.Cursor("2026-11-28", 0)
-    lines, after = backlog.read_lines(data_dir, start, now=unix(2026, 11, 28, 23))
+    lines, after = backlog.read_lines(data_dir, start, BATCH_BYTES, now=unix(2026, 11, 28, 23))
     assert [json.loads(line)["id"] for _, line in lines] == ["C1"]
-    before_deadline = unix(2026, 11, 29) + capture_mod.WRITE_GRACE - 1
-    assert backlog.read_lines(data_dir, after, now=before_deadline) == ([], after)
-    lines, _ = backlog.read_lines(data_dir, after, now=unix(2026, 11, 29, 0, 5))
+    before_deadline = unix(2026, 11, 29) + layout.WRITE_GRACE - 1
+    assert backlog.read_lines(data_dir, after, BATCH_BYTES, now=before_deadline) == ([], after)
+    lines, _ = backlog.read_lines(data_dir, after, BATCH_BYTES, now=unix(2026, 11, 29, 0, 5))
     assert [json.loads(line)["id"] for _, line in lines] == ["C2"]
     assert backlog.pending(data_dir, start)[0] == 2
 
@@ -95,8 +95,8 @@ def test_a_day_is_left_only_after_its_deadline_and_a_lock(data_dir):
 def test_a_writer_that_stalled_past_the_deadline_cannot_append_behind_the_forwarder(settings, data_dir):
     past = datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC)
     record = capture("S1")
-    with pytest.raises(capture_mod.DayClosed):
-        capture_mod.write(settings, record, past)  # it is long after the day's deadline now
+    with pytest.raises(web_write.DayClosed):
+        web_write.write(settings, record, past)  # it is long after the day's deadline now
     assert not os.path.exists(layout.day_path(data_dir, "captures", "2026-11-28"))
 
 
@@ -116,7 +116,7 @@ def test_the_last_writer_before_the_deadline_is_read_before_the_day_is_left(data
     thread = threading.Thread(target=late_writer)
     thread.start()
     holder.wait(5)
-    lines, after = backlog.read_lines(data_dir, position, now=unix(2026, 11, 29, 1))
+    lines, after = backlog.read_lines(data_dir, position, BATCH_BYTES, now=unix(2026, 11, 29, 1))
     thread.join()
     assert [json.loads(line)["id"] for _, line in lines] == ["L-late"] and after.day == "2026-11-28"
 

@@ -13,6 +13,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from receiver import create_app as create_receiver
+from receiver.core import layout
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
 from receiver.forwarder import cursor, enqueue
@@ -241,7 +242,7 @@ def where(client, capture_id):
 def test_where_it_went_from_disk_to_queue_to_processed(client, inspector_env, day, data_dir, monkeypatch):
     record = day[-3]
     assert where(client, record["id"]) == "waiting on disk"  # no forwarder ever ran
-    path = cursor.captures_path(data_dir, record["received_at"][:10])
+    path = layout.day_path(data_dir, layout.CAPTURES, record["received_at"][:10])
     cursor.save(data_dir, cursor.Cursor(record["received_at"][:10], os.path.getsize(path)))
     assert where(client, record["id"]) == "handed over"  # no job: handed over long ago
     for name, value in inspector_env.items():

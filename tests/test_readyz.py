@@ -6,7 +6,8 @@ import time
 from receiver import create_app
 from receiver.core import jsonl
 from receiver.core.settings import load
-from receiver.forwarder.loop import Forwarder, heartbeat_path
+from receiver.forwarder import heartbeat
+from receiver.forwarder.loop import Forwarder
 from receiver.ops import readiness as status
 from tests.helpers import basic
 
@@ -73,7 +74,7 @@ def test_not_ready_without_a_live_forwarder(env, data_dir, redis_conn):
     body = fresh(client).get_json()
     assert body["ready"] is True and body["forwarder"]["alive"] is True
     stale = time.time() - status.FORWARDER_STALE_AFTER - 1
-    os.utime(heartbeat_path(data_dir), (stale, stale))
+    os.utime(heartbeat.path(data_dir), (stale, stale))
     body = fresh(client).get_json()
     assert body["ready"] is False and body["forwarder"]["heartbeat_age_seconds"] > status.FORWARDER_STALE_AFTER
 

@@ -116,7 +116,7 @@ def test_captures_processed_under_the_old_rule_write_nothing_new(queue, data_dir
     assert run(queue, first).return_value()["events"] == 0
     assert run(queue, second).return_value()["events"] == 0
     assert len(events(data_dir)) == 1
-    with open(os.path.join(data_dir, "spool", upgrade.STATE_FILE), encoding="utf-8") as handle:
+    with open(upgrade.state_path(data_dir), encoding="utf-8") as handle:
         state = json.load(handle)
     assert state["rule"] == "capture-position" and state["since"] > first["received_at"]
     later = make_capture(BODY, "application/json", id=ids.encode(9))  # received now
@@ -127,7 +127,7 @@ def test_captures_processed_under_the_old_rule_write_nothing_new(queue, data_dir
 def test_a_new_data_dir_judges_every_capture_by_the_new_rule(queue, data_dir):  # noqa: F811
     upgrade._since.clear()
     run(queue, capture(1))
-    with open(os.path.join(data_dir, "spool", upgrade.STATE_FILE), encoding="utf-8") as handle:
+    with open(upgrade.state_path(data_dir), encoding="utf-8") as handle:
         assert json.load(handle) == {"rule": "capture-position", "since": None}
 
 

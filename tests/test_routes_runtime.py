@@ -15,6 +15,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from receiver.core import layout
 from receiver.core.settings import load
 from receiver.forwarder import cursor
 from receiver.inspector import create_app
@@ -167,7 +168,7 @@ def test_the_inspector_shows_a_capture_when_the_routes_file_is_not_utf8(tmp_path
     capture = make_capture(datetime.now(UTC), smartech_body("SMS_CLICK"))
     write_captures(data_dir, [capture])
     day = capture["received_at"][:10]  # handed to the queue: the page asks where its deliveries went
-    cursor.save(data_dir, cursor.Cursor(day, os.path.getsize(cursor.captures_path(data_dir, day))))
+    cursor.save(data_dir, cursor.Cursor(day, os.path.getsize(layout.day_path(data_dir, layout.CAPTURES, day))))
     client = create_app({**env, "DUMPER_INSPECT_AUTH": AUTH, "DUMPER_ROUTES": str(path)}).test_client()
     logging.getLogger("receiver.routing").addHandler(caplog.handler)  # "receiver" does not propagate to the root
     for url in (f"/captures/{capture['id']}", f"/api/captures/{capture['id']}"):

@@ -13,12 +13,11 @@ How numbers and duplicate keys are kept is the JSON parser's rule, see
 ``receiver.capture.jsonparse``.
 """
 
-import base64
-import binascii
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 from receiver.capture.jsonparse import MAX_JSON_DEPTH, MAX_NUMBER_DIGITS, JsonError, parse_leading, preview
+from receiver.capture.record import BodyError, body_text
 
 __all__ = ["MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "DecodeError", "Decoded", "decode_capture", "preview"]
 
@@ -26,7 +25,6 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 JSON_SUFFIX = "+json"
 DATA_FIELD = "data"
-BASE64_ENCODING = "base64"
 BOM = "\ufeff"
 QUOTE = '"'
 JSON_OPENERS = ("{", "[")
@@ -45,25 +43,6 @@ class Decoded(NamedTuple):
 
     value: Any
     warnings: list[str]
-
-
-def body_text(capture: Any) -> str:
-    """Return the capture's body as text, undoing the receiver's base64 for non-UTF-8 bodies."""
-    if not isinstance(capture, dict) or not isinstance(capture.get("body"), str):
-        raise DecodeError("capture has no text body")
-    body, encoding = capture["body"], capture.get("body_encoding")
-    if encoding is None:
-        return body
-    if encoding != BASE64_ENCODING:
-        raise DecodeError(f"unknown body_encoding {preview(str(encoding))!r}")
-    try:
-        raw = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecodeError("body_encoding is base64 but the body is not valid base64") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"body is not valid UTF-8 (byte {exc.start})") from None
 
 
 def media_type(content_type: str | None) -> str:
@@ -160,7 +139,12 @@ def decode_form(body: str) -> tuple[Any, list[str]]:
 
 def decode_capture(capture: Any) -> Decoded:
     """Return the capture's payload as ``Decoded(value, warnings)`` or raise ``DecodeError``."""
-    body = body_text(capture)
+    if not isinstance(capture, dict):
+        raise DecodeError("capture has no text body")
+    try:
+        body = body_text(capture)
+    except BodyError as exc:
+        raise DecodeError(str(exc)) from None
     if not body.lstrip(BOM).strip():
         raise DecodeError("empty body")
     content_type = capture.get("content_type")

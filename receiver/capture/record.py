@@ -1,40 +1,37 @@
-"""Turn one authenticated request into a capture record and put it on disk.
+"""The capture record: what we keep of one webhook request, and the records derived from it.
 
-The capture log is the source of truth: a record is written, whole, before
-the request is answered. Write failures are raised to the caller, which
-decides whether another store (Redis) holds the payload instead.
+A capture record is one JSON line of ``captures/<day>.jsonl`` (docs/formats.md):
+its ``id`` (a ULID, whose time is the receive time), ``received_at``, the
+request's source, address, method, path, content type, user and size, and its
+body exactly: as text when it is UTF-8, else base64 with ``body_encoding``.
+A reject record is what the worker writes for a capture it cannot read.
 
-A capture's day file is the UTC day of its id, chosen once the body is read.
-A day file takes captures until ``WRITE_GRACE`` seconds after its midnight;
-the check runs under the file's lock, so once the forwarder has taken that
-lock after the deadline, no capture can be added behind it. A writer that
-stalled past the deadline gets ``DayClosed`` and takes a new id.
+Pure functions. ``body_bytes`` raises ``BodyError`` for a record whose body
+cannot be undone (a hand-made or torn record); nothing else here raises for
+what a record holds.
 """
 
 import base64
-import functools
+import binascii
+import json
 import string
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from receiver.core import ids, jsonl, layout
-from receiver.core.settings import Settings
-from receiver.web.commit import GroupCommit
+from receiver.capture.jsonparse import preview
+from receiver.core import ids, layout
 
-KIND = layout.CAPTURES
 DEFAULT_SOURCE = "default"
-WRITE_GRACE = 120.0
-DAY_FORMAT = "%Y-%m-%d"
+BASE64 = "base64"  # the body_encoding of a body that is not UTF-8
 # Printable ASCII stays as sent (percent-escapes too); a space, a control or a non-ASCII byte is %-encoded.
 QUERY_SAFE = "".join(sorted(set(string.printable) - set(string.whitespace)))
 
 
-class DayClosed(Exception):
-    """The capture's day file no longer takes writes; the capture needs a new id."""
+class BodyError(ValueError):
+    """A record's body cannot be turned back into the bytes that were sent."""
 
 
 @dataclass(frozen=True)
@@ -81,26 +78,9 @@ def renewed(delivery: Delivery) -> Delivery:
     return replace(delivery, id=capture_id, received_ms=ids.id_time_ms(capture_id))
 
 
-@functools.lru_cache(maxsize=8)  # a few days at most are live; strptime on every request cost 30 µs
-def day_deadline(day: str) -> float:
-    """Return the Unix time after which ``day``'s captures file takes no more writes."""
-    start = datetime.strptime(day, DAY_FORMAT).replace(tzinfo=UTC)
-    return (start + timedelta(days=1)).timestamp() + WRITE_GRACE
-
-
-def open_check(day: str, clock: Callable[[], float] = time.time) -> Callable[[], None]:
-    """Return the check, run under the file lock, that refuses writes to ``day`` past its deadline."""
-    deadline = day_deadline(day)
-
-    def check() -> None:
-        if clock() > deadline:
-            raise DayClosed(day)
-
-    return check
-
-
-def iso_ms(when: datetime) -> str:
-    """Format a UTC datetime as ISO 8601 with milliseconds and a Z."""
+def utc_ms(when: datetime | None = None) -> str:
+    """Return ``when`` (default now) as ISO 8601 UTC with milliseconds and a Z: the times our records hold."""
+    when = (when or datetime.now(UTC)).astimezone(UTC)
     return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
 
 
@@ -108,7 +88,7 @@ def to_record(delivery: Delivery) -> dict[str, Any]:
     """Return the JSON-safe capture record of ``delivery``; the body is kept exactly."""
     record: dict[str, Any] = {
         "id": delivery.id,
-        "received_at": iso_ms(delivery.received_at),
+        "received_at": utc_ms(delivery.received_at),
         "source": delivery.source,
         "remote_addr": delivery.remote_addr,
         "method": delivery.method,
@@ -124,30 +104,93 @@ def to_record(delivery: Delivery) -> dict[str, Any]:
         record["body"] = delivery.body.decode("utf-8")
     except UnicodeDecodeError:
         record["body"] = base64.b64encode(delivery.body).decode("ascii")
-        record["body_encoding"] = "base64"
+        record["body_encoding"] = BASE64
     return record
 
 
 def body_bytes(record: Mapping[str, Any]) -> bytes:
-    """Return the original body bytes of a capture record."""
-    if record.get("body_encoding") == "base64":
-        return base64.b64decode(record["body"])
-    return record["body"].encode("utf-8")
+    """Return the exact bytes that were sent as the body of a capture record; raise ``BodyError`` if it cannot."""
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise BodyError("capture has no text body")
+    if record.get("body_encoding") is None:
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, from a hand-made record's JSON escape
+            raise BodyError("body holds a lone surrogate, which no sent byte makes") from None
+    return base64_body(record, body)
 
 
-def write(
-    settings: Settings, record: dict[str, Any], received_at: datetime, committer: GroupCommit | None = None
-) -> int:
-    """Append ``record`` to the captures file of its UTC day; raise ``OSError`` or ``DayClosed``.
+def body_text(record: Mapping[str, Any]) -> str:
+    """Return the body of a capture record as the text its bytes are in UTF-8; raise ``BodyError`` if it is not."""
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise BodyError("capture has no text body")
+    if record.get("body_encoding") is None:
+        return body  # the receiver kept a UTF-8 body as its text: no round trip
+    try:
+        return base64_body(record, body).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"body is not valid UTF-8 (byte {exc.start})") from None
 
-    With a ``committer`` (``commit.GroupCommit``) the write and sync are shared with concurrent requests.
+
+def base64_body(record: Mapping[str, Any], body: str) -> bytes:
+    """Return the bytes of a body the receiver kept as base64; raise ``BodyError`` for any other encoding."""
+    encoding = record.get("body_encoding")
+    if encoding != BASE64:
+        raise BodyError(f"unknown body_encoding {preview(str(encoding))!r}")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise BodyError("body_encoding is base64 but the body is not valid base64") from None
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """Return the capture record on a captures file's ``line``, or None when it is not one (torn, not JSON, no id)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+
+
+def line_id(line: bytes) -> str | None:
+    """Return the ``id`` of a capture line, or None when the line is not a capture."""
+    record = parse_line(line)
+    return None if record is None else record["id"]
+
+
+def id_time(capture_id: str | None) -> int | None:
+    """Return the millisecond time of a capture id, or None when it is not one."""
+    try:
+        return ids.id_time_ms(capture_id) if capture_id else None
+    except ValueError:
+        return None
+
+
+def capture_day(capture: Any) -> str:
+    """Return the UTC day the capture was received, the day of its events and reject; today when unknown.
+
+    So reprocessing a capture always writes to the same day's files.
     """
-    day = layout.day_name(received_at)
-    path = layout.day_path(settings.data_dir, KIND, day)
-    jsonl.ensure_dir(settings.data_dir)  # makedirs gives the mode only to the leaf; the root holds PII too
-    line = jsonl.encode_line(record)
-    check = open_check(day)
-    check()  # also before the open, so a stalled writer does not create a closed day's file again
-    if committer is not None:
-        return committer.append(path, line, check)
-    return jsonl.append_lines(path, [line], fsync=settings.fsync, check=check)
+    # Whatever the record holds: fromisoformat raises TypeError for what is not text.
+    received_at: Any = capture.get("received_at") if isinstance(capture, dict) else None
+    try:
+        when = datetime.fromisoformat(received_at)
+    except (TypeError, ValueError):
+        return layout.day_name()
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return layout.day_name(when)
+
+
+def reject_record(capture: Any, reason: str) -> dict[str, Any]:
+    """Return the reject record of ``capture``: its id, source and receive time, when, and ``reason``."""
+    meta = capture if isinstance(capture, dict) else {}
+    return {
+        "capture_id": meta.get("id"),
+        "source": meta.get("source"),
+        "received_at": meta.get("received_at"),
+        "rejected_at": utc_ms(),
+        "reason": reason,
+    }

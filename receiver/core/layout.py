@@ -13,8 +13,9 @@ Directories are made 0700 and files 0600 (``jsonl``). Pure names and paths;
 ``spool_dir`` is the one function that makes a directory.
 """
 
+import functools
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from receiver.core.jsonl import ensure_dir
 
@@ -24,6 +25,7 @@ KINDS = (CAPTURES, EVENTS, REJECTS)
 SUFFIX = ".jsonl"
 GZ_SUFFIX = SUFFIX + ".gz"
 DAY_FORMAT = "%Y-%m-%d"
+WRITE_GRACE = 120.0  # seconds after its midnight a day's captures file still takes captures (web/write.py)
 
 SPOOL = "spool"
 CURSOR_FILE = "cursor.json"  # how far the forwarder has handed the captures to RQ
@@ -52,6 +54,12 @@ def day_name(when: datetime | float | None = None) -> str:
 def day_start(day: str) -> datetime:
     """Return the UTC midnight that starts ``day``; raise ValueError for what is no day name."""
     return datetime.strptime(day, DAY_FORMAT).replace(tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=8)  # a few days at most are live; strptime on every request cost 30 µs
+def day_deadline(day: str) -> float:
+    """Return the Unix time after which ``day``'s captures file takes no more writes."""
+    return (day_start(day) + timedelta(days=1)).timestamp() + WRITE_GRACE
 
 
 def day_path(data_dir: str, kind: str, day: str) -> str:

@@ -1,6 +1,6 @@
 """Read the captures that wait for the forwarder: the lines after the cursor, day after day.
 
-A day is left only once its deadline (``capture.day_deadline``) has passed and
+A day is left only once its deadline (``layout.day_deadline``) has passed and
 its file has been locked once after it, so no writer can still append to it.
 The last bytes of a closed day without a newline (torn by a writer killed
 mid-append) come out as a line of their own, for the forwarder to keep aside.
@@ -12,11 +12,11 @@ import os
 import time
 from datetime import UTC, datetime
 
-from receiver.capture import record as capture
+from receiver.capture.record import id_time, line_id
+from receiver.core import layout
 from receiver.core.lines import NEWLINE, read_complete
-from receiver.forwarder.cursor import Cursor, capture_days, captures_path, current, id_time, record_id
+from receiver.forwarder.cursor import Cursor, current
 
-DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 PENDING_SCAN_BYTES = 64 * 1024 * 1024
 SCAN_CHUNK = 1024 * 1024
 
@@ -36,19 +36,19 @@ def closed_rest(path: str, offset: int) -> bytes:
 
 
 def read_lines(
-    data_dir: str, cursor: Cursor, max_bytes: int = DEFAULT_BATCH_BYTES, now: float | None = None
+    data_dir: str, cursor: Cursor, max_bytes: int, now: float | None = None
 ) -> tuple[list[tuple[int, bytes]], Cursor]:
     """Return ``(lines, next_cursor)``: ``(offset, line)`` pairs after ``cursor``, oldest first.
 
     ``now`` is a Unix time (default: the clock).
     """
     while True:
-        path = captures_path(data_dir, cursor.day)
+        path = layout.day_path(data_dir, layout.CAPTURES, cursor.day)
         data = read_complete(path, cursor.offset, max_bytes)
         if not data:
-            later = [day for day in capture_days(data_dir) if day > cursor.day]
+            later = [day for day in layout.plain_days(data_dir, layout.CAPTURES) if day > cursor.day]
             clock = now if now is not None else time.time()
-            if not later or clock <= capture.day_deadline(cursor.day):
+            if not later or clock <= layout.day_deadline(cursor.day):
                 return [], cursor
             data = closed_rest(path, cursor.offset)
             if not data:
@@ -71,9 +71,9 @@ def pending(
     """
     cursor = cursor or current(data_dir)
     count, oldest, scanned = 0, None, 0
-    for day in [day for day in capture_days(data_dir) if day >= cursor.day]:
+    for day in [day for day in layout.plain_days(data_dir, layout.CAPTURES) if day >= cursor.day]:
         try:
-            handle = open(captures_path(data_dir, day), "rb")
+            handle = open(layout.day_path(data_dir, layout.CAPTURES, day), "rb")
         except FileNotFoundError:
             continue
         with handle:
@@ -94,5 +94,5 @@ def pending(
 
 def received_at(line: bytes) -> datetime | None:
     """Return when the capture on ``line`` was received (its id's time), or None."""
-    millis = id_time(record_id(line))
+    millis = id_time(line_id(line))
     return None if millis is None else datetime.fromtimestamp(millis / 1000, tz=UTC)

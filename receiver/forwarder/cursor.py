@@ -18,21 +18,16 @@ that keep the forwarder from ever skipping a capture:
 Reading what follows the cursor is ``backlog``'s job.
 """
 
-import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
 
-from receiver.capture import record as capture
-from receiver.core import ids, jsonl, layout, statefile
+from receiver.capture.record import id_time, line_id
+from receiver.core import layout, statefile
+from receiver.core.lines import NEWLINE
 
-log = logging.getLogger("receiver.forwarder.loop")
-SPOOL = "spool"
-CURSOR_FILE = "cursor.json"
-CAPTURES = capture.KIND
+log = logging.getLogger("receiver.forwarder")
 RESYNC_MARGIN_MS = 60_000
-NEWLINE = b"\n"
 
 
 @dataclass(frozen=True)
@@ -45,14 +40,9 @@ class Cursor:
     last_len: int = 0  # that line's length in bytes (0: unknown)
 
 
-def spool_dir(data_dir: str) -> str:
-    """Return (and create) the spool directory for the forwarder's state."""
-    return jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(data_dir), SPOOL))
-
-
 def cursor_path(data_dir: str) -> str:
     """Return the path of the saved cursor."""
-    return os.path.join(data_dir, SPOOL, CURSOR_FILE)
+    return layout.spool_path(data_dir, layout.CURSOR_FILE)
 
 
 def load(data_dir: str) -> Cursor | None:
@@ -65,7 +55,7 @@ def load(data_dir: str) -> Cursor | None:
 
 def start(data_dir: str) -> Cursor:
     """Return where forwarding starts without a saved cursor: the oldest captures file, else today."""
-    days = capture_days(data_dir)
+    days = layout.plain_days(data_dir, layout.CAPTURES)
     return Cursor(days[0] if days else layout.day_name(), 0)
 
 
@@ -76,7 +66,7 @@ def current(data_dir: str) -> Cursor:
 
 def save(data_dir: str, cursor: Cursor) -> None:
     """Flush the captures file the cursor points into, then replace the saved cursor atomically."""
-    path = captures_path(data_dir, cursor.day)
+    path = layout.day_path(data_dir, layout.CAPTURES, cursor.day)
     fd: int | None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -87,48 +77,11 @@ def save(data_dir: str, cursor: Cursor) -> None:
             os.fdatasync(fd)  # a cursor must never point past bytes that a power cut can take back
         finally:
             os.close(fd)
-    spool_dir(data_dir)
+    layout.spool_dir(data_dir)
     statefile.write_json(
         cursor_path(data_dir),
         {"day": cursor.day, "offset": cursor.offset, "last_id": cursor.last_id, "last_len": cursor.last_len},
     )
-
-
-def captures_path(data_dir: str, day: str) -> str:
-    """Return the captures file of ``day``."""
-    return layout.day_path(data_dir, CAPTURES, day)
-
-
-def capture_days(data_dir: str) -> list[str]:
-    """Return the days that have an uncompressed captures file, oldest first."""
-    try:
-        names = os.listdir(os.path.join(data_dir, CAPTURES))
-    except FileNotFoundError:
-        return []
-    return sorted(name[: -len(layout.SUFFIX)] for name in names if name.endswith(layout.SUFFIX))
-
-
-def parse_capture(line: bytes) -> dict[str, Any] | None:
-    """Return the capture record on ``line``, or None when the line is not one (torn, not JSON, no id)."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("id"), str) else None
-
-
-def record_id(line: bytes) -> str | None:
-    """Return the ``id`` of a capture line, or None when the line is not a capture."""
-    record = parse_capture(line)
-    return None if record is None else record["id"]
-
-
-def id_time(capture_id: str | None) -> int | None:
-    """Return the millisecond time of a capture id, or None when it is not one."""
-    try:
-        return ids.id_time_ms(capture_id) if capture_id else None
-    except ValueError:
-        return None
 
 
 def checked(data_dir: str, cursor: Cursor) -> Cursor:
@@ -140,7 +93,7 @@ def checked(data_dir: str, cursor: Cursor) -> Cursor:
         return cursor
     span = min(cursor.last_len or 1, cursor.offset)
     try:
-        with open(captures_path(data_dir, cursor.day), "rb") as handle:
+        with open(layout.day_path(data_dir, layout.CAPTURES, cursor.day), "rb") as handle:
             fd = handle.fileno()
             if os.fstat(fd).st_size >= cursor.offset:
                 start = cursor.offset - span
@@ -149,7 +102,7 @@ def checked(data_dir: str, cursor: Cursor) -> Cursor:
                 if (
                     before.endswith(NEWLINE)
                     and (not cursor.last_len or before[:1] == NEWLINE)
-                    and (cursor.last_id is None or record_id(before[1:]) == cursor.last_id)
+                    and (cursor.last_id is None or line_id(before[1:]) == cursor.last_id)
                 ):
                     return cursor
     except FileNotFoundError:
@@ -163,14 +116,14 @@ def resync(data_dir: str, cursor: Cursor) -> Cursor:
     last_time = id_time(cursor.last_id)
     floor = last_time - RESYNC_MARGIN_MS if last_time is not None else 0
     try:
-        with open(captures_path(data_dir, cursor.day), "rb") as handle:
+        with open(layout.day_path(data_dir, layout.CAPTURES, cursor.day), "rb") as handle:
             for line in handle:
                 if not line.endswith(NEWLINE):
                     break
-                line_id = record_id(line)
-                if line_id is not None and line_id == cursor.last_id:
+                found_id = line_id(line)
+                if found_id is not None and found_id == cursor.last_id:
                     found, found_len = offset + len(line), len(line)
-                elif margin_start is None and (id_time(line_id) or 0) >= floor:
+                elif margin_start is None and (id_time(found_id) or 0) >= floor:
                     margin_start = offset
                 offset += len(line)
     except FileNotFoundError:

@@ -27,44 +27,26 @@ from typing import Any
 
 from rq import Queue
 
+from receiver.capture.record import parse_line
+from receiver.core import layout
 from receiver.core import queues as queueing
-from receiver.core import statefile
+from receiver.core.lines import NEWLINE
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
-from receiver.forwarder import backlog, cursor, enqueue, sources, torn
+from receiver.forwarder import backlog, cursor, enqueue, heartbeat, sources, torn
 from receiver.forwarder.rewind import Rewind
 
-log = logging.getLogger("receiver.forwarder.loop")
-LOCK_FILE = "forwarder.lock"
-HEARTBEAT_FILE = "forwarder.heartbeat"
-HEARTBEAT_EVERY = 1.0
+log = logging.getLogger("receiver.forwarder")
 BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: three Redis round trips each
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
-
-
-def heartbeat_path(data_dir: str) -> str:
-    """Return the file whose modification time is the forwarder's last pass that ended without an error."""
-    return os.path.join(data_dir, cursor.SPOOL, HEARTBEAT_FILE)
-
-
-def read_heartbeat(data_dir: str) -> tuple[float | None, float | None]:
-    """Return ``(age in seconds, Unix time since which Redis is down or None)``; ``(None, None)`` without one."""
-    path = heartbeat_path(data_dir)
-    try:
-        age = max(0.0, time.time() - os.stat(path).st_mtime)
-        state = statefile.read_json(path) or {}
-    except (OSError, ValueError):
-        return None, None
-    since = state.get("redis_down_since") if isinstance(state, dict) else None
-    return age, since if isinstance(since, (int, float)) else None
 
 
 def split_records(lines: Iterable[tuple[int, bytes]]) -> tuple[list[dict[str, Any]], list[tuple[int, bytes]]]:
     """Return ``(records, torn)`` from ``(offset, line)`` pairs: capture dicts, and lines that are none."""
     records, broken = [], []
     for offset, line in lines:
-        record = cursor.parse_capture(line) if line.endswith(b"\n") else None
+        record = parse_line(line) if line.endswith(NEWLINE) else None
         if record is None:
             broken.append((offset, line))
         else:
@@ -90,7 +72,8 @@ class Forwarder:
         """Return True if this forwarder holds (or just took) the leader lock."""
         if self._lock_fd is not None:
             return True
-        path = os.path.join(cursor.spool_dir(self.data_dir), LOCK_FILE)
+        layout.spool_dir(self.data_dir)
+        path = layout.spool_path(self.data_dir, layout.FORWARDER_LOCK)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -157,14 +140,9 @@ class Forwarder:
     def beat(self) -> None:
         """Rewrite the heartbeat file, at most once a second."""
         now = time.monotonic()
-        if now - self.beat_at >= HEARTBEAT_EVERY:
+        if now - self.beat_at >= heartbeat.EVERY:
             self.beat_at = now
-            cursor.spool_dir(self.data_dir)
-            statefile.write_json(
-                heartbeat_path(self.data_dir),
-                {"pid": os.getpid(), "redis_down_since": self.redis_down_since},
-                durable=False,
-            )
+            heartbeat.write(self.data_dir, self.redis_down_since)
 
     def redis_failed(self, exc: Exception) -> None:
         """Note an outage, logging only its start."""

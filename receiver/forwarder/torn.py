@@ -10,34 +10,31 @@ Failure policy: a write error propagates, and the forwarder tries the batch agai
 
 import logging
 import os
-from datetime import UTC, datetime
 
-from receiver.capture import record as capture
+from receiver.capture.record import utc_ms
 from receiver.core import jsonl, layout
-from receiver.forwarder.cursor import SPOOL, spool_dir
 
-log = logging.getLogger("receiver.forwarder.loop")
-TORN_FILE = "torn-captures.jsonl"
+log = logging.getLogger("receiver.forwarder")
 REASON = "torn capture line"
 PREVIEW = 80
 
 
 def torn_path(data_dir: str) -> str:
     """Return the file that keeps the torn lines."""
-    return os.path.join(data_dir, SPOOL, TORN_FILE)
+    return layout.spool_path(data_dir, layout.TORN_FILE)
 
 
 def keep(data_dir: str, day: str, offset: int, line: bytes, fsync: bool = True) -> None:
     """Append one unreadable capture line, with where it was, to the torn-lines file, and log it once."""
     text = line.rstrip(b"\n").decode("utf-8", "backslashreplace")
-    where = os.path.join(capture.KIND, day + layout.SUFFIX)
-    spool_dir(data_dir)
+    where = os.path.join(layout.CAPTURES, day + layout.SUFFIX)
+    layout.spool_dir(data_dir)
     jsonl.append_lines(
         torn_path(data_dir),
         [
             jsonl.encode_line(
                 {
-                    "found_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "found_at": utc_ms(),
                     "file": where,
                     "offset": offset,
                     "size": len(line),
@@ -54,7 +51,7 @@ def keep(data_dir: str, day: str, offset: int, line: bytes, fsync: bool = True) 
         where,
         offset,
         len(line),
-        os.path.join(SPOOL, TORN_FILE),
+        os.path.join(layout.SPOOL, layout.TORN_FILE),
         text[:PREVIEW],
     )
 

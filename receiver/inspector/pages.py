@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from receiver.capture.record import iso_ms
+from receiver.capture.record import utc_ms
 from receiver.inspector import query as query_mod
 from receiver.inspector.detail import capture_detail, log
 from receiver.inspector.replaycmd import raw_file_name
@@ -67,7 +67,7 @@ def live_after(items: list[Pair]) -> str:
     """Return where live updates start: the newest capture shown, or now when it shows none (or a forged id)."""
     if items and CAPTURE_ID.match(str(items[0][0]["id"])):
         return str(items[0][0]["id"])
-    return iso_ms(datetime.now(UTC))
+    return utc_ms(datetime.now(UTC))
 
 
 def link(endpoint: str, args: dict[str, list[str]], **extra: str) -> str:

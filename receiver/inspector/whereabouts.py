@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from receiver.core import layout
 from receiver.core.lines import read_complete
 from receiver.core.queues import REDIS_ERRORS, RESULT_TTL
 from receiver.core.settings import Settings
@@ -38,10 +39,10 @@ def waiting_on_disk(data_dir: str, capture_id: str) -> bool:
     cursor = cursor_mod.load(data_dir)
     day = id_day(capture_id)
     if cursor is None:
-        return os.path.exists(cursor_mod.captures_path(data_dir, day))  # the forwarder never ran
+        return os.path.exists(layout.day_path(data_dir, layout.CAPTURES, day))  # the forwarder never ran
     if day != cursor.day:
         return day > cursor.day
-    rest = read_complete(cursor_mod.captures_path(data_dir, day), cursor.offset, PENDING_SCAN_BYTES)
+    rest = read_complete(layout.day_path(data_dir, layout.CAPTURES, day), cursor.offset, PENDING_SCAN_BYTES)
     return f'"id":"{capture_id}"'.encode() in rest
 
 

@@ -21,10 +21,8 @@ from datetime import UTC, datetime, timedelta
 from receiver.core import jsonl, layout
 from receiver.core.lines import complete_lines
 from receiver.core.settings import Settings
-from receiver.forwarder.cursor import SPOOL, spool_dir
 from receiver.ledger import repeats
 
-INDEX_FILE = "ledger.sqlite3"
 KEY_FIELDS = {layout.EVENTS: "event_id", layout.REJECTS: "capture_id"}
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_SECONDS = 0.02
@@ -54,7 +52,7 @@ def connect(data_dir: str) -> sqlite3.Connection:
     """Return this process's connection to the index of ``data_dir``."""
     key = (os.getpid(), os.path.abspath(data_dir))
     if key not in _open:
-        path = os.path.join(spool_dir(data_dir), INDEX_FILE)
+        path = os.path.join(layout.spool_dir(data_dir), layout.LEDGER_FILE)
         # Made 0600 first: SQLite would use the umask's mode, and gives -wal and -shm the database file's mode.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE))
         connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -67,7 +65,7 @@ def connect(data_dir: str) -> sqlite3.Connection:
 
 def open_read_only(data_dir: str) -> sqlite3.Connection | None:
     """Return a read-only connection to the index of ``data_dir``, or None when there is none of this layout."""
-    path = os.path.abspath(os.path.join(data_dir, SPOOL, INDEX_FILE))
+    path = os.path.abspath(layout.spool_path(data_dir, layout.LEDGER_FILE))
     if not os.path.exists(path):
         return None
     connection = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)

@@ -22,20 +22,18 @@ is treated as missing and written again.
 import os
 from typing import Any
 
-from jobs.dayfiles import utc_stamp
 from receiver.capture.eventid import legacy_ids
+from receiver.capture.record import utc_ms
 from receiver.core import layout, statefile
-from receiver.forwarder.cursor import SPOOL, spool_dir
 from receiver.ledger.repeats import received_seconds
 
-STATE_FILE = "event-ids.json"
 RULE = "capture-position"
 _since: dict[str, float | None] = {}  # data dir -> since, once read or recorded by this process
 
 
 def state_path(data_dir: str) -> str:
     """Return the path of the rule's state file in ``data_dir``'s spool."""
-    return os.path.join(data_dir, SPOOL, STATE_FILE)
+    return layout.spool_path(data_dir, layout.EVENT_IDS_FILE)
 
 
 def read_since(data_dir: str) -> tuple[bool, float | None]:
@@ -57,8 +55,8 @@ def rule_since(data_dir: str) -> float | None:
         if not recorded:
             events_dir = os.path.join(data_dir, layout.EVENTS)
             had_events = os.path.isdir(events_dir) and bool(os.listdir(events_dir))
-            stamp = utc_stamp() if had_events else None
-            spool_dir(data_dir)
+            stamp = utc_ms() if had_events else None
+            layout.spool_dir(data_dir)
             statefile.write_json(state_path(data_dir), {"rule": RULE, "since": stamp})
             since = received_seconds(stamp)
         _since[key] = since

@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from receiver.capture import record as capture
+from receiver.core import layout
 from receiver.core.settings import Settings
 
 SUBJECT_PREFIX = "[smartech-dumper]"
@@ -114,7 +114,7 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
         text += [
             f"BACKLOG UNREADABLE: the forwarder's cursor or the captures files in {settings.data_dir} cannot be "
             "read, so nobody can tell what waits to be queued. Read the log of `smartech-dumper serve` "
-            "(receiver.ops.readiness and receiver.forwarder.loop lines) and fix the file it names.",
+            "(receiver.status and receiver.forwarder lines) and fix the file it names.",
             "",
         ]
     if "pending" in found:
@@ -123,7 +123,7 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
             f"CAPTURES WAITING: {plural(count, 'capture')} received but not yet handed to the queue; "
             f"the oldest has waited {duration(age)} (DUMPER_ALERT_PENDING_AFTER="
             f"{duration(settings.alert_pending_after)}).",
-            f"They are safe in {os.path.join(settings.data_dir, capture.KIND)}.",
+            f"They are safe in {os.path.join(settings.data_dir, layout.CAPTURES)}.",
         ]
         if "redis" in found:
             text += ["They wait for Redis (below) and are forwarded automatically once it answers.", ""]
@@ -131,7 +131,7 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
             text += [
                 "Redis answers, so the forwarder is not running or is stuck: check that "
                 "`smartech-dumper serve` runs with DUMPER_FORWARDER=true (or run `smartech-dumper forward`) "
-                "and read its log for receiver.forwarder.loop errors.",
+                "and read its log for receiver.forwarder errors.",
                 "",
             ]
     if "redis" in found:

@@ -22,17 +22,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from receiver.core import jsonl, statefile
+from receiver.core import jsonl, layout, statefile
 from receiver.core.settings import Settings
-from receiver.forwarder import cursor
 from receiver.ops import mailer
 from receiver.ops.alert_text import Found, body, conditions, subject
 
-log = logging.getLogger("receiver.ops.alerts")
+log = logging.getLogger("receiver.alerts")
 
 SENT, SUPPRESSED, NOTHING, FAILED, DISABLED = "sent", "suppressed", "nothing", "failed", "disabled"
-STATE_FILE = "alerts.json"
-LOCK_FILE = "alerts.lock"
 
 
 class Busy(Exception):
@@ -52,7 +49,7 @@ def read_last_sent(path: str) -> float | None:
 @contextmanager
 def exclusive(directory: str) -> Iterator[None]:
     """Hold the alert lock in ``directory`` while the block runs; raise ``Busy`` if another process has it."""
-    fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE)
+    fd = os.open(os.path.join(directory, layout.ALERTS_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, jsonl.FILE_MODE)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -79,13 +76,13 @@ class AlertMonitor:
         if not found:
             return NOTHING
         try:
-            directory = cursor.spool_dir(self.settings.data_dir)
+            directory = layout.spool_dir(self.settings.data_dir)
         except OSError as exc:
             log.warning("alert state unavailable, rate-limiting in memory only: %s", exc)
             return self.decide(found, snapshot, None)
         try:
             with exclusive(directory):
-                return self.decide(found, snapshot, os.path.join(directory, STATE_FILE))
+                return self.decide(found, snapshot, os.path.join(directory, layout.ALERTS_STATE))
         except Busy:
             return SUPPRESSED
         except OSError as exc:  # the lock file itself could not be opened

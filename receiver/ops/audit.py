@@ -36,6 +36,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from receiver.capture.analyse import Reject, analyse_capture
+from receiver.capture.record import parse_line
 from receiver.core.layout import CAPTURES
 from receiver.core.lines import complete_lines
 from receiver.core.settings import Settings
@@ -103,7 +104,7 @@ def head(line: bytes) -> tuple[str, str, str] | None:
     if match:
         source = json.loads(match.group(3)) or "default"
         return match.group(1).decode(), match.group(2).decode(), str(source)
-    record = cursor_mod.parse_capture(line)
+    record = parse_line(line)
     if record is None or not isinstance(record.get("received_at"), str):
         return None
     return record["id"], record["received_at"], str(record.get("source") or "default")
@@ -127,7 +128,7 @@ def written(connection: sqlite3.Connection | None, capture_id: str) -> bool:
 
 def nothing_to_write(data_dir: str, line: bytes) -> bool:
     """Say whether processing the capture writes nothing of its own: no events, or every one another's guid."""
-    record = cursor_mod.parse_capture(line)
+    record = parse_line(line)
     try:
         analysis = analyse_capture(record)
     except Reject:
@@ -196,7 +197,7 @@ class Auditor:
         self.books.add(day, source, state)
         if state == "missing" and len(self.books.missing) < MAX_LISTED:
             self.books.missing.append(capture_id)
-            record = cursor_mod.parse_capture(line)
+            record = parse_line(line)
             if record is not None:
                 self.books.missing_records.append(record)
         received = received_seconds(received_at)

@@ -24,7 +24,7 @@ from receiver.core.settings import Settings
 from receiver.forwarder import sources
 from receiver.ops import readiness as status
 
-log = logging.getLogger("receiver.ops.monitor")
+log = logging.getLogger("receiver.monitor")
 CHECK_EVERY = 10.0
 
 

@@ -20,15 +20,13 @@ from typing import Any
 
 from rq import Queue
 
-from receiver.capture import record as capture
-from receiver.core import jsonl, keys
+from receiver.core import jsonl, keys, layout
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
-from receiver.forwarder import backlog, sources, torn
-from receiver.forwarder import loop as forwarder
+from receiver.forwarder import backlog, heartbeat, sources, torn
 from receiver.ops.redis_health import redis_config_warnings
 
-log = logging.getLogger("receiver.ops.readiness")
+log = logging.getLogger("receiver.status")
 CACHE_SECONDS = 1.0
 FORWARDER_STALE_AFTER = 15.0  # a live forwarder beats every second, or every 2 s of back-off
 
@@ -36,7 +34,7 @@ FORWARDER_STALE_AFTER = 15.0  # a live forwarder beats every second, or every 2 
 def disk_status(settings: Settings) -> dict[str, Any]:
     """Return whether the captures directory takes a write, and its free bytes."""
     try:
-        directory = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(settings.data_dir), capture.KIND))
+        directory = jsonl.ensure_dir(os.path.join(jsonl.ensure_dir(settings.data_dir), layout.CAPTURES))
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
             pass
         return {"writable": True, "free_bytes": shutil.disk_usage(directory).free}
@@ -101,7 +99,7 @@ def backlog_status(settings: Settings) -> dict[str, Any]:
 
 def forwarder_status(settings: Settings) -> dict[str, Any]:
     """Return the age of the forwarder's last heartbeat (None if it never beat), whether it lives, and its Redis."""
-    age, down_since = forwarder.read_heartbeat(settings.data_dir)
+    age, down_since = heartbeat.read(settings.data_dir)
     alive = age is not None and age < FORWARDER_STALE_AFTER
     return {
         "enabled": settings.forwarder,

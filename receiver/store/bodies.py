@@ -9,16 +9,15 @@ decoded yields a ``BodyView`` that says so; nothing here raises for a record.
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from receiver.capture.record import body_bytes
+from receiver.capture.decode import FORM_TYPE, media_type
+from receiver.capture.record import BASE64, BodyError, body_bytes
 from receiver.store.text import safe_str
 
-UTF8, BASE64 = "utf-8", "base64"
-FORM_TYPE = "application/x-www-form-urlencoded"
+UTF8 = "utf-8"
 MAX_FORM_FIELDS = 100  # a form of millions of fields shows its first hundred
 FORM_SEPARATOR = "&"
 ESCAPE_BYTES = "backslashreplace"  # a byte that is not UTF-8 shows as \xff, never as a silent U+FFFD
@@ -37,11 +36,11 @@ class BodyView:
     more_fields: bool = False
 
 
-def body_text(record: dict[str, Any]) -> str:
-    """Return the body as text: bytes that are not UTF-8 as ``\\xff`` escapes."""
+def shown_body(record: dict[str, Any]) -> str:
+    """Return the body as a person sees it: bytes that are not UTF-8 as ``\\xff`` escapes."""
     try:
         return body_bytes(record).decode("utf-8", ESCAPE_BYTES)
-    except (binascii.Error, ValueError, TypeError, AttributeError):
+    except BodyError:
         return f"{safe_str(record.get('body'))} (body_encoding {record.get('body_encoding')!r}: cannot decode it)"
 
 
@@ -58,7 +57,7 @@ def form_fields(text: str, limit: int = MAX_FORM_FIELDS) -> tuple[list[tuple[str
 
 def is_form(content_type: Any) -> bool:
     """Say whether a Content-Type value is a urlencoded form."""
-    return isinstance(content_type, str) and content_type.split(";", 1)[0].strip().lower() == FORM_TYPE
+    return isinstance(content_type, str) and media_type(content_type) == FORM_TYPE
 
 
 def body_view(record: dict[str, Any]) -> BodyView:
@@ -66,8 +65,8 @@ def body_view(record: dict[str, Any]) -> BodyView:
     encoding = BASE64 if record.get("body_encoding") == BASE64 else UTF8
     try:
         raw = body_bytes(record)
-    except (binascii.Error, ValueError, TypeError, AttributeError) as exc:
-        return BodyView(None, safe_str(record.get("body_encoding")), body_text(record), False, safe_str(exc))
+    except BodyError as exc:
+        return BodyView(None, safe_str(record.get("body_encoding")), shown_body(record), False, safe_str(exc))
     try:
         raw.decode("utf-8")
         is_utf8 = True

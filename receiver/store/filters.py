@@ -23,7 +23,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from receiver.capture.analyse import Reject, analyse_capture
-from receiver.capture.record import iso_ms
+from receiver.capture.record import utc_ms
 from receiver.core.settings import Settings, SettingsError, load
 from receiver.store import written
 from receiver.store.timeexpr import parse_time
@@ -168,8 +168,8 @@ class Matcher:
     def __init__(self, filters: Filters) -> None:
         self.filters = filters
         since, until = filters.window()
-        self.since = iso_ms(since) if since else None
-        self.until = iso_ms(until) if until else None
+        self.since = utc_ms(since) if since else None
+        self.until = utc_ms(until) if until else None
         self.sources = frozenset(filters.sources)
         self.webhook_names = folded(filters.webhook_names)
         self.channels = folded(filters.channels)

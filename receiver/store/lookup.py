@@ -30,9 +30,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from receiver.capture.record import WRITE_GRACE
 from receiver.core.ids import id_time_ms
-from receiver.core.layout import CAPTURES
+from receiver.core.layout import CAPTURES, WRITE_GRACE
 from receiver.store.files import GZIP_ERRORS, DataFileError, Reader, Record, day_files, open_binary
 from receiver.store.select import UnknownCaptureError, id_day
 

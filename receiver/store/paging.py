@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
-from receiver.capture.record import WRITE_GRACE, iso_ms
+from receiver.capture.record import utc_ms
 from receiver.core.ids import id_time_ms
-from receiver.core.layout import CAPTURES, day_name
+from receiver.core.layout import CAPTURES, WRITE_GRACE, day_name
 from receiver.store.backwards import placed_lines_backwards, seekable
 from receiver.store.files import DayFile, Reader, Record, Warn, day_files
 from receiver.store.filters import Analysis, Filters, Matcher
@@ -150,7 +150,7 @@ def placed_records(reader: Reader, files: list[DayFile], start: Position | None)
 
 def floor_of(since: datetime | None) -> str | None:
     """Return the received_at below which no capture of a window starting at ``since`` can follow."""
-    return iso_ms(since - GRACE) if since is not None else None
+    return utc_ms(since - GRACE) if since is not None else None
 
 
 def newest_page(
@@ -234,8 +234,8 @@ def arrivals(
     floor_time = after_time(after) - GRACE
     last_day = filters.day_range()[1]
     files = day_files(data_dir, CAPTURES, day_name(floor_time), last_day)
-    floor, matcher, deadline = iso_ms(floor_time), Matcher(filters), clock() + budget
-    stamp = iso_ms(after) if isinstance(after, datetime) else None
+    floor, matcher, deadline = utc_ms(floor_time), Matcher(filters), clock() + budget
+    stamp = utc_ms(after) if isinstance(after, datetime) else None
     items: list[Pair] = []
     newest: str | None = None
     held = 0

@@ -23,6 +23,7 @@ from receiver.core.logsafe import field
 from receiver.core.settings import Settings
 from receiver.forwarder import enqueue
 from receiver.metrics import counters
+from receiver.web import write
 from receiver.web.body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
 
 if TYPE_CHECKING:
@@ -145,8 +146,8 @@ def accept(settings: Settings, delivery: capture.Delivery) -> Response:
     for _ in range(DAY_ATTEMPTS):
         record = capture.to_record(delivery)
         try:
-            capture.write(settings, record, delivery.received_at, runtime().committer)
-        except capture.DayClosed:
+            write.write(settings, record, delivery.received_at, runtime().committer)
+        except write.DayClosed:
             delivery = capture.renewed(delivery)  # we stalled past the day's deadline: today it is
             continue
         except (OSError, ValueError) as exc:  # ValueError: a data dir path the OS cannot take

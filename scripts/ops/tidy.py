@@ -2,7 +2,7 @@
 
 Both work on whole days of all three kinds (captures, events, rejects); a
 file's day is its name. Neither touches today, nor a day the receiver may
-still append to (until ``capture.WRITE_GRACE`` after its midnight), nor a
+still append to (until ``layout.WRITE_GRACE`` after its midnight), nor a
 captures day the forwarder has not yet handed to the queue in full; without a
 saved cursor, no captures day counts as handed over.
 """
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import click
 
-from receiver.capture import record as capture
+from receiver.core import layout
 from receiver.core.layout import KINDS
 from receiver.forwarder import cursor
 from receiver.ops.gzday import compress as compress_file
@@ -24,12 +24,12 @@ from scripts.view.options import TIME, data_dir_option
 
 def last_closed_day(now):
     """Return the newest day that is closed: over for longer than the receiver's grace period."""
-    return (now - timedelta(days=1, seconds=capture.WRITE_GRACE)).date().isoformat()
+    return (now - timedelta(days=1, seconds=layout.WRITE_GRACE)).date().isoformat()
 
 
 def unforwarded(data_dir, kind, day):
     """Say whether captures of ``day`` may still wait for the forwarder."""
-    if kind != capture.KIND:
+    if kind != layout.CAPTURES:
         return False
     saved = cursor.load(data_dir)
     return saved is None or day >= saved.day

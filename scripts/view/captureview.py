@@ -7,7 +7,7 @@ warning on stderr and the listing carries on.
 
 import click
 
-from receiver.store.bodies import body_text
+from receiver.store.bodies import shown_body
 from receiver.store.filters import OK, REJECTED, WARNINGS
 from receiver.store.safetext import escape
 from receiver.store.summary import capture_name, status_text, summary
@@ -98,7 +98,7 @@ def show_text(record, analysis, raw=False, colour=False):
         status = analysis.status
     except Exception:
         heading("body as received")  # what the analysis choked on is what the reader needs to see
-        echo_block(body_text(record))
+        echo_block(shown_body(record))
         raise
     click.echo(f"  {'status:':<14}{paint(status, STATUS_COLOURS[status], enabled=colour)}", color=colour)
     if analysis.reason:
@@ -110,7 +110,7 @@ def show_text(record, analysis, raw=False, colour=False):
             echo_line(f"  - {warning}")
     if raw or analysis.reason:
         heading("body as received")
-        echo_block(body_text(record))
+        echo_block(shown_body(record))
     if not analysis.reason:
         heading("payload (decoded)")
         click.echo(pretty_json(analysis.value))

@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 
-from receiver.capture.record import KIND as CAPTURES
+from receiver.core.layout import CAPTURES
 from receiver.forwarder import torn
 
 EXPLAINS = {503: {"disk_full"}, "ConnectionError": {"gunicorn_kill"}}
