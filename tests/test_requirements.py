@@ -221,7 +221,7 @@ for package in ("receiver", "jobs", "scripts"):
         if not info.name.endswith("__main__"):
             importlib.import_module(info.name)
 from sqlalchemy import create_engine
-from jobs.routing.sql import with_driver
+from receiver.routes.sinkcheck import with_driver
 create_engine(with_driver("postgresql://nobody@127.0.0.1/nothing"))  # loads the driver, connects to nothing
 owners = metadata.packages_distributions()
 loaded = {name.split(".")[0] for name in set(sys.modules) - before}

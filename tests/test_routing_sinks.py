@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 from jobs.routing import sql
 from jobs.routing.httpcall import ANSWER_PREVIEW
 from jobs.routing.sinks import Permanent, Retryable, deliver
+from receiver.routes.sinkcheck import with_driver
 from scripts.cli import main as cli
 from scripts.run.up import free_port
 from tests import sink_targets
@@ -455,7 +456,7 @@ def test_a_table_made_before_repeat_of_gets_the_column_and_keeps_its_rows(data_d
     old_columns = sorted(CONTRACT_COLUMNS - {"repeat_of", "event_id"})
     os.makedirs(data_dir, mode=0o700)
     for url in (f"sqlite:///{os.path.join(data_dir, 'old.sqlite3')}", postgres_url):
-        engine = create_engine(sql.with_driver(url))
+        engine = create_engine(with_driver(url))
         with engine.begin() as connection:
             connection.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
             connection.execute(
@@ -466,7 +467,7 @@ def test_a_table_made_before_repeat_of_gets_the_column_and_keeps_its_rows(data_d
         [event] = fresh_events(1)
         event["repeat_of"] = "c:01KB0000000000000000000001:0"
         assert sql.insert_events({"url": url}, [event], data_dir) == 1
-        engine = create_engine(sql.with_driver(url))
+        engine = create_engine(with_driver(url))
         with engine.connect() as connection:
             rows = dict(connection.execute(text(f"SELECT event_id, repeat_of FROM {TABLE}")).all())
         engine.dispose()

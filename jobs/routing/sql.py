@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from receiver.capture.normalise import EVENT_FIELDS
 from receiver.core import jsonl
+from receiver.routes.sinkcheck import with_driver
 
 DEFAULT_TABLE = "smartech_events"
 DEFAULT_FILE = "events.sqlite3"
@@ -30,22 +31,12 @@ TEXT_COLUMNS = (*(field for field in EVENT_FIELDS if field != "event_id" and fie
 SQLITE_TIMEOUT = 30  # seconds a writer waits for another's lock
 # Plain PostgreSQL schemes get psycopg (3), the driver we install: SQLAlchemy 2.0 picks psycopg2 for
 # postgresql:// and knows no postgres:// at all (the spelling Heroku and many tools give).
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-POSTGRES_DRIVER = "postgresql+psycopg://"
 # PostgreSQL's text and jsonb cannot hold NUL (JSON allows "\u0000"); the replacement character marks the spot.
 NUL, NUL_STAND_IN = "\x00", "\ufffd"
 NUL_WARNING = "NUL characters replaced by U+FFFD: PostgreSQL cannot store them"
 NUL_REPR = "\\x00"  # how repr() writes a NUL (a sent backslash-x00 matches too: then the walk finds nothing)
 _engines: dict[tuple[int, str], Engine] = {}
 _tables: dict[tuple[int, str, str], Table] = {}
-
-
-def with_driver(url: str) -> str:
-    """Give a plain ``postgresql://`` or ``postgres://`` URL the psycopg driver; return other URLs unchanged."""
-    for scheme in POSTGRES_SCHEMES:
-        if url[: len(scheme)].lower() == scheme:
-            return POSTGRES_DRIVER + url[len(scheme) :]
-    return url
 
 
 def default_database(data_dir: str) -> str:

@@ -17,6 +17,8 @@ from receiver.core.parsers import duration_seconds
 HTTP_SCHEMES = ("http", "https")
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # as sinks.py interpolates them
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DRIVER = "postgresql+psycopg://"  # the driver we ship (psycopg 3)
 STAND_IN = "x"  # what a ${VARIABLE} stands for while a URL is parsed
 
 
@@ -86,6 +88,14 @@ def check_timeout(timeout: Any) -> None:
         raise SinkProblem(f"timeout: bad duration {timeout!r} (like 30s, 15m, 2h, 7d, 2w)")
 
 
+def with_driver(url: str) -> str:
+    """Give a plain ``postgresql://`` or ``postgres://`` URL the psycopg driver; return other URLs unchanged."""
+    for scheme in POSTGRES_SCHEMES:
+        if url[: len(scheme)].lower() == scheme:
+            return POSTGRES_DRIVER + url[len(scheme) :]
+    return url
+
+
 def check_sql(table: dict[str, Any]) -> None:
     """A sql sink's url (a SQLAlchemy URL whose dialect and driver are installed) and table name."""
     if "table" in table and (not isinstance(table["table"], str) or not table["table"].strip()):
@@ -99,7 +109,6 @@ def check_sql(table: dict[str, Any]) -> None:
         return
     from sqlalchemy.engine import make_url  # only for a sql sink
 
-    from jobs.routing.sql import with_driver
 
     try:
         parsed = make_url(with_driver(VARIABLE.sub(STAND_IN, url)))
