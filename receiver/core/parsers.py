@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from receiver.core.allowlist import IPNetwork
+from receiver.core.logsafe import redacted_url
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -147,19 +148,12 @@ def parse_url(name: str, value: str | None, schemes: Sequence[str]) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
     except ValueError as exc:
-        raise SettingsError(f"{name}: {exc}: {redacted(url)!r}") from None
+        raise SettingsError(f"{name}: {exc}: {redacted_url(url)!r}") from None
     if parts.scheme == "unix" and not parts.path:
-        raise SettingsError(f"{name}: a unix:// URL needs a socket path, got {redacted(url)!r}")
+        raise SettingsError(f"{name}: a unix:// URL needs a socket path, got {redacted_url(url)!r}")
     if parts.scheme != "unix" and not parts.hostname:
-        raise SettingsError(f"{name}: the URL has no host, got {redacted(url)!r}")
+        raise SettingsError(f"{name}: the URL has no host, got {redacted_url(url)!r}")
     return url
-
-
-def redacted(url: str) -> str:
-    """Return ``url`` without the password it may hold, for an error message."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{host}" if at else url
 
 
 QUEUE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

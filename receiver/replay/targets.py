@@ -19,12 +19,11 @@ from rq.serializers import JSONSerializer
 
 from receiver.capture.record import body_bytes
 from receiver.core import queues as queueing
-from receiver.core.logsafe import one_line
+from receiver.core.logsafe import one_line, redacted_url
 from receiver.core.queues import REDIS_ERRORS
 from receiver.forwarder.enqueue import enqueue_capture
 from receiver.store.safetext import escape
 from scripts.errors import load_settings
-from scripts.ops.check import redact_url
 from scripts.ops.send import URL_SCHEMES, reason
 
 OK, STATUS, ERROR = "ok", "status", "error"
@@ -154,7 +153,7 @@ def build_target(url, user, password, timeout, keep_path, enqueue):
             queue.connection.ping()
         except queueing.REDIS_ERRORS as exc:
             raise click.ClickException(
-                escape(f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}")
+                escape(f"REDIS_URL: cannot reach Redis at {redacted_url(settings.redis_url)}: {exc}")
             ) from None
         return QueueTarget(settings, queue)
     if not url.startswith(URL_SCHEMES):

@@ -109,7 +109,6 @@ def check_sql(table: dict[str, Any]) -> None:
         return
     from sqlalchemy.engine import make_url  # only for a sql sink
 
-
     try:
         parsed = make_url(with_driver(VARIABLE.sub(STAND_IN, url)))
     except Exception:  # noqa: BLE001 - SQLAlchemy's ArgumentError, ValueError: either way not a URL

@@ -10,7 +10,6 @@ a restart or memory pressure can lose queued jobs.
 import os
 import stat
 import tempfile
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 import redis
@@ -18,7 +17,7 @@ import redis
 from receiver.core import jsonl, typos
 from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
-from receiver.core.logsafe import one_line
+from receiver.core.logsafe import one_line, redacted_url
 from receiver.ops import redis_health
 from receiver.store.safetext import escape
 from scripts.variables import known_variables
@@ -26,7 +25,6 @@ from scripts.variables import known_variables
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 PROBE_PREFIX = ".check-"
 PRIVATE_MODE_MASK = 0o077
-REDACTED = "***"
 
 
 class Report:
@@ -42,19 +40,9 @@ class Report:
         click.echo(f"{status:<4} {name}: {escape(detail)}")  # details quote settings values and error texts
 
 
-def redact_url(url):
-    """Return ``url`` with any password replaced, safe to print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username or ''}:{REDACTED}"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
-
-
 def check_redis(report, settings):
     """PING Redis with the settings' short timeout, then warn about settings that can lose jobs."""
-    where = redact_url(settings.redis_url)
+    where = redacted_url(settings.redis_url)
     if settings.redis_sentinels:
         sentinels = ",".join(f"{host}:{port}" for host, port in settings.redis_sentinels)
         where = f"master {settings.redis_sentinel_master!r} of sentinels {sentinels}"

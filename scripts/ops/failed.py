@@ -25,11 +25,10 @@ from rq.serializers import JSONSerializer
 
 from receiver.core import queues as queueing
 from receiver.core.keys import queue_names
-from receiver.core.logsafe import one_line
+from receiver.core.logsafe import one_line, redacted_url
 from receiver.ops.deadletters import describe
 from receiver.store.safetext import escape, json_text
 from scripts.errors import load_settings
-from scripts.ops.check import redact_url
 from scripts.view.output import echo_block, echo_line
 
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -41,7 +40,7 @@ class NoSuchFailedJob(click.ClickException):
 
 def redis_problem(settings, exc):
     """Describe a Redis error in one line that names REDIS_URL."""
-    where = redact_url(settings.redis_url)
+    where = redacted_url(settings.redis_url)
     if isinstance(exc, CONNECTION_ERRORS):
         return f"cannot reach Redis at {where} (REDIS_URL): {one_line(exc)}"
     return f"Redis at {where} (REDIS_URL) answered with an error: {one_line(exc)}"

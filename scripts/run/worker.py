@@ -36,9 +36,9 @@ from jobs.worker.outage import Outage, Resilient, popped_in_hand, recover
 from jobs.worker.pops import RememberingQueue
 from receiver.core import queues as queueing
 from receiver.core.keys import ALL, CAPTURES, LANES, queue_names
+from receiver.core.logsafe import redacted_url
 from receiver.core.logsetup import configure_logging
 from scripts.errors import load_routes, load_settings
-from scripts.ops.check import redact_url
 
 WORKER_CLASSES = {
     "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
@@ -155,6 +155,6 @@ def worker(burst, worker_class, name, lane):
             queueing.connect(settings).ping()
         except queueing.REDIS_ERRORS as exc:
             raise click.ClickException(
-                f"REDIS_URL: cannot reach Redis at {redact_url(settings.redis_url)}: {exc}"
+                f"REDIS_URL: cannot reach Redis at {redacted_url(settings.redis_url)}: {exc}"
             ) from None
     raise SystemExit(run(settings, worker_class, name, burst, lane))
