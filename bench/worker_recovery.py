@@ -16,12 +16,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from receiver.capture import record as capture
-from receiver.core import ids, jsonl, layout
-from receiver.core import queues as queueing
+from receiver.capture import record as capture  # noqa: E402
+from receiver.core import ids, jsonl, layout  # noqa: E402
+from receiver.core import queues as queueing  # noqa: E402
 from receiver.core.settings import load  # noqa: E402
-from receiver.forwarder import enqueue
-from receiver.procs import redis_server
+from receiver.forwarder import enqueue  # noqa: E402
+from receiver.procs import redis_server  # noqa: E402
 
 LIMIT = 300
 BODY = b'data={"p":[{"webhook_name":"SMS_CLICK","guid":"recovery-1"}]}'

@@ -45,7 +45,7 @@ DEFAULT_REDIS_TIMEOUT = 0.5
 DEFAULT_LOG_LEVEL = "INFO"
 DEFAULT_FORWARD_INTERVAL = 0.05
 DEFAULT_DEDUP_WINDOW = "7d"
-# An event with the content of one another capture sent this shortly before carries repeat_of (receiver/ledger/repeats.py).
+# An event with the content of one another capture sent this shortly before carries repeat_of (ledger/repeats.py).
 DEFAULT_REPEAT_WINDOW = "10m"
 DEFAULT_RETRY_INTERVALS = "10s,1m,5m,15m,1h"
 DEFAULT_JOB_TIMEOUT = "20s"

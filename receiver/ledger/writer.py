@@ -47,8 +47,8 @@ def write_once(
 ) -> list[dict[str, Any]]:
     """Append the ``records`` of ``kind`` not written within the window; return those.
 
-    A record also counts as written when its alias (the id an older rule gave it, ``receiver.ledger.upgrade``) is in the
-    index. Events get ``repeat_of``: found for those written now (``receiver.ledger.repeats``), read back for the others.
+    A record also counts as written when its alias (the id an older rule gave it, ``upgrade``) is in the index.
+    Events get ``repeat_of``: found for those written now (``repeats``), read back for the others.
     """
     connection = connect(settings.data_dir)
     prune(connection, settings)

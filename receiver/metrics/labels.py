@@ -14,7 +14,7 @@ NONE = "none"  # the event has no channel (or activity): the normaliser warned
 OTHER = "other"
 CHANNELS = frozenset({*WEBHOOK_CHANNELS.values(), EMAIL_CHANNEL, CUSTOM_ACTIVITY})
 ACTIVITIES = frozenset(ACTIVITY_WORDS.values())
-# The reasons receiver/capture/decode.py, receiver/capture/normalise.py and receiver/capture/analyse.py give, by the words they start with or hold.
+# The reasons receiver/capture/ gives (decode.py, normalise.py, analyse.py), by the words they start with or hold.
 REASON_KINDS = (
     ("capture has no text body", "no_body"),
     ("unknown body_encoding", "bad_encoding"),
