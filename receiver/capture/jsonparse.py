@@ -73,7 +73,7 @@ def json_depth(value: Any, limit: int | None = None) -> int:
         level = [child for item in containers for child in (item.values() if type(item) is dict else item)]
 
 
-class Reader:
+class JsonReader:
     """Parse one JSON text with hooks that keep numbers faithful and notice duplicate keys."""
 
     def __init__(self) -> None:
@@ -170,4 +170,4 @@ class Reader:
 
 def parse_leading(text: str) -> tuple[Any, int, list[str]]:
     """Return ``(value, end, notes)`` for the JSON value at the start of ``text``, or raise ``JsonError``."""
-    return Reader().parse(text)
+    return JsonReader().parse(text)

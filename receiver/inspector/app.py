@@ -26,7 +26,7 @@ EXTENSION = "smartech_dumper_inspector"
 log = logging.getLogger("receiver.inspector")
 
 
-class Runtime:
+class InspectorRuntime:
     """Hold one process's live objects, each made on first use."""
 
     def __init__(self, settings: Settings) -> None:
@@ -60,7 +60,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.jinja_env.autoescape = True  # every template, whatever its name
     app.jinja_env.filters["visible"] = escape
     app.jinja_env.filters["visible_block"] = lambda value: escape(value, multiline=True)
-    app.extensions[EXTENSION] = Runtime(settings)
+    app.extensions[EXTENSION] = InspectorRuntime(settings)
     app.before_request(guard.check)
     app.after_request(guard.secure)
     app.register_blueprint(pages.bp)

@@ -1,7 +1,7 @@
 """Gather everything about one capture: record, body, payload, events, status, where it went, replays.
 
 The page and ``/api/captures/<id>`` show the same ``Detail``. The payload
-and events are the worker's own analysis (``receiver.store.filters.Analysis``).
+and events are the worker's own analysis (``receiver.store.reading.Reading``).
 The record is found by ``receiver.store.lookup`` (bisected by time, at most
 ``LOOKUP_SECONDS``), so an id costs the same on a day of 200,000 captures
 as on a day of ten. Failure policy: a capture the analysis chokes on (a
@@ -18,8 +18,9 @@ import redis
 from receiver.core.settings import Settings
 from receiver.inspector import replaycmd, whereabouts
 from receiver.store.bodies import BodyView, body_view
-from receiver.store.filters import Analysis, Record
+from receiver.store.filters import Record
 from receiver.store.lookup import find_capture
+from receiver.store.reading import Reading
 from receiver.store.safetext import json_text
 from receiver.store.select import capture_reader
 from receiver.store.text import describe_error
@@ -45,7 +46,7 @@ class Detail:
     """Hold one capture as the detail page and the API show it."""
 
     record: Record
-    analysis: Analysis
+    analysis: Reading
     body: BodyView
     error: str | None  # the analysis failed: why
     where: dict[str, Any]
@@ -86,7 +87,7 @@ class Detail:
         }
 
 
-def analysed(analysis: Analysis) -> str | None:
+def analysed(analysis: Reading) -> str | None:
     """Run the analysis; return None, or the error of a capture it cannot handle."""
     try:
         analysis.status  # noqa: B018 - runs and caches the worker's analysis
@@ -98,7 +99,7 @@ def analysed(analysis: Analysis) -> str | None:
 def capture_detail(settings: Settings, connection: redis.Redis, capture_id: str) -> Detail:
     """Return the ``Detail`` of capture ``capture_id`` (a normalised id)."""
     record = find_capture(settings.data_dir, capture_id, capture_reader(log.warning))
-    analysis = Analysis(record, settings.data_dir)
+    analysis = Reading(record, settings.data_dir)
     body = body_view(record)
     receiver_url = settings.inspect_receiver_url
     return Detail(

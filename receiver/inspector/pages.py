@@ -23,7 +23,7 @@ bp = Blueprint("pages", __name__)
 
 
 def runtime() -> Any:
-    """Return this process's live objects (``app.Runtime``)."""
+    """Return this process's live objects (``app.InspectorRuntime``)."""
     return current_app.extensions["smartech_dumper_inspector"]
 
 

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from werkzeug.datastructures import MultiDict
 
-from receiver.store.filters import STATUSES, Filters, WindowError
+from receiver.store.filters import Filters, WindowError
 from receiver.store.paging import BadPosition, Position
+from receiver.store.reading import STATUSES
 from receiver.store.select import BadCaptureId
 from receiver.store.timeexpr import TimeExprError, parse_time
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import url_for
 
-from receiver.store.filters import Analysis, Record
+from receiver.store.filters import Record
+from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.summary import status_text, summary
 from receiver.store.text import human_size, safe_str
@@ -21,7 +22,7 @@ def shown(values: list[str]) -> str:
     return escape(", ".join(safe_str(value) for value in values))
 
 
-def row(record: Record, analysis: Analysis) -> dict[str, Any]:
+def row(record: Record, analysis: Reading) -> dict[str, Any]:
     """Return the summary of a capture with the texts a table row shows, each escaped for people."""
     data = summary(record, analysis)
     data["display"] = {

@@ -37,7 +37,8 @@ from receiver.core.ids import id_time_ms
 from receiver.core.layout import CAPTURES, WRITE_GRACE, day_name
 from receiver.store.backwards import placed_lines_backwards, seekable
 from receiver.store.files import DayFile, Reader, Record, Warn, day_files
-from receiver.store.filters import Analysis, Filters, Matcher
+from receiver.store.filters import Filters, Matcher
+from receiver.store.reading import Reading
 from receiver.store.select import Pair, id_day, matches, normal_id
 
 SCAN_SECONDS = 2.0
@@ -176,7 +177,7 @@ def newest_page(
         pause()
         if floor is not None and record["received_at"] < floor:
             break
-        analysis = Analysis(record, data_dir)
+        analysis = Reading(record, data_dir)
         if matches(matcher, record, analysis, warn):
             if skipped < skip:
                 skipped += 1
@@ -246,7 +247,7 @@ def arrivals(
         if record["received_at"] < floor or (stamp is not None and record["received_at"] < stamp):
             break
         newest = newest or record["id"]
-        analysis = Analysis(record, data_dir)
+        analysis = Reading(record, data_dir)
         if matches(matcher, record, analysis, warn):
             items.append((record, analysis))
             held += body_size(record)

@@ -3,7 +3,7 @@
 Captures come from the data dir (day files chosen by name, so a time window
 skips whole files), from explicit capture files, or from capture ids (each id
 is a ULID, so its own time says which day file holds it). Every source yields
-``(record, Analysis)`` pairs one at a time, in file order (or newest first),
+``(record, Reading)`` pairs one at a time, in file order (or newest first),
 so a day of a million captures is never held in memory.
 
 Failure policy: a capture that cannot be matched is skipped and handed to the
@@ -24,14 +24,15 @@ from receiver.core.ids import id_time_ms
 from receiver.core.layout import CAPTURES, day_name
 from receiver.store.backwards import records_backwards
 from receiver.store.files import DayFile, Reader, Record, Warn, day_files
-from receiver.store.filters import Analysis, Filters, Matcher, is_capture
+from receiver.store.filters import Filters, Matcher, is_capture
+from receiver.store.reading import Reading
 from receiver.store.summary import capture_name
 from receiver.store.text import describe_error
 from receiver.store.timeexpr import LATEST
 
 CAPTURE_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 LATEST_ID_MS = int(LATEST.timestamp() * 1000)  # an id whose time is later names no day file (and no ULID past 7ZZ…)
-Pair = tuple[Record, Analysis]
+Pair = tuple[Record, Reading]
 
 
 class BadCaptureId(ValueError):
@@ -57,7 +58,7 @@ def normal_id(text: str) -> str:
     return value
 
 
-def matches(matcher: Matcher, record: Record, analysis: Analysis, warn: Warn | None = None) -> bool:
+def matches(matcher: Matcher, record: Record, analysis: Reading, warn: Warn | None = None) -> bool:
     """Say whether a capture passes the filters; one that cannot be matched is skipped with a warning."""
     try:
         return matcher.matches(record, analysis)
@@ -74,10 +75,10 @@ def matching(
     warn: Warn | None = None,
     data_dir: str | None = None,
 ) -> Iterator[Pair]:
-    """Yield the ``(record, Analysis)`` pairs of ``records`` that pass ``filters`` (events of ``data_dir``)."""
+    """Yield the ``(record, Reading)`` pairs of ``records`` that pass ``filters`` (events of ``data_dir``)."""
     matcher, count = Matcher(filters), 0
     for record in records:
-        analysis = Analysis(record, data_dir)
+        analysis = Reading(record, data_dir)
         if matches(matcher, record, analysis, warn):
             yield record, analysis
             count += 1

@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from receiver.store.filters import Analysis, Record
+from receiver.store.filters import Record
+from receiver.store.reading import Reading
 from receiver.store.text import human_size, safe_str
 
 PERIODS = {"day": 10, "hour": 13}  # how much of received_at names the period
@@ -31,7 +32,7 @@ def capture_name(record: Record) -> str:
     return f"capture {record.get('id')} received at {record.get('received_at')}"
 
 
-def status_text(analysis: Analysis) -> str:
+def status_text(analysis: Reading) -> str:
     """Return the status as one short text: ok, the first warning, or the reject reason."""
     if analysis.reason:
         return f"rejected: {analysis.reason}"
@@ -41,7 +42,7 @@ def status_text(analysis: Analysis) -> str:
     return "ok"
 
 
-def summary(record: Record, analysis: Analysis) -> dict[str, Any]:
+def summary(record: Record, analysis: Reading) -> dict[str, Any]:
     """Return the JSON-safe one-line summary of a capture."""
     return {
         "id": record["id"],
@@ -92,7 +93,7 @@ class Tally:
         self.smallest: int | None = None
         self.largest: int | None = None
 
-    def add(self, record: Record, analysis: Analysis) -> None:
+    def add(self, record: Record, analysis: Reading) -> None:
         """Count one capture; everything is read before anything is counted, so a failure counts nothing."""
         size = size_of(record)
         period = safe_str(record["received_at"])[: self.width].replace("T", " ")

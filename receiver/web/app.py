@@ -1,59 +1,24 @@
 """Build the Flask app from validated settings (the application factory).
 
 ``create_app`` only builds: it starts no thread and opens no connection. The
-live objects of a process (Redis queue, circuit breaker, group commit, readiness cache) sit in
-``app.extensions[EXTENSION]`` and are made on first use, so they are made in
-the process that serves (after gunicorn forks and gevent patches), and
-``--preload`` stays safe.
+live objects of a process (``runtime.WebRuntime``) are made on first use, so
+they are made in the process that serves (after gunicorn forks and gevent
+patches), and ``--preload`` stays safe.
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from flask import Flask
-from rq import Queue
 
-from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
 from receiver.core.logsetup import configure_logging
-from receiver.core.settings import Settings
-from receiver.ops import readiness as status
-from receiver.web import commit, views
-from receiver.web.breaker import Breaker
+from receiver.web import views
+from receiver.web.runtime import EXTENSION, WebRuntime
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
-
-EXTENSION = "smartech_dumper"
-
-
-class Runtime:
-    """Hold one process's live objects, each made on first use."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @cached_property
-    def queue(self) -> Queue:
-        """Return the RQ queue (its Redis client connects on first command)."""
-        return queueing.get_queue(self.settings)
-
-    @cached_property
-    def breaker(self) -> Breaker:
-        """Return the breaker that spares the hot path a Redis that just failed."""
-        return Breaker()
-
-    @cached_property
-    def readiness(self) -> status.Readiness:
-        """Return the cached readiness snapshot."""
-        return status.Readiness(self.settings, self.queue)
-
-    @cached_property
-    def committer(self) -> commit.GroupCommit:
-        """Return the group commit that writes captures."""
-        return commit.GroupCommit(fsync=self.settings.fsync)
 
 
 def closing(wsgi_app: WSGIApplication) -> WSGIApplication:
@@ -86,7 +51,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app = Flask(__name__)
     # We read bodies ourselves (see body.py); Flask must not truncate or buffer them.
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=None)
-    app.extensions[EXTENSION] = Runtime(settings)
+    app.extensions[EXTENSION] = WebRuntime(settings)
     app.url_map.converters["source"] = views.SourceConverter
     # `/webhook//a` must be a 404 and `/webhook/default` a capture, never a redirect built from the Host header.
     app.url_map.merge_slashes = False

@@ -10,7 +10,7 @@ reading a body it will not take.
 """
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -23,11 +23,8 @@ from receiver.core.logsafe import field
 from receiver.core.settings import Settings
 from receiver.forwarder import enqueue
 from receiver.metrics import counters
-from receiver.web import write
+from receiver.web import runtime, write
 from receiver.web.body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
-
-if TYPE_CHECKING:
-    from receiver.web.app import Runtime
 
 log = logging.getLogger("receiver")
 bp = Blueprint("webhook", __name__)
@@ -49,11 +46,6 @@ def answer(status: str, code: int, **extra: Any) -> Response:
     response = jsonify(status=status, **extra)
     response.status_code = code
     return response
-
-
-def runtime() -> "Runtime":
-    """Return this process's live objects (see ``app.Runtime``)."""
-    return current_app.extensions["smartech_dumper"]
 
 
 def refuse(code: int, status: str, reason: str, ip: str | None) -> Response:
@@ -146,7 +138,7 @@ def accept(settings: Settings, delivery: capture.Delivery) -> Response:
     for _ in range(DAY_ATTEMPTS):
         record = capture.to_record(delivery)
         try:
-            write.write(settings, record, delivery.received_at, runtime().committer)
+            write.write(settings, record, delivery.received_at, runtime.current().committer)
         except write.DayClosed:
             delivery = capture.renewed(delivery)  # we stalled past the day's deadline: today it is
             continue
@@ -168,11 +160,11 @@ def accepted(delivery: capture.Delivery) -> Response:
 
 def enqueue_directly(settings: Settings, record: dict[str, Any]) -> bool:
     """Enqueue the job itself, unless Redis failed moments ago; return True if Redis took it."""
-    breaker = runtime().breaker
+    breaker = runtime.current().breaker
     if not breaker.allow():
         return False
     try:
-        enqueue.enqueue_capture(runtime().queue, record, settings)
+        enqueue.enqueue_capture(runtime.current().queue, record, settings)
     except queueing.REDIS_ERRORS as exc:
         breaker.failed()
         log.error("request_id=%s enqueue failed: %s", record["id"], exc)
@@ -185,7 +177,7 @@ def enqueue_directly(settings: Settings, record: dict[str, Any]) -> bool:
 @bp.route("/readyz", methods=["GET"])
 def readyz() -> Response:
     """Report Redis, queue, retries, dead letters, backlog, forwarder and disk; 503 when not ready."""
-    state = runtime().readiness.get()
+    state = runtime.current().readiness.get()
     response = jsonify(state)
     response.status_code = 200 if state["ready"] else 503
     return response

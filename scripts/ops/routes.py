@@ -8,7 +8,7 @@ database ends the command with one line naming what is wrong and exit 1;
 import click
 
 from receiver.routes.redact import redact, url_secrets
-from receiver.store.filters import Analysis
+from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.select import BadCaptureId, capture_reader, find_capture, normal_id
 from scripts.errors import load_routes, load_settings, reading_errors
@@ -54,7 +54,7 @@ def test_routes(capture_id, data_dir, path):
     except BadCaptureId as exc:
         raise click.BadParameter(str(exc), param_hint="CAPTURE_ID") from None
     with reading_errors():
-        analysis = Analysis(find_capture(data_dir, capture_id, capture_reader()))
+        analysis = Reading(find_capture(data_dir, capture_id, capture_reader()))
     if analysis.reason:
         click.echo(escape(f"capture {capture_id} is rejected ({analysis.reason}): no event to route"))
         return

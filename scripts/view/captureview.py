@@ -8,7 +8,7 @@ warning on stderr and the listing carries on.
 import click
 
 from receiver.store.bodies import shown_body
-from receiver.store.filters import OK, REJECTED, WARNINGS
+from receiver.store.reading import OK, REJECTED, WARNINGS
 from receiver.store.safetext import escape
 from receiver.store.summary import capture_name, status_text, summary
 from receiver.store.text import human_size

@@ -9,7 +9,8 @@ import functools
 import click
 
 from receiver.core.settings import DEFAULT_DATA_DIR
-from receiver.store.filters import STATUSES, Filters, WindowError
+from receiver.store.filters import Filters, WindowError
+from receiver.store.reading import STATUSES
 from receiver.store.select import BadCaptureId
 from receiver.store.select import normal_id as library_normal_id
 from receiver.store.timeexpr import TimeExprError, parse_time

@@ -10,7 +10,7 @@ import sys
 import click
 
 from receiver.capture.record import body_bytes
-from receiver.store.filters import Analysis
+from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, find_capture
 from receiver.store.summary import capture_name
@@ -60,9 +60,9 @@ def show(capture_id, data_dir, raw, raw_bytes, force, as_json):
             if raw_bytes:
                 write_body_bytes(record, force)
             elif as_json:
-                show_json(record, Analysis(record, data_dir))
+                show_json(record, Reading(record, data_dir))
             else:
-                show_text(record, Analysis(record, data_dir), raw=raw, colour=colour_enabled())
+                show_text(record, Reading(record, data_dir), raw=raw, colour=colour_enabled())
         except (OSError, click.ClickException):
             raise
         except Exception as exc:  # noqa: BLE001 - a hostile capture ends in one line, never a traceback
