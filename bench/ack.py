@@ -30,7 +30,7 @@ from bench.report import median, ratio, table
 from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
 from receiver.forwarder import enqueue
-from scripts.run.serve import FORWARDER_NICE
+from receiver.procs.commands import FORWARDER_NICE
 
 # gevent is the shipped worker class (slow clients cost a greenlet, not a thread): only its process count is swept.
 DEFAULT_SETTING = ("gevent", settings_mod.DEFAULT_WEB_PROCESSES, 1)  # what `serve` runs without WEB_CONCURRENCY

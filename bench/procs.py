@@ -10,7 +10,7 @@ import time
 import requests
 
 from receiver.procs import redis_server
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 
 BIN = os.path.dirname(sys.executable)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,7 +23,7 @@ def scratch_dir(prefix):
     return tempfile.TemporaryDirectory(prefix=prefix, dir=RESULTS)
 
 
-OUR_APP = "receiver:create_app()"
+OUR_APP = "receiver.web:create_app()"
 BARE_APP = "bench.bare_app:app"
 USER, PASSWORD = "smartech", "bench-secret"
 

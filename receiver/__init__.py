@@ -1,15 +1,9 @@
-"""The Smartech webhook receiver: answer 200 fast, capture every payload, queue it."""
+"""The Smartech webhook receiver's library: every room but the worker's jobs and the command line.
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-
-def create_app(test_config: Mapping[str, str] | None = None) -> "Flask":
-    """Build the Flask app; ``test_config`` overrides environment settings by name."""
-    # Imported here so that the worker, which only needs receiver's helpers, never loads Flask.
-    from receiver.web.app import build_app
-
-    return build_app(test_config)
+Rooms, bottom up (``docs/architecture.md``): ``core`` (settings, the data
+dir's layout, ids, Redis keys), ``capture`` (what a capture means), ``ledger``
+and ``routes`` (what was written and routed), ``forwarder``, ``store`` (the
+read side), ``ops``, ``metrics``, ``procs``, ``replay``, and the two web
+apps, ``web`` (the webhook) and ``inspector``. Importing this package loads
+nothing.
+"""

@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 
 from receiver.procs import redis_server as redis_proc
-from scripts.run.up import free_port  # noqa: F401  (re-exported: tests import it from conftest)
+from receiver.procs.stack import free_port  # noqa: F401  (re-exported: tests import it from conftest)
 from tests import pg
 
 

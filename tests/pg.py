@@ -17,7 +17,7 @@ import tempfile
 
 import psycopg
 
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"  # Debian's postgresql package, one directory per major version
 SYSTEM_USER = "postgres"

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import requests
 
 from receiver.procs import redis_server
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER
 
 BIN = os.path.dirname(sys.executable)

@@ -8,7 +8,7 @@ import time
 import redis
 
 from receiver.procs import redis_server
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 
 MASTER_NAME = "dumper"
 DOWN_AFTER_MS = 1000

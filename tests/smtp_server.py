@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 
 HOST = "127.0.0.1"
 

@@ -11,7 +11,7 @@ from rq.job import Job
 
 from receiver.core import queues as queueing
 from receiver.core.settings import load
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 

@@ -26,8 +26,8 @@ import pytest
 import redis as redis_lib
 import requests
 
+from receiver.procs.stack import free_port
 from receiver.replay import samples
-from scripts.run.up import free_port
 from tests import nginxconf, procs
 from tests.helpers import read_kind, wait_until
 from tests.test_install import installed_versions, locked_versions, source_copy

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from receiver.procs.stack import free_port
 from receiver.replay import samples
-from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 
@@ -178,7 +178,7 @@ def test_bad_setting_stops_gunicorn_itself_naming_the_setting(proc_env, name, va
         "python:receiver.web.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{free_port()}",
-        "receiver:create_app()",
+        "receiver.web:create_app()",
     ]
     done = subprocess.run(cmd, env={**proc_env, name: value}, capture_output=True, text=True, timeout=30)
     assert done.returncode != 0

@@ -10,7 +10,7 @@ import requests
 
 from examples import callcenter_stub
 from jobs.routing.sinks import deliver
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import serve, wait_until
 from tests.procs import logged_popen, output_of, stop
 from tests.routing_helpers import fresh_events, sink

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from receiver.ledger import index as ledger_index
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER, backlog, wait_until
 from tests.procs import output_of, run_burst_worker, start_serve, stop, wait_http
 

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from jobs.process import process_capture
-from receiver import create_app
 from receiver.core.ids import CROCKFORD
 from receiver.inspector import create_app as create_inspector
+from receiver.web import create_app
 from scripts.view.listing import list_captures
 from scripts.view.show import show
 from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures

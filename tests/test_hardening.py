@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from receiver.core import jsonl, layout
 from receiver.forwarder import torn
+from receiver.procs.stack import free_port
 from scripts.cli import main
-from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
 from tests.procs import BIN, StoppableRedis, Web, post_event, start_worker
 from tests.procs import stop as stop_proc

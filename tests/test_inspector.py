@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from receiver import create_app as create_receiver
 from receiver.core import layout
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
@@ -21,6 +20,7 @@ from receiver.inspector import create_app
 from receiver.inspector.guard import CSP
 from receiver.inspector.replaycmd import shell_quote
 from receiver.store.safetext import is_unsafe
+from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
 from scripts.view.listing import list_captures
 from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz

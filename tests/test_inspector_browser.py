@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from receiver.procs.stack import free_port
 from receiver.replay import samples
-from scripts.run.up import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, Inspector, ensure_chromium
 from tests.capture_factory import FORM, days_ago, make_capture, smartech_body, write_captures
 from tests.helpers import PASSWORD, USER

@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from receiver.core import jsonl, layout
+from receiver.procs.stack import free_port
 from receiver.replay import samples
 from receiver.store.spill import PREFIX
-from scripts.run.up import free_port
 from tests.browser import Inspector
 from tests.capture_factory import capture_id_at, days_ago, make_capture, smartech_body, write_captures, write_gz
 from tests.helpers import wait_until

@@ -35,8 +35,8 @@ import requests
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from receiver.procs.stack import free_port
 from receiver.replay import samples
-from scripts.run.up import free_port
 from tests import procs
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
 from tests.test_requirements import RUNTIME_LOCK, read_lock

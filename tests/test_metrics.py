@@ -9,14 +9,14 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver import create_app as create_receiver
+from jobs.worker.runner import build_worker
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
 from receiver.forwarder import enqueue
 from receiver.inspector import create_app as create_inspector
 from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.ops.alert_text import conditions
-from scripts.run.worker import build_worker
+from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
 from tests.capture_factory import make_capture, write_captures
 from tests.helpers import SETTING_PREFIXES, basic

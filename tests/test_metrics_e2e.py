@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from receiver.core import jsonl
 from receiver.core.settings import load
 from receiver.metrics import names
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import BIN, FORM, Web, logged_popen, post_event, start_worker, stop, wait_http
 from tests.routing_helpers import Endpoint, write_routes

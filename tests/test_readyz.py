@@ -3,12 +3,12 @@
 import os
 import time
 
-from receiver import create_app
 from receiver.core import jsonl
 from receiver.core.settings import load
 from receiver.forwarder import heartbeat
 from receiver.forwarder.loop import Forwarder
 from receiver.ops import readiness as status
+from receiver.web import create_app
 from tests.helpers import basic
 
 

@@ -16,11 +16,11 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from werkzeug.utils import redirect
 
-from receiver import create_app
 from receiver.core.queues import get_queue
 from receiver.core.settings import load
+from receiver.procs.stack import free_port
+from receiver.web import create_app
 from scripts.replay.command import PASSWORD_ENVVAR, USER_ENVVAR, replay
-from scripts.run.up import free_port
 from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz
 from tests.helpers import PASSWORD, USER, read_terminal, serve, wait_until
 

@@ -13,16 +13,16 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import make_url
 
 from jobs.routing import state
+from jobs.worker.runner import build_worker
 from receiver.core import queues as queueing
 from receiver.core.keys import job_id
 from receiver.core.queues import queue_for
 from receiver.core.settings import load
 from receiver.forwarder import enqueue
 from receiver.ops.readiness import redis_status
+from receiver.procs.stack import free_port
 from receiver.routes.status import deliveries_of, sink_counts
 from scripts.cli import main
-from scripts.run.up import free_port
-from scripts.run.worker import build_worker
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES, wait_until
 from tests.procs import run_burst_worker

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, make_url, text
 from jobs.routing import sql
 from jobs.routing.httpcall import ANSWER_PREVIEW
 from jobs.routing.sinks import Permanent, Retryable, deliver
+from receiver.procs.stack import free_port
 from receiver.routes.sinkcheck import with_driver
 from scripts.cli import main as cli
-from scripts.run.up import free_port
 from tests import sink_targets
 from tests.helpers import SETTING_PREFIXES
 from tests.nginxconf import make_cert

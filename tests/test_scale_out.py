@@ -20,7 +20,7 @@ from rq.job import Job
 
 from receiver.core import queues as queueing
 from receiver.core.settings import load
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests import nginxconf
 from tests.helpers import PASSWORD, USER, read_kind, wait_until
 from tests.loadgen import Load

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from conftest import free_port
 from werkzeug.utils import redirect
 
-from receiver import create_app
 from receiver.replay import samples
+from receiver.web import create_app
 from scripts.ops.send import PASSWORD_ENVVAR, USER_ENVVAR, send
 from tests.helpers import PASSWORD, USER, read_kind, serve
 

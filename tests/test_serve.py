@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import requests
 
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER
 from tests.procs import BIN, stop, wait_http
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from receiver import create_app
 from receiver.core import settings as settings_module
 from receiver.core.settings import DEFAULT_MAX_BYTES, SettingsError, load
+from receiver.web import create_app
 
 
 def test_defaults():

@@ -15,7 +15,7 @@ from receiver.core import queues as queueing
 from receiver.core.settings import load
 from receiver.forwarder import sources
 from receiver.metrics.collector import StateCollector
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import start_serve, stop, wait_http
 from tests.test_metrics import RULES, without_annotations

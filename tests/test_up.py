@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from scripts.run.up import free_port
+from receiver.procs.stack import free_port
 from tests.helpers import read_kind
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def test_up_serves_processes_and_stops_cleanly(tmp_path):
 
 
 def test_up_reuses_saved_credentials(tmp_path):
-    from scripts.run.up import saved_credentials
+    from receiver.procs.stack import saved_credentials
 
     first = saved_credentials(str(tmp_path))
     assert first.startswith("smartech:") and len(first) > 20

@@ -9,10 +9,10 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import create_app
 from receiver.core import ids
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
+from receiver.web import create_app
 from tests.helpers import PASSWORD, basic, read_kind
 
 FORM = "application/x-www-form-urlencoded"

@@ -14,10 +14,10 @@ import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from receiver import create_app
 from receiver.core import jsonl, layout
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
+from receiver.web import create_app
 from tests.helpers import basic, read_kind, wait_until
 from tests.procs import children, start_worker, stop
 

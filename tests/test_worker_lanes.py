@@ -12,9 +12,9 @@ import time
 import pytest
 from rq import Worker
 
+from jobs.worker.runner import build_worker
 from receiver.core.keys import CAPTURES, CHECKS, DELIVERIES, PRIORITIES, queue_name, queue_names
 from receiver.core.settings import load
-from scripts.run.worker import build_worker
 from tests.helpers import wait_until
 from tests.procs import children, command_of, start_worker, stop
 from tests.routing_helpers import write_routes

@@ -16,10 +16,10 @@ from rq.serializers import JSONSerializer
 from jobs.worker import pops as orphans
 from jobs.worker.outage import recover
 from jobs.worker.pops import RememberingQueue, hand_back
+from jobs.worker.runner import build_worker
 from receiver.core import keys
 from receiver.core import queues as queueing
 from receiver.core.settings import load
-from scripts.run.worker import build_worker
 from tests.helpers import read_kind
 from tests.test_worker_faults import capture_and_queue
 

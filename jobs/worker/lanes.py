@@ -16,27 +16,19 @@ itself dies (Linux), so none is left behind.
 """
 
 import logging
-import sys
 import threading
 
-from receiver.core.keys import DELIVERIES
+from receiver.procs import commands
 from receiver.procs.supervisor import POLL_INTERVAL, Child, Supervisor
 
 log = logging.getLogger("receiver.worker")
-DELIVERY_SUFFIX = "-deliveries"  # the delivery process's RQ name, after the worker's own --name
-
-
-def delivery_command(worker_class: str, name: str | None) -> list[str]:
-    """Return the argv of the delivery lane's worker process."""
-    argv = [sys.executable, "-m", "scripts", "worker", "--lane", DELIVERIES, "--worker-class", worker_class]
-    return argv + (["--name", name + DELIVERY_SUFFIX] if name else [])
 
 
 class DeliveryLane:
     """The delivery worker process of a ``worker`` that serves captures itself: started, kept alive, stopped."""
 
     def __init__(self, worker_class: str, name: str | None):
-        child = Child("the delivery lane (worker --lane deliveries)", delivery_command(worker_class, name))
+        child = Child("the delivery lane (worker --lane deliveries)", commands.delivery_lane(worker_class, name))
         self.supervisor = Supervisor([child], say=log.warning)
         self.thread = threading.Thread(target=self.tend, name="delivery-lane", daemon=True)
 

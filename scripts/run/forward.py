@@ -21,7 +21,7 @@ from scripts.errors import load_settings
     show_default=True,
     help="Lower this process's CPU priority by this much (serve uses 10, so acks come first).",
 )
-def forward(once, niceness):
+def forward(once: bool, niceness: int) -> None:
     """Hand captures from the captures files to the queue."""
     settings = load_settings()
     configure_logging(settings.log_level)

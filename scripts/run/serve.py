@@ -12,36 +12,17 @@ SIGHUP makes gunicorn reload its workers.
 
 import sys
 import threading
+from collections.abc import Sequence
 
 import click
 
 from receiver.core.logsetup import configure_logging
 from receiver.ops.monitor import Monitor
+from receiver.procs import commands
 from receiver.procs.supervisor import Child, Supervisor
 from scripts.errors import load_routes, load_settings
 
 DEFAULT_BIND = "127.0.0.1:8000"
-FORWARDER_NICE = 10
-
-
-def gunicorn_command(bind, extra=()):
-    """Return the argv that runs gunicorn with our configuration on ``bind``."""
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:receiver.web.gunicorn_conf",
-        "--bind",
-        bind,
-        *extra,
-        "receiver:create_app()",
-    ]
-
-
-def forwarder_command():
-    """Return the argv of the forwarder process."""
-    return [sys.executable, "-m", "scripts", "forward", "--nice", str(FORWARDER_NICE)]
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -53,13 +34,13 @@ def forwarder_command():
     help="host:port (or unix:PATH) to listen on. [env var: DUMPER_BIND]",
 )
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
-def serve(bind, gunicorn_args):
+def serve(bind: str, gunicorn_args: Sequence[str]) -> None:
     """Serve webhooks under gunicorn, with the forwarder; extra arguments go to gunicorn as they are."""
     settings = load_settings(web=True)
     load_routes(settings)  # the workers route; a bad routes file stops this start too, naming the route and the key
     configure_logging(settings.log_level)  # the alert monitor logs from this process
-    web = Child("web", gunicorn_command(bind, gunicorn_args))
-    children = ([Child("forwarder", forwarder_command())] if settings.forwarder else []) + [web]
+    web = Child("web", commands.web(bind, gunicorn_args))
+    children = ([Child("forwarder", commands.forwarder())] if settings.forwarder else []) + [web]
     supervisor = Supervisor(children, say=lambda text: click.echo(f"smartech-dumper serve: {text}", err=True))
     supervisor.handle_signals(reload_child=web)
     supervisor.start()

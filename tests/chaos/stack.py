@@ -7,8 +7,8 @@ import threading
 
 import requests
 
+from receiver.procs.stack import free_port
 from receiver.procs.supervisor import Child, Supervisor
-from scripts.run.up import free_port
 from tests.helpers import PASSWORD, USER, wait_until
 from tests.procs import StoppableRedis, children, command_of
 
