@@ -23,7 +23,7 @@ job counts its outcome (delivered, retry, failed) for /metrics
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 from rq import Queue, Retry, get_current_job
@@ -138,7 +138,7 @@ def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, An
     return {"sink": sink_name, "delivered": len(todo), "already": len(events) - len(todo)}
 
 
-def fail_for_good(job: Any, reason: str) -> dict[str, Any]:
+def fail_for_good(job: Any, reason: str) -> NoReturn:
     """Fail the running job without a retry: it rests in the dead letters with ``reason``."""
     if job is not None:
         job.retries_left = 0  # RQ retries only a job with retries left

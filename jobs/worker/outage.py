@@ -6,12 +6,31 @@ only when it answers or the worker is asked to stop.
 """
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from jobs.worker import pops as orphans
+import redis
+from redis.client import Pipeline
+from rq import Queue
+from rq.executions import Execution
+from rq.job import Job
+from rq.worker import BaseWorker
+
+from jobs.worker import pops
 from jobs.worker.pops import RememberingQueue, hand_back
 from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line
+from receiver.core.settings import Settings
+
+T = TypeVar("T")
+# A mixin of RQ's workers: mypy checks it against their base class, at run time it adds nothing to the MRO.
+if TYPE_CHECKING:
+    _Worker = BaseWorker
+else:
+    _Worker = object
 
 log = logging.getLogger("receiver.worker")
 FIRST_WAIT, MAX_WAIT = 0.5, 5.0
@@ -23,23 +42,23 @@ RQ_OUTAGE_MESSAGES = ("could not connect to Redis instance", "Redis connection t
 class Outage:
     """Log each Redis outage once, at its start and at its end."""
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.since = None
+        self.since: float | None = None
 
-    def failed(self, exc):
+    def failed(self, exc: BaseException) -> None:
         """Note that Redis failed; log it if this starts an outage."""
         if self.since is None:
             self.since = self.clock()
             log.error("Redis unreachable (%s): the worker waits for it and keeps its place", one_line(exc))
 
-    def recovered(self):
+    def recovered(self) -> None:
         """Note that Redis answered; log the end of an outage."""
         if self.since is not None:
             log.warning("Redis answers again after %.1fs; the worker goes on", self.clock() - self.since)
             self.since = None
 
-    def wait_for_redis(self, connection, stop):
+    def wait_for_redis(self, connection: redis.Redis, stop: threading.Event) -> bool:
         """Ping Redis with back-off until it answers (True) or ``stop`` is set (False)."""
         wait = FIRST_WAIT
         while not stop.is_set():
@@ -54,10 +73,10 @@ class Outage:
         return False
 
 
-class QuietOutages:
+class QuietOutages(logging.Filter):
     """A log filter that drops RQ's own per-attempt outage messages: ``Outage`` reports each outage once."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         """Keep every record but RQ's connection-error messages and tracebacks."""
         if any(text in str(record.msg) for text in RQ_OUTAGE_MESSAGES):
             return False
@@ -69,15 +88,18 @@ for _name in RQ_LOGGERS:
     logging.getLogger(_name).addFilter(QuietOutages())
 
 
-class Resilient:
+InHand = tuple[str, str | None, str]  # (job id, execution composite key or None, queue name)
+
+
+class Resilient(_Worker):
     """Mix into an RQ worker class: remember the job in hand and the Redis error that stopped the worker."""
 
-    redis_failure = None
-    in_hand = None  # (job id, execution composite key, queue name) of the job being executed
-    outage = None
+    redis_failure: BaseException | None = None
+    in_hand: InHand | None = None  # the job being executed
+    outage: Outage | None = None
     stop_wanted = False  # SIGTERM/SIGINT reached RQ's handler: never start over after that
 
-    def request_stop(self, signum, frame):
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Note the stop request before RQ handles it (RQ may need Redis to do so, and Redis may be away)."""
         self.stop_wanted = True
         try:
@@ -85,7 +107,7 @@ class Resilient:
         except queueing.REDIS_ERRORS:
             self._stop_requested = True
 
-    def noted(self, call, *args, **kwargs):
+    def noted(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``call``; on a Redis error, note it (and log the outage once) before re-raising."""
         try:
             result = call(*args, **kwargs)
@@ -96,7 +118,7 @@ class Resilient:
             raise
         return result
 
-    def execute_job(self, job, queue):
+    def execute_job(self, job: Job, queue: Queue) -> Any:
         """Execute ``job``, remembering it until it is done."""
         self.in_hand = (job.id, None, queue.name)
         RememberingQueue.popped = None  # in hand now: ``in_hand`` covers it
@@ -104,14 +126,14 @@ class Resilient:
         self.in_hand = None
         return result
 
-    def prepare_execution(self, job):
+    def prepare_execution(self, job: Job) -> Execution:
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
         self.in_hand = (job.id, execution.composite_key, job.origin)
-        self.noted(orphans.started, self.connection, job.origin, job.id)
+        self.noted(pops.started, self.connection, job.origin, job.id)
         return execution
 
-    def heartbeat(self, timeout=None, pipeline=None):
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> Any:
         """Send RQ's heartbeat; a direct one that succeeds ends an outage RQ's dequeue loop waited out."""
         result = self.noted(super().heartbeat, timeout, pipeline)
         if self.outage is not None and pipeline is None:
@@ -123,7 +145,7 @@ class Resilient:
             RememberingQueue.popped = None
         return result
 
-    def unsubscribe(self):
+    def unsubscribe(self) -> None:
         """Unsubscribe as RQ does, waiting at most ``PUBSUB_STOP_WAIT`` for its pubsub thread to end.
 
         RQ stops redis-py's thread with no time limit; a thread that read the
@@ -135,16 +157,15 @@ class Resilient:
         if thread is not None:
             stop = thread.stop
             thread.stop = lambda timeout=PUBSUB_STOP_WAIT: stop(timeout)
-        return super().unsubscribe()
+        super().unsubscribe()
 
-    def run_maintenance_tasks(self):
+    def run_maintenance_tasks(self) -> None:
         """Run RQ's maintenance and put back jobs whose worker died between pop and start, noting a Redis error."""
-        result = self.noted(super().run_maintenance_tasks)
-        self.noted(orphans.sweep, self.connection)
-        return result
+        self.noted(super().run_maintenance_tasks)
+        self.noted(pops.sweep, self.connection)
 
 
-def popped_in_hand():
+def popped_in_hand() -> InHand | None:
     """Return the job the worker popped and never started, as ``in_hand`` would hold it, and forget it."""
     if RememberingQueue.popped is None:
         return None
@@ -153,7 +174,7 @@ def popped_in_hand():
     return (job_id, None, queue_name)
 
 
-def recover(connection, settings, in_hand):
+def recover(connection: redis.Redis, settings: Settings, in_hand: InHand | None) -> None:
     """Hand the job a worker had in hand (or had just popped) when Redis failed back to RQ now; never raise."""
     if not in_hand:
         return

@@ -42,6 +42,11 @@ return false
 """
 
 
+def as_text(member: object) -> str:
+    """Return a member Redis answered (bytes: we do not decode responses) as text."""
+    return member.decode() if isinstance(member, bytes) else str(member)
+
+
 def record_of(queue_name: str, job_id: str) -> str:
     """Return the ``keys.POPPED`` member of a job popped from ``queue_name``."""
     return f"{Queue.redis_queue_namespace_prefix}{queue_name}|{job_id}"
@@ -91,7 +96,7 @@ def hand_back(connection: redis.Redis, queue_name: str, job_id: str, execution_k
     queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
     registry = queue.started_job_registry
     if execution_key is None:  # the start was sent, maybe applied: look for any execution of the job
-        members = (m.decode() for m in connection.zrange(registry.key, 0, -1))
+        members = (as_text(m) for m in connection.zrange(registry.key, 0, -1))
         keys = [m for m in members if m.startswith(f"{job_id}:")]
     else:
         keys = [execution_key]
@@ -124,10 +129,11 @@ def sweep(connection: redis.Redis, older_than: float | None = None) -> int:
     returned, age = 0, SWEEP_AFTER if older_than is None else older_than
     stale = connection.zrangebyscore(keys.POPPED, 0, time.time() - age, start=0, num=SWEEP_BATCH)
     for member in stale:
-        key, _, job_id = member.decode().rpartition("|")
+        text = as_text(member)
+        key, _, job_id = text.rpartition("|")
         queue = Queue(key.removeprefix(Queue.redis_queue_namespace_prefix), connection=connection)
         if put_back(connection, queue, job_id):
             log.warning("job %s was popped by a worker that never started it: put back at the front", job_id)
             returned += 1
-        connection.zrem(keys.POPPED, member)
+        connection.zrem(keys.POPPED, text)
     return returned

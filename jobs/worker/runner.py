@@ -111,6 +111,7 @@ def run_lane(settings: Settings, worker_class: str, name: str | None, burst: boo
         signal.signal(signum, request_stop)
     while not stop.is_set():
         built = None
+        failure: BaseException | None
         try:
             built = build_worker(settings, worker_class, name, outage, lane)  # RQ asks Redis for our address here
             # The scheduler runs retries at their intervals; a burst worker exits before they are due.

@@ -1,7 +1,8 @@
-"""Remember how far the captures log has been handed to RQ, and read what follows.
+"""Remember how far the captures log has been handed to RQ: the forwarder's cursor.
 
-The cursor is ``{"day", "offset", "last_id"}`` in ``spool/cursor.json``: the
-offset just after the capture ``last_id`` in ``captures/<day>.jsonl``. Rules
+The cursor is ``{"day", "offset", "last_id", "last_len"}`` in
+``spool/cursor.json``: the offset just after the capture ``last_id``, whose
+line is ``last_len`` bytes long, in ``captures/<day>.jsonl``. Rules
 that keep the forwarder from ever skipping a capture:
 
 - Only complete lines are read, so a capture still being written waits.

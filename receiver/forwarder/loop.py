@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rq import Queue
 
@@ -40,6 +40,13 @@ log = logging.getLogger("receiver.forwarder")
 BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: three Redis round trips each
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
+
+
+class Pass(NamedTuple):
+    """What one pass of the forwarder did: whether the next may find captures at once, and the jobs it queued."""
+
+    more: bool  # lines were read (or the cursor went back after a Redis restart): look again without waiting
+    enqueued: int
 
 
 def split_records(lines: Iterable[tuple[int, bytes]]) -> tuple[list[dict[str, Any]], list[tuple[int, bytes]]]:
@@ -90,8 +97,8 @@ class Forwarder:
             os.close(self._lock_fd)
             self._lock_fd, self.position = None, None
 
-    def forward_once(self) -> tuple[int, int]:
-        """Hand over the next batch of capture lines; return ``(lines read, jobs enqueued)``."""
+    def forward_once(self) -> Pass:
+        """Hand over the next batch of capture lines; say whether more may wait, and how many jobs were queued."""
         if self.position is None:
             self.position = cursor.current(self.data_dir)
             self.rewind.saved(self.position)
@@ -108,14 +115,14 @@ class Forwarder:
                     self.redis_ok()
                     self.position = back
                     cursor.save(self.data_dir, back)
-                    return 1, 0  # the next pass reads from there
+                    return Pass(more=True, enqueued=0)  # the next pass reads from there
             if records:
                 enqueued = enqueue.enqueue_absent(self.queue, records, self.settings)
                 sources.note(self.queue.connection, self.settings.queue, records)  # for the silence alert
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
-            return 0, 0  # the cursor stays: the whole batch is tried again
+            return Pass(more=False, enqueued=0)  # the cursor stays: the whole batch is tried again
         for offset, line in broken:
             torn.keep(self.data_dir, after.day, offset, line, fsync=self.settings.fsync)
         if lines:  # remember the last line, so the next pass can check the file still holds it
@@ -126,15 +133,15 @@ class Forwarder:
             cursor.save(self.data_dir, after)
             self.rewind.saved(after)
         self.position = after
-        return len(lines), enqueued
+        return Pass(more=bool(lines), enqueued=enqueued)
 
     def drain(self) -> int:
         """Forward until nothing is left or Redis fails; return how many jobs were enqueued."""
         total = 0
         while True:
-            read, enqueued = self.forward_once()
-            total += enqueued
-            if not read:
+            done = self.forward_once()
+            total += done.enqueued
+            if not done.more:
                 return total
 
     def beat(self) -> None:

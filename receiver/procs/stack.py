@@ -54,10 +54,15 @@ def redis_child(data_dir: str) -> tuple[Child, str]:
     workdir = os.path.abspath(jsonl.ensure_dir(os.path.join(data_dir, layout.REDIS_DIR)))
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
+
+    def ready(child: Child) -> None:
+        if child.proc is not None:
+            redis_server.wait_ready(url, child.proc)
+
     child = Child(
         "redis",
         redis_server.command(workdir, port=port, persist=True),
-        on_start=lambda child: redis_server.wait_ready(url, child.proc),
+        on_start=ready,
         output=subprocess.DEVNULL,
     )
     return child, url

@@ -36,7 +36,6 @@ FIELDS = (
 )
 PATH_ROOTS = ("custom_params", "att_params", "payload_params", "raw")
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "contains", "matches")
-MISSING = object()
 Predicate = Callable[[dict[str, Any]], bool]
 
 

@@ -25,8 +25,8 @@ def safe_str(value: Any) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """Return ``Type: message`` for an exception, on one line."""
-    return f"{type(exc).__name__}: {safe_str(exc)}"
+    """Return ``Type: message`` for an exception, its message's lines joined into one."""
+    return f"{type(exc).__name__}: {' '.join(safe_str(exc).split())}"
 
 
 def human_size(size: Any) -> str:
