@@ -5,10 +5,12 @@ the variable, so a start-up failure always says which setting to fix.
 """
 
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from receiver.core import layout
 from receiver.core.allowlist import IPNetwork
 from receiver.core.parsers import (
     SettingsError,
@@ -67,7 +69,6 @@ DEFAULT_INSPECT_RECEIVER_URL = "http://127.0.0.1:8000"
 # How long one inspector page may read captures before it answers with what it found (paging.SCAN_SECONDS).
 DEFAULT_INSPECT_SCAN_SECONDS = 2.0
 # Where gunicorn's workers keep their Prometheus counters (PROMETHEUS_MULTIPROC_DIR), under the data dir.
-DEFAULT_METRICS_SUBDIR = "metrics"
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         inspect_scan_seconds=parse_float(
             "DUMPER_INSPECT_SCAN_SECONDS", get("DUMPER_INSPECT_SCAN_SECONDS", DEFAULT_INSPECT_SCAN_SECONDS)
         ),
-        metrics_dir=get("DUMPER_METRICS_DIR", "").strip() or os.path.join(data_dir, DEFAULT_METRICS_SUBDIR),
+        metrics_dir=get("DUMPER_METRICS_DIR", "").strip() or os.path.join(data_dir, layout.METRICS_DIR),
         metrics_credentials=parse_credentials("DUMPER_METRICS_AUTH", get("DUMPER_METRICS_AUTH", "")),
     )
 
@@ -244,3 +245,16 @@ def current() -> Settings:
     if _current is None or _current[0] != _ENVIRON:
         _current = (dict(_ENVIRON), load())
     return _current[1]
+
+
+def load_or_exit(require: Callable[[Settings], Settings], program: str) -> Settings:
+    """Return the settings ``require`` accepts (``Settings.require_web``…), or stop the process (exit 2).
+
+    For a gunicorn master, which reads its config before any of our commands could report the error:
+    the line it prints names the bad setting.
+    """
+    try:
+        return require(load())
+    except SettingsError as exc:
+        print(f"{program}: bad setting: {exc}", file=sys.stderr)
+        sys.exit(2)

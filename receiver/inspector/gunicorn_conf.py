@@ -15,9 +15,7 @@ The master validates the settings before it forks, so a missing
 ``DUMPER_INSPECT_AUTH`` stops the start with one line naming it.
 """
 
-import sys
-
-from receiver.core.settings import Settings, SettingsError, load
+from receiver.core.settings import Settings, load_or_exit
 
 PROCESSES = 2
 CONNECTIONS = 200  # per process; an inspector has a few users, so this is ample and bounds the greenlets
@@ -26,16 +24,7 @@ GRACEFUL_TIMEOUT = 10
 KEEPALIVE = 5
 
 
-def validated() -> Settings:
-    """Return the settings, or stop the start with one line naming the bad setting."""
-    try:
-        return load().require_inspect()
-    except SettingsError as exc:
-        print(f"smartech-dumper inspect: bad setting: {exc}", file=sys.stderr)
-        sys.exit(2)
-
-
-_settings = validated()
+_settings = load_or_exit(Settings.require_inspect, "smartech-dumper inspect")
 worker_class = "receiver.web.gunicorn_worker.Worker"  # gevent, as the webhook: idle sockets cost a greenlet
 workers = PROCESSES
 worker_connections = CONNECTIONS

@@ -37,6 +37,7 @@ from rq.registry import FailedJobRegistry
 
 from receiver.capture.analyse import Reject, analyse_capture
 from receiver.capture.record import parse_line
+from receiver.core import layout
 from receiver.core.layout import CAPTURES
 from receiver.core.lines import complete_lines
 from receiver.core.settings import Settings
@@ -219,8 +220,8 @@ def audit(
     auditor = Auditor(settings, connection, stuck_after, now)
     low = since.timestamp() if since else None
     high = until.timestamp() if until else None
-    first_day = since.strftime("%Y-%m-%d") if since else None
-    last_day = until.strftime("%Y-%m-%d") if until else None
+    first_day = layout.day_name(since) if since else None
+    last_day = layout.day_name(until) if until else None
     try:
         for day, offset, line in captures(settings.data_dir, first_day, last_day):
             fields = head(line)

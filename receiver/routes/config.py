@@ -16,6 +16,7 @@ from typing import Any
 
 from receiver.core.keys import PRIORITIES
 from receiver.core.parsers import duration_seconds
+from receiver.core.settings import DEFAULT_RETRY_INTERVALS
 from receiver.routes.match import ConditionError, Predicate, check_key, compile_condition
 from receiver.routes.sinkcheck import SinkProblem, check_sink
 
@@ -27,7 +28,7 @@ SINK_KEYS = {
     "python": ("type", "callable", "retries"),
 }
 DEFAULT_KEY = "foreignkey"
-DEFAULT_RETRIES = "10s,1m,5m,15m,1h"
+DEFAULT_RETRIES = DEFAULT_RETRY_INTERVALS  # a sink retries on the schedule a capture's job does
 DEFAULT_TIMEOUT = "10s"
 
 

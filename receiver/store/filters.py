@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from receiver.capture.record import utc_ms
+from receiver.core import layout
 from receiver.store.reading import Reading
 from receiver.store.timeexpr import parse_time
 
@@ -73,7 +74,7 @@ class Filters:
     def day_range(self) -> tuple[str | None, str | None]:
         """Return the first and last day file names that can hold captures of the window."""
         since, until = self.window()
-        return (since.strftime("%Y-%m-%d") if since else None, until.strftime("%Y-%m-%d") if until else None)
+        return (layout.day_name(since) if since else None, layout.day_name(until) if until else None)
 
     def describe(self) -> dict[str, Any]:
         """Return the filters as a JSON-safe dict, for a resume state file."""

@@ -26,23 +26,14 @@ import sys
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
-from receiver.core.settings import Settings, SettingsError, load
+from receiver.core.settings import Settings, load_or_exit
 from receiver.metrics import multiproc
 
 GRACEFUL_TIMEOUT = 30
 KEEPALIVE = 5
 
 
-def validated() -> Settings:
-    """Return the settings, or stop the start with one line naming the bad setting."""
-    try:
-        return load().require_web()
-    except SettingsError as exc:
-        print(f"smartech-dumper: bad setting: {exc}", file=sys.stderr)
-        sys.exit(2)
-
-
-_settings = validated()
+_settings = load_or_exit(Settings.require_web, "smartech-dumper")
 _metrics_dir = multiproc.prepare(_settings)  # before any import of prometheus_client, in this master
 
 
