@@ -1,7 +1,7 @@
 """Guard every inspector request: the allowlist, then basic auth; and the security headers of every answer.
 
-The checks are the webhook's own (``receiver.core.allowlist``, ``receiver.core.auth``)
-with the inspector's settings: ``DUMPER_INSPECT_ALLOWED_IPS`` and
+The checks are the webhook's own (``receiver.core.gate``) with the
+inspector's settings: ``DUMPER_INSPECT_ALLOWED_IPS`` and
 ``DUMPER_INSPECT_AUTH`` (several pairs, for rotation). ``/metrics`` also takes
 ``DUMPER_METRICS_AUTH``, so Prometheus scrapes with credentials that open no
 page of captures. Only ``/healthz`` is open: it says nothing. Every answer carries a strict Content-Security-Policy
@@ -13,7 +13,7 @@ import logging
 
 from flask import Response, current_app, g, request
 
-from receiver.core import allowlist, auth
+from receiver.core import gate
 from receiver.core.logsafe import field
 from receiver.inspector.scrape import PATH as METRICS_PATH
 
@@ -55,23 +55,17 @@ def check() -> Response | None:
     if request.path in OPEN_PATHS:
         return None
     settings = current_app.config["SETTINGS"]
-    try:
-        ip = allowlist.client_ip(
-            request.remote_addr,
-            request.headers.get("X-Forwarded-For"),
-            settings.trusted_proxies,
-            settings.proxy_networks,
-        )
-    except allowlist.BadForwardedFor as exc:
-        return refuse(400, "bad request", str(exc), request.remote_addr)
-    if not allowlist.is_allowed(ip, settings.inspect_allowed_networks):
-        return refuse(403, "forbidden", "address not allowed", ip)
+    ip = gate.admit_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), settings, settings.inspect_allowed_networks
+    )
+    if isinstance(ip, gate.Refusal):
+        return refuse(ip.code, ip.status, ip.reason, ip.ip)
     credentials = settings.inspect_credentials
     if request.path == METRICS_PATH:
         credentials += settings.metrics_credentials
-    user = auth.authenticate(request.headers.get("Authorization"), credentials)
-    if user is None:
-        return refuse(401, "unauthorized", "missing or wrong credentials", ip)
+    user = gate.admit_user(request.headers.get("Authorization"), credentials, ip)
+    if isinstance(user, gate.Refusal):
+        return refuse(user.code, user.status, user.reason, user.ip)
     g.user = user
     return None
 

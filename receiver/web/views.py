@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from receiver.capture import record as capture
-from receiver.core import allowlist, auth, ids
+from receiver.core import gate, ids
 from receiver.core import queues as queueing
 from receiver.core.logsafe import field
 from receiver.core.settings import Settings
@@ -89,24 +89,19 @@ def healthz() -> Response:
 def webhook(source: str) -> Response:
     """Capture an authenticated POST and answer 200; answer probes with 200 too."""
     settings = current_app.config["SETTINGS"]
-    try:
-        ip = allowlist.client_ip(
-            request.remote_addr,
-            request.headers.get("X-Forwarded-For"),
-            settings.trusted_proxies,
-            settings.proxy_networks,
-        )
-    except allowlist.BadForwardedFor as exc:
-        return refuse(400, "bad request", str(exc), request.remote_addr)
-    if not allowlist.is_allowed(ip, settings.allowed_networks):
-        return refuse(403, "forbidden", "address not allowed", ip)
+    ip = gate.admit_address(
+        request.remote_addr, request.headers.get("X-Forwarded-For"), settings, settings.allowed_networks
+    )
+    if isinstance(ip, gate.Refusal):
+        return refuse(ip.code, ip.status, ip.reason, ip.ip)
     if request.method in PROBE_METHODS:
         return answer("ok", 200)
-    user = None
+    user: str | None = None
     if not settings.auth_disabled:
-        user = auth.authenticate(request.headers.get("Authorization"), settings.credentials)
-        if user is None:
-            return refuse(401, "unauthorized", "missing or wrong credentials", ip)
+        admitted = gate.admit_user(request.headers.get("Authorization"), settings.credentials, ip)
+        if isinstance(admitted, gate.Refusal):
+            return refuse(admitted.code, admitted.status, admitted.reason, admitted.ip)
+        user = admitted
     try:
         body = read_body(request.environ, settings.max_bytes, settings.body_timeout)
     except BodyTooLarge as exc:
