@@ -22,9 +22,9 @@ from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line, redacted_url
 from receiver.core.queues import REDIS_ERRORS
 from receiver.forwarder.enqueue import enqueue_capture
+from receiver.replay.send import URL_SCHEMES, reason
 from receiver.store.safetext import escape
 from scripts.errors import load_settings
-from scripts.ops.send import URL_SCHEMES, reason
 
 OK, STATUS, ERROR = "ok", "status", "error"
 USER_AGENT = "smartech-dumper-replay"
