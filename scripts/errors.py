@@ -2,16 +2,20 @@
 
 Failure policy: a settings error ends a command with exit 1 and its message
 (which names the variable); a data file or capture that cannot be read does
-too; a reader that went away (``| head``) ends it quietly.
+too; a reader that went away (``| head``) ends it quietly. A replay error
+(``replay``, ``send``) is a usage error (exit 2) when it is about options,
+else exit 1.
 """
 
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 import click
 
 from receiver.core.settings import Settings, SettingsError, load
+from receiver.replay.errors import BadOption, OptionConflict, ReplayError
 from receiver.store.files import DataFileError
 from receiver.store.safetext import escape
 from receiver.store.select import UnknownCaptureError
@@ -37,6 +41,19 @@ def load_routes(settings: Settings, path: str | None = None):
         return load(path)
     except RoutesError as exc:
         raise click.ClickException(escape(f"DUMPER_ROUTES: {exc}")) from None
+
+
+@contextlib.contextmanager
+def replay_errors() -> Iterator[None]:
+    """Turn replay errors into click's: a bad option value or a conflict exits 2, the rest exit 1; one line each."""
+    try:
+        yield
+    except BadOption as exc:
+        raise click.BadParameter(escape(str(exc)), param_hint=exc.option) from None
+    except OptionConflict as exc:
+        raise click.UsageError(escape(str(exc))) from None
+    except ReplayError as exc:
+        raise click.ClickException(escape(str(exc))) from None
 
 
 @contextlib.contextmanager

@@ -5,25 +5,39 @@ Items are taken from the iterator only when a slot frees up (at most
 stream. Results are handed back in the calling thread, in completion order.
 On an interrupt (Ctrl-C, SIGTERM) no new item is started, the ones in flight
 are finished and handed back, and the interrupt is raised again.
+
+Failure policy: an exception raised by ``work`` is raised again here, in the
+calling thread, once the items in flight are finished; ``work`` that must not
+stop the stream returns its failure as a result instead.
 """
 
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 # Not Executor.map: it submits the whole stream at once, so memory would grow with the replay.
 WINDOW_FACTOR = 2
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def never() -> bool:
+    """Say no: the default ``should_stop``, which lets the stream run to its end."""
+    return False
 
 
 class RateLimiter:
     """Space calls at least ``1 / rate`` seconds apart across all threads."""
 
-    def __init__(self, rate=None):
+    def __init__(self, rate: float | None = None) -> None:
         self.interval = 1.0 / rate if rate else 0.0
         self.lock = threading.Lock()
-        self.next_slot = None
+        self.next_slot: float | None = None
 
-    def wait(self):
+    def wait(self) -> None:
         """Block until this caller's slot comes."""
         if not self.interval:
             return
@@ -35,12 +49,18 @@ class RateLimiter:
             time.sleep(slot - now)
 
 
-def run_bounded(items, work, concurrency, on_result, should_stop=lambda: False):
+def run_bounded(
+    items: Iterable[Item],
+    work: Callable[[Item], Result],
+    concurrency: int,
+    on_result: Callable[[Item, Result], None],
+    should_stop: Callable[[], bool] = never,
+) -> None:
     """Call ``work(item)`` for each item on ``concurrency`` threads; call ``on_result(item, result)`` here."""
     window = max(1, concurrency) * WINDOW_FACTOR
-    pending = {}
+    pending: dict[Future[Result], Item] = {}
 
-    def collect(block):
+    def collect(block: bool) -> None:
         done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for future in done:
             on_result(pending.pop(future), future.result())

@@ -17,40 +17,52 @@ resume sends again. Memory is bounded by the failures and the in-flight
 window, not by the size of the replay. Each line is written at once (so it
 survives the process being killed) and fsynced in batches (``FSYNC_EVERY``
 lines or ``FSYNC_SECONDS``). Only one replay may use a state file at a time.
+
+Failure policy: a state file that cannot be opened, is locked by another
+replay, belongs to another selection or target, or is corrupt raises
+``ResumeError`` naming the file; so does a selection that no longer matches
+the file (captures pruned or moved). A last line torn by a crash is cut off.
 """
+
+from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
 import os
 import time
+from collections.abc import Generator, Iterator
 from datetime import datetime
+from typing import Any
 
 from receiver.core.jsonl import FILE_MODE, encode_line
 from receiver.core.lines import complete_lines
+from receiver.replay.errors import ReplayError
 
 VERSION = 1
 FSYNC_EVERY = 200
 FSYNC_SECONDS = 1.0
 
 
-class ResumeError(Exception):
+class ResumeError(ReplayError):
     """The state file cannot be used for this replay."""
 
 
 class ResumeState:
     """Track delivered positions of one replay, durably."""
 
-    def __init__(self, path, fd, created_at):
+    def __init__(self, path: str, fd: int, created_at: datetime) -> None:
         self.path, self.fd, self.created_at = path, fd, created_at
         self.watermark = 0
-        self.above = {}  # position >= watermark -> id, finished early
-        self.failed = {}  # position -> id, to send again
-        self.boundary = None  # id at watermark - 1
+        self.above: dict[int, str] = {}  # position >= watermark -> id, finished early
+        self.failed: dict[int, str] = {}  # position -> id, to send again
+        self.boundary: str | None = None  # id at watermark - 1
         self.unsynced, self.synced_at = 0, time.monotonic()
 
     @classmethod
-    def open(cls, path, selection, target, now, write=True):
+    def open(
+        cls, path: str, selection: dict[str, Any], target: str, now: datetime, write: bool = True
+    ) -> ResumeState | None:
         """Open (or, unless ``write`` is false, create) the state file for this replay."""
         header = {"replay_state": VERSION, "created_at": now.isoformat(), "selection": selection, "target": target}
         flags = (os.O_RDWR | os.O_CREAT | os.O_APPEND) if write else os.O_RDONLY
@@ -74,13 +86,13 @@ class ResumeState:
             raise
 
     @classmethod
-    def load(cls, path, fd, header, write):
+    def load(cls, path: str, fd: int, header: dict[str, Any], write: bool) -> ResumeState:
         """Read the state from the open file ``fd``, writing ``header`` into an empty one."""
         with contextlib.closing(cls.lines(path, fd, write)) as lines:
             return cls.read(path, fd, header, write, lines)
 
     @classmethod
-    def read(cls, path, fd, header, write, lines):
+    def read(cls, path: str, fd: int, header: dict[str, Any], write: bool, lines: Iterator[bytes]) -> ResumeState:
         """Build the state from the file's ``lines``; an empty file gets ``header``."""
         now = datetime.fromisoformat(header["created_at"])
         selection, target = header["selection"], header["target"]
@@ -108,7 +120,7 @@ class ResumeState:
         return state
 
     @staticmethod
-    def lines(path, fd, write):
+    def lines(path: str, fd: int, write: bool) -> Generator[bytes, None, None]:
         """Yield the complete lines of the file; cut off a last line torn by a crash."""
         end = 0
         with open(path, "rb") as handle:
@@ -119,7 +131,7 @@ class ResumeState:
                 os.ftruncate(fd, end)
 
     @staticmethod
-    def parse(line, path):
+    def parse(line: bytes, path: str) -> dict[str, Any]:
         """Return one line of the state file as a dict."""
         try:
             entry = json.loads(line)
@@ -129,7 +141,7 @@ class ResumeState:
         except ValueError:
             raise ResumeError(f"{path} is corrupt: {line[:80]!r}") from None
 
-    def note(self, position, capture_id, ok):
+    def note(self, position: int, capture_id: str, ok: bool) -> None:
         """Apply one finished capture to the in-memory state."""
         if ok:
             self.failed.pop(position, None)
@@ -141,7 +153,7 @@ class ResumeState:
                 self.boundary = self.above.pop(self.watermark)
                 self.watermark += 1
 
-    def wanted(self, position, capture_id):
+    def wanted(self, position: int, capture_id: str) -> bool:
         """Say whether the capture at ``position`` still has to be sent; check it is the same one."""
         known = self.failed.get(position) or self.above.get(position)
         if position == self.watermark - 1 and known is None:
@@ -155,7 +167,7 @@ class ResumeState:
             return position in self.failed
         return position not in self.above or position in self.failed
 
-    def record(self, position, capture_id, ok, result):
+    def record(self, position: int, capture_id: str, ok: bool, result: str) -> None:
         """Append one finished capture and fsync every batch."""
         os.write(self.fd, encode_line({"i": position, "id": capture_id, "ok": ok, "result": result}))
         self.note(position, capture_id, ok)
@@ -163,13 +175,13 @@ class ResumeState:
         if self.unsynced >= FSYNC_EVERY or time.monotonic() - self.synced_at >= FSYNC_SECONDS:
             self.sync()
 
-    def sync(self):
+    def sync(self) -> None:
         """Flush the state file to disk."""
         if self.unsynced:
             os.fsync(self.fd)
         self.unsynced, self.synced_at = 0, time.monotonic()
 
-    def close(self):
+    def close(self) -> None:
         """Sync and close the state file (which releases its lock)."""
         try:
             self.sync()

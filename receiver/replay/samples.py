@@ -16,10 +16,15 @@ percent-encoded with ``urlencode`` (so spaces become ``+`` and ``+`` becomes
 ``%2B``). Channel names are lower-case, as in the vendor's encoded samples.
 The web-activity body is the vendor's encoded string copied verbatim,
 including the stray ``<div>`` after the JSON and its ``%20`` spaces.
+
+Failure policy: constant data and pure functions; nothing here reads, writes
+or raises for the samples it defines.
 """
 
 import copy
 import json
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 PANEL = "smartech_panel"
@@ -125,7 +130,7 @@ WEB_ACTIVITY_EVENT = {
 }
 
 
-def channel_event(webhook_name):
+def channel_event(webhook_name: str) -> dict[str, Any]:
     """Return the channel-activity event named ``webhook_name`` (e.g. ``SMS_CLICK``)."""
     channel = webhook_name.split("_", 1)[0].lower()
     attributes = dict(BASE_ATTRIBUTES, CITY=CITIES[channel], MOBILE=MOBILE)
@@ -145,18 +150,18 @@ def channel_event(webhook_name):
 CHANNEL_EVENTS = tuple(channel_event(webhook_name) for webhook_name in CHANNEL_WEBHOOKS)
 
 
-def payload(events, panel=PANEL):
+def payload(events: Iterable[dict[str, Any]], panel: str = PANEL) -> dict[str, list[dict[str, Any]]]:
     """Return the JSON document Smartech sends: ``{panel: [event, ...]}``."""
     return {panel: [copy.deepcopy(event) for event in events]}
 
 
-def encode_body(document):
+def encode_body(document: Any) -> bytes:
     """Encode ``document`` as Smartech does: field ``data`` = compact JSON, percent-encoded."""
     text = json.dumps(document, ensure_ascii=False, separators=JSON_SEPARATORS)
     return urlencode({FORM_FIELD: text}).encode("ascii")
 
 
-def sample_bodies():
+def sample_bodies() -> list[tuple[str, bytes]]:
     """Return ``(label, body_bytes)`` for every sample, one event per body, channels first."""
     bodies = [(event["webhook_name"], encode_body(payload([event]))) for event in CHANNEL_EVENTS]
     bodies.append((WEB_ACTIVITY_LABEL, WEB_ACTIVITY_BODY))

@@ -4,27 +4,37 @@ Each target's ``send(record)`` returns an ``Outcome`` and never raises for a
 failure of the target: a refused connection, a timeout or a Redis error is an
 outcome like any other, so one bad capture never stops a replay. Targets are
 used from several threads; each thread gets its own HTTP session.
+
+Failure policy: ``send`` never raises for the target's failures (above);
+``build_target`` raises ``Unreachable`` naming ``REDIS_URL`` when Redis does
+not answer before the replay starts.
 """
 
+from __future__ import annotations
+
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import click
 import requests
 from requests.auth import HTTPBasicAuth
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
 from receiver.capture.record import body_bytes
 from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line, redacted_url
 from receiver.core.queues import REDIS_ERRORS
+from receiver.core.settings import Settings, load
 from receiver.forwarder.enqueue import enqueue_capture
-from receiver.store.safetext import escape
-from scripts.errors import load_settings
-from scripts.ops.send import URL_SCHEMES, reason
+from receiver.replay.errors import Unreachable
+from receiver.replay.options import DEFAULT_TIMEOUT, ReplayOptions
+from receiver.replay.send import reason
+from receiver.store.files import Record
 
 OK, STATUS, ERROR = "ok", "status", "error"
 USER_AGENT = "smartech-dumper-replay"
@@ -40,41 +50,65 @@ class Outcome:
     detail: str
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         """Say whether the capture was delivered."""
         return self.kind == OK
+
+
+class Target(Protocol):
+    """Where a replay sends captures."""
+
+    def describe(self) -> str:
+        """Return where captures go, for messages and the resume state."""
+        ...
+
+    def send(self, record: Record) -> Outcome:
+        """Send one capture and return its outcome; never raise for a failure of the target."""
+        ...
+
+    def close(self) -> None:
+        """Release what the target holds (sessions, connections)."""
+        ...
 
 
 class HttpTarget:
     """POST each capture's body, byte for byte, with its original content type."""
 
-    def __init__(self, url, user=None, password=None, timeout=10.0, keep_path=False):
+    def __init__(
+        self,
+        url: str,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        keep_path: bool = False,
+    ) -> None:
         self.url = url
-        self.auth = HTTPBasicAuth(user.encode("utf-8"), password.encode("utf-8")) if user is not None else None
+        self.auth = HTTPBasicAuth(user.encode("utf-8"), (password or "").encode("utf-8")) if user is not None else None
         self.timeout = timeout
         self.keep_path = keep_path
         self.local = threading.local()
 
-    def describe(self):
+    def describe(self) -> str:
         """Return where captures go, for messages and the resume state."""
         return f"POST {self.url}" + (" (original paths)" if self.keep_path else "")
 
-    def url_for(self, record):
+    def url_for(self, record: Record) -> str:
         """Return the URL for ``record``: ``--to`` itself, or its host with the capture's own path and query."""
         if not self.keep_path or not record.get("path"):
             return self.url
         parts = urlsplit(self.url)
         return urlunsplit((parts.scheme, parts.netloc, record["path"], record.get("query") or "", ""))
 
-    def session(self):
+    def session(self) -> requests.Session:
         """Return this thread's HTTP session."""
-        if getattr(self.local, "session", None) is None:
-            self.local.session = requests.Session()
-            self.local.session.auth = self.auth
-            self.local.session.headers["User-Agent"] = USER_AGENT
-        return self.local.session
+        session: requests.Session | None = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+            session.auth = self.auth
+            session.headers["User-Agent"] = USER_AGENT
+        return session
 
-    def send(self, record):
+    def send(self, record: Record) -> Outcome:
         """POST one capture and return its outcome; redirects are not followed."""
         headers = {"Content-Type": record["content_type"]} if record.get("content_type") is not None else {}
         try:
@@ -91,7 +125,7 @@ class HttpTarget:
         code = str(response.status_code)
         return Outcome(OK if 200 <= response.status_code < 300 else STATUS, code)
 
-    def close(self):
+    def close(self) -> None:
         """Close this thread's session (other threads' sessions go with their threads)."""
         if getattr(self.local, "session", None) is not None:
             self.local.session.close()
@@ -100,15 +134,15 @@ class HttpTarget:
 class QueueTarget:
     """Put each capture back on the RQ queue, as the receiver's forwarder does."""
 
-    def __init__(self, settings, queue):
+    def __init__(self, settings: Settings, queue: Queue) -> None:
         self.settings = settings
         self.queue = queue
 
-    def describe(self):
+    def describe(self) -> str:
         """Return where captures go, for messages and the resume state."""
         return f"RQ queue {self.settings.queue!r}"
 
-    def send(self, record):
+    def send(self, record: Record) -> Outcome:
         """Enqueue one capture; a job that already ran is replaced so the capture runs again."""
         try:
             if enqueue_capture(self.queue, record, self.settings):
@@ -121,13 +155,13 @@ class QueueTarget:
         except REDIS_ERRORS as exc:
             return Outcome(ERROR, f"redis: {one_line(exc)}")
 
-    def forget_finished(self, job_id):
+    def forget_finished(self, job_id: str) -> bool:
         """Delete the job ``job_id`` if it has already run, or is lost to every queue; say whether it did."""
         try:
             job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
         except NoSuchJobError:
             return True  # it expired in between: enqueue again
-        status = job.get_status(refresh=False)
+        status: JobStatus | None = job.get_status(refresh=False)
         if status == JobStatus.QUEUED and self.queue.connection.lpos(self.queue.key, job_id) is None:
             status = None  # "queued" in no queue: popped when a connection dropped (docs/operations.md), run it
         if status is not None and status not in DONE_STATES:
@@ -135,29 +169,24 @@ class QueueTarget:
         job.delete()
         return True
 
-    def close(self):
+    def close(self) -> None:
         """Release the Redis connection."""
         self.queue.connection.close()
 
 
-def build_target(url, user, password, timeout, keep_path, enqueue):
-    """Return the target named by the options, or raise a usage error."""
-    if bool(url) == bool(enqueue):
-        raise click.UsageError("choose exactly one target: --to URL or --enqueue")
-    if enqueue:
-        if keep_path:
-            raise click.UsageError("--keep-path goes with --to, not --enqueue")
-        settings = load_settings()
-        try:
-            queue = queueing.get_queue(settings)
-            queue.connection.ping()
-        except queueing.REDIS_ERRORS as exc:
-            raise click.ClickException(
-                escape(f"REDIS_URL: cannot reach Redis at {redacted_url(settings.redis_url)}: {exc}")
-            ) from None
-        return QueueTarget(settings, queue)
-    if not url.startswith(URL_SCHEMES):
-        raise click.BadParameter("must start with http:// or https://", param_hint="--to")
-    if (user is None) != (password is None):
-        raise click.BadParameter("give both --user and --password, or neither", param_hint="--user/--password")
-    return HttpTarget(url, user, password, timeout, keep_path)
+def queue_target(settings: Settings) -> QueueTarget:
+    """Return the RQ queue of ``settings`` as a target, or raise ``Unreachable`` when Redis does not answer."""
+    try:
+        queue = queueing.get_queue(settings)
+        queue.connection.ping()
+    except queueing.REDIS_ERRORS as exc:
+        raise Unreachable(f"REDIS_URL: cannot reach Redis at {redacted_url(settings.redis_url)}: {exc}") from None
+    return QueueTarget(settings, queue)
+
+
+def build_target(options: ReplayOptions, settings: Callable[[], Settings] = load) -> Target:
+    """Return the target ``options`` name; ``settings`` is called for them only with ``--enqueue``."""
+    if options.enqueue:
+        return queue_target(settings())
+    assert options.url is not None  # ReplayOptions has checked that there is exactly one target
+    return HttpTarget(options.url, options.user, options.password, options.timeout, options.keep_path)

@@ -4,29 +4,37 @@
 as Smartech sent it; ``--enqueue`` puts each capture back on the RQ queue.
 Both are safe towards our own receiver and worker: processing drops events
 whose ``event_id`` it has already written. Captures are streamed, so a replay
-of millions of captures runs in the memory of a few.
+of millions of captures runs in the memory of a few. What a replay does is
+library code (``receiver.replay``); this module holds the click command.
+
+Failure policy: a bad option is a usage error (exit 2); a replay that cannot
+start (Redis away, an unknown id, an unusable resume file) is one error line
+(exit 1); the run's own exit status is described in ``EPILOG``.
 """
 
 import sys
+from typing import Any, TextIO
 
 import click
 from click.core import ParameterSource
 
-from receiver.replay.resume import ResumeError, ResumeState
-from receiver.replay.run import ReplayRun, stop_on_signals
-from receiver.replay.selection import read_ids, selection_key, stream, up_to_start
+from receiver.replay.options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ERRORS,
+    DEFAULT_TIMEOUT,
+    MAX_CONCURRENCY,
+    ReplayOptions,
+)
+from receiver.replay.report import Output
+from receiver.replay.selection import read_ids
+from receiver.replay.steps import replay_captures
 from receiver.replay.targets import build_target
-from receiver.store.safetext import escape
-from receiver.store.select import capture_reader, check_ids_exist
-from receiver.store.timeexpr import utc_now
-from scripts.errors import reading_errors
+from scripts.errors import load_settings, reading_errors, replay_errors
 from scripts.view.options import data_dir_option, filter_options
-from scripts.view.output import warn
+from scripts.view.output import echo_line, json_line
 
 USER_ENVVAR, PASSWORD_ENVVAR = "DUMPER_REPLAY_USER", "DUMPER_REPLAY_PASSWORD"
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_ERRORS = 20
-MAX_CONCURRENCY = 64
+CREDENTIAL_PARAMS = ("user", "password")
 
 
 EPILOG = """\b
@@ -102,7 +110,7 @@ are finished and recorded first).
 @click.option(
     "--concurrency",
     type=click.IntRange(1, MAX_CONCURRENCY),
-    default=1,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     metavar="N",
     help="Captures sent at the same time.",
@@ -136,70 +144,13 @@ are finished and recorded first).
 @click.option("-v", "--verbose", is_flag=True, help="A line for every capture, not only for failures.")
 @click.option("--json", "as_json", is_flag=True, help="Per-capture lines and the summary as JSON lines.")
 @click.pass_context
-def replay(
-    ctx,
-    data_dir,
-    filters,
-    files,
-    ids,
-    ids_from,
-    url,
-    user,
-    password,
-    keep_path,
-    enqueue,
-    rate,
-    concurrency,
-    timeout,
-    max_errors,
-    dry_run,
-    state_path,
-    quiet,
-    verbose,
-    as_json,
-):
+def replay(ctx: click.Context, ids: tuple[str, ...], ids_from: TextIO | None, **params: Any) -> None:
     """Send captures again: re-POST them to a URL or put them back on the queue."""
-    wanted_ids = read_ids(ids, ids_from)
-    if enqueue and any(ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in ("user", "password")):
-        raise click.UsageError("--user and --password go with --to, not --enqueue")
-    if files and wanted_ids:
-        raise click.UsageError("--file and --id/--ids-from cannot be combined")
-    target = build_target(url, user, password, timeout, keep_path, enqueue)
-    state, reader = None, capture_reader(warn)
-    with reading_errors():
-        try:
-            if wanted_ids:
-                check_ids_exist(data_dir, wanted_ids, capture_reader())
-            if state_path:
-                state = ResumeState.open(
-                    state_path,
-                    selection_key(data_dir, filters, files, wanted_ids),
-                    target.describe(),
-                    utc_now(),
-                    write=not dry_run,
-                )
-            filters = up_to_start(filters, state.created_at if state else utc_now())
-            run = ReplayRun(target, state, as_json=as_json, quiet=quiet, verbose=verbose, dry_run=dry_run)
-            show_progress = not quiet and not dry_run and sys.stderr.isatty()
-            total = None
-            if show_progress:
-                total = sum(1 for _ in run.pending(stream(data_dir, filters, files, wanted_ids, capture_reader())))
-                run.counts.clear()
-            with stop_on_signals(run):
-                status = run.run(
-                    stream(data_dir, filters, files, wanted_ids, reader),
-                    concurrency,
-                    rate,
-                    max_errors,
-                    total,
-                    show_progress,
-                )
-        except ResumeError as exc:
-            raise click.ClickException(escape(str(exc))) from None
-        finally:
-            if state is not None:
-                state.close()
-            target.close()
-    reader.report()
-    run.summary(state_path)
-    ctx.exit(status)
+    typed = any(ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE for name in CREDENTIAL_PARAMS)
+    with replay_errors():
+        options = ReplayOptions(ids=read_ids(ids, ids_from), credentials_given=typed, **params)
+        target = build_target(options, load_settings)
+    with replay_errors(), reading_errors():
+        run = replay_captures(options, target, Output(line=echo_line, record=json_line), sys.stderr)
+    run.summary()
+    ctx.exit(run.status)
