@@ -1,0 +1,1 @@
+"""The ``smartech-dumper`` command line: click commands over the library, grouped by concern."""

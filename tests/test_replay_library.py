@@ -8,8 +8,8 @@ import pytest
 
 import receiver.replay
 from receiver.replay import send
+from receiver.replay.choices import ReplayOptions
 from receiver.replay.errors import BadOption, OptionConflict, ReplayError
-from receiver.replay.options import ReplayOptions
 from receiver.replay.report import Output
 from receiver.replay.selection import read_ids
 from receiver.replay.steps import replay_captures

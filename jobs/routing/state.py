@@ -22,7 +22,6 @@ import redis
 
 from receiver.core import keys
 from receiver.core.layout import day_name
-from receiver.routes.status import DELIVERED_FIELD
 
 DAY = 86400
 
@@ -56,7 +55,7 @@ def mark_delivered(connection: redis.Redis, queue: str, sink: str, window: float
     with connection.pipeline(transaction=False) as pipe:
         pipe.sadd(key, *[str(event["event_id"]) for event in events])
         pipe.expire(key, int(window) + DAY)
-        pipe.hincrby(keys.sink_counts(queue), f"{sink}{DELIVERED_FIELD}", len(events))
+        pipe.hincrby(keys.sink_counts(queue), keys.sink_count_field(sink), len(events))
         pipe.execute()
 
 

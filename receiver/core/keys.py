@@ -74,8 +74,16 @@ def delivered(queue: str, sink: str, day: str) -> str:
 
 
 def sink_counts(queue: str) -> str:
-    """A hash: ``<sink>:delivered`` -> how many events each sink took (jobs/routing/state.py)."""
+    """A hash: ``sink_count_field(sink)`` -> how many events each sink took (jobs/routing/state.py)."""
     return f"{PREFIX}:{queue}:sinks"
+
+
+DELIVERED_FIELD = "delivered"
+
+
+def sink_count_field(sink: str) -> str:
+    """Return the field of ``sink_counts`` that counts the events ``sink`` took: ``<sink>:delivered``."""
+    return f"{sink}:{DELIVERED_FIELD}"
 
 
 def arrivals(queue: str, route: str, value: object) -> str:

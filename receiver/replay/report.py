@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from receiver.replay.options import ReplayOptions
+from receiver.replay.choices import ReplayOptions
 from receiver.replay.targets import ERROR, OK, STATUS
 from receiver.store.files import Record
 
@@ -45,7 +45,7 @@ class Output:
 
 
 @dataclass
-class Tally:
+class Outcomes:
     """What a replay did: counts by outcome, results of delivered captures, other statuses, and why it stopped."""
 
     counts: Counter[str] = field(default_factory=Counter)
@@ -87,7 +87,7 @@ def item_line(output: Output, options: ReplayOptions, record: Record, kind: str,
     output.line(f"{record['id']}  {record['received_at']}  {size} B  {detail}")
 
 
-def summary(output: Output, options: ReplayOptions, tally: Tally, where: str) -> None:
+def summary(output: Output, options: ReplayOptions, tally: Outcomes, where: str) -> None:
     """Print the closing summary (also with ``--quiet``), and how to continue after a failure."""
     if options.as_json:
         output.record({"summary": summary_fields(options, tally, where)})
@@ -98,7 +98,7 @@ def summary(output: Output, options: ReplayOptions, tally: Tally, where: str) ->
         text_summary(output, options, tally, where)
 
 
-def summary_fields(options: ReplayOptions, tally: Tally, where: str) -> dict[str, Any]:
+def summary_fields(options: ReplayOptions, tally: Outcomes, where: str) -> dict[str, Any]:
     """Return the summary as a JSON object's fields."""
     return {
         "target": where,
@@ -115,14 +115,14 @@ def summary_fields(options: ReplayOptions, tally: Tally, where: str) -> dict[str
     }
 
 
-def skipped(options: ReplayOptions, tally: Tally) -> str:
+def skipped(options: ReplayOptions, tally: Outcomes) -> str:
     """Return the summary's note on captures skipped as already delivered, or nothing."""
     if not tally.counts["skipped"]:
         return ""
     return f"; skipped {tally.counts['skipped']} already delivered ({options.state_path})"
 
 
-def text_summary(output: Output, options: ReplayOptions, tally: Tally, where: str) -> None:
+def text_summary(output: Output, options: ReplayOptions, tally: Outcomes, where: str) -> None:
     """Print the summary of a replay that sent: counts on stdout, why it stopped and how to go on on stderr."""
     statuses = ", ".join(f"{code}×{count}" for code, count in sorted(tally.statuses.items()))
     oks = ", ".join(f"{name}×{count}" for name, count in sorted(tally.details.items()))

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import TextIO
 
-from receiver.replay.options import ReplayOptions
+from receiver.replay.choices import ReplayOptions
 from receiver.replay.pool import RateLimiter, run_bounded
 from receiver.replay.progress import Progress
-from receiver.replay.report import DRY_RUN, Output, Tally, item_line, summary, wants_line
+from receiver.replay.report import DRY_RUN, Outcomes, Output, item_line, summary, wants_line
 from receiver.replay.resume import ResumeState
 from receiver.replay.targets import ERROR, OK, STATUS, Outcome, Target
 from receiver.store.files import Record
@@ -42,7 +42,7 @@ class ReplayRun:
         self, options: ReplayOptions, target: Target, output: Output, state: ResumeState | None = None
     ) -> None:
         self.options, self.target, self.output, self.state = options, target, output, state
-        self.tally = Tally()
+        self.tally = Outcomes()
         self.consecutive_failures = 0
         self.last_failure: str | None = None
         self.progress = Progress(0, PROGRESS_LABEL, enabled=False)

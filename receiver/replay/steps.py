@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TextIO
 
-from receiver.replay.options import ReplayOptions
+from receiver.replay.choices import ReplayOptions
 from receiver.replay.report import Output
 from receiver.replay.resume import ResumeState
 from receiver.replay.run import ReplayRun, stop_on_signals

@@ -31,8 +31,8 @@ from receiver.core.logsafe import one_line, redacted_url
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings, load
 from receiver.forwarder.enqueue import enqueue_capture
+from receiver.replay.choices import DEFAULT_TIMEOUT, ReplayOptions
 from receiver.replay.errors import Unreachable
-from receiver.replay.options import DEFAULT_TIMEOUT, ReplayOptions
 from receiver.replay.send import reason
 from receiver.store.files import Record
 

@@ -17,7 +17,6 @@ from receiver.core.queues import queue_for
 from receiver.core.settings import Settings
 from receiver.routes import config, live
 
-DELIVERED_FIELD = ":delivered"  # the count hash's field of a sink is "<sink>:delivered"
 MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and dead letters
 
 
@@ -55,10 +54,10 @@ def deliveries_of(settings: Settings, connection: redis.Redis, capture_id: str) 
 
 def delivered_counts(connection: redis.Redis, queue: str) -> dict[str, int]:
     """Return how many events each sink took, from routing's count hash (``keys.sink_counts``)."""
-    found = {}
+    found: dict[str, int] = {}
     for field, value in connection.hgetall(keys.sink_counts(queue)).items():
         name, _, kind = (field.decode("utf-8", "replace") if isinstance(field, bytes) else field).rpartition(":")
-        if kind == DELIVERED_FIELD[1:]:
+        if kind == keys.DELIVERED_FIELD:
             found[name] = int(value)
     return found
 

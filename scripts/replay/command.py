@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import click
 from click.core import ParameterSource
 
-from receiver.replay.options import (
+from receiver.replay.choices import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ERRORS,
     DEFAULT_TIMEOUT,
