@@ -3,16 +3,20 @@
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from receiver.procs.stack import free_port
 from receiver.replay import samples
-from tests.helpers import PASSWORD, USER, all_text, backlog, read_kind, wait_until
+from tests.capture_factory import make_capture
+from tests.helpers import PASSWORD, USER, all_text, append_records, backlog, read_kind, wait_until
 from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
+from tests.routing_helpers import write_routes
 
 pytestmark = pytest.mark.slow
 SEED_WEB_ACTIVITY = (
@@ -197,15 +201,36 @@ def test_worker_with_bad_redis_url_fails_with_a_clear_message(proc_env):
     assert "REDIS_URL" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_a_worker_and_the_forwarder_never_load_flask(proc_env, data_dir):
-    for command in (["worker", "--burst"], ["forward", "--once"]):
-        done = subprocess.run(
-            [os.path.join(BIN, "python"), "-X", "importtime", "-m", "scripts", *command],
-            env=proc_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
-        assert "rq" in imported, done.stderr[-2000:]  # it ran, and importtime reported
-        assert not [name for name in imported if name.split(".")[0] in ("flask", "werkzeug")], command
+WEB_ONLY = ("flask", "werkzeug", "gunicorn")  # the webhook's and the inspector's: never the worker's or the forwarder's
+
+
+def imported_by(command, env):
+    """Run ``python -X importtime -m scripts <command>`` to its end; return the modules it imported."""
+    done = subprocess.run(
+        [os.path.join(BIN, "python"), "-X", "importtime", "-m", "scripts", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+
+
+def test_a_worker_and_the_forwarder_never_load_the_web(proc_env, data_dir, tmp_path):
+    """The forwarder hands a real capture over and a worker writes and routes its events: neither loads the web."""
+    routes = write_routes(
+        tmp_path,
+        {"db": {"type": "sql", "url": f"sqlite:///{tmp_path / 'sink.sqlite3'}"}},
+        [{"name": "all", "to": ["db"]}],
+    )
+    env = {**proc_env, "DUMPER_ROUTES": str(routes)}
+    capture = make_capture(datetime.now(UTC), samples.encode_body(samples.payload([samples.CHANNEL_EVENTS[0]])))
+    append_records(data_dir, "captures", [capture], capture["received_at"][:10])
+    forwarder = imported_by(["forward", "--once"], env)
+    worker = imported_by(["worker", "--burst"], env)
+    assert {"receiver.forwarder.loop", "rq"} <= forwarder
+    assert {"jobs.worker.runner", "receiver.ledger.writer", "jobs.routing.sql", "sqlalchemy"} <= worker
+    assert len(read_kind(data_dir, "events")) == 1  # it ran the job, which routed the event to the sql sink
+    assert sqlite3.connect(tmp_path / "sink.sqlite3").execute("SELECT count(*) FROM smartech_events").fetchone() == (1,)
+    assert not [name for name in forwarder | worker if name.split(".")[0] in WEB_ONLY]
