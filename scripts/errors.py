@@ -59,9 +59,14 @@ def reading_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def library_errors(*kinds: type[Exception], error: type[click.ClickException] = click.ClickException) -> Iterator[None]:
-    """Turn the library's errors of ``kinds`` (their messages name what is wrong) into one escaped ``error``."""
+def library_errors(
+    *kinds: type[Exception], prefix: str = "", error: type[click.ClickException] = click.ClickException
+) -> Iterator[None]:
+    """Turn the library's errors of ``kinds`` (their messages name what is wrong) into one escaped ``error``.
+
+    ``prefix`` says what could not be done, when the message does not.
+    """
     try:
         yield
     except kinds as exc:
-        raise error(escape(str(exc))) from None
+        raise error(escape(f"{prefix}{exc}")) from None
