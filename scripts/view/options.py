@@ -1,13 +1,15 @@
-"""The click options the reading commands share: ``--data-dir``, the filters, ``--json``, TIME and capture ids.
+"""The click options the commands share: ``--data-dir``, the filters, ``--json``, TIME, DURATION and capture ids.
 
 Each option parses its text with the library (``receiver.store``) and turns
 the library's error into a usage error (exit 2) naming the option.
 """
 
 import functools
+from typing import Any
 
 import click
 
+from receiver.core.parsers import duration_seconds
 from receiver.core.settings import DEFAULT_DATA_DIR
 from receiver.store.filters import Filters, WindowError
 from receiver.store.reading import STATUSES
@@ -45,6 +47,22 @@ class TimeExpr(click.ParamType):
 
 
 TIME = TimeExpr()
+
+
+class Duration(click.ParamType):
+    """A duration such as ``90``, ``30s``, ``10m``, ``2h``, ``7d``: seconds."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Return the seconds of ``value``, or fail naming what is accepted."""
+        seconds = duration_seconds(value) if isinstance(value, str) else value
+        if seconds is None or seconds <= 0:
+            self.fail(f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
 
 data_dir_option = click.option(
     "--data-dir",
