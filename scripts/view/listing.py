@@ -2,6 +2,7 @@
 
 import click
 
+from receiver.store.filters import Filters
 from receiver.store.select import capture_reader, select
 from scripts.errors import reading_errors
 from scripts.view.captureview import CaptureLines
@@ -20,7 +21,7 @@ Examples:
 @data_dir_option
 @filter_options()
 @json_option
-def list_captures(data_dir, filters, as_json):
+def list_captures(data_dir: str, filters: Filters, as_json: bool) -> None:
     """List the captures that match the filters, oldest first."""
     reader = capture_reader(warn)
     out = CaptureLines(as_json)
