@@ -156,7 +156,8 @@ class StateCollector(Collector):
     def tally_families(self) -> list[Family]:
         """Return the counts the jobs keep in Redis: events, rejects, sink deliveries, sink events."""
         connection, queue = self.queue.connection, self.settings.queue
-        sink_events = {(sink,): count for sink, count in routing_status.delivered_counts(connection, queue).items()}
+        delivered = routing_status.delivered_counts(connection, queue)
+        sink_events: dict[tuple[str, ...], int] = {(sink,): count for sink, count in delivered.items()}
         return [
             counter(
                 names.EVENTS, names.EVENTS_HELP, ["channel", "activity"], tally.read(connection, queue, tally.EVENTS)
