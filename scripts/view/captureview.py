@@ -1,8 +1,11 @@
 """Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``.
 
 Every value shown comes from the capture file and its payload, so every value
-is escaped (``safetext``); a capture that still cannot be rendered becomes a
-warning on stderr and the listing carries on.
+is escaped (``safetext``).
+
+Failure policy: a capture that still cannot be rendered becomes a warning on
+stderr and the listing carries on; ``show_text`` lets the error through (after
+the body as received), for ``show`` to end with one line.
 """
 
 import click

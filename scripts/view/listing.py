@@ -1,4 +1,8 @@
-"""``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines."""
+"""``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines.
+
+Failure policy: an unreadable file ends the command with one line (exit 1);
+a capture that cannot be matched or shown is a warning, and the rest go on.
+"""
 
 import click
 

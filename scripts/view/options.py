@@ -1,7 +1,9 @@
 """The click options the commands share: ``--data-dir``, the filters, ``--json``, TIME, DURATION and capture ids.
 
-Each option parses its text with the library (``receiver.store``) and turns
-the library's error into a usage error (exit 2) naming the option.
+Each option parses its text with the library (``receiver.store``).
+
+Failure policy: the library's error becomes a usage error (exit 2) naming
+the option; nothing else is raised.
 """
 
 import functools

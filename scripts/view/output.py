@@ -5,6 +5,9 @@ empty (https://no-color.org). Tables have fixed column widths so rows can be
 printed as they stream in; a long cell is cut with an ellipsis. Everything
 printed here goes through ``safetext``: a payload can never send a terminal
 an escape sequence, forge a table row or hide text behind a bidi override.
+
+Failure policy: ``each_item`` turns the failure to show one item into a
+warning on stderr; an ``OSError`` (a closed pipe, a full disk) propagates.
 """
 
 import contextlib

@@ -18,6 +18,7 @@ from scripts.view.options import data_dir_option, filter_options
 from scripts.view.output import Table, json_line, warn
 
 SIZE_TABLE = "size"
+DEFAULT_PERIOD = "day"
 
 
 def print_tables(tally: Tally, period: str) -> None:
@@ -61,7 +62,7 @@ def print_tables(tally: Tally, period: str) -> None:
     "--by",
     "period",
     type=click.Choice(sorted(PERIODS)),
-    default="day",
+    default=DEFAULT_PERIOD,
     show_default=True,
     help="Count captures per UTC day or per UTC hour.",
 )
