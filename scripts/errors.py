@@ -10,7 +10,8 @@ else exit 1.
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,8 +21,11 @@ from receiver.store.files import DataFileError
 from receiver.store.safetext import escape
 from receiver.store.select import UnknownCaptureError
 
+if TYPE_CHECKING:
+    from receiver.routes.config import Routes
 
-def load_settings(environ=None, web=False) -> Settings:
+
+def load_settings(environ: Mapping[str, str] | None = None, web: bool = False) -> Settings:
     """Return the settings (checked for the web when ``web``), or raise a ``ClickException`` naming the variable."""
     try:
         settings = load(environ)
@@ -30,7 +34,7 @@ def load_settings(environ=None, web=False) -> Settings:
         raise click.ClickException(escape(str(exc))) from None
 
 
-def load_routes(settings: Settings, path: str | None = None):
+def load_routes(settings: Settings, path: str | None = None) -> "Routes | None":
     """Return the routes of ``path`` (default ``DUMPER_ROUTES``), None without one; a bad file is a ClickException."""
     path = path or settings.routes_path
     if not path:
@@ -57,7 +61,7 @@ def replay_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def reading_errors():
+def reading_errors() -> Iterator[None]:
     """Turn reading errors into one-line click errors, and a closed pipe into a quiet exit."""
     try:
         yield
@@ -68,3 +72,17 @@ def reading_errors():
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
+def library_errors(
+    *kinds: type[Exception], prefix: str = "", error: type[click.ClickException] = click.ClickException
+) -> Iterator[None]:
+    """Turn the library's errors of ``kinds`` (their messages name what is wrong) into one escaped ``error``.
+
+    ``prefix`` says what could not be done, when the message does not.
+    """
+    try:
+        yield
+    except kinds as exc:
+        raise error(escape(f"{prefix}{exc}")) from None

@@ -18,18 +18,15 @@ not know, in pipelined batches: memory stays flat however many captures a day
 holds (the missing and stuck ids listed are capped at ``MAX_LISTED``).
 
 It sees one host's data dir and ledger, and the Redis the workers share: run it
-on each receiver host. Failure policy: unreadable lines are skipped and counted
-(``torn``); OS, SQLite and Redis errors propagate to the caller.
+on each receiver host. It changes nothing, unless asked to requeue the missing:
+then each is put back on the queue once (as ``replay --enqueue`` does: a
+capture already queued is left alone). Failure policy: unreadable lines are
+skipped and counted (``torn``); ``audit`` lets OS, SQLite and Redis errors
+propagate to the caller; ``take_books`` turns OS and Redis errors into ``AuditFailed``.
 """
 
-import json
-import re
 import sqlite3
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import redis
 from rq.job import Job
@@ -38,86 +35,23 @@ from rq.registry import FailedJobRegistry
 from receiver.capture.analyse import Reject, analyse_capture
 from receiver.capture.record import parse_line
 from receiver.core import layout
-from receiver.core.layout import CAPTURES
-from receiver.core.lines import complete_lines
+from receiver.core import queues as queueing
+from receiver.core.logsafe import one_line
 from receiver.core.settings import Settings
 from receiver.forwarder import cursor as cursor_mod
 from receiver.ledger.index import open_read_only
 from receiver.ledger.repeats import received_seconds
-from receiver.store.files import day_files, open_binary
+from receiver.ops.books import Books
+from receiver.replay.targets import QueueTarget
+from receiver.store.heads import captures, head
 from receiver.store.written import ELSEWHERE, fates
 
-STATES = ("processed", "dead", "on_disk", "queued", "running", "retrying", "scheduled", "missing")
 WAITING = frozenset(("on_disk", "queued", "running", "retrying", "scheduled"))
 JOB_STATES = {"queued": "queued", "started": "running", "scheduled": "retrying", "deferred": "scheduled"}
 DONE = frozenset(("finished",))
 DEAD = frozenset(("failed",))
 MAX_LISTED = 10_000
 BATCH = 500  # captures asked about in one Redis pipeline
-# The receiver writes these three first; anything else falls back to a whole JSON parse of the line.
-HEAD = re.compile(
-    rb'\{"id":"([0-9A-HJKMNP-TV-Z]{26})","received_at":"([^"\\]{1,40})","source":("(?:[^"\\]|\\.)*"|null)'
-)
-
-
-@dataclass
-class Books:
-    """The counts per ``(day, source)``, and the captures an operator must look at."""
-
-    rows: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)
-    missing_records: list[dict[str, Any]] = field(default_factory=list)
-    torn: int = 0
-
-    def add(self, day: str, source: str, state: str) -> None:
-        """Count one capture of ``day`` and ``source`` in ``state``."""
-        counts = self.rows.setdefault((day, source), Counter())
-        counts["captures"] += 1
-        counts[state] += 1
-
-    def totals(self) -> Counter[str]:
-        """Return the counts of every row added up."""
-        total: Counter[str] = Counter()
-        for counts in self.rows.values():
-            total.update(counts)
-        return total
-
-    def json(self) -> dict[str, Any]:
-        """Return the books as one JSON-safe document."""
-
-        def full(counts: Counter[str]) -> dict[str, int]:
-            return {"captures": counts["captures"], **{state: counts[state] for state in STATES}}
-
-        rows = [{"day": day, "source": source, **full(c)} for (day, source), c in sorted(self.rows.items())]
-        return {
-            "books": rows,
-            "totals": full(self.totals()),
-            "missing": self.missing,
-            "stuck": self.stuck,
-            "torn_lines": self.torn,
-        }
-
-
-def head(line: bytes) -> tuple[str, str, str] | None:
-    """Return ``(id, received_at, source)`` of a capture line, or None when the line is not a capture."""
-    match = HEAD.match(line)
-    if match:
-        source = json.loads(match.group(3)) or "default"
-        return match.group(1).decode(), match.group(2).decode(), str(source)
-    record = parse_line(line)
-    if record is None or not isinstance(record.get("received_at"), str):
-        return None
-    return record["id"], record["received_at"], str(record.get("source") or "default")
-
-
-def captures(data_dir: str, first_day: str | None, last_day: str | None) -> Iterator[tuple[str, int | None, bytes]]:
-    """Yield ``(day, offset, line)`` of every complete captures line of the days (offset None in a .gz)."""
-    for day_file in day_files(data_dir, CAPTURES, first_day, last_day):
-        gzipped = day_file.path.endswith(".gz")
-        with open_binary(day_file.path) as handle:
-            for offset, line in complete_lines(handle, 0):
-                yield day_file.day, None if gzipped else offset, line
 
 
 def written(connection: sqlite3.Connection | None, capture_id: str) -> bool:
@@ -240,3 +174,32 @@ def audit(
         if auditor.index is not None:
             auditor.index.close()
     return auditor.books
+
+
+class AuditFailed(Exception):
+    """The books could not be made: Redis away, a file unreadable. The message says why, on one line."""
+
+
+def requeue_missing(settings: Settings, connection: redis.Redis, books: Books) -> list[str]:
+    """Put each missing capture back on the queue once; return the ids enqueued."""
+    target = QueueTarget(settings, queueing.get_queue(settings, connection))
+    return [record["id"] for record in books.missing_records if target.send(record).detail == "enqueued"]
+
+
+def take_books(
+    settings: Settings,
+    since: datetime | None,
+    until: datetime | None,
+    sources: frozenset[str],
+    stuck_after: float,
+    now: datetime,
+    requeue: bool = False,
+) -> tuple[Books, list[str]]:
+    """Connect to Redis and return the books, and the ids requeued when ``requeue`` (each missing capture, once)."""
+    try:
+        connection = queueing.connect(settings)
+        books = audit(settings, connection, since, until, sources, stuck_after, now)
+        requeued = requeue_missing(settings, connection, books) if requeue else []
+    except (redis.RedisError, OSError) as exc:
+        raise AuditFailed(f"cannot audit: {one_line(exc)}") from None
+    return books, requeued

@@ -5,13 +5,17 @@ or unreadable is described with what is known (``-`` for the rest).
 """
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 from rq.exceptions import DeserializationError
+from rq.job import Job
 
 UNKNOWN = "-"
 NO_ERROR = "no error recorded"
+NO_RETRY_POLICY = "none (no retry policy)"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+SUMMARY_FIELDS = ("id", "queue", "ended_at", "source", "capture_id", "received_at", "error")
 
 
 @dataclass(frozen=True)
@@ -25,12 +29,29 @@ class FailedJob:
     capture_id: str
     received_at: str
     enqueued_at: str
-    retries_left: object
+    retries_left: int | None
     error: str
     traceback: str
 
+    def summary(self) -> dict[str, Any]:
+        """Return the JSON-safe fields ``failed list --json`` gives of it."""
+        return {name: getattr(self, name) for name in SUMMARY_FIELDS}
 
-def utc_text(when):
+    def details(self) -> list[tuple[str, object]]:
+        """Return its ``(label, value)`` pairs, in the order ``failed show`` gives them."""
+        return [
+            ("job id", self.id),
+            ("capture id", self.capture_id),
+            ("source", self.source),
+            ("received_at", self.received_at),
+            ("enqueued_at", self.enqueued_at),
+            ("ended_at", self.ended_at),
+            ("retries left", NO_RETRY_POLICY if self.retries_left is None else self.retries_left),
+            ("queue", self.queue),
+        ]
+
+
+def utc_text(when: datetime | None) -> str:
     """Return a datetime as ``YYYY-MM-DDTHH:MM:SSZ``, or ``-`` when there is none."""
     if when is None:
         return UNKNOWN
@@ -39,7 +60,7 @@ def utc_text(when):
     return when.astimezone(UTC).strftime(TIME_FORMAT)
 
 
-def capture_of(job):
+def capture_of(job: Job) -> dict[str, Any]:
     """Return the capture dict the job was given (a routing job: its first event), or {} if it cannot be read."""
     try:
         args = job.args
@@ -54,20 +75,20 @@ def capture_of(job):
     return {}
 
 
-def traceback_of(job):
+def traceback_of(job: Job) -> str:
     """Return the full traceback of the job's latest failure, or an empty string."""
     result = job.latest_result()
     return (getattr(result, "exc_string", None) or "").strip()
 
 
-def last_line(text):
+def last_line(text: str) -> str:
     """Return the last non-blank line of ``text``: the exception type and message."""
     # Only "\n" ends a traceback line: splitlines() would also cut at a CR, NEL or U+2028 quoted from a payload.
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     return lines[-1] if lines else NO_ERROR
 
 
-def describe(job_id, job, queue_name):
+def describe(job_id: str, job: Job | None, queue_name: str) -> FailedJob:
     """Return the ``FailedJob`` of ``job_id`` in ``queue_name``; ``job`` is None when its data is gone from Redis."""
     if job is None:
         gone = "job data is gone from Redis (expired?); the capture is still on disk"

@@ -8,6 +8,9 @@ A writer that opened the file before the unlink finds it unlinked once it
 holds the lock, and appends to the file that has the name now (see
 ``receiver.core.jsonl``), which every reader reads after the ``.gz``: no sleep, no
 line written into a file nobody reads.
+
+Failure policy: any error removes the temporary file and propagates; the
+``.jsonl`` is unlinked only once the ``.gz`` that holds all of it has its name.
 """
 
 import fcntl
@@ -22,7 +25,7 @@ CHUNK = 1024 * 1024
 GZIP_LEVEL = 6
 
 
-def copy_range(fd, start, sink):
+def copy_range(fd: int, start: int, sink: gzip.GzipFile) -> int:
     """Copy bytes of ``fd`` from ``start`` to its end into ``sink``; return the new end offset."""
     offset = start
     while True:
@@ -33,7 +36,7 @@ def copy_range(fd, start, sink):
         offset += len(chunk)
 
 
-def compress(plain):
+def compress(plain: str) -> int:
     """Replace ``plain`` (``.jsonl``) by ``plain + '.gz'``; return the size of the ``.gz``."""
     target = plain + ".gz"
     folder, name = os.path.split(plain)

@@ -1,22 +1,25 @@
-"""JSON-safe views of captures: the summary ``list --json`` prints, and the ``stats`` tally.
+"""JSON-safe views of captures: the summary ``list --json`` prints, all ``show --json`` prints, the ``stats`` tally.
 
 The CLI prints these and the web inspector will serve them, so both show the
 same facts. Counting is streaming: a ``Tally`` grows with the number of
 distinct keys (days, hours, webhook names, reasons), never with the number
 of captures; reject reasons are capped at ``MAX_REASONS`` distinct values,
 the rest are "(other)". Failure policy: ``Tally.add`` reads everything before
-it counts anything, so a capture that raises (a hostile record) counts nothing.
+it counts anything, so a capture that raises (a hostile record) counts nothing;
+``tally_captures`` hands such a capture to its ``warn`` callback and goes on
+(an ``OSError`` still ends it).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from receiver.store.files import Warn
 from receiver.store.filters import Record
 from receiver.store.reading import Reading
-from receiver.store.text import human_size, safe_str
+from receiver.store.text import describe_error, human_size, safe_str
 
 PERIODS = {"day": 10, "hour": 13}  # how much of received_at names the period
 EVENT_FIELDS = ("webhook_name", "channel", "activity")
@@ -61,6 +64,19 @@ def summary(record: Record, analysis: Reading) -> dict[str, Any]:
         "status": analysis.status,
         "reason": analysis.reason,
         "warnings": analysis.warnings,
+    }
+
+
+def full_view(record: Record, analysis: Reading) -> dict[str, Any]:
+    """Return everything about one capture, JSON-safe: record, payload, events, where they were written, status."""
+    return {
+        "capture": record,
+        "payload": analysis.value,
+        "events": analysis.events,
+        "written": [fate.api() for fate in analysis.fates],
+        "warnings": analysis.warnings,
+        "status": analysis.status,
+        "reason": analysis.reason,
     }
 
 
@@ -143,3 +159,16 @@ class Tally:
         for bound in [size_bucket(b - 1) for b in SIZE_BOUNDS] + [size_bucket(SIZE_BOUNDS[-1])]:
             if self.sizes[bound]:
                 yield "size", bound, {"captures": self.sizes[bound]}
+
+
+def tally_captures(pairs: Iterable[tuple[Record, Reading]], period: str, warn: Warn) -> Tally:
+    """Count every ``(record, Reading)`` of ``pairs`` per ``period``; one that cannot be counted goes to ``warn``."""
+    tally = Tally(period)
+    for record, analysis in pairs:
+        try:
+            tally.add(record, analysis)
+        except OSError:
+            raise  # a closed pipe or a full disk ends the count, not just this capture
+        except Exception as exc:  # noqa: BLE001 - a hostile record must not stop the count
+            warn(f"{capture_name(record)}: cannot count it ({describe_error(exc)}); skipped")
+    return tally

@@ -4,8 +4,7 @@ A thin shell over ``receiver.ops.audit``: it prints the books as a table (or one
 document with ``--json``), lists every missing capture and every capture
 waiting longer than ``--stuck-after``, and exits 1 if there is any. It reads
 the data dir and Redis and changes neither, unless ``--requeue`` is given:
-then each missing capture is put back on the queue once (as ``replay
---enqueue`` does: a capture already queued is left alone).
+then each missing capture is put back on the queue once.
 
 Failure policy: a bad option, a bad setting or Redis away ends the command
 with one line and exit 2; never a traceback.
@@ -15,17 +14,12 @@ import json
 import os
 
 import click
-import redis
 
-from receiver.core import queues as queueing
-from receiver.core.logsafe import one_line
-from receiver.core.parsers import duration_seconds
-from receiver.ops.audit import STATES, audit
-from receiver.replay.targets import QueueTarget
-from receiver.store.safetext import escape
+from receiver.ops.audit import AuditFailed, take_books
+from receiver.ops.books import STATES, Books
 from receiver.store.timeexpr import parse_time, utc_now
-from scripts.errors import load_settings
-from scripts.view.options import TIME, data_dir_option
+from scripts.errors import library_errors, load_settings
+from scripts.view.options import DURATION, TIME, data_dir_option
 from scripts.view.output import Table, echo_line
 
 DEFAULT_STUCK_AFTER = "10m"
@@ -39,20 +33,7 @@ class AuditError(click.ClickException):
     exit_code = ERROR_EXIT
 
 
-class Duration(click.ParamType):
-    """A duration such as ``90``, ``30s``, ``10m``, ``2h``, ``7d``: seconds."""
-
-    name = "DURATION"
-
-    def convert(self, value, param, ctx):
-        """Return the seconds of ``value``, or fail naming what is accepted."""
-        seconds = duration_seconds(value) if isinstance(value, str) else value
-        if seconds is None or seconds <= 0:
-            self.fail(f"expected a duration such as 30s, 10m, 2h or 7d, got {value!r}", param, ctx)
-        return seconds
-
-
-def print_books(books):
+def print_books(books: Books) -> None:
     """Print the table of counts, a total, then the ids to look at."""
     table = Table(COLUMNS)
     table.header()
@@ -69,31 +50,35 @@ def print_books(books):
         echo_line(f"\n{books.torn} unreadable captures lines skipped (see spool/torn-captures.jsonl)")
 
 
-@click.command()
+@click.command("audit")
 @data_dir_option
 @click.option("--since", type=TIME, help="Only captures received at or after this time (e.g. 2h, yesterday).")
 @click.option("--until", type=TIME, help="Only captures received before this time.")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeat for several).")
 @click.option(
     "--stuck-after",
-    type=Duration(),
+    type=DURATION,
     default=DEFAULT_STUCK_AFTER,
     show_default=True,
     help="A capture still waiting this long after it was received is stuck.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @click.option("--requeue", is_flag=True, help="Put each missing capture back on the queue, once.")
-def audit_command(data_dir, since, until, sources, stuck_after, as_json, requeue):
+def audit_command(
+    data_dir: str,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    stuck_after: float,
+    as_json: bool,
+    requeue: bool,
+) -> None:
     """Account for every capture: processed, dead letter, waiting (and where) or missing; exit 1 on a hole."""
     settings = load_settings({**os.environ, "DUMPER_DATA_DIR": data_dir})
     now = utc_now()
     window = (parse_time(since, now) if since else None, parse_time(until, now) if until else None)
-    try:
-        connection = queueing.connect(settings)
-        books = audit(settings, connection, *window, frozenset(sources), stuck_after, now)
-        requeued = requeue_missing(settings, connection, books) if requeue else []
-    except (redis.RedisError, OSError) as exc:
-        raise AuditError(escape(f"cannot audit: {one_line(exc)}")) from None
+    with library_errors(AuditFailed, error=AuditError):
+        books, requeued = take_books(settings, *window, frozenset(sources), stuck_after, now, requeue)
     if as_json:
         click.echo(json.dumps({**books.json(), "requeued": requeued}))
     else:
@@ -102,12 +87,3 @@ def audit_command(data_dir, since, until, sources, stuck_after, as_json, requeue
             echo_line(f"\nrequeued {len(requeued)} of {len(books.missing)} missing")
     if books.missing or books.stuck:
         raise SystemExit(HOLES_EXIT)
-
-
-audit_command.name = "audit"
-
-
-def requeue_missing(settings, connection, books):
-    """Put each missing capture back on the queue once; return the ids enqueued."""
-    target = QueueTarget(settings, queueing.get_queue(settings, connection))
-    return [record["id"] for record in books.missing_records if target.send(record).detail == "enqueued"]

@@ -1,16 +1,20 @@
 """Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``.
 
 Every value shown comes from the capture file and its payload, so every value
-is escaped (``safetext``); a capture that still cannot be rendered becomes a
-warning on stderr and the listing carries on.
+is escaped (``safetext``).
+
+Failure policy: a capture that still cannot be rendered becomes a warning on
+stderr and the listing carries on; ``show_text`` lets the error through (after
+the body as received), for ``show`` to end with one line.
 """
 
 import click
 
 from receiver.store.bodies import shown_body
-from receiver.store.reading import OK, REJECTED, WARNINGS
+from receiver.store.files import Record
+from receiver.store.reading import OK, REJECTED, WARNINGS, Reading
 from receiver.store.safetext import escape
-from receiver.store.summary import capture_name, status_text, summary
+from receiver.store.summary import capture_name, full_view, status_text, summary
 from receiver.store.text import human_size
 from scripts.view.output import Table, each_item, echo_block, echo_line, json_line, paint, pretty_json, short_time
 
@@ -35,15 +39,15 @@ NONE = "-"
 class CaptureLines:
     """Print captures one per line, as a table or as JSON lines."""
 
-    def __init__(self, as_json):
+    def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
         self.table = None if as_json else Table(COLUMNS)
         self.count = 0
 
-    def add(self, record, analysis):
+    def add(self, record: Record, analysis: Reading) -> None:
         """Print one capture (and the header before the first), or a warning when it cannot be shown."""
         with each_item(capture_name(record)):
-            if self.as_json:
+            if self.table is None:
                 json_line(summary(record, analysis))
             else:
                 cells, colour = self.cells(record, analysis), STATUS_COLOURS[analysis.status]
@@ -53,7 +57,7 @@ class CaptureLines:
             self.count += 1
 
     @staticmethod
-    def cells(record, analysis):
+    def cells(record: Record, analysis: Reading) -> list[object]:
         """Return the table cells of one capture."""
         return [
             short_time(record["received_at"]),
@@ -68,25 +72,15 @@ class CaptureLines:
         ]
 
 
-def show_json(record, analysis):
+def show_json(record: Record, analysis: Reading) -> None:
     """Print everything about one capture as a single JSON line."""
-    json_line(
-        {
-            "capture": record,
-            "payload": analysis.value,
-            "events": analysis.events,
-            "written": [fate.api() for fate in analysis.fates],
-            "warnings": analysis.warnings,
-            "status": analysis.status,
-            "reason": analysis.reason,
-        }
-    )
+    json_line(full_view(record, analysis))
 
 
-def show_text(record, analysis, raw=False, colour=False):
+def show_text(record: Record, analysis: Reading, raw: bool = False, colour: bool = False) -> None:
     """Print one capture for a person: its metadata, payload, warnings and events, all escaped."""
 
-    def heading(title, gap=True):
+    def heading(title: str, gap: bool = True) -> None:
         click.echo(("\n" if gap else "") + paint(escape(title), bold=True, enabled=colour), color=colour)
 
     heading(f"capture {record['id']}", gap=False)

@@ -1,7 +1,12 @@
-"""``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines."""
+"""``smartech-dumper list``: the captures that match the filters, oldest first, as a table or JSON lines.
+
+Failure policy: an unreadable file ends the command with one line (exit 1);
+a capture that cannot be matched or shown is a warning, and the rest go on.
+"""
 
 import click
 
+from receiver.store.filters import Filters
 from receiver.store.select import capture_reader, select
 from scripts.errors import reading_errors
 from scripts.view.captureview import CaptureLines
@@ -20,7 +25,7 @@ Examples:
 @data_dir_option
 @filter_options()
 @json_option
-def list_captures(data_dir, filters, as_json):
+def list_captures(data_dir: str, filters: Filters, as_json: bool) -> None:
     """List the captures that match the filters, oldest first."""
     reader = capture_reader(warn)
     out = CaptureLines(as_json)

@@ -10,6 +10,7 @@ import sys
 import click
 
 from receiver.capture.record import body_bytes
+from receiver.store.files import Record
 from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, find_capture
@@ -21,7 +22,7 @@ from scripts.view.options import data_dir_option, normal_id
 from scripts.view.output import colour_enabled, warn
 
 
-def write_body_bytes(record, force):
+def write_body_bytes(record: Record, force: bool) -> None:
     """Write the capture's exact body bytes to stdout; refuse a terminal unless ``force``."""
     if sys.stdout.isatty() and not force:
         raise click.ClickException(
@@ -47,7 +48,7 @@ def write_body_bytes(record, force):
 )
 @click.option("--force", is_flag=True, help="With --raw-bytes: write the bytes even when stdout is a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
-def show(capture_id, data_dir, raw, raw_bytes, force, as_json):
+def show(capture_id: str, data_dir: str, raw: bool, raw_bytes: bool, force: bool, as_json: bool) -> None:
     """Show one capture: decoded payload, normalised events and parse warnings."""
     if force and not raw_bytes:
         raise click.UsageError("--force goes with --raw-bytes")

@@ -1,20 +1,27 @@
 """``smartech-dumper stats``: count captures and events per day or hour, name, channel and activity.
 
-The counting is the library's (``receiver.store.summary.Tally``: streaming, reject
-reasons capped); this module prints it as tables or JSON lines.
+The counting is the library's (``receiver.store.summary.tally_captures``:
+streaming, reject reasons capped); this module prints it as tables or JSON lines.
+
+Failure policy: an unreadable file ends the command with one line (exit 1);
+a capture that cannot be counted is a warning, and the count goes on.
 """
 
 import click
 
+from receiver.store.filters import Filters
 from receiver.store.select import capture_reader, select
-from receiver.store.summary import EVENT_FIELDS, PERIODS, Tally, capture_name
+from receiver.store.summary import EVENT_FIELDS, PERIODS, Tally, tally_captures
 from receiver.store.text import human_size
 from scripts.errors import reading_errors
 from scripts.view.options import data_dir_option, filter_options
-from scripts.view.output import Table, each_item, json_line, warn
+from scripts.view.output import Table, json_line, warn
+
+SIZE_TABLE = "size"
+DEFAULT_PERIOD = "day"
 
 
-def print_tables(tally, period):
+def print_tables(tally: Tally, period: str) -> None:
     """Print the tallies as readable tables."""
     click.echo(f"captures by {period} (UTC)")
     table = Table(
@@ -43,8 +50,8 @@ def print_tables(tally, period):
     )
     table = Table([("SIZE", 22), ("CAPTURES", 0)])
     table.header()
-    for _, key, counts in tally.rows(period):
-        if _ == "size":
+    for table_name, key, counts in tally.rows(period):
+        if table_name == SIZE_TABLE:
             table.row([key, counts["captures"]])
 
 
@@ -55,19 +62,16 @@ def print_tables(tally, period):
     "--by",
     "period",
     type=click.Choice(sorted(PERIODS)),
-    default="day",
+    default=DEFAULT_PERIOD,
     show_default=True,
     help="Count captures per UTC day or per UTC hour.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines: one per table row, then the size summary.")
-def stats(data_dir, filters, period, as_json):
+def stats(data_dir: str, filters: Filters, period: str, as_json: bool) -> None:
     """Count captures per day or hour, webhook_name, channel and activity, with rejects and sizes."""
-    tally = Tally(period)
     reader = capture_reader(warn)
     with reading_errors():
-        for record, analysis in select(data_dir, filters, reader, warn=warn):
-            with each_item(capture_name(record), action="count"):
-                tally.add(record, analysis)
+        tally = tally_captures(select(data_dir, filters, reader, warn=warn), period, warn)
     reader.report()
     if as_json:
         for table, key, counts in tally.rows(period):

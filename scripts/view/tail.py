@@ -2,35 +2,26 @@
 
 It reads the captures files (``.jsonl`` and ``.jsonl.gz``) one record at a
 time and decodes each capture with the worker's own code, so what it shows
-is what the worker makes of it, whether or not a worker has run yet.
-"""
+is what the worker makes of it, whether or not a worker has run yet. What
+to show is ``receiver.store.latest``'s; this module prints it.
 
-from collections import deque
+Failure policy: an unreadable file ends the command with one line (exit 1);
+a capture that cannot be matched or shown is a warning, and the rest go on;
+Ctrl-C ends ``-f`` quietly.
+"""
 
 import click
 
+from receiver.store.filters import Filters
 from receiver.store.follow import Follower
-from receiver.store.select import capture_reader, matching
+from receiver.store.latest import last_matching, new_matching, skip_to_end
+from receiver.store.select import capture_reader
 from scripts.errors import reading_errors
 from scripts.view.captureview import CaptureLines
 from scripts.view.options import data_dir_option, filter_options, json_option
 from scripts.view.output import warn
 
 DEFAULT_TAIL_LINES = 10
-
-
-def last_matching(follower, filters, count):
-    """Return the last ``count`` matching captures: from the live files, then older ones if needed."""
-    latest = deque(matching(follower.poll(), filters, limit=False, warn=warn, data_dir=follower.data_dir), maxlen=count)
-    for path in follower.older():
-        if len(latest) >= count:
-            break
-        earlier = deque(
-            matching(follower.reader.records(path), filters, limit=False, warn=warn, data_dir=follower.data_dir),
-            maxlen=count - len(latest),
-        )
-        latest.extendleft(reversed(earlier))
-    return latest
 
 
 @click.command()
@@ -54,23 +45,22 @@ def last_matching(follower, filters, count):
     "(also across midnight, when the receiver starts a new day file). Ctrl-C stops.",
 )
 @json_option
-def tail(data_dir, filters, count, follow, as_json):
+def tail(data_dir: str, filters: Filters, count: int, follow: bool, as_json: bool) -> None:
     """Show the latest captures, one line each; -f follows new ones as they arrive."""
     reader = capture_reader(warn)
     follower = Follower(data_dir, reader)
     out = CaptureLines(as_json)
     with reading_errors():
         if count:
-            for record, analysis in last_matching(follower, filters, count):
+            for record, analysis in last_matching(follower, filters, count, warn):
                 out.add(record, analysis)
         else:
-            for _ in follower.poll():  # -n 0: start following from the end, showing nothing old
-                pass
+            skip_to_end(follower)  # -n 0: start following from the end, showing nothing old
         if not follow:
             reader.report()
             return
         try:
-            for record, analysis in matching(follower.follow(), filters, limit=False, warn=warn, data_dir=data_dir):
+            for record, analysis in new_matching(follower, filters, warn):
                 out.add(record, analysis)
         except KeyboardInterrupt:
             reader.report()
