@@ -2,6 +2,7 @@
 
 import os
 from importlib import metadata
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from scripts.variables import known_variables
 from scripts.view import inspect, listing, show, stats, tail
 
 
-def version():
+def version() -> str:
     """Return the installed package version."""
     try:
         return metadata.version("smartech-dumper")
@@ -25,19 +26,21 @@ def version():
 class SafeGroup(click.Group):
     """Escape the message of every error a command raises, whatever it quotes (a path, a value, an error text)."""
 
-    def invoke(self, ctx):
+    def invoke(self, ctx: click.Context) -> Any:
         """Run the command; escape its error message on the way out."""
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
-            exc.message = escape(exc.message)  # idempotent: messages already escaped stay as they are
+            # idempotent: messages already escaped stay as they are. click types `message` as Final, yet it is
+            # the attribute its own subclasses (UsageError, BadParameter) format from: rebinding it keeps their kind.
+            exc.message = escape(exc.message)  # type: ignore[misc]
             raise
 
 
 @click.group(cls=SafeGroup)
 @click.version_option(version(), prog_name="smartech-dumper")
 @click.pass_context
-def main(ctx):
+def main(ctx: click.Context) -> None:
     """Receive Netcore Smartech webhooks: capture, queue and process every payload."""
     os.umask(jsonl.PRIVATE_UMASK)  # inherited by gunicorn, workers, redis-server: every file they make is 0600
     if ctx.invoked_subcommand != "check":  # check lists them among its own lines

@@ -39,10 +39,10 @@ from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line
 from receiver.core.settings import Settings
 from receiver.forwarder import cursor as cursor_mod
+from receiver.forwarder import enqueue
 from receiver.ledger.index import open_read_only
 from receiver.ledger.repeats import received_seconds
 from receiver.ops.books import Books
-from receiver.replay.targets import QueueTarget
 from receiver.store.heads import captures, head
 from receiver.store.written import ELSEWHERE, fates
 
@@ -182,8 +182,8 @@ class AuditFailed(Exception):
 
 def requeue_missing(settings: Settings, connection: redis.Redis, books: Books) -> list[str]:
     """Put each missing capture back on the queue once; return the ids enqueued."""
-    target = QueueTarget(settings, queueing.get_queue(settings, connection))
-    return [record["id"] for record in books.missing_records if target.send(record).detail == "enqueued"]
+    queue = queueing.get_queue(settings, connection)
+    return [record["id"] for record in books.missing_records if enqueue.enqueue_capture(queue, record, settings)]
 
 
 def take_books(

@@ -1,6 +1,6 @@
 """``smartech-dumper routes check|test`` and ``db init``: validate the routes file, try it on a capture, make tables.
 
-What they report and do is ``receiver.routes.trial``'s and
+What they report and do is ``receiver.ops.routetrial``'s and
 ``receiver.routes.tables``', with the worker's planner and table maker
 (``jobs.routing``); this module parses the options and prints.
 
@@ -12,9 +12,9 @@ database ends the command with one line naming what is wrong and exit 1;
 import click
 
 from receiver.core.settings import Settings
+from receiver.ops.routetrial import capture_events, sink_text, trial_lines
 from receiver.routes.config import Routes, Sink
 from receiver.routes.tables import NoSqlSink, TableError, make_tables
-from receiver.routes.trial import capture_events, sink_text, trial_lines
 from receiver.store.safetext import escape
 from receiver.store.select import BadCaptureId, normal_id
 from scripts.errors import library_errors, load_routes, load_settings, reading_errors
