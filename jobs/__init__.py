@@ -1,1 +1,1 @@
-"""Worker-side processing of captured Smartech webhooks: decode, normalise, write events or rejects."""
+"""What the workers run: the capture job (process.py), the RQ worker itself (worker/) and routing (routing/)."""

@@ -1,1 +1,1 @@
-"""Processes we start and keep alive: the supervisor, a private redis-server."""
+"""Processes we start and keep alive: their command lines, the supervisor, a private redis-server, up's stack."""

@@ -1,1 +1,1 @@
-"""Operate a deployment: check, failed jobs, compress and prune, send the samples."""
+"""Operate a deployment: check, audit, failed jobs, routes, compress and prune, send the samples."""

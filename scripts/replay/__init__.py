@@ -1,1 +1,1 @@
-"""Send captures again: the replay command, its run, targets, thread pool, progress and resume state."""
+"""Send captures again: the replay command (its library is receiver/replay/)."""

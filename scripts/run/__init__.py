@@ -1,1 +1,1 @@
-"""Run the receiver: up, serve, worker, forward, and the supervisor and Redis they start."""
+"""Run the receiver: up, serve, worker, forward."""
