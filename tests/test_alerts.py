@@ -7,12 +7,12 @@ import os
 import stat
 
 import pytest
-from conftest import free_port
-from smtp_server import smtp_server
 
 from receiver.core.settings import load
 from receiver.ops.alert_text import duration
 from receiver.ops.alerts import AlertMonitor
+from receiver.procs.stack import free_port
+from tests.support.smtp_server import smtp_server
 
 EMAILS = ("ops@example.com", "oncall@example.com")
 EVERY = 15 * 60

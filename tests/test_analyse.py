@@ -5,15 +5,6 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from job_payloads import (
-    CAPTURE_ID,
-    SEED_FORM_CONTENT_TYPE,
-    SEED_GUID,
-    SEED_WEB_BODY,
-)
-from job_payloads import (
-    make_capture as job_capture,
-)
 
 from receiver.capture.analyse import MAX_REASON_CHARS, Analysis, Reject, analyse_capture, safe_reason
 from receiver.core.jsonl import encode_line
@@ -21,7 +12,16 @@ from receiver.core.settings import DEFAULT_MAX_EVENTS, SettingsError, load
 from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
-from tests.capture_factory import days_ago, make_capture, write_captures
+from tests.support.capture_factory import days_ago, make_capture, write_captures
+from tests.support.job_payloads import (
+    CAPTURE_ID,
+    SEED_FORM_CONTENT_TYPE,
+    SEED_GUID,
+    SEED_WEB_BODY,
+)
+from tests.support.job_payloads import (
+    make_capture as job_capture,
+)
 
 JSON = "application/json"
 SURROGATE_REASON = "a string holds a lone surrogate \\ud800, which UTF-8 cannot encode"

@@ -12,8 +12,8 @@ from rq.job import Job
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from receiver.procs.stack import free_port
-from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
-from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
+from tests.support.helpers import PASSWORD, USER, backlog, read_kind, wait_until
+from tests.support.procs import BIN, run_burst_worker, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.slow
 OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 from click.testing import CliRunner
-from conftest import free_port
 
+from receiver.procs.stack import free_port
 from scripts.ops.check import check
 
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")

@@ -6,7 +6,10 @@ import math
 import time
 
 import pytest
-from job_payloads import (
+
+from receiver.capture.decode import MAX_NUMBER_DIGITS, Decoded, DecodeError, decode_capture
+from receiver.capture.jsonparse import MAX_NOTES
+from tests.support.job_payloads import (
     BIG_TRANSID,
     EMAIL_API_BODY,
     FORM,
@@ -18,9 +21,6 @@ from job_payloads import (
     make_capture,
     panel_payload,
 )
-
-from receiver.capture.decode import MAX_NUMBER_DIGITS, Decoded, DecodeError, decode_capture
-from receiver.capture.jsonparse import MAX_NOTES
 
 
 def rejected(capture):

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from receiver.core.settings import load
-from tests import nginxconf
+from tests.support import nginxconf
 
 ROOT = nginxconf.ROOT
 DEPLOY = os.path.join(ROOT, "deploy")

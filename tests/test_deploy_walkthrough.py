@@ -28,8 +28,8 @@ import requests
 
 from receiver.procs.stack import free_port
 from receiver.replay import samples
-from tests import nginxconf, procs
-from tests.helpers import read_kind, wait_until
+from tests.support import nginxconf, procs
+from tests.support.helpers import read_kind, wait_until
 from tests.test_install import installed_versions, locked_versions, source_copy
 
 pytestmark = pytest.mark.slow

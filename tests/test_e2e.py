@@ -13,10 +13,10 @@ import requests
 
 from receiver.procs.stack import free_port
 from receiver.replay import samples
-from tests.capture_factory import make_capture
-from tests.helpers import PASSWORD, USER, all_text, append_records, backlog, read_kind, wait_until
-from tests.procs import BIN, run_burst_worker, start_serve, stop, wait_http
-from tests.routing_helpers import write_routes
+from tests.support.capture_factory import make_capture
+from tests.support.helpers import PASSWORD, USER, all_text, append_records, backlog, read_kind, wait_until
+from tests.support.procs import BIN, run_burst_worker, start_serve, stop, wait_http
+from tests.support.routing_helpers import write_routes
 
 pytestmark = pytest.mark.slow
 SEED_WEB_ACTIVITY = (

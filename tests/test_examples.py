@@ -11,9 +11,9 @@ import requests
 from examples import callcenter_stub
 from jobs.routing.sinks import deliver
 from receiver.procs.stack import free_port
-from tests.helpers import serve, wait_until
-from tests.procs import logged_popen, output_of, stop
-from tests.routing_helpers import fresh_events, sink
+from tests.support.helpers import serve, wait_until
+from tests.support.procs import logged_popen, output_of, stop
+from tests.support.routing_helpers import fresh_events, sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -7,8 +7,6 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from conftest import free_port
-from helpers import failing_jobs_environment, read_kind
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -18,10 +16,12 @@ from receiver.core.ids import new_id
 from receiver.core.queues import get_queue
 from receiver.core.settings import load
 from receiver.forwarder.enqueue import enqueue_capture
+from receiver.procs.stack import free_port
 from scripts.cli import main
 from scripts.ops.failed import failed
-from tests.procs import run_burst_worker
-from tests.routing_helpers import Endpoint, capture_with, write_routes
+from tests.support.helpers import failing_jobs_environment, read_kind
+from tests.support.procs import run_burst_worker
+from tests.support.routing_helpers import Endpoint, capture_with, write_routes
 
 SOURCE = "panel-a"
 ERROR_LINE = re.compile(r"^NotADirectoryError: \[Errno 20\] Not a directory: '.+'$")

@@ -22,10 +22,10 @@ from receiver.core.settings import load
 from receiver.forwarder import cursor
 from receiver.forwarder.loop import Forwarder
 from scripts.cli import main
-from tests.helpers import PASSWORD, USER, backlog, read_kind, wait_until
-from tests.procs import FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker
-from tests.procs import stop as stop_proc
-from tests.smtp_server import smtp_server
+from tests.support.helpers import PASSWORD, USER, backlog, read_kind, wait_until
+from tests.support.procs import FORM, StoppableRedis, Web, event_body, post_event, run_burst_worker, start_worker
+from tests.support.procs import stop as stop_proc
+from tests.support.smtp_server import smtp_server
 
 pytestmark = pytest.mark.slow
 

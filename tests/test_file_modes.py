@@ -12,8 +12,8 @@ import requests
 
 from receiver.ledger import index as ledger_index
 from receiver.procs.stack import free_port
-from tests.helpers import PASSWORD, USER, backlog, wait_until
-from tests.procs import output_of, run_burst_worker, start_serve, stop, wait_http
+from tests.support.helpers import PASSWORD, USER, backlog, wait_until
+from tests.support.procs import output_of, run_burst_worker, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.slow
 PERMISSIVE = 0o022

@@ -22,9 +22,9 @@ from receiver.forwarder.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
 from receiver.forwarder.rewind import Rewind
 from receiver.web import write as web_write
 from scripts.cli import main
-from tests.capture_factory import capture_id_at
-from tests.helpers import append_records
-from tests.procs import StoppableRedis
+from tests.support.capture_factory import capture_id_at
+from tests.support.helpers import append_records
+from tests.support.procs import StoppableRedis
 
 
 def capture(capture_id, day="2026-11-28"):

@@ -28,9 +28,9 @@ from receiver.inspector import create_app as create_inspector
 from receiver.web import create_app
 from scripts.view.listing import list_captures
 from scripts.view.show import show
-from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures
-from tests.helpers import PASSWORD, USER, read_kind
-from tests.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, OVER_9999, assert_safe
+from tests.support.capture_factory import days_ago, make_capture, smartech_body, write_captures
+from tests.support.helpers import PASSWORD, USER, read_kind
+from tests.support.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, OVER_9999, assert_safe
 
 settings.register_profile(
     "web-fuzz",

@@ -19,7 +19,6 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from job_payloads import CAPTURE_ID, RECEIVED_DAY, make_capture
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -31,6 +30,7 @@ from receiver.core.jsonl import encode_line
 from receiver.core.queues import get_queue
 from receiver.core.settings import DEFAULT_MAX_EVENTS, load
 from receiver.forwarder.enqueue import enqueue_capture
+from tests.support.job_payloads import CAPTURE_ID, RECEIVED_DAY, make_capture
 
 FUZZ_EXAMPLES_VARIABLE = "DUMPER_FUZZ_EXAMPLES"
 DEFAULT_FUZZ_EXAMPLES = 200

@@ -24,11 +24,11 @@ from receiver.core import jsonl, layout
 from receiver.forwarder import torn
 from receiver.procs.stack import free_port
 from scripts.cli import main
-from tests.helpers import PASSWORD, USER, read_kind, wait_until
-from tests.procs import BIN, StoppableRedis, Web, post_event, start_worker
-from tests.procs import stop as stop_proc
-from tests.slowclients import SlowClients
-from tests.smtp_server import smtp_server
+from tests.support.helpers import PASSWORD, USER, read_kind, wait_until
+from tests.support.procs import BIN, StoppableRedis, Web, post_event, start_worker
+from tests.support.procs import stop as stop_proc
+from tests.support.slowclients import SlowClients
+from tests.support.smtp_server import smtp_server
 from tests.test_up import read_until
 
 pytestmark = pytest.mark.slow

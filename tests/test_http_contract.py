@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from tests.helpers import PASSWORD, USER, read_kind
-from tests.procs import FORM, Web, output_of
+from tests.support.helpers import PASSWORD, USER, read_kind
+from tests.support.procs import FORM, Web, output_of
 
 pytestmark = pytest.mark.slow
 GOOD_AUTH = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

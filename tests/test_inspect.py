@@ -18,8 +18,16 @@ from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
 from scripts.view.tail import tail
-from tests.capture_factory import body_bytes, days_ago, make_capture, smartech_body, utc, write_captures, write_gz
-from tests.helpers import read_terminal
+from tests.support.capture_factory import (
+    body_bytes,
+    days_ago,
+    make_capture,
+    smartech_body,
+    utc,
+    write_captures,
+    write_gz,
+)
+from tests.support.helpers import read_terminal
 
 ANSI = re.compile(r"\x1b\[")
 BIN = os.path.dirname(sys.executable)

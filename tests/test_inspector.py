@@ -23,9 +23,17 @@ from receiver.store.safetext import is_unsafe
 from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
 from scripts.view.listing import list_captures
-from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz
-from tests.helpers import serve
-from tests.hostile import HTML_VALUE, hostile_captures, html_captures, write_day
+from tests.support.capture_factory import (
+    body_bytes,
+    days_ago,
+    make_capture,
+    read_all,
+    smartech_body,
+    write_captures,
+    write_gz,
+)
+from tests.support.helpers import serve
+from tests.support.hostile import HTML_VALUE, hostile_captures, html_captures, write_day
 
 AUTH = "viewer:look,rotated:new-pw"
 CUSTOMER = "9999999997"

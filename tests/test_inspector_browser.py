@@ -15,11 +15,11 @@ import requests
 
 from receiver.procs.stack import free_port
 from receiver.replay import samples
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Inspector, ensure_chromium
-from tests.capture_factory import FORM, days_ago, make_capture, smartech_body, write_captures
-from tests.helpers import PASSWORD, USER
-from tests.hostile import HTML, HTML_VALUE, html_captures, html_payload, write_day
-from tests.procs import BIN, Web, run_burst_worker
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Inspector, ensure_chromium
+from tests.support.capture_factory import FORM, days_ago, make_capture, smartech_body, write_captures
+from tests.support.helpers import PASSWORD, USER
+from tests.support.hostile import HTML, HTML_VALUE, html_captures, html_payload, write_day
+from tests.support.procs import BIN, Web, run_burst_worker
 
 pytestmark = pytest.mark.slow
 VIEWER, SECRET = "viewer", "look-but-do-not-touch"

@@ -22,11 +22,11 @@ from receiver.core import jsonl, layout
 from receiver.procs.stack import free_port
 from receiver.replay import samples
 from receiver.store.spill import PREFIX
-from tests.browser import Inspector
-from tests.capture_factory import capture_id_at, days_ago, make_capture, smartech_body, write_captures, write_gz
-from tests.helpers import wait_until
-from tests.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, LATE_IDS, OVER_9999
-from tests.procs import BIN, children, output_of
+from tests.support.browser import Inspector
+from tests.support.capture_factory import capture_id_at, days_ago, make_capture, smartech_body, write_captures, write_gz
+from tests.support.helpers import wait_until
+from tests.support.hostile import HOSTILE_ID_PATHS, HOSTILE_QUERIES, LATE_IDS, OVER_9999
+from tests.support.procs import BIN, children, output_of
 
 pytestmark = pytest.mark.slow
 AUTH = ("viewer", "look")

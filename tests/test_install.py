@@ -37,8 +37,8 @@ from packaging.utils import canonicalize_name
 
 from receiver.procs.stack import free_port
 from receiver.replay import samples
-from tests import procs
-from tests.helpers import PASSWORD, USER, read_kind, wait_until
+from tests.support import procs
+from tests.support.helpers import PASSWORD, USER, read_kind, wait_until
 from tests.test_requirements import RUNTIME_LOCK, read_lock
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from receiver.core import jsonl, layout
 from receiver.store.lookup import LookupTimeout, find_capture
 from receiver.store.select import UnknownCaptureError, capture_reader
 from receiver.store.select import find_capture as whole_day_find
-from tests.capture_factory import capture_id_at, days_ago, make_capture, write_gz
+from tests.support.capture_factory import capture_id_at, days_ago, make_capture, write_gz
 
 COUNT = 3000  # about 700 KB a day: well past one bisection step
 STEP = timedelta(seconds=20)

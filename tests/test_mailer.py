@@ -2,10 +2,10 @@
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port
-from smtp_server import Logins, self_signed_context, smtp_server
 
 from receiver.ops.mailer import MailError, is_loopback, send_mail
+from receiver.procs.stack import free_port
+from tests.support.smtp_server import Logins, self_signed_context, smtp_server
 
 SENDER = "dumper@example.com"
 RECIPIENTS = ("ops@example.com", "oncall@example.com")

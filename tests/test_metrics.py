@@ -18,9 +18,9 @@ from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.ops.alert_text import conditions
 from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
-from tests.capture_factory import make_capture, write_captures
-from tests.helpers import SETTING_PREFIXES, basic
-from tests.routing_helpers import Endpoint, capture_with, write_routes
+from tests.support.capture_factory import make_capture, write_captures
+from tests.support.helpers import SETTING_PREFIXES, basic
+from tests.support.routing_helpers import Endpoint, capture_with, write_routes
 
 INSPECT = ("viewer", "look")
 SCRAPER = ("prometheus", "scrape-pw")

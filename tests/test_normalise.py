@@ -6,7 +6,12 @@ import json
 import time
 
 import pytest
-from job_payloads import (
+
+from receiver.capture.decode import decode_capture
+from receiver.capture.eventid import MAX_GUID_CHARS, content_id, legacy_ids
+from receiver.capture.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
+from receiver.capture.vocabulary import MAX_ACTIVITY_CHARS
+from tests.support.job_payloads import (
     BIG_TRANSID,
     CAPTURE_ID,
     EMAIL_API_BODY,
@@ -18,11 +23,6 @@ from job_payloads import (
     make_capture,
     panel_payload,
 )
-
-from receiver.capture.decode import decode_capture
-from receiver.capture.eventid import MAX_GUID_CHARS, content_id, legacy_ids
-from receiver.capture.normalise import EVENT_FIELDS, NormaliseError, count_events, normalise
-from receiver.capture.vocabulary import MAX_ACTIVITY_CHARS
 
 CAPTURE = make_capture("unused", source="eu-panel")
 

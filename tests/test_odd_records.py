@@ -11,8 +11,8 @@ from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
 from scripts.view.tail import tail
-from tests.capture_factory import capture_id_at, make_capture, smartech_body, utc
-from tests.hostile import assert_safe
+from tests.support.capture_factory import capture_id_at, make_capture, smartech_body, utc
+from tests.support.hostile import assert_safe
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
 HUGE = 10**4000  # 4,001 digits: still under Python's int-to-text limit, far beyond any float

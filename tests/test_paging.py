@@ -8,7 +8,7 @@ from receiver.ops.gzday import compress
 from receiver.store.filters import Filters
 from receiver.store.paging import BadPosition, Position, arrivals, newest_page
 from receiver.store.select import capture_reader, select
-from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures, write_gz
+from tests.support.capture_factory import days_ago, make_capture, smartech_body, write_captures, write_gz
 
 
 @pytest.fixture

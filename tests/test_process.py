@@ -6,7 +6,16 @@ import os
 import stat
 
 import pytest
-from job_payloads import (
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from receiver.capture.normalise import EVENT_FIELDS
+from receiver.core.layout import day_name
+from receiver.core.queues import get_queue
+from receiver.core.settings import load
+from receiver.forwarder.enqueue import JOB_FUNCTION, enqueue_capture
+from tests.support.job_payloads import (
     CAPTURE_ID,
     EMAIL_API_BODY,
     RECEIVED_AT,
@@ -19,15 +28,6 @@ from job_payloads import (
     form_body,
     make_capture,
 )
-from rq import SimpleWorker
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
-
-from receiver.capture.normalise import EVENT_FIELDS
-from receiver.core.layout import day_name
-from receiver.core.queues import get_queue
-from receiver.core.settings import load
-from receiver.forwarder.enqueue import JOB_FUNCTION, enqueue_capture
 
 TRAILING_DIV = "trailing text after JSON: '<div>'"
 

@@ -9,7 +9,7 @@ from receiver.forwarder import heartbeat
 from receiver.forwarder.loop import Forwarder
 from receiver.ops import readiness as status
 from receiver.web import create_app
-from tests.helpers import basic
+from tests.support.helpers import basic
 
 
 def post(client):

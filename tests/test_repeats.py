@@ -11,7 +11,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from job_payloads import make_capture
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -19,6 +18,7 @@ from receiver.capture.eventid import legacy_ids
 from receiver.capture.normalise import normalise
 from receiver.core import ids
 from receiver.ledger import upgrade
+from tests.support.job_payloads import make_capture
 from tests.test_process import kind_path, queue, read_lines, run  # noqa: F401 - queue is a fixture
 
 EMAIL_OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}
@@ -151,7 +151,7 @@ def test_list_stats_and_show_count_what_the_events_files_hold(queue, data_dir): 
     from scripts.view.listing import list_captures
     from scripts.view.show import show
     from scripts.view.stats import stats
-    from tests.capture_factory import write_captures
+    from tests.support.capture_factory import write_captures
 
     same_guid = json.dumps({"smartech": [{"webhook_name": "WEB_ADDTOCART", "event_params": {"guid": "g-7"}}]})
     records = [capture(1), capture(2, minutes=1), capture(3, minutes=2, body=same_guid), capture(4, 3, same_guid)]
@@ -194,7 +194,7 @@ def test_the_inspector_shows_each_events_place_in_the_events_files(queue, env, d
     import base64
 
     from receiver.inspector import create_app
-    from tests.capture_factory import write_captures
+    from tests.support.capture_factory import write_captures
 
     same_guid = json.dumps({"smartech": [{"webhook_name": "WEB_ADDTOCART", "event_params": {"guid": "g-8"}}]})
     records = [capture(1), capture(2, minutes=1), capture(3, 2, same_guid), capture(4, 3, same_guid), capture(5, 4)]
@@ -226,7 +226,7 @@ def test_two_real_workers_agree_on_repeats_and_write_each_open_once(env, data_di
     from receiver.core import queues as queueing
     from receiver.core.settings import load
     from receiver.forwarder import enqueue
-    from tests.procs import start_worker
+    from tests.support.procs import start_worker
 
     proc_env = {**os.environ, **env, "DUMPER_FSYNC": "true"}
     settings = load(environ=proc_env)

@@ -21,8 +21,16 @@ from receiver.core.settings import load
 from receiver.procs.stack import free_port
 from receiver.web import create_app
 from scripts.replay.command import PASSWORD_ENVVAR, USER_ENVVAR, replay
-from tests.capture_factory import body_bytes, days_ago, make_capture, read_all, smartech_body, write_captures, write_gz
-from tests.helpers import PASSWORD, USER, read_terminal, serve, wait_until
+from tests.support.capture_factory import (
+    body_bytes,
+    days_ago,
+    make_capture,
+    read_all,
+    smartech_body,
+    write_captures,
+    write_gz,
+)
+from tests.support.helpers import PASSWORD, USER, read_terminal, serve, wait_until
 
 BIN = os.path.dirname(sys.executable)
 COUNT = 12
@@ -417,7 +425,7 @@ def test_round_trip_between_two_real_receivers_is_byte_identical(env, tmp_path):
     import requests
 
     from scripts.ops.send import send
-    from tests.procs import Web
+    from tests.support.procs import Web
 
     first_dir, second_dir = str(tmp_path / "first"), str(tmp_path / "second")
     base = {**os.environ, **env, "DUMPER_FORWARDER": "false"}
@@ -463,8 +471,8 @@ def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
     from rq.job import Job
 
     from scripts.ops.send import send
-    from tests.helpers import backlog
-    from tests.procs import Web, run_burst_worker
+    from tests.support.helpers import backlog
+    from tests.support.procs import Web, run_burst_worker
 
     proc_env = {**os.environ, **env, "DUMPER_FORWARDER": "true"}
     web = Web(proc_env)

@@ -14,7 +14,7 @@ from receiver.replay.report import Output
 from receiver.replay.selection import read_ids
 from receiver.replay.steps import replay_captures
 from receiver.replay.targets import HttpTarget, build_target
-from tests.capture_factory import days_ago, make_capture, smartech_body, write_captures
+from tests.support.capture_factory import days_ago, make_capture, smartech_body, write_captures
 
 
 class Collected:

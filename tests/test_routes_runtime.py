@@ -23,10 +23,10 @@ from receiver.ops.alert_text import body, conditions, subject
 from receiver.ops.monitor import Monitor
 from receiver.routes import live
 from scripts.cli import main
-from tests.capture_factory import make_capture, smartech_body, write_captures
-from tests.helpers import wait_until
-from tests.procs import Web, output_of, post_event, start_worker, stop
-from tests.routing_helpers import Endpoint, write_routes
+from tests.support.capture_factory import make_capture, smartech_body, write_captures
+from tests.support.helpers import wait_until
+from tests.support.procs import Web, output_of, post_event, start_worker, stop
+from tests.support.routing_helpers import Endpoint, write_routes
 from tests.test_inspector import AUTH, headers
 from tests.test_routing_e2e import lead, post
 

@@ -23,10 +23,10 @@ from receiver.ops.readiness import redis_status
 from receiver.procs.stack import free_port
 from receiver.routes.status import deliveries_of, sink_counts
 from scripts.cli import main
-from tests import sink_targets
-from tests.helpers import SETTING_PREFIXES, wait_until
-from tests.procs import run_burst_worker
-from tests.routing_helpers import ROUTE, Endpoint, capture_with, events_of, write_routes
+from tests.support import sink_targets
+from tests.support.helpers import SETTING_PREFIXES, wait_until
+from tests.support.procs import run_burst_worker
+from tests.support.routing_helpers import ROUTE, Endpoint, capture_with, events_of, write_routes
 
 RETRY_SECONDS = 1  # the shortest interval RQ schedules
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +156,7 @@ def test_a_failing_sink_never_reruns_the_sinks_that_took_the_events_and_the_coun
             "ok": {"type": "http", "url": endpoint.to("ok")},
             "flaky": {"type": "http", "url": endpoint.to("flaky"), "retries": f"{RETRY_SECONDS}s"},
             "broken": {"type": "http", "url": endpoint.to("broken")},
-            "code": {"type": "python", "callable": "tests.sink_targets:record"},
+            "code": {"type": "python", "callable": "tests.support.sink_targets:record"},
             "table": {"type": "sql"},
         }
     )

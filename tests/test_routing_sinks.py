@@ -19,10 +19,10 @@ from jobs.routing.sinks import Permanent, Retryable, deliver
 from receiver.procs.stack import free_port
 from receiver.routes.sinkcheck import with_driver
 from scripts.cli import main as cli
-from tests import sink_targets
-from tests.helpers import SETTING_PREFIXES
-from tests.nginxconf import make_cert
-from tests.routing_helpers import BIG_NUMBER, ROUTE, Endpoint, fresh_events, sink, write_routes
+from tests.support import sink_targets
+from tests.support.helpers import SETTING_PREFIXES
+from tests.support.nginxconf import make_cert
+from tests.support.routing_helpers import BIG_NUMBER, ROUTE, Endpoint, fresh_events, sink, write_routes
 
 CONTRACT_COLUMNS = {
     "event_id",
@@ -232,7 +232,7 @@ def test_python_sink_calls_the_function_with_each_event(tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
 
 
-@pytest.mark.parametrize("target", ["tests.no_such_module:record", "tests.sink_targets:no_such_function"])
+@pytest.mark.parametrize("target", ["tests.no_such_module:record", "tests.support.sink_targets:no_such_function"])
 def test_python_sink_that_cannot_be_imported_is_permanent(target):
     exc, done = failure(sink({"type": "python", "callable": target}), fresh_events(1))
     assert isinstance(exc, Permanent)
@@ -243,7 +243,7 @@ def test_python_sink_that_raises_is_retryable_after_the_events_before_it():
     events = fresh_events(3)
     sink_targets.RECEIVED.clear()
     sink_targets.FAIL_ON.add(events[1]["event_id"])
-    target = sink({"type": "python", "callable": "tests.sink_targets:record"})
+    target = sink({"type": "python", "callable": "tests.support.sink_targets:record"})
     exc, done = failure(target, events)
     assert isinstance(exc, Retryable)
     assert "TargetFailed" in str(exc) and events[1]["event_id"] in str(exc)

@@ -14,8 +14,8 @@ from receiver.core.settings import load
 from receiver.forwarder.enqueue import enqueue_capture
 from scripts.cli import main
 from scripts.ops.failed import failed
-from tests.helpers import failing_jobs_environment
-from tests.hostile import CITY, ESCAPED, PLACE, VALUE, assert_safe, assert_visible
+from tests.support.helpers import failing_jobs_environment
+from tests.support.hostile import CITY, ESCAPED, PLACE, VALUE, assert_safe, assert_visible
 
 # codecs.lookup quotes its argument as is (most exceptions quote a repr): the traceback holds it raw.
 QUOTING_FUNCTION = "codecs.lookup"

@@ -12,8 +12,8 @@ from scripts.view.listing import list_captures
 from scripts.view.show import show
 from scripts.view.stats import stats
 from scripts.view.tail import tail
-from tests.capture_factory import make_capture, smartech_body, utc
-from tests.hostile import (
+from tests.support.capture_factory import make_capture, smartech_body, utc
+from tests.support.hostile import (
     CITY,
     ESCAPED,
     JSON_ESCAPED,

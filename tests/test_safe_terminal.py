@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tests.capture_factory import body_bytes, make_capture, smartech_body, utc
-from tests.helpers import read_terminal, read_terminal_bytes
-from tests.hostile import (
+from tests.support.capture_factory import body_bytes, make_capture, smartech_body, utc
+from tests.support.helpers import read_terminal, read_terminal_bytes
+from tests.support.hostile import (
     BIN,
     COLOUR,
     ESCAPED,

@@ -21,11 +21,11 @@ from rq.job import Job
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from receiver.procs.stack import free_port
-from tests import nginxconf
-from tests.helpers import PASSWORD, USER, read_kind, wait_until
-from tests.loadgen import Load
-from tests.procs import BIN, FORM, event_body, logged_popen, output_of, start_worker, stop, wait_http
-from tests.sentinel import SentinelCluster
+from tests.support import nginxconf
+from tests.support.helpers import PASSWORD, USER, read_kind, wait_until
+from tests.support.loadgen import Load
+from tests.support.procs import BIN, FORM, event_body, logged_popen, output_of, start_worker, stop, wait_http
+from tests.support.sentinel import SentinelCluster
 
 pytestmark = pytest.mark.slow
 

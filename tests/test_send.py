@@ -6,13 +6,13 @@ import socket
 
 import pytest
 from click.testing import CliRunner
-from conftest import free_port
 from werkzeug.utils import redirect
 
+from receiver.procs.stack import free_port
 from receiver.replay import samples
 from receiver.web import create_app
 from scripts.ops.send import PASSWORD_ENVVAR, USER_ENVVAR, send
-from tests.helpers import PASSWORD, USER, read_kind, serve
+from tests.support.helpers import PASSWORD, USER, read_kind, serve
 
 SAMPLE_LINE = re.compile(r"^(\S+)\s+(\d{3})\s+(\S+)$")
 LABELS = [label for label, _ in samples.sample_bodies()]

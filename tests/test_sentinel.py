@@ -8,9 +8,9 @@ import pytest
 
 from receiver.core import queues as queueing
 from receiver.core.settings import SettingsError, load
-from tests.helpers import read_kind, wait_until
-from tests.procs import Web, post_event, start_worker, stop
-from tests.sentinel import SentinelCluster
+from tests.support.helpers import read_kind, wait_until
+from tests.support.procs import Web, post_event, start_worker, stop
+from tests.support.sentinel import SentinelCluster
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from receiver.procs.stack import free_port
-from tests.helpers import PASSWORD, USER
-from tests.procs import BIN, stop, wait_http
+from tests.support.helpers import PASSWORD, USER
+from tests.support.procs import BIN, stop, wait_http
 
 
 @pytest.mark.slow

@@ -9,15 +9,15 @@ import subprocess
 
 import pytest
 import requests
-from smtp_server import smtp_server
 
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from receiver.forwarder import sources
 from receiver.metrics.collector import StateCollector
 from receiver.procs.stack import free_port
-from tests.helpers import PASSWORD, USER, wait_until
-from tests.procs import start_serve, stop, wait_http
+from tests.support.helpers import PASSWORD, USER, wait_until
+from tests.support.procs import start_serve, stop, wait_http
+from tests.support.smtp_server import smtp_server
 from tests.test_metrics import RULES, without_annotations
 
 OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}

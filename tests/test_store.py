@@ -17,7 +17,7 @@ from receiver.store.files import DataFileError
 from receiver.store.filters import Filters, WindowError
 from receiver.store.select import BadCaptureId, capture_reader, normal_id, page, select
 from receiver.store.summary import Tally, summary
-from tests.capture_factory import make_capture, smartech_body, utc, write_captures, write_gz
+from tests.support.capture_factory import make_capture, smartech_body, utc, write_captures, write_gz
 
 WHEN = utc(2026, 3, 1, 9, 0, 0)
 

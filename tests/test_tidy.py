@@ -12,8 +12,8 @@ from receiver.forwarder import cursor
 from receiver.ops import gzday
 from scripts.ops.tidy import compress, prune
 from scripts.view.listing import list_captures
-from tests.capture_factory import days_ago, make_capture, read_all, smartech_body, write_captures
-from tests.helpers import append_records
+from tests.support.capture_factory import days_ago, make_capture, read_all, smartech_body, write_captures
+from tests.support.helpers import append_records
 
 KINDS = ("captures", "events", "rejects")
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from receiver.procs.stack import free_port
-from tests.helpers import read_kind
+from tests.support.helpers import read_kind
 
 pytestmark = pytest.mark.slow
 BIN = os.path.dirname(sys.executable)

@@ -13,7 +13,7 @@ from receiver.core import ids
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
 from receiver.web import create_app
-from tests.helpers import PASSWORD, basic, read_kind
+from tests.support.helpers import PASSWORD, basic, read_kind
 
 FORM = "application/x-www-form-urlencoded"
 BODY = "data=%7B%22panel%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%7D%5D%7D"

@@ -18,8 +18,8 @@ from receiver.core import jsonl, layout
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
 from receiver.web import create_app
-from tests.helpers import basic, read_kind, wait_until
-from tests.procs import children, start_worker, stop
+from tests.support.helpers import basic, read_kind, wait_until
+from tests.support.procs import children, start_worker, stop
 
 pytestmark = pytest.mark.slow
 BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22guid%22%3A%22held-1%22%7D%5D%7D"

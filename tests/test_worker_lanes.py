@@ -15,9 +15,9 @@ from rq import Worker
 from jobs.worker.runner import build_worker
 from receiver.core.keys import CAPTURES, CHECKS, DELIVERIES, PRIORITIES, queue_name, queue_names
 from receiver.core.settings import load
-from tests.helpers import wait_until
-from tests.procs import children, command_of, start_worker, stop
-from tests.routing_helpers import write_routes
+from tests.support.helpers import wait_until
+from tests.support.procs import children, command_of, start_worker, stop
+from tests.support.routing_helpers import write_routes
 
 
 def lane_pids(pid):

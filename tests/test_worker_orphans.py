@@ -20,7 +20,7 @@ from jobs.worker.runner import build_worker
 from receiver.core import keys
 from receiver.core import queues as queueing
 from receiver.core.settings import load
-from tests.helpers import read_kind
+from tests.support.helpers import read_kind
 from tests.test_worker_faults import capture_and_queue
 
 

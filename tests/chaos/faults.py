@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 from receiver.core import jsonl, layout
-from tests.slowclients import SlowClients
+from tests.support.slowclients import SlowClients
 
 FAULTS = ("redis_kill", "redis_stop", "worker_kill", "gunicorn_kill", "torn_append", "slow_clients", "disk_full")
 GAP = (3.0, 9.0)  # seconds between two faults

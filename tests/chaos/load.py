@@ -18,7 +18,7 @@ import requests
 
 from receiver.capture.analyse import analyse_capture
 from receiver.replay import samples
-from tests.helpers import PASSWORD, USER
+from tests.support.helpers import PASSWORD, USER
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -9,8 +9,8 @@ import requests
 
 from receiver.procs.stack import free_port
 from receiver.procs.supervisor import Child, Supervisor
-from tests.helpers import PASSWORD, USER, wait_until
-from tests.procs import StoppableRedis, children, command_of
+from tests.support.helpers import PASSWORD, USER, wait_until
+from tests.support.procs import StoppableRedis, children, command_of
 
 BIN = os.path.dirname(sys.executable)
 WORKERS = 2

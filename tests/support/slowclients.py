@@ -4,8 +4,8 @@ import base64
 import socket
 import threading
 
-from tests.helpers import PASSWORD, USER
-from tests.procs import FORM
+from tests.support.helpers import PASSWORD, USER
+from tests.support.procs import FORM
 
 
 class SlowClients:

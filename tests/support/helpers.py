@@ -12,6 +12,8 @@ from werkzeug.serving import make_server
 from receiver.core import jsonl, layout
 from receiver.forwarder import backlog as backlog_mod
 
+# The checkout the tests run from (tests/support/helpers.py is two folders down): its deploy/, examples/, setup.cfg.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 USER, PASSWORD = "smartech", "s3cret"
 SETTING_PREFIXES = ("DUMPER_", "REDIS_URL")
 

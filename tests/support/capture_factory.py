@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from receiver.capture.record import Delivery, body_bytes, to_record
 from receiver.core import ids, jsonl
 from receiver.replay import samples
-from tests.helpers import append_records
+from tests.support.helpers import append_records
 
 FORM = "application/x-www-form-urlencoded"
 CUSTOMER = samples.FOREIGN_KEY

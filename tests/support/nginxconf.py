@@ -8,7 +8,8 @@ import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.helpers import ROOT
+
 SHIPPED = os.path.join(ROOT, "deploy", "nginx.conf")
 UPSTREAMS = ("10.0.0.11:8000", "10.0.0.12:8000")  # the shipped conf's two receivers
 

@@ -1,4 +1,4 @@
-"""Sink targets for the routing tests: callables for the python sink (``tests.sink_targets:NAME``), and
+"""Sink targets for the routing tests: callables for the python sink (``tests.support.sink_targets:NAME``), and
 raw TCP servers for the http sink that never answer, trickle their answer, or answer with a huge error."""
 
 import socket

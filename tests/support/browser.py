@@ -8,7 +8,7 @@ missing (the tests run as root on the project's machines).
 import os
 import subprocess
 
-from tests.procs import logged_popen, stop, wait_http
+from tests.support.procs import logged_popen, stop, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,7 +43,7 @@ class Inspector:
     """A running ``smartech-dumper inspect`` (gunicorn) on a free port."""
 
     def __init__(self, env, port):
-        from tests.procs import BIN as bin_dir
+        from tests.support.procs import BIN as bin_dir
 
         self.url = f"http://127.0.0.1:{port}"
         command = [os.path.join(bin_dir, "smartech-dumper"), "inspect", "--bind", f"127.0.0.1:{port}"]

@@ -14,8 +14,8 @@ from flask import Flask, request
 from receiver.capture.analyse import analyse_capture
 from receiver.replay import samples
 from receiver.routes import config
-from tests.capture_factory import make_capture
-from tests.helpers import serve
+from tests.support.capture_factory import make_capture
+from tests.support.helpers import serve
 
 BIG_NUMBER = 9007199254740993123  # over 2**53: a double (or a lenient JSON reader) would change it
 ROUTE = "test-route"

@@ -8,8 +8,8 @@ import sys
 
 from receiver.replay import samples
 from receiver.store.select import id_day
-from tests.capture_factory import FORM, make_capture
-from tests.helpers import append_records, read_terminal
+from tests.support.capture_factory import FORM, make_capture
+from tests.support.helpers import append_records, read_terminal
 
 BIN = os.path.dirname(sys.executable)
 # Sets the window title, clears the screen, a one-character CSI, a right-to-left override, NUL, DEL, CR.

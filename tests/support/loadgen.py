@@ -5,8 +5,8 @@ import time
 
 import requests
 
-from tests.helpers import PASSWORD, USER
-from tests.procs import FORM, event_body
+from tests.support.helpers import PASSWORD, USER
+from tests.support.procs import FORM, event_body
 
 
 class Load:

@@ -13,7 +13,7 @@ import requests
 
 from receiver.procs import redis_server
 from receiver.procs.stack import free_port
-from tests.helpers import PASSWORD, USER
+from tests.support.helpers import PASSWORD, USER
 
 BIN = os.path.dirname(sys.executable)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
