@@ -85,4 +85,4 @@ clean:
 # Chaos: real stack, random faults, then every 200 checked against its events. DURATION in seconds; SEED to replay one.
 DURATION ?= 180
 chaos: install
-	$(BIN)/python -m tests.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))
+	$(BIN)/python -m tests.system.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))

@@ -27,8 +27,8 @@ from tests.support.capture_factory import make_capture, smartech_body, write_cap
 from tests.support.helpers import wait_until
 from tests.support.procs import Web, output_of, post_event, start_worker, stop
 from tests.support.routing_helpers import Endpoint, write_routes
+from tests.system.test_routing_e2e import lead, post
 from tests.test_inspector import AUTH, headers
-from tests.test_routing_e2e import lead, post
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_UTF8 = b"\xff\xfe[sinks.cc]\n"

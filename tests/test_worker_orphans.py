@@ -21,7 +21,7 @@ from receiver.core import keys
 from receiver.core import queues as queueing
 from receiver.core.settings import load
 from tests.support.helpers import read_kind
-from tests.test_worker_faults import capture_and_queue
+from tests.support.job_payloads import capture_and_queue
 
 
 def settings_of(env, monkeypatch):

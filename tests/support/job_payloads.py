@@ -1,7 +1,12 @@
-"""Payloads shared by the jobs tests, copied from the vendor page and built like Smartech does."""
+"""Payloads shared by the jobs tests, copied from the vendor page and built like Smartech does; one queued as sent."""
 
 import json
 from urllib.parse import quote_plus, urlencode
+
+from receiver.core.settings import load
+from receiver.forwarder.loop import Forwarder
+from receiver.web import create_app
+from tests.support.helpers import basic
 
 FORM = "application/x-www-form-urlencoded"
 # The content type exactly as the vendor's web-activity cURL sample sends it (trailing space).
@@ -78,3 +83,17 @@ def make_capture(body, content_type=FORM, **fields):
     }
     capture.update(fields)
     return capture
+
+
+# One SMS_CLICK whose event id is held-1: the capture the worker tests queue, hold, kill and recover.
+HELD_BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22guid%22%3A%22held-1%22%7D%5D%7D"
+
+
+def capture_and_queue(env):
+    """Capture one payload through the app and hand it to the queue; return its capture id."""
+    client = create_app(env).test_client()
+    answer = client.post(
+        "/webhook", data=HELD_BODY, content_type="application/x-www-form-urlencoded", headers={"Authorization": basic()}
+    )
+    Forwarder(load(overrides=env)).drain()
+    return answer.get_json()["id"]

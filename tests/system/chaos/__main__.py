@@ -1,6 +1,6 @@
-"""``python -m tests.chaos``: post realistic batches against a real stack while faults strike; 0 lost, 0 duplicated.
+"""``python -m tests.system.chaos``: realistic batches against a real stack while faults strike; 0 lost, 0 duplicated.
 
-    python -m tests.chaos [--duration 180] [--rate 25] [--seed N] [--keep]
+    python -m tests.system.chaos [--duration 180] [--rate 25] [--seed N] [--keep]
 
 Prints one table (see ``report``) and exits 1 if anything was lost or
 duplicated or a non-200 is unexplained. ``make chaos`` runs it; ``make test``
@@ -14,10 +14,10 @@ import sys
 import tempfile
 import threading
 
-from tests.chaos.faults import Injector
-from tests.chaos.load import Load
-from tests.chaos.report import verify
-from tests.chaos.stack import Stack
+from tests.system.chaos.faults import Injector
+from tests.system.chaos.load import Load
+from tests.system.chaos.report import verify
+from tests.system.chaos.stack import Stack
 
 DEFAULT_DURATION = 180.0
 DEFAULT_RATE = 25.0
@@ -25,7 +25,7 @@ DEFAULT_RATE = 25.0
 
 def main(argv=None):
     """Run one chaos run and return its exit status."""
-    parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.system.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION, help="seconds of load and faults")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="posts a second")
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault schedule and the bodies")

@@ -15,12 +15,11 @@ from receiver.core import jsonl
 from receiver.core.settings import load
 from receiver.metrics import names
 from receiver.procs.stack import free_port
-from tests.support.helpers import PASSWORD, USER, wait_until
+from tests.support.helpers import PASSWORD, ROOT, USER, wait_until
 from tests.support.procs import BIN, FORM, Web, logged_popen, post_event, start_worker, stop, wait_http
 from tests.support.routing_helpers import Endpoint, write_routes
 
 pytestmark = pytest.mark.slow
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana-dashboard.json")
 RULES = os.path.join(ROOT, "deploy", "prometheus-alerts.yml")
 SCRAPER = ("prometheus", "scrape-pw")

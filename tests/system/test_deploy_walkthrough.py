@@ -30,7 +30,7 @@ from receiver.procs.stack import free_port
 from receiver.replay import samples
 from tests.support import nginxconf, procs
 from tests.support.helpers import read_kind, wait_until
-from tests.test_install import installed_versions, locked_versions, source_copy
+from tests.system.test_install import installed_versions, locked_versions, source_copy
 
 pytestmark = pytest.mark.slow
 ROOT = nginxconf.ROOT

@@ -15,14 +15,11 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from receiver.core import jsonl, layout
-from receiver.core.settings import load
-from receiver.forwarder.loop import Forwarder
-from receiver.web import create_app
-from tests.support.helpers import basic, read_kind, wait_until
+from tests.support.helpers import read_kind, wait_until
+from tests.support.job_payloads import capture_and_queue
 from tests.support.procs import children, start_worker, stop
 
 pytestmark = pytest.mark.slow
-BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22guid%22%3A%22held-1%22%7D%5D%7D"
 RECOVERY_LIMIT = 150
 
 
@@ -35,16 +32,6 @@ def worker_env(env):
         "DUMPER_MAINTENANCE_INTERVAL": "2s",
         "DUMPER_RETRY_INTERVALS": "1s,1s,1s",
     }
-
-
-def capture_and_queue(env):
-    """Capture one payload through the app and hand it to the queue; return its capture id."""
-    client = create_app(env).test_client()
-    answer = client.post(
-        "/webhook", data=BODY, content_type="application/x-www-form-urlencoded", headers={"Authorization": basic()}
-    )
-    Forwarder(load(overrides=env)).drain()
-    return answer.get_json()["id"]
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from tests.support.procs import BIN, StoppableRedis, Web, post_event, start_work
 from tests.support.procs import stop as stop_proc
 from tests.support.slowclients import SlowClients
 from tests.support.smtp_server import smtp_server
-from tests.test_up import read_until
+from tests.system.test_up import read_until
 
 pytestmark = pytest.mark.slow
 

@@ -1,14 +1,13 @@
 """The readers stream: peak memory over 200,000 captures is that over 20,000 (bench/replay_memory.py goes to 1.2M)."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from bench import synthetic
+from tests.support.helpers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLACK_KIB = 8 * 1024  # far below what keeping 180,000 more captures (160 MB of lines) would add
 DRY_RUN = ["replay", "--to", "http://127.0.0.1:9/webhook/", "--dry-run", "--json"]
 

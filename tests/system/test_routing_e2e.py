@@ -27,11 +27,9 @@ from receiver.core.settings import load
 from receiver.replay import samples
 from receiver.routes.status import sink_counts
 from scripts.cli import main
-from tests.support.helpers import PASSWORD, USER, read_kind, serve, wait_until
+from tests.support.helpers import PASSWORD, ROOT, USER, read_kind, serve, wait_until
 from tests.support.procs import FORM, Web, children, start_worker, stop
 from tests.support.sink_targets import RawTarget
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ SEED = os.environ.get("DUMPER_CHAOS_SEED", "7")
 
 def test_a_short_chaos_run_loses_and_duplicates_nothing():
     done = subprocess.run(
-        [sys.executable, "-m", "tests.chaos", "--duration", SECONDS, "--seed", SEED],
+        [sys.executable, "-m", "tests.system.chaos", "--duration", SECONDS, "--seed", SEED],
         capture_output=True,
         text=True,
         timeout=900,

@@ -38,11 +38,10 @@ from packaging.utils import canonicalize_name
 from receiver.procs.stack import free_port
 from receiver.replay import samples
 from tests.support import procs
-from tests.support.helpers import PASSWORD, USER, read_kind, wait_until
+from tests.support.helpers import PASSWORD, ROOT, USER, read_kind, wait_until
 from tests.test_requirements import RUNTIME_LOCK, read_lock
 
 pytestmark = pytest.mark.slow
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSPECT_USER, INSPECT_PASSWORD = "inspect", "1nspect"
 STATIC = os.path.join(ROOT, "receiver", "inspector", "static")
 # Where a Python may be besides PATH: Debian's, a local build's, pyenv's (whose shims on PATH answer only
