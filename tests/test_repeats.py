@@ -19,7 +19,7 @@ from receiver.capture.normalise import normalise
 from receiver.core import ids
 from receiver.ledger import upgrade
 from tests.support.job_payloads import make_capture
-from tests.test_process import kind_path, queue, read_lines, run  # noqa: F401 - queue is a fixture
+from tests.unit.jobs.test_process import kind_path, queue, read_lines, run  # noqa: F401 - queue is a fixture
 
 EMAIL_OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}
 BODY = json.dumps(EMAIL_OPEN)

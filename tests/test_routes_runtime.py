@@ -28,7 +28,7 @@ from tests.support.helpers import wait_until
 from tests.support.procs import Web, output_of, post_event, start_worker, stop
 from tests.support.routing_helpers import Endpoint, write_routes
 from tests.system.test_routing_e2e import lead, post
-from tests.test_inspector import AUTH, headers
+from tests.unit.receiver.inspector.test_inspector import AUTH, headers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_UTF8 = b"\xff\xfe[sinks.cc]\n"

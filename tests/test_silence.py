@@ -18,7 +18,7 @@ from receiver.procs.stack import free_port
 from tests.support.helpers import PASSWORD, USER, wait_until
 from tests.support.procs import start_serve, stop, wait_http
 from tests.support.smtp_server import smtp_server
-from tests.test_metrics import RULES, without_annotations
+from tests.unit.receiver.metrics.test_metrics import RULES, without_annotations
 
 OPEN = {"smartech": [{"webhook_name": "EMAIL_OPEN", "event_params": {"foreignkey": "9999999997"}}]}
 

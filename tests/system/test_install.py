@@ -39,7 +39,7 @@ from receiver.procs.stack import free_port
 from receiver.replay import samples
 from tests.support import procs
 from tests.support.helpers import PASSWORD, ROOT, USER, read_kind, wait_until
-from tests.test_requirements import RUNTIME_LOCK, read_lock
+from tests.unit.test_requirements import RUNTIME_LOCK, read_lock
 
 pytestmark = pytest.mark.slow
 INSPECT_USER, INSPECT_PASSWORD = "inspect", "1nspect"

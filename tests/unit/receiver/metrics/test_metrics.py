@@ -19,7 +19,7 @@ from receiver.ops.alert_text import conditions
 from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
 from tests.support.capture_factory import make_capture, write_captures
-from tests.support.helpers import SETTING_PREFIXES, basic
+from tests.support.helpers import ROOT, SETTING_PREFIXES, basic
 from tests.support.routing_helpers import Endpoint, capture_with, write_routes
 
 INSPECT = ("viewer", "look")
@@ -278,7 +278,7 @@ def test_clear_removes_only_the_counter_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
 
 
-RULES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy", "prometheus-alerts.yml")
+RULES = os.path.join(ROOT, "deploy", "prometheus-alerts.yml")
 # (alert, {series: values one minute apart}, minutes when it must not fire, minutes when it must)
 RULE_CASES = [
     ("SmartechDumperDeadLetters", {"smartech_dumper_dead_letters": "0 3"}, [0], [1]),

@@ -14,7 +14,8 @@ import re
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.helpers import ROOT
+
 PACKAGES = ("receiver", "jobs", "scripts")
 # Each room, and the rooms it may import (besides its own modules). Bottom up; the graph must stay acyclic.
 ROOMS = {

@@ -30,7 +30,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.support.helpers import ROOT
+
 SETUP_CFG = os.path.join(ROOT, "setup.cfg")
 RUNTIME_LOCK = os.path.join(ROOT, "requirements", "runtime.txt")
 DEV_LOCK = os.path.join(ROOT, "requirements", "dev.txt")
