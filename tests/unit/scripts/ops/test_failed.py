@@ -1,8 +1,6 @@
-"""``smartech-dumper failed`` against real failed jobs: real captures, a real RQ worker, the real Redis, and a
-routing delivery refused by a real HTTP sink."""
+"""``smartech-dumper failed`` against real failed jobs: real captures, an RQ worker in this process, the real Redis."""
 
 import json
-import os
 import re
 
 import pytest
@@ -20,8 +18,6 @@ from receiver.procs.stack import free_port
 from scripts.cli import main
 from scripts.ops.failed import failed
 from tests.support.helpers import failing_jobs_environment, read_kind
-from tests.support.procs import run_burst_worker
-from tests.support.routing_helpers import Endpoint, capture_with, write_routes
 
 SOURCE = "panel-a"
 ERROR_LINE = re.compile(r"^NotADirectoryError: \[Errno 20\] Not a directory: '.+'$")
@@ -266,41 +262,6 @@ def test_a_redis_url_redis_cannot_parse_is_one_line(environment):
     assert result.exit_code == 1
     [line] = result.output.splitlines()
     assert line.startswith("Error: REDIS_URL: ")
-
-
-@pytest.mark.slow
-def test_a_refused_delivery_is_listed_shown_and_requeued_like_a_capture(monkeypatch, env, tmp_path, redis_conn):
-    endpoint = Endpoint()
-    try:
-        endpoint.will_answer("tasks", (400, "no such campaign"))  # a 4xx: a dead letter at once, no retry
-        sinks = {"cc": {"type": "http", "url": endpoint.to("tasks")}}
-        routes = write_routes(tmp_path, sinks, [{"name": "hot", "to": ["cc"], "queue": "high"}])
-        full = {**env, "DUMPER_ROUTES": routes, "DUMPER_RETRY_INTERVALS": "none"}
-        for name, value in full.items():
-            monkeypatch.setenv(name, value)
-        capture = capture_with(1)
-        assert enqueue_capture(get_queue(load()), capture, load())
-        run_burst_worker({**os.environ, **full})
-        assert len(endpoint.requests_to("tasks")) == 1
-
-        listed = json.loads(run("list", "--json").stdout)
-        [dead] = listed
-        assert dead["id"].startswith("deliver-") and dead["queue"] == "smartech-high"
-        assert dead["capture_id"] == capture["id"] and dead["source"] == "default"
-        assert "HTTP 400: no such campaign" in dead["error"]
-        [line] = run("list").stdout.splitlines()
-        assert line.startswith(dead["id"] + "  ")
-        shown = run("show", dead["id"])
-        assert shown.exit_code == 0, shown.output
-        assert "queue:        smartech-high" in shown.output and "Permanent: sink 'cc': HTTP 400" in shown.output
-
-        requeued = run("requeue", dead["id"])
-        assert requeued.output == f"requeued {dead['id']} to queue 'smartech-high'\n"
-        run_burst_worker({**os.environ, **full})
-        assert len(endpoint.requests_to("tasks")) == 2  # the endpoint now answers 200
-        assert json.loads(run("list", "--json").stdout) == []
-    finally:
-        endpoint.close()
 
 
 def test_requeue_all_puts_each_dead_letter_back_on_its_own_queue(queue):
