@@ -256,7 +256,7 @@ def unit_settings(path):
 
 
 def env_file(path):
-    """Return the variables of an EnvironmentFile (NAME=value lines, no quotes: see tests/test_deploy.py)."""
+    """Return the variables of an EnvironmentFile (NAME=value lines, no quotes: see tests/system/test_deploy.py)."""
     found = {}
     for line in open(path, encoding="utf-8"):
         if re.match(r"^[A-Z][A-Z0-9_]*=", line):

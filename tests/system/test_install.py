@@ -14,7 +14,7 @@ where pytest had brought in `packaging`, which gunicorn's gevent worker imports.
   static files byte for byte (the package data is in the wheel); `up` starts everything and prints its URLs.
 
 The supported versions come from setup.cfg's python_requires; one that no interpreter here provides is
-named on stderr (tests/test_install.py::test_every_supported_python_is_found_or_named).
+named on stderr (tests/system/test_install.py::test_every_supported_python_is_found_or_named).
 """
 
 import configparser

@@ -84,7 +84,7 @@ def test_a_pop_the_restarted_redis_forgot_is_not_queued_twice(env, redis_conn, m
 
 
 def test_a_start_whose_status_the_failover_lost_is_put_back(env, data_dir, redis_conn, monkeypatch):
-    # What the new master held in tests/test_scale_out.py: the started-registry entry, the job `queued`.
+    # What the new master held in tests/system/test_scale_out.py: the started-registry entry, the job `queued`.
     settings = settings_of(env, monkeypatch)
     capture_id = capture_and_queue(env)
     worker = build_worker(settings)
