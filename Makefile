@@ -27,7 +27,8 @@ $(STAMP): $(RUNTIME_LOCK) $(DEV_LOCK) setup.cfg pyproject.toml
 	@# The sql sink's tests and bench start a private PostgreSQL with initdb and pg_ctl (Debian's postgresql).
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
-	@# tests/test_deploy.py and tests/test_scale_out.py run the shipped deploy/nginx.conf with a certificate from openssl.
+	@# tests/system/test_deploy.py and tests/system/test_scale_out.py run the shipped deploy/nginx.conf with a
+	@# certificate from openssl.
 	(command -v nginx || test -x /usr/sbin/nginx) >/dev/null && command -v openssl >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx openssl)
 	@# The alerting rules are checked with promtool (deploy/prometheus-alerts.yml; Debian's prometheus).
@@ -85,4 +86,4 @@ clean:
 # Chaos: real stack, random faults, then every 200 checked against its events. DURATION in seconds; SEED to replay one.
 DURATION ?= 180
 chaos: install
-	$(BIN)/python -m tests.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))
+	$(BIN)/python -m tests.system.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))

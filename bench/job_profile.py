@@ -23,7 +23,7 @@ WARMUP = 200
 def captures(count):
     """Return ``count`` captures of one fresh Smartech event each, received now."""
     from receiver.replay import samples
-    from tests.capture_factory import make_capture
+    from tests.support.capture_factory import make_capture
 
     made = []
     for _ in range(count):

@@ -24,7 +24,7 @@ from receiver.core import queues as queueing
 from receiver.core.queues import queue_for
 from receiver.core.settings import load
 from receiver.routes import config
-from tests.pg import PrivatePostgres
+from tests.support.pg import PrivatePostgres
 
 BATCH = 100
 JOBS = 300  # 30,000 events: several seconds at the target rate

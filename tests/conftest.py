@@ -9,8 +9,7 @@ import pytest
 import redis as redis_lib
 
 from receiver.procs import redis_server as redis_proc
-from receiver.procs.stack import free_port  # noqa: F401  (re-exported: tests import it from conftest)
-from tests import pg
+from tests.support import pg
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +57,7 @@ def postgres_url(postgres_server):
 @pytest.fixture(autouse=True)
 def no_leftover_servers():
     """Stop any gunicorn a test started and did not stop (say, because an assertion failed)."""
-    from tests import procs
+    from tests.support import procs
 
     shared = set(procs.RUNNING)  # servers of wider-scoped fixtures, stopped by their own fixture
     yield

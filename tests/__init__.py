@@ -1,0 +1,1 @@
+"""The test suite: fixtures (conftest.py), helpers (support/), in-process tests (unit/), real processes (system/)."""

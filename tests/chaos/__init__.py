@@ -1,1 +1,0 @@
-"""A seeded, bounded chaos run against a real stack: ``python -m tests.chaos`` (``make chaos``)."""

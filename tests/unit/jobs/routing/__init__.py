@@ -1,0 +1,1 @@
+"""Tests of jobs.routing: the sinks, and the delivery jobs run by in-process workers."""

@@ -1,0 +1,1 @@
+"""Tests of the receiver library, a folder per room."""

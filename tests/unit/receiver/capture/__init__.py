@@ -1,0 +1,1 @@
+"""Tests of receiver.capture: decoding, normalising and analysing a capture."""

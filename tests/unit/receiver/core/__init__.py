@@ -1,0 +1,1 @@
+"""Tests of receiver.core: settings, the allowlist and basic auth."""

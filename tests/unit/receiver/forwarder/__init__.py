@@ -1,0 +1,1 @@
+"""Tests of receiver.forwarder: from the captures files to RQ, exactly once, across outages and cuts."""

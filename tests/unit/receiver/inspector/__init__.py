@@ -1,0 +1,1 @@
+"""Tests of receiver.inspector: the web inspector's app through Flask's test client."""

@@ -1,0 +1,1 @@
+"""Tests of receiver.replay below the CLI: options, output and errors, and the vendor's samples."""

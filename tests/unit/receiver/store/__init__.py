@@ -1,0 +1,1 @@
+"""Tests of receiver.store: reading, paging and finding captures, the spill cache, time expressions."""

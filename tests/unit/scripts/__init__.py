@@ -1,0 +1,1 @@
+"""Tests of the command line (scripts/) through click's CliRunner, in-process."""

@@ -1,0 +1,1 @@
+"""Tests of check, failed, send, prune and compress."""
