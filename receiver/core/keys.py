@@ -48,9 +48,19 @@ def queue_names(queue: str, lane: str = ALL) -> list[str]:
 def job_id(kind: str, *parts: str) -> str:
     """Return a routing job's id, derived from what the job does (RQ allows only ``[A-Za-z0-9_-]``).
 
-    A capture's own job has the capture id as its id.
+    A job of captures has a ``batch-`` id of its own; ``capture_job`` says which job holds a capture.
     """
     return f"{kind}-" + hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def capture_job(queue: str, capture_id: str) -> str:
+    """A string with a TTL: the id of the RQ job that carries the capture (forwarder/enqueue.py).
+
+    Set in the transaction that queues the job, so a capture is queued once: the forwarder, a replay and the
+    audit's requeue skip a capture whose key exists. A capture with no key was queued (if ever) by a version
+    that gave each capture a job of its own, whose id is the capture id.
+    """
+    return f"{PREFIX}:{queue}:job-of:{capture_id}"
 
 
 def tally(queue: str, what: str) -> str:

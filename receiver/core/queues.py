@@ -1,13 +1,17 @@
-"""Connect to Redis; our RQ queues, the retry policy, and enqueue-if-absent for any job.
+"""Connect to Redis; our RQ queues, the retry policy, and enqueue-if-absent for jobs and for captures.
 
 Every job uses the JSON serializer (never pickle). ``enqueue_jobs_absent``
 queues each job whose id does not exist, in one transaction that WATCHes
 those job keys: two processes racing cannot queue a job twice, and a job key
 is never written without its queue entry (MULTI/EXEC is all or nothing).
+``enqueue_batch_absent`` does the same for captures: one job carries the
+captures no job holds yet, and each capture's ``keys.capture_job`` is written
+in the transaction that queues the job, so a capture is never half-queued.
 Failing jobs are retried at the configured intervals, then rest in RQ's
 FailedJobRegistry. Redis errors propagate (``REDIS_ERRORS`` names them).
 """
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +29,12 @@ REDIS_ERRORS = (redis.RedisError, OSError)
 RESULT_TTL = 3600
 # One round trip for "which of these job keys exist?", on the connection that WATCHes them.
 EXISTS_EACH = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
+# Point each capture key at the job (ARGV[1]) for ARGV[2] seconds: one command however many captures.
+SET_EACH = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'EX', ARGV[2]) end return #KEYS"
+# A capture's key lives while its job waits (a day at most: then the audit calls it missing and requeues it);
+# the worker that starts the job shortens it to the job's own life (``hold_captures``).
+QUEUED_TTL = 86400
+CAPTURES_PER_TIMEOUT = 100  # DUMPER_JOB_TIMEOUT is granted per this many captures of a job
 
 
 def connect(settings: Settings, blocking: bool = False, read_timeout: float | None = None) -> redis.Redis:
@@ -88,6 +98,16 @@ def retry_policy(settings: Settings) -> Retry | None:
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
+def batch_timeout(settings: Settings, count: int) -> int:
+    """Return the RQ timeout of a job of ``count`` captures: ``DUMPER_JOB_TIMEOUT`` per ``CAPTURES_PER_TIMEOUT``."""
+    return max(1, round(settings.job_timeout)) * max(1, -(-count // CAPTURES_PER_TIMEOUT))
+
+
+def held_for(settings: Settings, count: int) -> int:
+    """Return how long a started job's capture keys live: as long as RQ may keep the job through its retries."""
+    return RESULT_TTL + batch_timeout(settings, count) + round(sum(settings.retry_intervals))
+
+
 def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = None) -> int:
     """Queue (or, with ``at``, schedule) each job of ``jobs`` (``Queue.prepare_data``) whose id does not exist.
 
@@ -123,3 +143,57 @@ def enqueue_jobs_absent(queue: Queue, jobs: list[Any], at: datetime | None = Non
                 return len(fresh)
             except redis.WatchError:
                 continue
+
+
+def enqueue_batch_absent(
+    queue: Queue, capture_ids: Sequence[str], build: Callable[[list[int]], Any], ttl: int = QUEUED_TTL
+) -> list[int]:
+    """Queue one job for the captures of ``capture_ids`` that no job holds; return their positions.
+
+    ``build(positions)`` returns the job's data (``Queue.prepare_data``) for those positions. The capture keys
+    are WATCHed from the check to the EXEC, so the check, the keys and the job are one step.
+    """
+    if not capture_ids:
+        return []
+    held = [keys.capture_job(queue.name, capture_id) for capture_id in capture_ids]
+    with queue.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(*held)
+                found = pipe.eval(EXISTS_EACH, len(held), *held)
+                fresh = [position for position, exists in enumerate(found) if not exists]
+                if not fresh:
+                    pipe.unwatch()
+                    return []
+                data = build(fresh)
+                pipe.multi()
+                pipe.eval(SET_EACH, len(fresh), *(held[position] for position in fresh), data.job_id, ttl)
+                queue.enqueue_many([data], pipeline=pipe)
+                pipe.execute()
+                return fresh
+            except redis.WatchError:
+                continue
+
+
+def jobs_of(connection: redis.Redis, queue_name: str, capture_ids: Sequence[str]) -> list[str]:
+    """Return the id of the job that holds each capture (its own id when no key says: an older version's job)."""
+    if not capture_ids:
+        return []
+    found = connection.mget([keys.capture_job(queue_name, capture_id) for capture_id in capture_ids])
+    return [
+        (job.decode() if isinstance(job, bytes) else job) if job else capture_id
+        for capture_id, job in zip(capture_ids, found)
+    ]
+
+
+def hold_captures(connection: redis.Redis, queue_name: str, capture_ids: Sequence[str], ttl: int) -> None:
+    """Keep the capture keys of a started job for ``ttl`` seconds more (as long as RQ keeps the job)."""
+    with connection.pipeline(transaction=False) as pipe:
+        for capture_id in capture_ids:
+            pipe.expire(keys.capture_job(queue_name, capture_id), ttl)
+        pipe.execute()
+
+
+def forget_capture(connection: redis.Redis, queue_name: str, capture_id: str) -> None:
+    """Drop the key that says which job holds a capture, so it can be queued again (a replay)."""
+    connection.delete(keys.capture_job(queue_name, capture_id))

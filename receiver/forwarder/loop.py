@@ -4,8 +4,8 @@ Failure policy: Redis errors are logged once per outage and never raised;
 the forwarder backs off and tries again. The cursor only moves past captures
 that Redis took (and past torn lines, once they are kept aside in
 ``spool/torn-captures.jsonl``), so an outage delays processing but loses
-nothing, and a capture handed over twice is queued once (its job id is its
-capture id; see ``enqueue.enqueue_absent``). Any other error is logged and
+nothing, and a capture handed over twice is queued once (``enqueue``: many
+captures to a job, each capture's job noted beside it). Any other error is logged and
 the pass is tried again. The forwarder is whoever holds an exclusive flock on
 ``spool/forwarder.lock``; when its process dies the lock is freed and another
 carries on from the saved cursor. While it leads, the cursor lives in memory
@@ -23,11 +23,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from rq import Queue
 
-from receiver.capture.record import parse_line
+from receiver.capture.linehead import line_head
 from receiver.core import layout
 from receiver.core import queues as queueing
 from receiver.core.lines import NEWLINE
@@ -37,7 +37,7 @@ from receiver.forwarder import backlog, cursor, enqueue, heartbeat, sources, tor
 from receiver.forwarder.rewind import Rewind
 
 log = logging.getLogger("receiver.forwarder")
-BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: three Redis round trips each
+BATCH_BYTES = 1024 * 1024  # about 500 captures of 2 KB: one job, three Redis round trips
 MAX_BACKOFF = 2.0
 LEADER_RETRY = 1.0
 
@@ -49,16 +49,35 @@ class Pass(NamedTuple):
     enqueued: int
 
 
-def split_records(lines: Iterable[tuple[int, bytes]]) -> tuple[list[dict[str, Any]], list[tuple[int, bytes]]]:
-    """Return ``(records, torn)`` from ``(offset, line)`` pairs: capture dicts, and lines that are none."""
-    records, broken = [], []
+class Line(NamedTuple):
+    """A whole captures line the forwarder hands over: the head it read, and the line as text."""
+
+    id: str
+    received_at: str
+    source: str
+    text: str
+
+
+def split_lines(lines: Iterable[tuple[int, bytes]]) -> tuple[list[Line], list[tuple[int, bytes]]]:
+    """Return ``(captures, torn)`` from ``(offset, line)`` pairs: capture lines, and lines that are none."""
+    captures, broken = [], []
     for offset, line in lines:
-        record = parse_line(line) if line.endswith(NEWLINE) else None
-        if record is None:
+        found = line_head(line) if line.endswith(NEWLINE) else None
+        try:
+            text = line.decode() if found is not None else None
+        except UnicodeDecodeError:
+            text = None
+        if found is None or text is None:
             broken.append((offset, line))
         else:
-            records.append(record)
-    return records, broken
+            captures.append(Line(*found, text))
+    return captures, broken
+
+
+def latest_of(captures: list[Line]) -> list[dict[str, str]]:
+    """Return the last capture's time of each source (file order is receive order), as ``sources.note`` takes it."""
+    last = {capture.source: capture.received_at for capture in captures}
+    return [{"source": source, "received_at": received_at} for source, received_at in last.items()]
 
 
 class Forwarder:
@@ -104,7 +123,7 @@ class Forwarder:
             self.rewind.saved(self.position)
         position = cursor.checked(self.data_dir, self.position)
         lines, after = backlog.read_lines(self.data_dir, position, max_bytes=BATCH_BYTES, now=self.clock())
-        records, broken = split_records(lines)
+        captures, broken = split_lines(lines)
         enqueued = 0
         try:
             # After an outage (and every so often) ask Redis who it is: a restart may have lost recent jobs.
@@ -116,9 +135,10 @@ class Forwarder:
                     self.position = back
                     cursor.save(self.data_dir, back)
                     return Pass(more=True, enqueued=0)  # the next pass reads from there
-            if records:
-                enqueued = enqueue.enqueue_absent(self.queue, records, self.settings)
-                sources.note(self.queue.connection, self.settings.queue, records)  # for the silence alert
+            if captures:
+                items = [(capture.id, capture.text) for capture in captures]
+                enqueued = enqueue.enqueue_items(self.queue, items, self.settings)
+                sources.note(self.queue.connection, self.settings.queue, latest_of(captures))  # for the silence alert
             self.redis_ok()
         except REDIS_ERRORS as exc:
             self.redis_failed(exc)
@@ -128,7 +148,7 @@ class Forwarder:
         if lines:  # remember the last line, so the next pass can check the file still holds it
             last_offset, last_line = lines[-1]
             torn_last = bool(broken) and broken[-1][0] == last_offset
-            after = cursor.Cursor(after.day, after.offset, None if torn_last else records[-1]["id"], len(last_line))
+            after = cursor.Cursor(after.day, after.offset, None if torn_last else captures[-1].id, len(last_line))
         if after != position:
             cursor.save(self.data_dir, after)
             self.rewind.saved(after)

@@ -1,7 +1,7 @@
 """Tell where a capture went: waiting on disk, queued, processed, a dead letter; and its sinks.
 
 The forwarder hands captures to RQ in file order, so a capture still after
-its cursor is waiting on disk. Otherwise its RQ job (job id = capture id)
+its cursor is waiting on disk. Otherwise the RQ job that holds it (``queues.jobs_of``)
 says the rest; a job that is gone was processed more than ``RESULT_TTL``
 ago (RQ forgets finished jobs), or was removed by hand. Failure policy: a
 Redis that does not answer makes the state "unknown", never an error page.
@@ -14,7 +14,7 @@ import redis
 
 from receiver.core import layout
 from receiver.core.lines import read_complete
-from receiver.core.queues import REDIS_ERRORS, RESULT_TTL
+from receiver.core.queues import REDIS_ERRORS, RESULT_TTL, jobs_of
 from receiver.core.settings import Settings
 from receiver.forwarder import cursor as cursor_mod
 from receiver.forwarder.backlog import PENDING_SCAN_BYTES
@@ -59,7 +59,7 @@ def where(settings: Settings, connection: redis.Redis, capture_id: str) -> dict[
     except (OSError, ValueError):
         pass  # the cursor or the file cannot be read: the queue still knows
     try:
-        status = job_status(connection, capture_id)
+        status = job_status(connection, jobs_of(connection, settings.queue, [capture_id])[0])
         sinks = deliveries_of(settings, connection, capture_id)
     except REDIS_ERRORS:
         return {"state": "unknown", "detail": "Redis did not answer", "job_status": None, "sinks": []}

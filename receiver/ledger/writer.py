@@ -18,6 +18,7 @@ Failure policy: OS and SQLite errors propagate, so RQ retries the job.
 
 import os
 import sqlite3
+from contextlib import ExitStack
 from typing import Any
 
 from receiver.core import jsonl, layout
@@ -42,50 +43,87 @@ def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
         connection.close()
 
 
+# What a batch writes to one day file: its kind, its day, its records, and their old ids (``upgrade``) or None.
+Group = tuple[str, str, list[dict[str, Any]], list[str | None] | None]
+
+
 def write_once(
     settings: Settings, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None = None
 ) -> list[dict[str, Any]]:
-    """Append the ``records`` of ``kind`` not written within the window; return those.
+    """Append the ``records`` of ``kind`` not written within the window; return those (``write_groups`` of one)."""
+    return write_groups(settings, [(kind, day, records, aliases)])[0]
+
+
+def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str, Any]]]:
+    """Append the records of each group not written within the window, in one transaction; return those, by group.
 
     A record also counts as written when its alias (the id an older rule gave it, ``upgrade``) is in the index.
-    Events get ``repeat_of``: found for those written now (``repeats``), read back for the others.
+    Events get ``repeat_of``: found for those written now (``repeats``), read back for the others. Each day file
+    gets one append and one sync; the files are locked in a fixed order, so two workers never wait on each other.
     """
+    if not groups:
+        return []
     connection = connect(settings.data_dir)
     prune(connection, settings)
-    path = layout.day_path(settings.data_dir, kind, day)
     jsonl.ensure_dir(settings.data_dir)
-    aliases = aliases or [None] * len(records)
-    with jsonl.locked(path) as fd:
+    order = sorted(range(len(groups)), key=lambda number: groups[number][:2])
+    written: list[list[dict[str, Any]]] = [[] for _ in groups]
+    with ExitStack() as files:
+        handles = {}
+        for number in order:
+            kind, day = groups[number][:2]
+            path = layout.day_path(settings.data_dir, kind, day)
+            if path not in handles:
+                handles[path] = files.enter_context(jsonl.locked(path))
         connection.execute("BEGIN IMMEDIATE")
         try:
-            catch_up_window(connection, settings, kind, day, fd, path)
-            keys = [str(record[KEY_FIELDS[kind]]) for record in records]
-            known = seen_keys(connection, kind, keys + [alias for alias in aliases if alias is not None])
-            fresh, fresh_keys, taken = [], [], set()
-            for key, alias, record in zip(keys, aliases, records):
-                if key in known:
-                    if kind == layout.EVENTS:
-                        record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
-                elif alias not in known and key not in taken:
-                    taken.add(key)
-                    fresh.append(record)
-                    fresh_keys.append(key)
-            if fresh:
-                if kind == layout.EVENTS:
-                    repeats.mark(connection, fresh, day, settings.repeat_window)
-                lines = [jsonl.encode_line(record) for record in fresh]
-                offset = jsonl.locked_append(fd, b"".join(lines))
-                if settings.fsync:
-                    os.fdatasync(fd)
-                inode, rows = os.fstat(fd).st_ino, []
-                for key, record, line in zip(fresh_keys, fresh, lines):
-                    repeat_of = record.get("repeat_of")
-                    rows.append((kind, key, day, path, inode, offset, record.get("capture_id"), repeat_of))
-                    offset += len(line)
-                connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, inode, offset, day))
+            for number in order:
+                kind, day, records, aliases = groups[number]
+                path = layout.day_path(settings.data_dir, kind, day)
+                written[number] = append_new(connection, settings, kind, day, records, aliases, handles[path], path)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+    return written
+
+
+def append_new(
+    connection: sqlite3.Connection,
+    settings: Settings,
+    kind: str,
+    day: str,
+    records: list[dict[str, Any]],
+    aliases: list[str | None] | None,
+    fd: int,
+    path: str,
+) -> list[dict[str, Any]]:
+    """Append to the locked day file ``fd`` the records the index does not hold, and note them; return those."""
+    catch_up_window(connection, settings, kind, day, fd, path)
+    aliases = aliases or [None] * len(records)
+    keys = [str(record[KEY_FIELDS[kind]]) for record in records]
+    known = seen_keys(connection, kind, keys + [alias for alias in aliases if alias is not None])
+    fresh, fresh_keys, taken = [], [], set()
+    for key, alias, record in zip(keys, aliases, records):
+        if key in known:
+            if kind == layout.EVENTS:
+                record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
+        elif alias not in known and key not in taken:
+            taken.add(key)
+            fresh.append(record)
+            fresh_keys.append(key)
+    if not fresh:
+        return fresh
+    if kind == layout.EVENTS:
+        repeats.mark(connection, fresh, day, settings.repeat_window)
+    lines = [jsonl.encode_line(record) for record in fresh]
+    offset = jsonl.locked_append(fd, b"".join(lines))
+    if settings.fsync:
+        os.fdatasync(fd)
+    inode, rows = os.fstat(fd).st_ino, []
+    for key, record, line in zip(fresh_keys, fresh, lines):
+        rows.append((kind, key, day, path, inode, offset, record.get("capture_id"), record.get("repeat_of")))
+        offset += len(line)
+    connection.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    connection.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (path, inode, offset, day))
     return fresh

@@ -57,6 +57,11 @@ def count_reject(connection: redis.Redis | None, queue: str, reason: str) -> Non
     add(connection, queue, REJECTS, Counter([labels.reason(reason)]))
 
 
+def count_rejects(connection: redis.Redis | None, queue: str, reasons: Iterable[str]) -> None:
+    """Count written rejects by the kind of their reason, in one round trip."""
+    add(connection, queue, REJECTS, Counter(labels.reason(reason) for reason in reasons))
+
+
 def count_delivery(connection: redis.Redis | None, queue: str, sink: str, outcome: str) -> None:
     """Count one delivery job of ``sink`` that ended with ``outcome`` (delivered, retry or failed)."""
     add(connection, queue, DELIVERIES, Counter([f"{sink}{SEPARATOR}{outcome}"]))

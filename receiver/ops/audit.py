@@ -8,7 +8,7 @@ A capture on disk is, in this order of evidence:
 - ``dead``: a dead letter, in the failed registry of the capture queue;
 - ``on_disk``: after the forwarder's cursor, not handed to the queue yet;
 - ``queued``, ``running``, ``retrying`` (waiting for a retry) or ``scheduled``
-  (held by RQ for another reason), from its job in Redis;
+  (held by RQ for another reason), from the job that holds it (``queues.jobs_of``);
 - ``missing``: none of these. Nothing will process it unless someone re-queues it.
 
 A waiting capture (on disk, queued, running, retrying, scheduled) received
@@ -31,8 +31,10 @@ from datetime import datetime
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
 
 from receiver.capture.analyse import Reject, analyse_capture
+from receiver.capture.linehead import item_id
 from receiver.capture.record import parse_line
 from receiver.core import layout
 from receiver.core import queues as queueing
@@ -52,6 +54,7 @@ DONE = frozenset(("finished",))
 DEAD = frozenset(("failed",))
 MAX_LISTED = 10_000
 BATCH = 500  # captures asked about in one Redis pipeline
+MAX_DEAD_JOBS = 10_000  # dead letters read for the captures they hold
 
 
 def written(connection: sqlite3.Connection | None, capture_id: str) -> bool:
@@ -71,6 +74,20 @@ def nothing_to_write(data_dir: str, line: bytes) -> bool:
     return all(fate.state == ELSEWHERE for fate in fates(data_dir, record or {}, analysis.events))
 
 
+def dead_letters(connection: redis.Redis, queue: str) -> set[str]:
+    """Return the ids of the captures in the dead letters of the capture queue (at most ``MAX_DEAD_JOBS`` jobs)."""
+    registry = FailedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
+    job_ids = registry.get_job_ids(0, MAX_DEAD_JOBS - 1)
+    dead = set(job_ids)  # an older version's job: its id is its capture's
+    for job in Job.fetch_many(job_ids, connection=connection, serializer=JSONSerializer):
+        items = job.args[0] if job is not None and job.args else []
+        for item in items if isinstance(items, list) else [items]:
+            capture_id = item_id(item)
+            if capture_id is not None:
+                dead.add(capture_id)
+    return dead
+
+
 class Auditor:
     """Classify the captures of one run; ``Books`` collects them."""
 
@@ -78,7 +95,7 @@ class Auditor:
         self.settings, self.redis, self.now = settings, connection, now.timestamp()
         self.stuck_before = self.now - stuck_after
         self.cursor = cursor_mod.load(settings.data_dir)
-        self.dead = set(FailedJobRegistry(settings.queue, connection=connection).get_job_ids())
+        self.dead = dead_letters(connection, settings.queue)
         self.index = open_read_only(settings.data_dir)
         self.books = Books()
         self.pending: list[tuple[str, str, str, str, bytes]] = []
@@ -111,12 +128,16 @@ class Auditor:
 
     def flush(self) -> None:
         """Ask Redis for the jobs of the pending captures, in one pipeline, and classify them."""
+        job_ids = queueing.jobs_of(self.redis, self.settings.queue, [pending[2] for pending in self.pending])
+        distinct = list(dict.fromkeys(job_ids))
         pipe = self.redis.pipeline(transaction=False)
-        for _day, _source, capture_id, _received, _line in self.pending:
-            pipe.hget(Job.key_for(capture_id), "status")
-        for (day, source, capture_id, received_at, line), raw in zip(self.pending, pipe.execute()):
+        for job_id in distinct:
+            pipe.hget(Job.key_for(job_id), "status")
+        statuses = dict(zip(distinct, pipe.execute()))
+        for (day, source, capture_id, received_at, line), job_id in zip(self.pending, job_ids):
+            raw = statuses[job_id]
             status = raw.decode() if isinstance(raw, bytes) else raw
-            if status in DEAD:
+            if status in DEAD or capture_id in self.dead:
                 state = "dead"
             elif status in JOB_STATES:
                 state = JOB_STATES[status]

@@ -11,11 +11,14 @@ from typing import Any
 from rq.exceptions import DeserializationError
 from rq.job import Job
 
+from receiver.capture.linehead import item_id
+from receiver.capture.record import parse_line
+
 UNKNOWN = "-"
 NO_ERROR = "no error recorded"
 NO_RETRY_POLICY = "none (no retry policy)"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-SUMMARY_FIELDS = ("id", "queue", "ended_at", "source", "capture_id", "received_at", "error")
+SUMMARY_FIELDS = ("id", "queue", "ended_at", "source", "capture_id", "captures", "received_at", "error")
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,8 @@ class FailedJob:
     queue: str
     ended_at: str
     source: str
-    capture_id: str
+    capture_id: str  # a job of captures: its first
+    captures: int  # how many captures the job carries (0: a delivery, a check, or data that is gone)
     received_at: str
     enqueued_at: str
     retries_left: int | None
@@ -48,6 +52,7 @@ class FailedJob:
             ("ended_at", self.ended_at),
             ("retries left", NO_RETRY_POLICY if self.retries_left is None else self.retries_left),
             ("queue", self.queue),
+            ("captures", self.captures),
         ]
 
 
@@ -60,14 +65,28 @@ def utc_text(when: datetime | None) -> str:
     return when.astimezone(UTC).strftime(TIME_FORMAT)
 
 
+def captures_of(job: Job) -> list[Any]:
+    """Return the captures a job of captures carries (lines or records); [] for any other job."""
+    try:
+        args = job.args
+    except DeserializationError:
+        return []
+    if args and isinstance(args[0], list) and str(job.func_name).endswith(".process_batch"):
+        return args[0]
+    return [args[0]] if args and isinstance(args[0], dict) else []  # an older version's job: (capture,)
+
+
 def capture_of(job: Job) -> dict[str, Any]:
-    """Return the capture dict the job was given (a routing job: its first event), or {} if it cannot be read."""
+    """Return the (first) capture dict the job was given (a routing job: its first event), or {} if unreadable."""
     try:
         args = job.args
     except DeserializationError:
         return {}
-    if args and isinstance(args[0], dict):
-        return args[0]  # a capture job: (capture,)
+    carried = captures_of(job)
+    if carried:
+        first = carried[0]
+        record = parse_line(first.encode("utf-8", "surrogatepass")) if isinstance(first, str) else first
+        return record if isinstance(record, dict) else {"id": item_id(first)}
     given = args[1] if len(args) > 1 else None  # a delivery: (sink, events); a delayed check: (route, event)
     first = given[0] if isinstance(given, list) and given else given
     if isinstance(first, dict):
@@ -92,7 +111,7 @@ def describe(job_id: str, job: Job | None, queue_name: str) -> FailedJob:
     """Return the ``FailedJob`` of ``job_id`` in ``queue_name``; ``job`` is None when its data is gone from Redis."""
     if job is None:
         gone = "job data is gone from Redis (expired?); the capture is still on disk"
-        return FailedJob(job_id, queue_name, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, None, gone, "")
+        return FailedJob(job_id, queue_name, UNKNOWN, UNKNOWN, UNKNOWN, 0, UNKNOWN, UNKNOWN, None, gone, "")
     capture = capture_of(job)
     trace = traceback_of(job)
     return FailedJob(
@@ -101,6 +120,7 @@ def describe(job_id: str, job: Job | None, queue_name: str) -> FailedJob:
         ended_at=utc_text(job.ended_at),
         source=str(capture.get("source") or UNKNOWN),
         capture_id=str(capture.get("id") or UNKNOWN),
+        captures=len(captures_of(job)),
         received_at=str(capture.get("received_at") or UNKNOWN),
         enqueued_at=utc_text(job.enqueued_at),
         retries_left=job.retries_left,

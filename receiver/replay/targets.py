@@ -155,18 +155,23 @@ class QueueTarget:
         except REDIS_ERRORS as exc:
             return Outcome(ERROR, f"redis: {one_line(exc)}")
 
-    def forget_finished(self, job_id: str) -> bool:
-        """Delete the job ``job_id`` if it has already run, or is lost to every queue; say whether it did."""
+    def forget_finished(self, capture_id: str) -> bool:
+        """Let the capture be queued again if its job has already run, or is lost to every queue; say whether."""
+        connection = self.queue.connection
+        job_id = queueing.jobs_of(connection, self.queue.name, [capture_id])[0]
         try:
-            job = Job.fetch(job_id, connection=self.queue.connection, serializer=JSONSerializer)
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         except NoSuchJobError:
+            queueing.forget_capture(connection, self.queue.name, capture_id)
             return True  # it expired in between: enqueue again
         status: JobStatus | None = job.get_status(refresh=False)
         if status == JobStatus.QUEUED and self.queue.connection.lpos(self.queue.key, job_id) is None:
             status = None  # "queued" in no queue: popped when a connection dropped (docs/operations.md), run it
         if status is not None and status not in DONE_STATES:
             return False  # queued, started or waiting for a retry: it will run anyway
-        job.delete()
+        if job_id == capture_id:
+            job.delete()  # an older version's job of this capture alone
+        queueing.forget_capture(connection, self.queue.name, capture_id)  # its batch stays, with its other captures
         return True
 
     def close(self) -> None:

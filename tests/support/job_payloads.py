@@ -3,6 +3,7 @@
 import json
 from urllib.parse import quote_plus, urlencode
 
+from receiver.core.queues import connect, jobs_of
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
 from receiver.web import create_app
@@ -90,10 +91,11 @@ HELD_BODY = "data=%7B%22p%22%3A%5B%7B%22webhook_name%22%3A%22SMS_CLICK%22%2C%22g
 
 
 def capture_and_queue(env):
-    """Capture one payload through the app and hand it to the queue; return its capture id."""
+    """Capture one payload through the app and hand it to the queue; return the id of the job that holds it."""
     client = create_app(env).test_client()
     answer = client.post(
         "/webhook", data=HELD_BODY, content_type="application/x-www-form-urlencoded", headers={"Authorization": basic()}
     )
-    Forwarder(load(overrides=env)).drain()
-    return answer.get_json()["id"]
+    settings = load(overrides=env)
+    Forwarder(settings).drain()
+    return jobs_of(connect(settings), settings.queue, [answer.get_json()["id"]])[0]

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rq import SimpleWorker
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from jobs.process import process_capture
@@ -29,8 +29,9 @@ from receiver.capture.record import Delivery, to_record
 from receiver.core.jsonl import encode_line
 from receiver.core.queues import get_queue
 from receiver.core.settings import DEFAULT_MAX_EVENTS, load
-from receiver.forwarder.enqueue import enqueue_capture
-from tests.support.job_payloads import CAPTURE_ID, RECEIVED_DAY, make_capture
+from receiver.forwarder.enqueue import enqueue_absent
+from tests.support.batches import job_of
+from tests.support.job_payloads import CAPTURE_ID, EMAIL_API_BODY, RECEIVED_DAY, make_capture
 
 FUZZ_EXAMPLES_VARIABLE = "DUMPER_FUZZ_EXAMPLES"
 DEFAULT_FUZZ_EXAMPLES = 200
@@ -373,15 +374,17 @@ def test_the_job_turns_a_redos_name_and_duplicate_panels_into_events_quickly(job
 
 def test_no_nasty_input_leaves_a_failed_job(job_env, data_dir):
     queue = get_queue(load())
-    ids = []
-    for index, (body, _) in enumerate(NASTIEST.values()):
-        capture = make_capture(body, JSON_TYPE, id=f"01E0ZZZZZZZZZZZZZZZZZZZZZ{index}")
-        assert enqueue_capture(queue, capture, load())
-        ids.append(capture["id"])
-    SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
-    statuses = [
-        Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).get_status() for job_id in ids
+    captures = [
+        make_capture(body, JSON_TYPE, id=f"01E0ZZZZZZZZZZZZZZZZZZZZZ{index}")
+        for index, (body, _) in enumerate(NASTIEST.values())
     ]
-    assert statuses == [JobStatus.FINISHED] * len(NASTIEST)
+    captures.append(make_capture(EMAIL_API_BODY, JSON_TYPE, id="01E0ZZZZZZZZZZZZZZZZZZZZZZ"))  # a good one among them
+    assert enqueue_absent(queue, captures, load()) == len(captures)
+    assert queue.count < len(captures)  # jobs of many captures (the big ones go alone: MAX_BYTES)
+    SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
+    jobs = {job.id: job for job in (job_of(queue.connection, capture["id"]) for capture in captures)}
+    assert [job.get_status() for job in jobs.values()] == [JobStatus.FINISHED] * len(jobs)
+    assert sum(job.return_value()["rejected"] for job in jobs.values()) == len(NASTIEST)
+    assert sum(job.return_value()["events"] for job in jobs.values()) == 1
     assert queue.failed_job_registry.count == 0
     assert sorted(r["reason"] for r in read_kind(data_dir, "rejects")) == sorted(r for _, r in NASTIEST.values())

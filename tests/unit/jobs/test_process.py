@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from rq import SimpleWorker
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from receiver.capture.normalise import EVENT_FIELDS
@@ -15,6 +15,7 @@ from receiver.core.layout import day_name
 from receiver.core.queues import get_queue
 from receiver.core.settings import load
 from receiver.forwarder.enqueue import JOB_FUNCTION, enqueue_capture
+from tests.support.batches import forget, job_captures, ran
 from tests.support.job_payloads import (
     CAPTURE_ID,
     EMAIL_API_BODY,
@@ -56,7 +57,7 @@ def run(queue, capture):
     assert enqueue_capture(queue, capture, load())
     worker = BurstWorker([queue], connection=queue.connection, serializer=JSONSerializer)
     worker.work(burst=True)
-    return Job.fetch(capture["id"], connection=queue.connection, serializer=JSONSerializer)
+    return ran(queue.connection, capture["id"])
 
 
 def kind_path(data_dir, kind, day=RECEIVED_DAY):
@@ -79,7 +80,7 @@ def assert_private(path):
 def test_seed_web_activity_becomes_one_event(queue, data_dir):
     job = run(queue, make_capture(SEED_WEB_BODY, SEED_FORM_CONTENT_TYPE))
     assert job.get_status() == JobStatus.FINISHED
-    assert job.id == CAPTURE_ID
+    assert job.id.startswith("batch-") and job_captures(job.job) == [CAPTURE_ID]
     assert job.return_value() == {"capture_id": CAPTURE_ID, "events": 1, "warnings": [TRAILING_DIV]}
     path = kind_path(data_dir, "events")
     [event] = read_lines(path)
@@ -138,7 +139,7 @@ def test_a_capture_handed_over_twice_is_queued_once(queue, data_dir):
 def test_reprocessing_a_capture_writes_no_second_copy_of_its_events(queue, data_dir):
     capture = make_capture(SEED_WEB_BODY, SEED_FORM_CONTENT_TYPE)
     run(queue, capture)
-    Job.fetch(capture["id"], connection=queue.connection, serializer=JSONSerializer).delete()  # as after its TTL
+    forget(queue.connection, capture["id"])  # as after its TTL
     again = run(queue, capture)
     assert again.return_value()["events"] == 0 and again.return_value()["duplicates"] == 1
     assert len(read_lines(kind_path(data_dir, "events"))) == 1
@@ -221,7 +222,7 @@ def test_disk_errors_fail_the_job(queue, data_dir, monkeypatch):
         handle.write("not a directory")
     job = run(queue, make_capture(EMAIL_API_BODY, "application/json"))
     assert job.get_status() == JobStatus.FAILED
-    assert job in queue.failed_job_registry
+    assert job.job in queue.failed_job_registry
     assert any(name in job.latest_result().exc_string for name in ("FileExistsError", "NotADirectoryError"))
 
 

@@ -20,6 +20,7 @@ from receiver.forwarder import enqueue
 from receiver.ops.readiness import redis_status
 from receiver.routes.status import deliveries_of, sink_counts
 from tests.support import sink_targets
+from tests.support.batches import forget
 from tests.support.helpers import SETTING_PREFIXES, wait_until
 from tests.support.routing_helpers import ROUTE, Endpoint, capture_with, events_of, write_routes
 
@@ -194,7 +195,7 @@ def test_a_capture_processed_again_after_its_jobs_expired_delivers_nothing_twice
     drain(settings)
     for sink in ("crm", "table"):  # as if RESULT_TTL had passed: the same job ids can be queued again
         delivery_job(settings, capture, sink).delete()
-    Job.fetch(capture["id"], connection=queueing.connect(settings), serializer=JSONSerializer).delete()
+    forget(queueing.connect(settings), capture["id"])
     send(settings, capture)  # a replay
     drain(settings)
     for sink in ("crm", "table"):

@@ -22,6 +22,7 @@ from receiver.forwarder.rewind import CHECK_EVERY as REWIND_CHECK_EVERY
 from receiver.forwarder.rewind import Rewind
 from receiver.web import write as web_write
 from scripts.cli import main
+from tests.support.batches import job_captures, job_of, queued_captures
 from tests.support.capture_factory import capture_id_at
 from tests.support.helpers import append_records
 from tests.support.procs import StoppableRedis
@@ -43,7 +44,7 @@ def write(data_dir, day, *records):
 
 
 def queued_ids(redis_conn):
-    return [i.decode() for i in redis_conn.lrange("rq:queue:smartech", 0, -1)]
+    return queued_captures(redis_conn)
 
 
 def unix(*args):
@@ -220,8 +221,8 @@ def test_forward_once_command(settings, env, data_dir, redis_conn, monkeypatch):
     result = CliRunner().invoke(main, ["forward", "--once"])
     assert result.exit_code == 0, result.output
     assert "handed 1 captures" in result.output
-    job_data = redis_conn.hgetall("rq:job:G1")
-    assert job_data and job_data[b"origin"] == b"smartech"
+    job = job_of(redis_conn, "G1")
+    assert job.origin == "smartech" and job_captures(job) == ["G1"]
     monkeypatch.setenv("REDIS_URL", "unix:///nonexistent/r.sock")
     write(data_dir, today, capture("G2", today))
     result = CliRunner().invoke(main, ["forward", "--once"])

@@ -10,13 +10,11 @@ import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from rq.job import Job
-from rq.serializers import JSONSerializer
-
 from receiver.capture.eventid import legacy_ids
 from receiver.capture.normalise import normalise
 from receiver.core import ids
 from receiver.ledger import upgrade
+from tests.support.batches import forget
 from tests.support.job_payloads import make_capture
 from tests.unit.jobs.test_process import kind_path, queue, read_lines, run  # noqa: F401 - queue is a fixture
 
@@ -41,7 +39,7 @@ def events(data_dir):
 
 def reprocess(queue, record):  # noqa: F811 - the fixture's value
     """Run ``record``'s job again, as a retry, ``replay --enqueue`` or a put-back does (same capture id)."""
-    Job.fetch(record["id"], connection=queue.connection, serializer=JSONSerializer).delete()
+    forget(queue.connection, record["id"])
     return run(queue, record).return_value()
 
 

@@ -18,6 +18,7 @@ from receiver.metrics import counters, labels, multiproc, names, tally
 from receiver.ops.alert_text import conditions
 from receiver.web import create_app as create_receiver
 from scripts.view.inspect import inspect
+from tests.support.batches import forget
 from tests.support.capture_factory import make_capture, write_captures
 from tests.support.helpers import ROOT, SETTING_PREFIXES, basic
 from tests.support.routing_helpers import Endpoint, capture_with, write_routes
@@ -174,7 +175,9 @@ def test_events_and_rejects_are_counted_once_by_channel_activity_and_reason(insp
     assert value(found, names.REDIS_UP) == 1
     assert value(found, names.RETRYING) == 0 and value(found, names.DEAD_LETTERS) == 0
     # A capture processed again writes nothing new, so it counts nothing new.
-    queueing.get_queue(settings).connection.delete(f"rq:job:{valid['id']}", f"rq:job:{rejected['id']}")
+    connection = queueing.get_queue(settings).connection
+    forget(connection, valid["id"])
+    forget(connection, rejected["id"])
     send(settings, valid)
     send(settings, rejected)
     drain(settings)

@@ -1,18 +1,18 @@
 """The HTTP contract, through Flask's test client against a real Redis and real files."""
 
+import json
 import logging
 import os
 import stat
 import threading
 
 import pytest
-from rq.job import Job
-from rq.serializers import JSONSerializer
 
 from receiver.core import ids
 from receiver.core.settings import load
 from receiver.forwarder.loop import Forwarder
 from receiver.web import create_app
+from tests.support.batches import job_of
 from tests.support.helpers import PASSWORD, basic, read_kind
 
 FORM = "application/x-www-form-urlencoded"
@@ -80,9 +80,10 @@ def test_post_is_captured_answered_then_forwarded(client, env, data_dir, redis_c
     assert os.listdir(os.path.join(data_dir, "captures")) == [record["received_at"][:10] + ".jsonl"]
     assert redis_conn.llen("rq:queue:smartech") == 0  # the hot path never waits for Redis
     assert Forwarder(load(overrides=env)).drain() == 1
-    job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
-    assert job.func_name == "jobs.process.process_capture"
-    assert job.args == (record,) or list(job.args) == [record]
+    job = job_of(redis_conn, capture_id)
+    assert job.func_name == "jobs.process.process_batch"
+    [[line]] = job.args  # the captures line itself, as the file holds it
+    assert json.loads(line) == record
     assert job.origin == "smartech"
 
 
@@ -271,8 +272,8 @@ def test_disk_failure_still_answers_200_when_redis_holds_the_payload(env, tmp_pa
     client = create_app(env).test_client()
     response = post(client)
     assert response.status_code == 200
-    job = Job.fetch(response.get_json()["id"], connection=redis_conn, serializer=JSONSerializer)
-    assert job.args[0]["body"] == BODY
+    job = job_of(redis_conn, response.get_json()["id"])
+    assert job.args[0][0]["body"] == BODY
     assert any("capture write failed" in line for line in log_lines)
     assert any("held by Redis only" in line for line in log_lines)
 

@@ -17,6 +17,7 @@ from receiver.forwarder.enqueue import enqueue_capture
 from receiver.procs.stack import free_port
 from scripts.cli import main
 from scripts.ops.failed import failed
+from tests.support.batches import job_of
 from tests.support.helpers import failing_jobs_environment, read_kind
 
 SOURCE = "panel-a"
@@ -51,9 +52,15 @@ def make_failed(queue, count=1):
     captures = [capture(number) for number in range(1, count + 1)]
     for each in captures:
         assert enqueue_capture(queue, each, load())
+        each["job"] = job_of(queue.connection, each["id"]).id
     work(queue)
-    assert sorted(queue.failed_job_registry.get_job_ids()) == sorted(c["id"] for c in captures)
+    assert sorted(queue.failed_job_registry.get_job_ids()) == sorted(job_id(c) for c in captures)
     return captures
+
+
+def job_id(capture):
+    """Return the id of the job that holds ``capture`` (a job of one capture here: each is queued alone)."""
+    return capture["job"]
 
 
 def run(*args):
@@ -68,8 +75,8 @@ def test_list_shows_each_failed_job_on_one_line(queue):
 
     assert result.exit_code == 0, result.output
     [line] = result.output.splitlines()
-    job_id, ended_at, source, error = line.split("  ", 3)
-    assert (job_id, source) == (one["id"], SOURCE)
+    listed_id, ended_at, source, error = line.split("  ", 3)
+    assert (listed_id, source) == (job_id(one), SOURCE)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ended_at)
     assert ERROR_LINE.match(error), error
 
@@ -81,11 +88,11 @@ def test_list_json_gives_the_same_facts(queue):
 
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
-    assert sorted(item["id"] for item in listed) == sorted(c["id"] for c in captures)
+    assert sorted(item["id"] for item in listed) == sorted(job_id(c) for c in captures)
     for item in listed:
-        assert item["capture_id"] == item["id"]
+        assert item["id"] == job_id(next(c for c in captures if c["id"] == item["capture_id"]))
         assert item["source"] == SOURCE
-        assert item["received_at"] == next(c["received_at"] for c in captures if c["id"] == item["id"])
+        assert item["received_at"] == next(c["received_at"] for c in captures if c["id"] == item["capture_id"])
         assert ERROR_LINE.match(item["error"])
 
 
@@ -100,12 +107,12 @@ def test_an_empty_list_says_so_on_stderr_only(queue):
 def test_show_prints_the_details_and_the_full_traceback(queue):
     [one] = make_failed(queue)
 
-    result = run("show", one["id"])
+    result = run("show", job_id(one))
 
     assert result.exit_code == 0, result.output
     fields = dict(line.split(":", 1) for line in result.output.splitlines()[:7])
     assert {key: value.strip() for key, value in fields.items()} == {
-        "job id": one["id"],
+        "job id": job_id(one),
         "capture id": one["id"],
         "source": SOURCE,
         "received_at": one["received_at"],
@@ -123,16 +130,16 @@ def test_show_prints_the_details_and_the_full_traceback(queue):
 def test_requeue_moves_the_job_back_and_a_worker_completes_it_once_fixed(queue, environment, tmp_path):
     [one, other] = make_failed(queue, count=2)
 
-    result = run("requeue", one["id"])
+    result = run("requeue", job_id(one))
 
     assert result.exit_code == 0, result.output
-    assert result.output == f"requeued {one['id']} to queue 'smartech'\n"
-    assert queue.failed_job_registry.get_job_ids() == [other["id"]]
-    assert queue.job_ids == [one["id"]]
+    assert result.output == f"requeued {job_id(one)} to queue 'smartech'\n"
+    assert queue.failed_job_registry.get_job_ids() == [job_id(other)]
+    assert queue.job_ids == [job_id(one)]
     fixed = tmp_path / "fixed"
     environment.setenv("DUMPER_DATA_DIR", str(fixed))
     work(queue)
-    job = Job.fetch(one["id"], connection=queue.connection, serializer=JSONSerializer)
+    job = Job.fetch(job_id(one), connection=queue.connection, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.FINISHED
     assert [event["capture_id"] for event in read_kind(str(fixed), "events")] == [one["id"]]
 
@@ -145,7 +152,7 @@ def test_requeue_all_requeues_every_job_and_counts_them(queue, environment, tmp_
     assert result.exit_code == 0, result.output
     assert result.output == "requeued 3 failed job(s) to queue 'smartech'\n"
     assert queue.failed_job_registry.count == 0
-    assert sorted(queue.job_ids) == sorted(c["id"] for c in captures)
+    assert sorted(queue.job_ids) == sorted(job_id(c) for c in captures)
     environment.setenv("DUMPER_DATA_DIR", str(tmp_path / "fixed"))
     work(queue)
     events = read_kind(str(tmp_path / "fixed"), "events")
@@ -157,7 +164,7 @@ def test_the_command_is_registered_on_the_main_group(queue):
     [one] = make_failed(queue)
     result = CliRunner().invoke(main, ["failed", "list"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(one["id"] + "  ")
+    assert result.output.startswith(job_id(one) + "  ")
 
 
 @pytest.mark.parametrize("args", [["show", "no-such-job"], ["requeue", "no-such-job"]], ids=["show", "requeue"])
@@ -178,12 +185,13 @@ def test_a_finished_job_is_not_a_failed_one(queue, environment, tmp_path):
     environment.setenv("DUMPER_DATA_DIR", str(tmp_path / "fine"))
     done = capture(7)
     assert enqueue_capture(queue, done, load())
+    done["job"] = job_of(queue.connection, done["id"]).id
     work(queue)
 
-    result = run("requeue", done["id"])
+    result = run("requeue", job_id(done))
 
     assert result.exit_code == 1
-    assert f"no failed job {done['id']!r}" in result.output
+    assert f"no failed job {job_id(done)!r}" in result.output
     assert queue.count == 0
 
 
@@ -200,22 +208,22 @@ def test_requeue_needs_exactly_one_of_id_or_all(queue, args):
 
 def test_a_job_whose_data_is_gone_is_listed_and_reported(queue, redis_conn):
     [gone, kept] = make_failed(queue, count=2)
-    redis_conn.delete(Job.key_for(gone["id"]))
+    redis_conn.delete(Job.key_for(job_id(gone)))
 
     listing = run("list")
-    single = run("requeue", gone["id"])
+    single = run("requeue", job_id(gone))
     every = run("requeue", "--all")
 
     assert listing.exit_code == 0
-    assert f"{gone['id']}  -  -  job data is gone from Redis" in listing.output
+    assert f"{job_id(gone)}  -  -  job data is gone from Redis" in listing.output
     assert single.exit_code == 1
-    assert f"failed job {gone['id']!r} has no data left in Redis" in single.output
+    assert f"failed job {job_id(gone)!r} has no data left in Redis" in single.output
     assert every.exit_code == 1
     assert every.output.splitlines() == [
         "requeued 1 failed job(s) to queue 'smartech'",
-        f"Error: 1 failed job(s) have no data left in Redis and were not requeued: {gone['id']}",
+        f"Error: 1 failed job(s) have no data left in Redis and were not requeued: {job_id(gone)}",
     ]
-    assert queue.job_ids == [kept["id"]]
+    assert queue.job_ids == [job_id(kept)]
 
 
 @pytest.mark.parametrize(
@@ -271,11 +279,11 @@ def test_requeue_all_puts_each_dead_letter_back_on_its_own_queue(queue):
     SimpleWorker([high], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
     assert high.failed_job_registry.get_job_ids() == [gone.id]
     assert {item["id"]: item["queue"] for item in json.loads(run("list", "--json").stdout)} == {
-        one["id"]: "smartech",
+        job_id(one): "smartech",
         gone.id: "smartech-high",
     }
 
     result = run("requeue", "--all")
 
     assert result.output == "requeued 2 failed job(s): 1 to queue 'smartech', 1 to queue 'smartech-high'\n"
-    assert queue.job_ids == [one["id"]] and high.job_ids == [gone.id]
+    assert queue.job_ids == [job_id(one)] and high.job_ids == [gone.id]

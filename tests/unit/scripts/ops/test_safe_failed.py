@@ -14,6 +14,7 @@ from receiver.core.settings import load
 from receiver.forwarder.enqueue import enqueue_capture
 from scripts.cli import main
 from scripts.ops.failed import failed
+from tests.support.batches import job_of
 from tests.support.helpers import failing_jobs_environment
 from tests.support.hostile import CITY, ESCAPED, PLACE, VALUE, assert_safe, assert_visible
 
@@ -37,10 +38,11 @@ def dead(queue):
     record = to_record(new_delivery(new_id(), VALUE, VALUE, "POST", "/", VALUE, VALUE, VALUE.encode()))
     record["received_at"] += VALUE
     assert enqueue_capture(queue, record, load())
+    job = job_of(queue.connection, record["id"]).id
     quoting = queue.enqueue(QUOTING_FUNCTION, args=(QUOTED,))
     SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer).work(burst=True)
-    assert sorted(queue.failed_job_registry.get_job_ids()) == sorted([record["id"], quoting.id])
-    return {"capture": record, "quoting": quoting.id}
+    assert sorted(queue.failed_job_registry.get_job_ids()) == sorted([job, quoting.id])
+    return {"capture": record, "job": job, "quoting": quoting.id}
 
 
 def run(*args):
@@ -56,7 +58,7 @@ def test_list_escapes_each_field_and_keeps_one_line_per_job(dead):
     out = run("list").stdout
     assert len(out.splitlines()) == 2
     assert_visible(out, NO_NUL, natives=(CITY, PLACE))
-    line = next(line for line in out.splitlines() if line.startswith(dead["capture"]["id"]))
+    line = next(line for line in out.splitlines() if line.startswith(dead["job"]))
     assert line.split("  ")[2].startswith(f"{CITY}\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e\\x00\\x7f\\rtwo\\n")
     quoted = next(line for line in out.splitlines() if line.startswith(dead["quoting"]))
     assert "LookupError: unknown encoding: मुंबई\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202e\\x7f\\r" in quoted
@@ -66,13 +68,13 @@ def test_list_json_is_escaped_and_round_trips(dead):
     out = run("list", "--json").stdout
     assert "\\u001b]0;pwned\\u0007" in out and "\\u009b31m" in out and "\\u202e" in out
     jobs = {job["id"]: job for job in json.loads(out)}
-    assert jobs[dead["capture"]["id"]]["source"] == VALUE
-    assert jobs[dead["capture"]["id"]]["received_at"] == dead["capture"]["received_at"]
+    assert jobs[dead["job"]]["source"] == VALUE
+    assert jobs[dead["job"]]["received_at"] == dead["capture"]["received_at"]
     assert jobs[dead["quoting"]]["error"].startswith(f"LookupError: unknown encoding: {CITY}\x1b]0;pwned\x07")
 
 
 def test_show_escapes_the_fields_and_the_traceback(dead):
-    out = run("show", dead["capture"]["id"]).stdout
+    out = run("show", dead["job"]).stdout
     assert_visible(out, natives=(CITY, PLACE))
     assert f"source:       {CITY}\\x1b]0;pwned\\x07" in out
     trace = run("show", dead["quoting"]).stdout.split("traceback:\n", 1)[1]
