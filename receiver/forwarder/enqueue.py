@@ -64,8 +64,13 @@ def chunks(items: list[Item]) -> Iterable[list[Item]]:
 
 def enqueue_items(queue: Queue, items: Iterable[Item], settings: Settings) -> int:
     """Queue the captures of ``items`` that no job holds yet, in as few jobs as the bounds allow; return how many."""
+    return len(enqueue_new(queue, items, settings))
+
+
+def enqueue_new(queue: Queue, items: Iterable[Item], settings: Settings) -> list[str]:
+    """Queue the captures of ``items`` that no job holds yet, in as few jobs as the bounds allow; return their ids."""
     unique = list({capture_id: (capture_id, body) for capture_id, body in items}.values())
-    queued = 0
+    queued: list[str] = []
     for chunk in chunks(unique):
         bodies = [body for _, body in chunk]
 
@@ -73,7 +78,8 @@ def enqueue_items(queue: Queue, items: Iterable[Item], settings: Settings) -> in
             chosen = [bodies[position] for position in fresh]
             return Queue.prepare_data(JOB_FUNCTION, args=(chosen,), **job_options(len(chosen), settings))
 
-        queued += len(enqueue_batch_absent(queue, [capture_id for capture_id, _ in chunk], build))
+        fresh = enqueue_batch_absent(queue, [capture_id for capture_id, _ in chunk], build)
+        queued += [chunk[position][0] for position in fresh]
     return queued
 
 

@@ -35,6 +35,18 @@ PROGRESS_LABEL = "replayed"
 Item = tuple[int, Record]  # a capture to send and its position in the selection
 
 
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Yield ``items`` in lists of ``size`` (the last may be shorter)."""
+    group: list[Item] = []
+    for item in items:
+        group.append(item)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 class ReplayRun:
     """Hold the target, the resume state, the counters and the output of one replay."""
 
@@ -103,15 +115,24 @@ class ReplayRun:
         return EXIT_OK
 
     def send_all(self, pairs: Iterable[Pair]) -> int:
-        """Send the pending captures on the options' threads, at their rate, until done or stopped."""
+        """Send the pending captures on the options' threads, at their rate, until done or stopped.
+
+        They go in groups of the target's ``batch`` (the queue takes many captures to a job), in order.
+        """
         limiter = RateLimiter(self.options.rate)
 
-        def work(item: Item) -> Outcome:
-            limiter.wait()
-            return self.target.send(item[1])
+        def work(group: list[Item]) -> list[Outcome]:
+            for _ in group:
+                limiter.wait()
+            return self.target.send_many([record for _, record in group])
 
+        def on_results(group: list[Item], outcomes: list[Outcome]) -> None:
+            for item, outcome in zip(group, outcomes):
+                self.on_result(item, outcome)
+
+        groups = batched(self.pending(pairs), self.target.batch)
         try:
-            run_bounded(self.pending(pairs), work, self.options.concurrency, self.on_result, self.should_stop)
+            run_bounded(groups, work, self.options.concurrency, on_results, self.should_stop)
         except KeyboardInterrupt:
             self.tally.interrupted = True
         finally:

@@ -30,7 +30,7 @@ from receiver.core import queues as queueing
 from receiver.core.logsafe import one_line, redacted_url
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings, load
-from receiver.forwarder.enqueue import enqueue_capture
+from receiver.forwarder.enqueue import MAX_CAPTURES, enqueue_capture, enqueue_new
 from receiver.replay.choices import DEFAULT_TIMEOUT, ReplayOptions
 from receiver.replay.errors import Unreachable
 from receiver.replay.send import reason
@@ -62,8 +62,14 @@ class Target(Protocol):
         """Return where captures go, for messages and the resume state."""
         ...
 
+    batch: int  # how many captures ``send_many`` takes at once
+
     def send(self, record: Record) -> Outcome:
         """Send one capture and return its outcome; never raise for a failure of the target."""
+        ...
+
+    def send_many(self, records: list[Record]) -> list[Outcome]:
+        """Send up to ``batch`` captures and return their outcomes, in order; never raise."""
         ...
 
     def close(self) -> None:
@@ -73,6 +79,8 @@ class Target(Protocol):
 
 class HttpTarget:
     """POST each capture's body, byte for byte, with its original content type."""
+
+    batch = 1
 
     def __init__(
         self,
@@ -108,6 +116,10 @@ class HttpTarget:
             session.headers["User-Agent"] = USER_AGENT
         return session
 
+    def send_many(self, records: list[Record]) -> list[Outcome]:
+        """POST each capture (``batch`` is 1: the threads of the run send them side by side)."""
+        return [self.send(record) for record in records]
+
     def send(self, record: Record) -> Outcome:
         """POST one capture and return its outcome; redirects are not followed."""
         headers = {"Content-Type": record["content_type"]} if record.get("content_type") is not None else {}
@@ -132,7 +144,9 @@ class HttpTarget:
 
 
 class QueueTarget:
-    """Put each capture back on the RQ queue, as the receiver's forwarder does."""
+    """Put each capture back on the RQ queue, as the receiver's forwarder does: many captures to a job."""
+
+    batch = MAX_CAPTURES
 
     def __init__(self, settings: Settings, queue: Queue) -> None:
         self.settings = settings
@@ -154,6 +168,16 @@ class QueueTarget:
             return Outcome(OK, "already queued")
         except REDIS_ERRORS as exc:
             return Outcome(ERROR, f"redis: {one_line(exc)}")
+
+    def send_many(self, records: list[Record]) -> list[Outcome]:
+        """Enqueue captures many to a job (``enqueue.enqueue_new``); one whose job already ran is queued again."""
+        try:
+            fresh = set(enqueue_new(self.queue, ((r["id"], r) for r in records), self.settings))
+            again = [r for r in records if r["id"] not in fresh and self.forget_finished(r["id"])]
+            fresh.update(enqueue_new(self.queue, ((r["id"], r) for r in again), self.settings))
+        except REDIS_ERRORS as exc:
+            return [Outcome(ERROR, f"redis: {one_line(exc)}")] * len(records)
+        return [Outcome(OK, "enqueued" if r["id"] in fresh else "already queued") for r in records]
 
     def forget_finished(self, capture_id: str) -> bool:
         """Let the capture be queued again if its job has already run, or is lost to every queue; say whether."""
