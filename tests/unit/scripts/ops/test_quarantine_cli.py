@@ -38,7 +38,10 @@ def run(*args):
     return CliRunner().invoke(main, ["quarantine", *args], catch_exceptions=False)
 
 
-def keep(data_dir, body=b"data=" + HOSTILE.encode()):
+BODY = b"data=" + HOSTILE.encode()
+
+
+def keep(data_dir, body=BODY):
     return quarantine.keep(data_dir, 1 << 20, REQUEST, [("X-Evil", HOSTILE), ("Authorization", "Basic eDp5")], body)
 
 
