@@ -8,7 +8,7 @@ import click
 
 from receiver.core import jsonl, typos
 from receiver.store.safetext import escape
-from scripts.ops import audit, check, failed, routes, send, tidy
+from scripts.ops import audit, check, failed, quarantine, routes, send, tidy
 from scripts.replay import command as replay
 from scripts.run import forward, serve, up, worker
 from scripts.variables import known_variables
@@ -58,6 +58,7 @@ COMMANDS = (
     check.check,
     audit.audit_command,
     failed.failed,
+    quarantine.quarantine_group,
     tail.tail,
     show.show,
     listing.list_captures,

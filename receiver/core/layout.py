@@ -5,7 +5,10 @@
   (``.jsonl.gz`` once compressed); the day is UTC.
 - ``spool/``: the state the processes keep: the forwarder's cursor, lock and
   heartbeat; torn capture lines; the ledger's index; the event-id rule's
-  start; the alerts' state and lock; ``up``'s generated credentials.
+  start; the alerts' state and lock; the continuous audit's last result;
+  ``up``'s generated credentials.
+- ``quarantine/``: the bodies of posts refused for their credentials, one file
+  each, with the lock of their release (``receiver/ops/quarantine.py``).
 - ``metrics/``: the web workers' counter files (``DUMPER_METRICS_DIR``'s default).
 - ``redis/``: ``up``'s private Redis.
 
@@ -36,9 +39,12 @@ LEDGER_FILE = "ledger.sqlite3"  # the ledger's index of what the events and reje
 EVENT_IDS_FILE = "event-ids.json"  # since when this data dir runs today's event-id rule
 ALERTS_STATE = "alerts.json"  # when the last alert e-mail went out
 ALERTS_LOCK = "alerts.lock"  # one sender at a time
+AUDIT_FILE = "audit.json"  # the continuous audit's last result (receiver/ops/watch.py)
 UP_CREDENTIALS = "up-credentials"  # the webhook's user and password `up` generated
 UP_INSPECT_CREDENTIALS = "inspect-credentials"  # the inspector's, likewise
 METRICS_DIR = "metrics"
+QUARANTINE_DIR = "quarantine"  # refused posts, one file each: ``<id>.post``, ``<id>.released`` once released
+QUARANTINE_LOCK = ".release.lock"  # in QUARANTINE_DIR: one writer or releaser at a time
 REDIS_DIR = "redis"
 
 

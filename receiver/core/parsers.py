@@ -84,11 +84,22 @@ def parse_duration(name: str, value: str) -> float:
 
 
 NONE_WORD = "none"
+OFF_WORDS = {"off", NONE_WORD, ""}
 
 
 def parse_optional_duration(name: str, value: str | None) -> float | None:
     """Parse a duration, or None for an empty value (the feature is off)."""
     return parse_duration(name, value) if value and value.strip() else None
+
+
+def parse_window(name: str, value: str | None, maximum: float) -> float | None:
+    """Parse a duration of at most ``maximum`` seconds, or None for ``off``, ``none`` or an empty value."""
+    if (value or "").strip().lower() in OFF_WORDS:
+        return None
+    seconds = parse_duration(name, value or "")
+    if seconds > maximum:
+        raise SettingsError(f"{name}: must be at most {maximum:g}s ({maximum / 60:g}m), or off; got {value!r}")
+    return seconds
 
 
 def parse_durations(name: str, value: str | None) -> tuple[float, ...]:

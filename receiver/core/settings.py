@@ -28,6 +28,7 @@ from receiver.core.parsers import (
     parse_networks,
     parse_optional_duration,
     parse_url,
+    parse_window,
 )
 
 __all__ = ["Settings", "SettingsError", "load"]
@@ -69,6 +70,16 @@ DEFAULT_INSPECT_RECEIVER_URL = "http://127.0.0.1:8000"
 # How long one inspector page may read captures before it answers with what it found (paging.SCAN_SECONDS).
 DEFAULT_INSPECT_SCAN_SECONDS = 2.0
 # Where gunicorn's workers keep their Prometheus counters (PROMETHEUS_MULTIPROC_DIR), under the data dir.
+# Refused posts kept in quarantine/ (receiver/ops/quarantine.py): the oldest go first past this many bytes.
+DEFAULT_QUARANTINE_BYTES = 64 * 1024 * 1024
+MAX_QUARANTINE_BYTES = 16 * 1024 * 1024 * 1024
+# The continuous audit (receiver/ops/watch.py): the window it reads back, how often, when a capture is stuck.
+DEFAULT_AUDIT_WINDOW = "50m"
+# Below RQ's RESULT_TTL (3600 s, receiver/core/queues.py): a finished job must still be visible in Redis, or
+# a capture processed into nothing of its own could not be told from a missing one.
+MAX_AUDIT_WINDOW = 55 * 60
+DEFAULT_AUDIT_EVERY = "5m"
+DEFAULT_AUDIT_STUCK_AFTER = "10m"
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,11 @@ class Settings:
     inspect_scan_seconds: float = DEFAULT_INSPECT_SCAN_SECONDS
     metrics_dir: str = ""  # load() fills it in: DUMPER_METRICS_DIR, or <data_dir>/metrics
     metrics_credentials: tuple[tuple[str, str], ...] = ()  # Prometheus's own (user, password) pairs for /metrics
+    quarantine: bool = False  # keep the bodies of posts refused for credentials (DUMPER_QUARANTINE)
+    quarantine_bytes: int = DEFAULT_QUARANTINE_BYTES
+    audit_window: float | None = None  # None: no continuous audit
+    audit_every: float = parse_duration("DUMPER_AUDIT_EVERY", DEFAULT_AUDIT_EVERY)
+    audit_stuck_after: float = parse_duration("DUMPER_AUDIT_STUCK_AFTER", DEFAULT_AUDIT_STUCK_AFTER)
 
     def __post_init__(self) -> None:
         """Refuse sentinels without the name of the master they watch."""
@@ -158,6 +174,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         return str(default) if value is None or not value.strip() else value
 
     data_dir = get("DUMPER_DATA_DIR", DEFAULT_DATA_DIR).strip() or DEFAULT_DATA_DIR
+    allowed_networks = parse_networks("DUMPER_ALLOWED_IPS", get("DUMPER_ALLOWED_IPS", ""))
     return Settings(
         data_dir=data_dir,
         queue=parse_name("DUMPER_QUEUE", get("DUMPER_QUEUE", DEFAULT_QUEUE)),
@@ -168,7 +185,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         redis_timeout=parse_float("DUMPER_REDIS_TIMEOUT", get("DUMPER_REDIS_TIMEOUT", DEFAULT_REDIS_TIMEOUT)),
         credentials=parse_credentials("DUMPER_BASIC_AUTH", get("DUMPER_BASIC_AUTH", "")),
         auth_disabled=parse_bool("DUMPER_AUTH_DISABLED", get("DUMPER_AUTH_DISABLED", "false")),
-        allowed_networks=parse_networks("DUMPER_ALLOWED_IPS", get("DUMPER_ALLOWED_IPS", "")),
+        allowed_networks=allowed_networks,
         trusted_proxies=parse_int("DUMPER_TRUSTED_PROXIES", get("DUMPER_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)),
         proxy_networks=parse_networks("DUMPER_PROXY_IPS", get("DUMPER_PROXY_IPS", DEFAULT_PROXY_IPS)),
         max_bytes=parse_int(
@@ -226,6 +243,20 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         ),
         metrics_dir=get("DUMPER_METRICS_DIR", "").strip() or os.path.join(data_dir, layout.METRICS_DIR),
         metrics_credentials=parse_credentials("DUMPER_METRICS_AUTH", get("DUMPER_METRICS_AUTH", "")),
+        # On by default only behind an allowlist: without one, anyone could fill the quarantine.
+        quarantine=parse_bool("DUMPER_QUARANTINE", get("DUMPER_QUARANTINE", "true" if allowed_networks else "false")),
+        quarantine_bytes=parse_int(
+            "DUMPER_QUARANTINE_BYTES",
+            get("DUMPER_QUARANTINE_BYTES", DEFAULT_QUARANTINE_BYTES),
+            maximum=MAX_QUARANTINE_BYTES,
+        ),
+        audit_window=parse_window(
+            "DUMPER_AUDIT_WINDOW", get("DUMPER_AUDIT_WINDOW", DEFAULT_AUDIT_WINDOW), MAX_AUDIT_WINDOW
+        ),
+        audit_every=parse_duration("DUMPER_AUDIT_EVERY", get("DUMPER_AUDIT_EVERY", DEFAULT_AUDIT_EVERY)),
+        audit_stuck_after=parse_duration(
+            "DUMPER_AUDIT_STUCK_AFTER", get("DUMPER_AUDIT_STUCK_AFTER", DEFAULT_AUDIT_STUCK_AFTER)
+        ),
     )
 
 

@@ -27,6 +27,7 @@ from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
 from receiver.forwarder import sources
 from receiver.metrics import names, tally
+from receiver.ops import quarantine, watch
 from receiver.ops import readiness as status
 from receiver.routes import status as routing_status
 
@@ -60,7 +61,8 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Family]:
         """Yield every family that could be computed now."""
-        for part in (self.settings_part, self.disk_part, self.backlog_part, self.forwarder_part, self.redis_part):
+        parts = (self.settings_part, self.disk_part, self.backlog_part, self.forwarder_part, self.redis_part)
+        for part in (*parts, self.quarantine_part, self.audit_part):
             try:
                 yield from part()
             except Exception:  # one broken part must not cost the scrape the others
@@ -99,6 +101,28 @@ class StateCollector(Collector):
         yield gauge(names.FORWARDER_AGE, names.FORWARDER_AGE_HELP, state["heartbeat_age_seconds"])
         down = state["redis_down_seconds"] or 0.0
         yield gauge(names.FORWARDER_REDIS_DOWN, names.FORWARDER_REDIS_DOWN_HELP, down if state["alive"] else None)
+
+    def quarantine_part(self) -> Iterator[Family]:
+        """Yield the posts refused for their credentials and kept, when the quarantine is on."""
+        if not self.settings.quarantine:
+            return
+        kept = quarantine.summary(self.settings.data_dir, self.clock())
+        yield gauge(names.QUARANTINE_POSTS, names.QUARANTINE_POSTS_HELP, kept["posts"])
+        yield gauge(names.QUARANTINE_RECENT, names.QUARANTINE_RECENT_HELP, kept["recent"])
+        yield gauge(names.QUARANTINE_BYTES, names.QUARANTINE_BYTES_HELP, kept["bytes"])
+
+    def audit_part(self) -> Iterator[Family]:
+        """Yield the last continuous audit's counts and age, when the audit is on and has run (stale or not)."""
+        if self.settings.audit_window is None:
+            return
+        books = watch.last(self.settings.data_dir)
+        if books is None:
+            return
+        counts = books["counts"]
+        yield gauge(names.AUDIT_CAPTURES, names.AUDIT_CAPTURES_HELP, counts.get("captures"))
+        yield gauge(names.AUDIT_MISSING, names.AUDIT_MISSING_HELP, counts.get("missing"))
+        yield gauge(names.AUDIT_STUCK, names.AUDIT_STUCK_HELP, counts.get("stuck"))
+        yield gauge(names.AUDIT_AGE, names.AUDIT_AGE_HELP, max(0.0, self.clock() - books["when"]))
 
     def redis_part(self) -> Iterator[Family]:
         """Yield the queue figures, the workers' heartbeats and the jobs' counts, or ``redis_up 0``."""

@@ -66,6 +66,24 @@ SILENCE_AFTER_HELP = "DUMPER_SILENCE_AFTER: how long a source may post nothing b
 LAST_CAPTURE_AGE = f"{PREFIX}_last_capture_age_seconds"
 LAST_CAPTURE_AGE_HELP = "Seconds since each source's last capture, for the sources that posted within 7 days."
 
+# Posts refused for their credentials and kept (receiver/ops/quarantine.py); only with DUMPER_QUARANTINE on.
+QUARANTINE_POSTS = f"{PREFIX}_quarantine_posts"
+QUARANTINE_POSTS_HELP = "Posts refused for their credentials kept in quarantine/, not released yet."
+QUARANTINE_RECENT = f"{PREFIX}_quarantine_recent_posts"
+QUARANTINE_RECENT_HELP = "Of those, the posts refused within the last day: Smartech posts with credentials we refuse."
+QUARANTINE_BYTES = f"{PREFIX}_quarantine_bytes"
+QUARANTINE_BYTES_HELP = "Bytes kept in quarantine/ (at most DUMPER_QUARANTINE_BYTES; the oldest go first)."
+
+# The continuous audit's last result (receiver/ops/watch.py, spool/audit.json); only with DUMPER_AUDIT_WINDOW on.
+AUDIT_CAPTURES = f"{PREFIX}_audit_captures"
+AUDIT_CAPTURES_HELP = "Captures the last continuous audit accounted for (those received within DUMPER_AUDIT_WINDOW)."
+AUDIT_MISSING = f"{PREFIX}_audit_missing"
+AUDIT_MISSING_HELP = "Captures answered 200 that the last audit found nowhere: nothing will process them."
+AUDIT_STUCK = f"{PREFIX}_audit_stuck"
+AUDIT_STUCK_HELP = "Captures the last audit found still waiting past DUMPER_AUDIT_STUCK_AFTER."
+AUDIT_AGE = f"{PREFIX}_audit_age_seconds"
+AUDIT_AGE_HELP = "Seconds since the last continuous audit ran (it runs every DUMPER_AUDIT_EVERY in `serve`)."
+
 # Every name a scrape shows after traffic (counters with their _total); the tests compare the dashboard with it.
 ALL = (
     f"{ACKS}_total",
@@ -95,4 +113,11 @@ ALL = (
     REDIS_AFTER,
     MIN_FREE,
     LAST_CAPTURE_AGE,
+    QUARANTINE_POSTS,
+    QUARANTINE_RECENT,
+    QUARANTINE_BYTES,
+    AUDIT_CAPTURES,
+    AUDIT_MISSING,
+    AUDIT_STUCK,
+    AUDIT_AGE,
 )

@@ -13,6 +13,7 @@ from receiver.core import layout
 from receiver.core.settings import Settings
 
 SUBJECT_PREFIX = "[smartech-dumper]"
+MAX_IDS = 20  # capture ids an audit alert lists; `smartech-dumper audit` lists them all
 UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
@@ -26,6 +27,8 @@ class Found(TypedDict, total=False):
     redis: float  # seconds Redis has been down
     routes: list[str]  # what is wrong with the routes file, per host that met it
     silent: dict[str, float]  # source -> seconds since its last capture, past DUMPER_SILENCE_AFTER
+    refused: dict[str, Any]  # the quarantine's summary: posts refused for their credentials, kept
+    audit: dict[str, Any]  # the continuous audit's last result, with missing or stuck captures
 
 
 def duration(seconds: float) -> str:
@@ -64,6 +67,11 @@ def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
         found["redis"] = down
     if snapshot.get("silent"):
         found["silent"] = snapshot["silent"]
+    if (snapshot.get("quarantine") or {}).get("recent"):
+        found["refused"] = snapshot["quarantine"]
+    books = snapshot.get("audit") or {}
+    if books.get("missing") or books.get("stuck"):
+        found["audit"] = books
     return found
 
 
@@ -85,6 +93,11 @@ def subject(found: Found) -> str:
     if "silent" in found:
         names = ", ".join(found["silent"])
         parts.append(f"no posts from {names} for {duration(max(found['silent'].values()))}")
+    if "refused" in found:
+        parts.append(f"{plural(found['refused']['recent'], 'post')} refused for credentials")
+    if "audit" in found:
+        counts = found["audit"]["counts"]
+        parts.append(f"audit: {counts['missing']} missing, {counts['stuck']} stuck")
     return f"{SUBJECT_PREFIX} {', '.join(parts)}"
 
 
@@ -161,7 +174,49 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
             "expected (no journey runs), raise DUMPER_SILENCE_AFTER.",
             "",
         ]
+    if "refused" in found:
+        text += refused_text(found["refused"])
+    if "audit" in found:
+        text += audit_text(found["audit"])
     text.append(
         f"At most one alert is sent per {duration(settings.alert_every)} (DUMPER_ALERT_EVERY) while problems last."
     )
+    text.append("A kind of problem the last alert did not name is mailed at once.")
     return "\n".join(text) + "\n"
+
+
+def refused_text(kept: dict[str, Any]) -> list[str]:
+    """Return the paragraph on posts refused for their credentials, kept in the quarantine."""
+    newest = kept.get("newest_age_seconds")
+    return [
+        "REFUSED: Smartech is posting with credentials we do not accept; it will disable the webhook.",
+        f"{plural(kept['recent'], 'post')} refused within the last day (401, newest "
+        f"{'unknown' if newest is None else duration(newest) + ' ago'}); their bodies are kept in quarantine.",
+        "Put the credentials of the Smartech panel in DUMPER_BASIC_AUTH (several pairs rotate without loss), then",
+        "hand the kept posts on, each once:",
+        "  smartech-dumper quarantine list            # one line per refused post",
+        "  smartech-dumper quarantine show ID         # its headers and body",
+        "  smartech-dumper quarantine release --all   # each becomes a capture, processed like any other",
+        "",
+    ]
+
+
+def audit_text(books: dict[str, Any]) -> list[str]:
+    """Return the paragraph on the continuous audit's missing and stuck captures."""
+    counts, window = books["counts"], duration(books.get("window_seconds") or 0)
+    text = [
+        f"AUDIT: the audit of the captures received in the last {window} found {counts['missing']} missing "
+        f"(answered 200, but no job, no event, no dead letter: nothing will process them) and "
+        f"{counts['stuck']} stuck (waiting longer than {duration(books.get('stuck_after_seconds') or 0)}).",
+    ]
+    for title, ids in (("missing", books.get("missing") or []), ("stuck", books.get("stuck") or [])):
+        if ids:
+            left = max(counts.get(title, 0), len(ids)) - min(len(ids), MAX_IDS)
+            more = f" (and {left} more)" if left else ""
+            text += [f"{title.capitalize()}{more}:", *(f"  {each}" for each in ids[:MAX_IDS])]
+    return [
+        *text,
+        "Put the missing back on the queue, once each:  smartech-dumper audit --since 1h --requeue",
+        "Stuck captures wait for a worker: check that `smartech-dumper worker` runs (smartech-dumper check).",
+        "",
+    ]

@@ -2,10 +2,12 @@
 
 ``AlertMonitor.observe(snapshot)`` decides which conditions hold (their text
 is ``alert_text``'s) and sends at
-most one e-mail per ``DUMPER_ALERT_EVERY`` across processes and restarts: the
-time of the last alert sent is kept in ``DATA_DIR/spool/alerts.json`` (0600,
-replaced atomically), and a non-blocking flock on ``spool/alerts.lock`` lets
-one process at a time decide and send.
+most one e-mail per ``DUMPER_ALERT_EVERY`` across processes and restarts,
+unless it is news: a kind of finding the last alert did not name (say, posts
+refused after a Redis alert) is mailed at once. The time and the kinds of the
+last alert sent are kept in ``DATA_DIR/spool/alerts.json`` (0600, replaced
+atomically), and a non-blocking flock on ``spool/alerts.lock`` lets one
+process at a time decide and send.
 
 Failure policy: ``observe`` never raises for a mail or disk failure. A failed
 send is logged (logger ``receiver.ops.alerts``) and not counted as sent, so the
@@ -36,14 +38,25 @@ class Busy(Exception):
     """Another process is deciding on an alert right now."""
 
 
-def read_last_sent(path: str) -> float | None:
-    """Return the time of the last alert recorded in ``path``, or None if there is none."""
+def read_last_sent(path: str) -> tuple[float | None, frozenset[str] | None]:
+    """Return the time and the kinds of the last alert recorded in ``path``; ``(None, None)`` if there is none.
+
+    The kinds are None for a state file written before they were recorded: then any alert is old news.
+    """
     try:
         state = statefile.read_json(path)
-        return None if state is None else float(state["last_sent"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if state is None:
+            return None, None
+        kinds = state.get("kinds")
+        return float(state["last_sent"]), None if kinds is None else frozenset(str(kind) for kind in kinds)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("ignoring unreadable alert state %s: %s", path, exc)
-        return None
+        return None, None
+
+
+def is_news(kinds: frozenset[str], told: frozenset[str] | None) -> bool:
+    """Say whether ``kinds`` holds a kind of finding the last alert (of kinds ``told``; None: unknown) did not."""
+    return told is not None and not kinds <= told
 
 
 @contextmanager
@@ -67,6 +80,7 @@ class AlertMonitor:
         self.settings = settings
         self.clock = clock
         self.last_sent: float | None = None  # this process's own memory, used when the state file fails
+        self.last_kinds: frozenset[str] = frozenset()
 
     def observe(self, snapshot: dict[str, Any]) -> str:
         """Send one alert if something is wrong and none went out within ``alert_every``; say what was done."""
@@ -91,11 +105,15 @@ class AlertMonitor:
 
     def decide(self, found: Found, snapshot: dict[str, Any], path: str | None) -> str:
         """Send unless an alert went out within ``alert_every``; record the send in ``path`` if given."""
-        now = self.clock()
-        recorded = read_last_sent(path) if path else None
-        last = max((t for t in (recorded, self.last_sent) if t is not None), default=None)
-        if last is not None and 0 <= now - last < self.settings.alert_every:
+        now, kinds = self.clock(), frozenset(found)
+        recorded, told = read_last_sent(path) if path else (None, None)
+        if recorded is None or (self.last_sent is not None and self.last_sent > recorded):
+            recorded, told = self.last_sent, self.last_kinds if self.last_sent is not None else None
+        within = recorded is not None and 0 <= now - recorded < self.settings.alert_every
+        if within and not is_news(kinds, told):
             return SUPPRESSED
+        # News within the window adds to what was told, so kinds that come and go mail once each per window.
+        kinds = kinds | (told or frozenset()) if within else kinds
         title = subject(found)
         try:
             settings = self.settings
@@ -112,10 +130,10 @@ class AlertMonitor:
         if refused:
             log.warning("alert refused for %s", ", ".join(sorted(refused)))
         log.info("alert sent to %s: %s", ", ".join(self.settings.alert_emails), title)
-        self.last_sent = now
+        self.last_sent, self.last_kinds = now, kinds
         if path:
             try:
-                statefile.write_json(path, {"last_sent": now, "subject": title})
+                statefile.write_json(path, {"last_sent": now, "subject": title, "kinds": sorted(kinds)})
             except OSError as exc:
                 log.warning("alert sent but its time not saved to %s: %s", path, exc)
         return SENT

@@ -4,7 +4,9 @@ The monitor runs beside the forwarder, not inside it (``smartech-dumper
 serve`` runs it in its own process): a forwarder that is dead, stuck or
 failing on every pass still gets reported, and a slow SMTP server never
 delays forwarding. Several monitors may run; the alert lock and state file
-keep it to one e-mail per ``DUMPER_ALERT_EVERY``.
+keep it to one e-mail per ``DUMPER_ALERT_EVERY`` (news excepted). It also
+runs the continuous audit every ``DUMPER_AUDIT_EVERY`` (``watch``) and reads
+the quarantine of refused posts (``quarantine``): both are in its snapshot.
 
 Failure policy: a check never raises; what goes wrong is logged and the next
 check runs on time.
@@ -14,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rq import Queue
@@ -22,6 +25,7 @@ from receiver.core import keys
 from receiver.core import queues as queueing
 from receiver.core.settings import Settings
 from receiver.forwarder import sources
+from receiver.ops import quarantine, watch
 from receiver.ops import readiness as status
 
 log = logging.getLogger("receiver.monitor")
@@ -84,7 +88,19 @@ class Monitor:
             "silent": sources.silent(
                 sources.last_seen(self.queue.connection, self.settings.queue, now), self.settings.silence_after
             ),
+            "quarantine": self.quarantined(now),
+            "audit": watch.fresh(self.settings, now),  # with its ids: the e-mail lists them
         }
+
+    def quarantined(self, now: float) -> dict[str, Any] | None:
+        """Return the quarantine's summary (None when it is off or cannot be read)."""
+        if not self.settings.quarantine:
+            return None
+        try:
+            return quarantine.summary(self.settings.data_dir, now)
+        except OSError as exc:
+            log.warning("cannot read the quarantine: %s", exc)
+            return None
 
     def routes_problems(self) -> list[str]:
         """Return the error of each routes file problem this host or a worker met (the last good routes rule)."""
@@ -100,7 +116,10 @@ class Monitor:
             return []
 
     def check_once(self) -> str:
-        """Take one snapshot and let the alert monitor decide; return what it did."""
+        """Audit when due, take one snapshot and let the alert monitor decide; return what it did."""
+        now = self.clock()
+        if watch.due(self.settings, now):
+            watch.run(self.settings, self.queue.connection, datetime.fromtimestamp(now, UTC))
         return self.alerts.observe(self.observe())
 
     def run(self, stop: threading.Event) -> None:

@@ -1,4 +1,4 @@
-"""Take stock of the receiver: Redis, queue, retries, dead letters, backlog, forwarder, disk.
+"""Take stock of the receiver: Redis, queue, retries, dead letters, backlog, forwarder, disk; refused posts, the books.
 
 Used by ``GET /readyz`` and by the failure alerts. Every probe is bounded by
 the Redis timeout, reads at most ``backlog.PENDING_SCAN_BYTES`` of captures,
@@ -24,6 +24,7 @@ from receiver.core import jsonl, keys, layout
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
 from receiver.forwarder import backlog, heartbeat, sources, torn
+from receiver.ops import quarantine, watch
 from receiver.ops.redis_health import redis_config_warnings
 
 log = logging.getLogger("receiver.status")
@@ -137,6 +138,17 @@ def routes_status(settings: Settings, queue: Queue) -> dict[str, Any] | None:
     }
 
 
+def quarantine_status(settings: Settings) -> dict[str, Any] | None:
+    """Return the posts refused for their credentials and kept: posts, bytes, recent, newest's age (None: off)."""
+    if not settings.quarantine:
+        return None
+    try:
+        return quarantine.summary(settings.data_dir, time.time())
+    except OSError as exc:
+        log.warning("readiness: cannot read the quarantine: %s", exc)
+        return {"posts": None, "bytes": None, "recent": None, "newest_age_seconds": None}
+
+
 def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
     """Return everything the readiness check and the alerts need, as JSON-safe values."""
     disk = disk_status(settings)
@@ -155,6 +167,10 @@ def snapshot(settings: Settings, queue: Queue) -> dict[str, Any]:
             "last_capture_age_seconds": ages,
             "silent": sorted(sources.silent(ages, settings.silence_after)),
         }
+    # Warnings, not unreadiness: a refused post or a hole in the books is mailed and graphed, and the webhook
+    # must keep answering Smartech meanwhile.
+    state["quarantine"] = quarantine_status(settings)
+    state["audit"] = watch.counts(settings, time.time())
     state["ready"] = bool(
         state["redis"]["reachable"]
         and disk["writable"]

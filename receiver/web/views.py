@@ -23,7 +23,7 @@ from receiver.core.logsafe import field
 from receiver.core.settings import Settings
 from receiver.forwarder import enqueue
 from receiver.metrics import counters
-from receiver.web import runtime, write
+from receiver.web import refused, runtime, write
 from receiver.web.body import BodyIncomplete, BodyMalformed, BodyTimeout, BodyTooLarge, read_body
 
 log = logging.getLogger("receiver")
@@ -100,6 +100,8 @@ def webhook(source: str) -> Response:
     if not settings.auth_disabled:
         admitted = gate.admit_user(request.headers.get("Authorization"), settings.credentials, ip)
         if isinstance(admitted, gate.Refusal):
+            if settings.quarantine and request.method == "POST":
+                refused.keep_refused(settings, source, ip, admitted.reason)  # never raises: the 401 stays
             return refuse(admitted.code, admitted.status, admitted.reason, admitted.ip)
         user = admitted
     try:

@@ -4,7 +4,8 @@
 and, with ``DUMPER_FORWARDER=true``, one ``smartech-dumper forward`` process at a
 lower CPU priority, so forwarding never takes the CPU from acks under load and
 a backlog is forwarded in the idle moments. Either is restarted if it dies,
-without touching the other. With ``DUMPER_ALERT_EMAILS`` set, the alert
+without touching the other. With ``DUMPER_ALERT_EMAILS`` set, or the
+continuous audit on (``DUMPER_AUDIT_WINDOW``, the default), the alert
 monitor runs on its own timer in this process. SIGTERM or Ctrl-C stops
 gunicorn gracefully (requests in flight are answered), then the forwarder.
 SIGHUP makes gunicorn reload its workers.
@@ -44,6 +45,6 @@ def serve(bind: str, gunicorn_args: Sequence[str]) -> None:
     supervisor = Supervisor(children, say=lambda text: click.echo(f"smartech-dumper serve: {text}", err=True))
     supervisor.handle_signals(reload_child=web)
     supervisor.start()
-    if settings.alert_emails:
+    if settings.alert_emails or settings.audit_window is not None:  # mails, and the continuous audit
         threading.Thread(target=Monitor(settings).run, args=(supervisor.stopping,), name="monitor", daemon=True).start()
     sys.exit(supervisor.run())

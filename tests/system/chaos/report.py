@@ -5,11 +5,15 @@ for a bad body, its capture has no reject); an event is duplicated when its id
 is written more than once: the same capture and position twice, or the same
 guid twice (``receiver.capture.eventid``). A non-200 is explained when a fault that can cause
 it was in force: 503 only when the disk and Redis were both away, a broken
-connection only when its gunicorn worker was killed. Anything else fails the run.
+connection only when its gunicorn worker was killed. Then ``smartech-dumper audit``
+must balance the books: every capture on disk processed (or otherwise accounted
+for), none missing, none stuck. Anything else fails the run.
 """
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -82,6 +86,20 @@ def percentile(values, share):
     return 1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def books(stack):
+    """Run ``smartech-dumper audit --json`` on the settled stack; return ``(totals, balanced, what went wrong)``."""
+    program = os.path.join(os.path.dirname(sys.executable), "smartech-dumper")
+    done = subprocess.run([program, "audit", "--json"], env=stack.env, capture_output=True, text=True, timeout=300)
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        return {}, False, f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
+    totals = found["totals"]
+    states = sum(count for state, count in totals.items() if state != "captures")
+    balanced = done.returncode == 0 and states == totals["captures"] and not found["missing"] and not found["stuck"]
+    return totals, balanced, "" if balanced else f"missing {found['missing'][:5]}, stuck {found['stuck'][:5]}"
+
+
 def verify(stack, posts, injector, duration, seed):
     """Print the table; return True when nothing was lost or duplicated and every non-200 is explained."""
     events, rejects, lost = settle(stack.data_dir, posts)
@@ -91,6 +109,7 @@ def verify(stack, posts, injector, duration, seed):
     during = [post.answered_at - post.sent_at for post in posts if post.faults]
     captures = read_ids(stack.data_dir, CAPTURES, "id")
     acked_ids = {post.capture_id for post in posts if post.status == 200}
+    totals, balanced, why = books(stack)
     rows = [
         ("seed, duration", f"{seed}, {duration:.0f}s"),
         ("faults injected", ", ".join(f"{name} x{count}" for name, count in sorted(injector.count.items()))),
@@ -104,6 +123,8 @@ def verify(stack, posts, injector, duration, seed):
         ("rejects written", sum(rejects.values())),
         ("lost (a 200 without its events)", len(lost)),
         ("duplicated events", duplicated),
+        ("audit --json totals", ", ".join(f"{state} {count}" for state, count in totals.items() if count) or why),
+        ("audit balances", "yes" if balanced else f"NO ({why})"),
         (
             "ack latency during faults",
             f"p50 {percentile(during, 0.5):.1f} ms, p99 {percentile(during, 0.99):.1f} ms, "
@@ -116,4 +137,4 @@ def verify(stack, posts, injector, duration, seed):
         print(f"  {name:<{width}}  {value}")
     for post in (lost + unexplained)[:10]:
         print(f"  ! {post.kind} {post.status} capture {post.capture_id} faults {sorted(post.faults)}")
-    return not lost and not duplicated and not unexplained
+    return not lost and not duplicated and not unexplained and balanced

@@ -60,6 +60,13 @@ def test_lists_ignore_spaces_and_parse_ipv4_and_ipv6():
         ("DUMPER_QUEUE", "a b:c"),
         ("DUMPER_QUEUE", "-high"),
         ("DUMPER_QUEUE", "q" * 65),
+        ("DUMPER_QUARANTINE", "sometimes"),
+        ("DUMPER_QUARANTINE_BYTES", "-1"),
+        ("DUMPER_QUARANTINE_BYTES", str(16 * 1024**3 + 1)),
+        ("DUMPER_AUDIT_WINDOW", "56m"),
+        ("DUMPER_AUDIT_WINDOW", "later"),
+        ("DUMPER_AUDIT_EVERY", "0"),
+        ("DUMPER_AUDIT_STUCK_AFTER", "never"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
@@ -196,3 +203,24 @@ def test_a_redis_url_with_a_bad_port_stops_the_start_without_echoing_its_passwor
     with pytest.raises(SettingsError, match="^REDIS_URL: Port") as info:
         load(environ={"REDIS_URL": "redis://user:hunter2@host:six/0"})
     assert "hunter2" not in str(info.value)
+
+
+def test_the_quarantine_is_on_by_default_only_behind_an_allowlist():
+    assert load(environ={}).quarantine is False
+    assert load(environ={"DUMPER_ALLOWED_IPS": "10.0.0.0/8"}).quarantine is True
+    assert load(environ={"DUMPER_ALLOWED_IPS": "10.0.0.0/8", "DUMPER_QUARANTINE": "false"}).quarantine is False
+    assert load(environ={"DUMPER_QUARANTINE": "true"}).quarantine is True
+    assert load(environ={}).quarantine_bytes == settings_module.DEFAULT_QUARANTINE_BYTES == 64 * 1024**2
+    assert load(environ={"DUMPER_QUARANTINE_BYTES": str(16 * 1024**3)}).quarantine_bytes == 16 * 1024**3
+
+
+def test_the_continuous_audit_defaults_and_its_off_words():
+    from receiver.core.queues import RESULT_TTL
+
+    settings = load(environ={})
+    assert (settings.audit_window, settings.audit_every, settings.audit_stuck_after) == (3000, 300, 600)
+    # A finished job must still be in Redis for the audit's whole window (RQ keeps it RESULT_TTL seconds).
+    assert settings_module.MAX_AUDIT_WINDOW < RESULT_TTL
+    assert load(environ={"DUMPER_AUDIT_WINDOW": "55m"}).audit_window == settings_module.MAX_AUDIT_WINDOW
+    for word in ("off", "none", "OFF"):
+        assert load(environ={"DUMPER_AUDIT_WINDOW": word}).audit_window is None

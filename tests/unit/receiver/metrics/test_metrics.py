@@ -306,7 +306,16 @@ RULE_CASES = [
         [0],
         [1],
     ),
+    ("SmartechDumperPostsRefused", {"smartech_dumper_quarantine_recent_posts": "0 2 0"}, [0, 2], [1]),
+    (
+        "SmartechDumperAuditFound",
+        {"smartech_dumper_audit_missing": "0 2 0", "smartech_dumper_audit_stuck": "0 0 1"},
+        [0],
+        [1, 2],
+    ),
+    ("SmartechDumperAuditStale", {"smartech_dumper_audit_age_seconds": "300 1800 1801"}, [0, 1], [2]),
 ]
+WARNINGS = {"SmartechDumperJobsRetrying", "SmartechDumperAuditStale"}  # the rest are critical
 
 
 def without_annotations(text):
@@ -335,7 +344,7 @@ def test_the_alerting_rules_fire_when_the_email_alerts_do(tmp_path):
             lines += [f"      - eval_time: {minute}m", f"        alertname: {alert}", "        exp_alerts: []"]
         for minute in firing:
             lines += [f"      - eval_time: {minute}m", f"        alertname: {alert}", "        exp_alerts:"]
-            severity = "warning" if alert == "SmartechDumperJobsRetrying" else "critical"
+            severity = "warning" if alert in WARNINGS else "critical"
             lines.append(f"          - exp_labels: {{severity: {severity}, instance: r1, job: sd}}")
     (tmp_path / "tests.yml").write_text("\n".join(lines) + "\n")
     done = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)

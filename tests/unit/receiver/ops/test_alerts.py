@@ -88,7 +88,11 @@ def test_an_alert_reaches_every_address_with_the_counts_and_what_to_do(smtp, dat
     assert "At most one alert is sent per 15m (DUMPER_ALERT_EVERY)" in text
     path = state_path(data_dir)
     with open(path, encoding="utf-8") as handle:
-        assert json.load(handle) == {"last_sent": T0, "subject": message["Subject"]}
+        assert json.load(handle) == {
+            "last_sent": T0,
+            "subject": message["Subject"],
+            "kinds": ["dead", "pending", "redis"],
+        }
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     assert [name for name in os.listdir(os.path.dirname(path)) if name.endswith(".tmp")] == []
@@ -260,3 +264,92 @@ def test_an_unwritable_data_dir_still_alerts_and_rate_limits_in_memory(smtp, tmp
 )
 def test_durations_read_naturally(seconds, text):
     assert duration(seconds) == text
+
+
+REFUSED = {"posts": 3, "bytes": 900, "recent": 3, "newest_age_seconds": 42.0}
+AUDIT = {
+    "when": T0,
+    "window_seconds": 3000.0,
+    "stuck_after_seconds": 600.0,
+    "counts": {"captures": 9, "missing": 2, "stuck": 1},
+    "missing": ["01KB3Q6E0M8ZJ7V6Q2W5T9X4YR", "01KB3Q6E0M8ZJ7V6Q2W5T9X4YS"],
+    "stuck": ["01KB3Q6E0M8ZJ7V6Q2W5T9X4YT"],
+}
+
+
+def test_refused_posts_and_the_audit_are_mailed_with_what_to_do(smtp, data_dir):
+    port, inbox = smtp
+    snapshot = dict(ALL_WELL, quarantine=REFUSED, audit=AUDIT)
+    assert AlertMonitor(settings_for(data_dir, port), clock=Clock()).observe(snapshot) == "sent"
+    [message] = inbox.messages
+    # .strip(): a subject past 78 characters is folded onto the next line, whose space Python's parser keeps
+    assert message["Subject"].strip() == "[smartech-dumper] 3 posts refused for credentials, audit: 2 missing, 1 stuck"
+    text = message.get_content()
+    assert "REFUSED: Smartech is posting with credentials we do not accept; it will disable the webhook." in text
+    assert "3 posts refused within the last day (401, newest 42s ago)" in text
+    assert "smartech-dumper quarantine release --all" in text
+    assert "AUDIT: the audit of the captures received in the last 50m found 2 missing" in text
+    assert "and 1 stuck (waiting longer than 10m)" in text
+    assert all(capture_id in text for capture_id in AUDIT["missing"] + AUDIT["stuck"])
+    assert "smartech-dumper audit --since 1h --requeue" in text
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        dict(ALL_WELL, quarantine={**REFUSED, "recent": 0}),
+        dict(ALL_WELL, quarantine=None, audit=None),
+        dict(
+            ALL_WELL, audit={**AUDIT, "counts": {"captures": 9, "missing": 0, "stuck": 0}, "missing": [], "stuck": []}
+        ),
+    ],
+    ids=["old-refusals", "off", "balanced"],
+)
+def test_old_refusals_and_balanced_books_send_nothing(smtp, data_dir, snapshot):
+    port, inbox = smtp
+    assert AlertMonitor(settings_for(data_dir, port), clock=Clock()).observe(snapshot) == "nothing"
+
+
+def test_a_new_kind_of_finding_is_news_and_bypasses_the_throttle(smtp, data_dir):
+    port, inbox = smtp
+    clock = Clock()
+    monitor = AlertMonitor(settings_for(data_dir, port), clock=clock)
+    redis_down = dict(ALL_WELL, failed_count=None, redis_down_for=300.0)
+    assert monitor.observe(redis_down) == "sent"
+    clock.now += 60
+    assert monitor.observe(redis_down) == "suppressed"  # the same news
+    refused = dict(redis_down, quarantine=REFUSED)
+    assert monitor.observe(refused) == "sent"  # news: mailed at once
+    assert "REFUSED" in inbox.messages[-1].get_content()
+    with open(state_path(data_dir), encoding="utf-8") as handle:
+        assert json.load(handle)["kinds"] == ["redis", "refused"]
+    clock.now += 60
+    assert monitor.observe(redis_down) == "suppressed"  # a subset of what was told
+    assert monitor.observe(dict(ALL_WELL, quarantine=REFUSED)) == "suppressed"
+    # Another process (a restart) reads the kinds from the state file.
+    assert AlertMonitor(settings_for(data_dir, port), clock=clock).observe(refused) == "suppressed"
+    assert AlertMonitor(settings_for(data_dir, port), clock=clock).observe(dict(refused, audit=AUDIT)) == "sent"
+    assert len(inbox.messages) == 3
+
+
+def test_kinds_that_come_and_go_mail_once_each_per_window(smtp, data_dir):
+    port, inbox = smtp
+    clock = Clock()
+    monitor = AlertMonitor(settings_for(data_dir, port), clock=clock)
+    dead, refused = dict(ALL_WELL, failed_count=1), dict(ALL_WELL, quarantine=REFUSED)
+    assert [monitor.observe(each) for each in (dead, refused, dead, refused, dead)] == [
+        "sent",
+        "sent",
+        "suppressed",
+        "suppressed",
+        "suppressed",
+    ]
+
+
+def test_a_state_file_without_kinds_makes_nothing_news(smtp, data_dir):
+    port, inbox = smtp
+    os.makedirs(os.path.join(data_dir, "spool"))
+    with open(state_path(data_dir), "w", encoding="utf-8") as handle:
+        json.dump({"last_sent": T0, "subject": "[smartech-dumper] 1 dead letter"}, handle)
+    monitor = AlertMonitor(settings_for(data_dir, port), clock=Clock(T0 + 60))
+    assert monitor.observe(dict(ALL_WELL, quarantine=REFUSED)) == "suppressed"

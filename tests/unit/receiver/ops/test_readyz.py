@@ -97,3 +97,36 @@ def test_readyz_is_for_monitors_not_smartech(env):
     env["DUMPER_ALLOWED_IPS"] = "10.0.0.0/8"
     client = create_app(env).test_client()
     assert client.get("/readyz", environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code == 200
+
+
+def test_refused_posts_and_the_audit_are_shown_but_leave_it_ready(env, data_dir, redis_conn):
+    from datetime import UTC, datetime
+
+    from receiver.ops import watch
+
+    env.update(DUMPER_QUARANTINE="true")
+    client = create_app(env).test_client()
+    body = client.get("/readyz").get_json()
+    assert body["quarantine"] == {"posts": 0, "bytes": 0, "recent": 0, "newest_age_seconds": None}
+    assert body["audit"] is None  # not run yet
+    opened = "data=%7B%22smartech%22%3A%5B%7B%22webhook_name%22%3A%22EMAIL_OPEN%22%7D%5D%7D"  # one event
+    client.post(
+        "/webhook", data=opened, content_type="application/x-www-form-urlencoded", headers={"Authorization": basic()}
+    )
+    wrong = client.post("/webhook", data="data=%7B%7D", content_type="application/x-www-form-urlencoded")
+    assert wrong.status_code == 401
+    Forwarder(load(overrides=env)).drain()
+    redis_conn.flushdb()  # the job is lost: the audit finds the capture missing
+    watch.run(load(overrides=env), redis_conn, datetime.now(UTC))
+    state = fresh(client)
+    body = state.get_json()
+    assert state.status_code == 200 and body["ready"] is True  # warnings, not unreadiness
+    assert body["quarantine"]["posts"] == 1 and body["quarantine"]["recent"] == 1 and body["quarantine"]["bytes"] > 0
+    assert body["audit"]["missing"] == 1 and body["audit"]["captures"] == 1 and body["audit"]["stuck"] == 0
+    assert all(isinstance(each, int | float) for each in body["audit"].values())  # counts only: never an id
+
+
+def test_without_quarantine_or_audit_the_fields_are_null(env):
+    env.update(DUMPER_AUDIT_WINDOW="off")
+    body = create_app(env).test_client().get("/readyz").get_json()
+    assert body["quarantine"] is None and body["audit"] is None

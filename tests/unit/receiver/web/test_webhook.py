@@ -295,3 +295,56 @@ def test_a_removed_captures_directory_is_made_again(client, data_dir):
     assert post(client).status_code == 200
     assert len(read_kind(data_dir, "captures")) == 1
     assert stat.S_IMODE(os.stat(os.path.join(data_dir, "captures")).st_mode) == 0o700
+
+
+def test_a_refused_post_from_an_allowlisted_address_is_kept_and_still_a_401(env, data_dir, redis_conn, log_lines):
+    env["DUMPER_ALLOWED_IPS"] = "127.0.0.0/8"  # quarantine on by default behind an allowlist
+    client = create_app(env).test_client()
+    wrong = basic(password="rotated")
+    response = client.post("/webhook/crm", data=BODY, content_type=FORM, headers={"Authorization": wrong})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Basic")
+    assert not os.path.exists(os.path.join(data_dir, "captures"))
+    assert redis_conn.llen("rq:queue:smartech") == 0
+    [name] = [name for name in os.listdir(os.path.join(data_dir, "quarantine")) if not name.startswith(".")]
+    path = os.path.join(data_dir, "quarantine", name)
+    assert name.endswith(".post") and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path, "rb") as handle:
+        text = handle.read()
+    assert text.endswith(BODY.encode()) and b'"source":"crm"' in text
+    assert wrong.split()[1].encode() not in text and b"Authorization" not in text
+    assert any("quarantined refused post" in line for line in log_lines)
+
+
+@pytest.mark.parametrize(
+    "extra, kept",
+    [
+        ({}, False),
+        ({"DUMPER_QUARANTINE": "true"}, True),
+        ({"DUMPER_ALLOWED_IPS": "127.0.0.1", "DUMPER_QUARANTINE": "false"}, False),
+    ],
+    ids=["no-allowlist-off", "forced-on", "turned-off"],
+)
+def test_without_an_allowlist_the_quarantine_is_off_unless_asked(env, data_dir, extra, kept):
+    env.update(extra)
+    client = create_app(env).test_client()
+    assert (
+        client.post(
+            "/webhook", data=BODY, content_type=FORM, headers={"Authorization": basic(password="x")}
+        ).status_code
+        == 401
+    )
+    assert os.path.exists(os.path.join(data_dir, "quarantine")) is kept
+
+
+def test_a_quarantine_that_cannot_be_written_leaves_the_401(env, tmp_path, log_lines):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the data dir should be\n")
+    env.update(DUMPER_QUARANTINE="true", DUMPER_DATA_DIR=str(blocker / "var"))
+    client = create_app(env).test_client()
+    assert (
+        client.post(
+            "/webhook", data=BODY, content_type=FORM, headers={"Authorization": basic(password="x")}
+        ).status_code
+        == 401
+    )
+    assert any("refused post not quarantined" in line for line in log_lines)
