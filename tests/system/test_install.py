@@ -35,6 +35,7 @@ import requests
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from receiver.core import keys
 from receiver.procs.stack import free_port
 from receiver.replay import samples
 from tests.support import procs
@@ -300,7 +301,7 @@ def test_serve_forward_and_worker_take_the_vendor_sample_to_the_events_file(user
 
         forward = user_venv.popen(env, "forward")
         client = redis_lib.Redis.from_url(redis_url)
-        wait_until(lambda: client.exists(f"rq:job:{capture_id}"), timeout=30)
+        wait_until(lambda: client.exists(keys.capture_job("smartech", capture_id)), timeout=30)
         client.close()
         logs["forward"] = procs.stop(forward)
 

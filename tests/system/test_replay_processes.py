@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
-from rq.serializers import JSONSerializer
 
 from receiver.core.queues import get_queue
 from receiver.core.settings import load
 from scripts.replay.command import replay
+from tests.support.batches import job_of, summary_of
 from tests.support.capture_factory import body_bytes, read_all
 from tests.support.helpers import PASSWORD, USER, read_terminal, wait_until
 from tests.unit.scripts.replay import test_replay as in_process
@@ -132,7 +132,6 @@ def samples_labels():
 
 @pytest.mark.slow
 def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
-    from rq.job import Job
 
     from scripts.ops.send import send
     from tests.support.helpers import backlog
@@ -163,5 +162,5 @@ def test_round_trip_through_the_queue_writes_no_duplicate_events(env, data_dir):
     assert Counter(e["event_id"] for e in read_all(data_dir, "events")) == events
     connection = get_queue(load(proc_env)).connection
     for capture in captures:  # every capture really ran again, and found its events already written
-        result = Job.fetch(capture["id"], connection=connection, serializer=JSONSerializer).return_value()
+        result = summary_of(job_of(connection, capture["id"]), capture["id"])
         assert result["events"] == 0 and result["duplicates"] == 1

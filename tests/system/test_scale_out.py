@@ -129,13 +129,14 @@ def follow_probe(parts, guid, since):
     """Post ``guid`` and follow it: seconds after ``since`` until its job is queued, done, and its row exists."""
     answer = post(parts["nginx"].url, parts["nginx"].cert, guid)
     answer.raise_for_status()
-    job_key = f"rq:job:{answer.json()['id']}"
-    connection = queueing.connect(load(parts["env"]))
+    capture_id, settings = answer.json()["id"], load(parts["env"])
+    connection = queueing.connect(settings)
     seen = {}
     deadline = time.monotonic() + 120
     while "row" not in seen:
         assert time.monotonic() < deadline, f"{guid} has no row after 120 s: {seen}"
         try:
+            job_key = Job.key_for(queueing.jobs_of(connection, settings.queue, [capture_id])[0])
             status = connection.hget(job_key, "status")
         except queueing.REDIS_ERRORS:
             status = None

@@ -9,6 +9,7 @@ import pytest
 from receiver.core import ids, layout
 from receiver.forwarder.loop import Forwarder
 from receiver.ops import handover, quarantine
+from tests.support.batches import queued_captures
 from tests.support.helpers import read_kind
 
 REQUEST = {
@@ -93,7 +94,7 @@ def test_release_makes_one_capture_once_and_the_forwarder_queues_it(env, data_di
     from receiver.core.settings import load
 
     Forwarder(load(overrides=env)).drain()
-    assert redis_conn.lrange("rq:queue:smartech", 0, -1) == [capture_id.encode()]
+    assert queued_captures(redis_conn) == [capture_id]
 
 
 def test_a_release_cut_short_after_its_write_does_not_write_twice(data_dir):
