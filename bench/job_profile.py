@@ -1,9 +1,11 @@
-"""Profile a one-event capture job in process, without RQ around it: where a job's time goes.
+"""Profile one-event captures processed in process, without RQ around them: where a capture's time goes.
 
-    python -m bench.job_profile [--fsync true|false] [--jobs 2000]
+    python -m bench.job_profile [--fsync true|false] [--jobs 2000] [--batch 500]
 
-Prints the time per job and cProfile's top functions by their own time. The job touches no Redis
-(without a routes file), so none is needed.
+``--batch 1`` runs each capture alone (``process_capture``, what a job was before jobs of many captures);
+a larger batch runs them ``N`` to a call of ``process_batch``, as the forwarder's jobs carry them. Prints
+the time per capture and cProfile's top functions by their own time. Without a routes file the work
+touches no Redis, so none is needed.
 """
 
 import argparse
@@ -33,31 +35,50 @@ def captures(count):
     return made
 
 
+def job_runner(batch):
+    """Return a function that processes a list of captures ``batch`` at a time, as the worker would."""
+    if batch <= 1:
+        from jobs.process import process_capture
+
+        def alone(todo):
+            for capture in todo:
+                process_capture(capture)
+
+        return alone
+    from jobs.process import process_batch
+
+    def batched(todo):
+        for start in range(0, len(todo), batch):
+            process_batch(todo[start : start + batch])
+
+    return batched
+
+
 def main(argv=None):
     """Time and profile one-event jobs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fsync", default="true", choices=("true", "false"))
-    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=2000, help="captures timed (and as many profiled)")
+    parser.add_argument("--batch", type=int, default=500, help="captures a call (1: each alone)")
     args = parser.parse_args(argv)
     with scratch_dir("job-profile") as data_dir:
         os.environ.update(DUMPER_DATA_DIR=data_dir, DUMPER_FSYNC=args.fsync, REDIS_URL="unix:///nonexistent.sock")
-        from jobs.process import process_capture
-
+        work = job_runner(args.batch)
         todo = captures(WARMUP + 2 * args.jobs)
-        for capture in todo[:WARMUP]:
-            process_capture(capture)
+        work(todo[:WARMUP])
         timed, profiled = todo[WARMUP : WARMUP + args.jobs], todo[WARMUP + args.jobs :]
         began = time.perf_counter()
-        for capture in timed:
-            process_capture(capture)
-        per_job = (time.perf_counter() - began) / args.jobs * 1e6
-        print(f"one-event job, DUMPER_FSYNC={args.fsync}: {per_job:.0f} µs per job over {args.jobs} jobs")
+        work(timed)
+        per_capture = (time.perf_counter() - began) / args.jobs * 1e6
+        print(
+            f"one-event captures, {args.batch} a call, DUMPER_FSYNC={args.fsync}: "
+            f"{per_capture:.0f} µs per capture over {args.jobs} captures"
+        )
         profile = cProfile.Profile()
         profile.enable()
-        for capture in profiled:
-            process_capture(capture)
+        work(profiled)
         profile.disable()
-        pstats.Stats(profile).sort_stats("tottime").print_stats(12)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,13 @@ class Runner:
             with mock.patch.object(enqueue, "JOB_FUNCTION", NOOP_FUNCTION):
                 for record in records:
                     enqueue.enqueue_capture(queue, record, settings)
-        else:
+        elif hasattr(enqueue, "enqueue_items"):
             enqueue.enqueue_items(queue, [(record["id"], line_of(record)) for record in records], settings)
+        else:  # a tree from before jobs of many captures (a "before" run): one job per capture, its id the capture's
+            enqueue.enqueue_absent(queue, records, settings)
         ids = [record["id"] for record in records]
+        if not hasattr(queueing, "jobs_of"):
+            return ids
         return list(dict.fromkeys(queueing.jobs_of(queue.connection, queue.name, ids)))
 
     def drain(self, env, worker_class, job_ids):

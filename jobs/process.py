@@ -55,16 +55,19 @@ class Batch:
 
     def __init__(self, settings: Settings, captures: list[Any]) -> None:
         self.settings = settings
-        self.groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[str | None]]] = {}
+        self.groups: dict[tuple[str, str], tuple[list[dict[str, Any]], list[str | None], list[bytes | None]]] = {}
         self.outcomes: list[tuple[Any, list[dict[str, Any]], dict[str, Any] | None, list[str]]] = []
         for capture, reason in captures:
             self.analyse(capture, reason)
 
-    def add(self, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None) -> None:
-        """Add records to the group of their day file."""
-        group = self.groups.setdefault((kind, day), ([], []))
+    def add(
+        self, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None, lines: Any
+    ) -> None:
+        """Add records (with their old ids and encoded lines, if any) to the group of their day file."""
+        group = self.groups.setdefault((kind, day), ([], [], []))
         group[0].extend(records)
         group[1].extend(aliases or [None] * len(records))
+        group[2].extend(lines or [None] * len(records))  # None: the ledger encodes it (a reject)
 
     def analyse(self, capture: Any, reason: str | None) -> None:
         """Analyse one capture; note its events, or its reject."""
@@ -81,11 +84,11 @@ class Batch:
         else:
             if analysis.events:  # the rule's start is read (and on a new data dir, written) only once there are events
                 since = upgrade.rule_since(self.settings.data_dir)
-                self.add(EVENTS, day, analysis.events, upgrade.aliases(analysis.events, since))
+                self.add(EVENTS, day, analysis.events, upgrade.aliases(analysis.events, since), analysis.lines)
             self.outcomes.append((capture, analysis.events, None, analysis.warnings))
             return
         reject = reject_record(capture, reason)
-        self.add(REJECTS, day, [reject], None)
+        self.add(REJECTS, day, [reject], None, None)
         self.outcomes.append((capture, [], reject, []))
 
     def write(self) -> set[int]:

@@ -46,6 +46,7 @@ class Analysis(NamedTuple):
     value: Any
     events: list[dict[str, Any]]
     warnings: list[str]
+    lines: tuple[bytes, ...] = ()  # each event as its events-file line (``repeat_of`` null): encoded once, here
 
 
 def check_writable(what: str, value: Any) -> None:
@@ -59,10 +60,10 @@ def check_writable(what: str, value: Any) -> None:
         raise Reject(f"{what} cannot be written as JSON ({type(exc).__name__})") from None
 
 
-def check_events(value: Any, events: list[dict[str, Any]]) -> None:
-    """Raise ``Reject`` unless every event, and every panel name of the payload, encodes as a JSON line."""
+def check_events(value: Any, events: list[dict[str, Any]]) -> tuple[bytes, ...]:
+    """Return each event's JSON line; raise ``Reject`` unless every event and panel name of the payload encodes."""
     try:
-        encode_line(events)  # one pass for the common case; the loop below only runs to name the culprit
+        lines = tuple(encode_line(event) for event in events)  # the lines the worker writes: one encode each
     except (TypeError, ValueError, RecursionError):
         for index, event in enumerate(events):
             check_writable(f"event {index}", event)
@@ -71,6 +72,7 @@ def check_events(value: Any, events: list[dict[str, Any]]) -> None:
     # empty panel, are not in an event, and `show` prints them.
     if isinstance(value, dict):
         check_writable("panel names", list(value))
+    return lines
 
 
 def analyse_capture(capture: Any, settings: Settings | None = None) -> Analysis:
@@ -84,6 +86,6 @@ def analyse_capture(capture: Any, settings: Settings | None = None) -> Analysis:
         events = normalise(decoded.value, capture, decoded.warnings)
     except (DecodeError, NormaliseError) as exc:
         raise Reject(str(exc)) from None
-    check_events(decoded.value, events)
+    lines = check_events(decoded.value, events)
     warnings = list(dict.fromkeys([w for event in events for w in event["warnings"]] or decoded.warnings))
-    return Analysis(decoded.value, events, warnings)
+    return Analysis(decoded.value, events, warnings, lines)

@@ -16,6 +16,7 @@ Events written get ``repeat_of`` (``repeats``); an old id given as an alias
 Failure policy: OS and SQLite errors propagate, so RQ retries the job.
 """
 
+import json
 import os
 import sqlite3
 from contextlib import ExitStack
@@ -43,15 +44,32 @@ def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
         connection.close()
 
 
-# What a batch writes to one day file: its kind, its day, its records, and their old ids (``upgrade``) or None.
-Group = tuple[str, str, list[dict[str, Any]], list[str | None] | None]
+# What a batch writes to one day file: its kind, its day, its records, their old ids (``upgrade``) or None,
+# and their lines already encoded (``repeat_of`` null, as the analysis made them) or None.
+Group = tuple[str, str, list[dict[str, Any]], list[str | None] | None, list[bytes | None] | None]
+# Where an encoded event line says it repeats nothing: the ledger puts what it repeats there.
+NO_REPEAT = b'"repeat_of":null'
+
+
+def line_of(record: dict[str, Any], encoded: bytes | None) -> bytes:
+    """Return ``record``'s line: the one encoded before, with its ``repeat_of`` put in; else encode it now.
+
+    ``repeat_of`` follows ``event_id`` (a JSON string, so its text cannot hold an unescaped quote): the
+    first ``"repeat_of":null`` of the line is the field itself.
+    """
+    repeat_of = record.get("repeat_of")
+    if encoded is None or NO_REPEAT not in encoded:
+        return jsonl.encode_line(record)
+    if repeat_of is None:
+        return encoded
+    return encoded.replace(NO_REPEAT, b'"repeat_of":' + json.dumps(repeat_of, ensure_ascii=False).encode(), 1)
 
 
 def write_once(
     settings: Settings, kind: str, day: str, records: list[dict[str, Any]], aliases: list[str | None] | None = None
 ) -> list[dict[str, Any]]:
     """Append the ``records`` of ``kind`` not written within the window; return those (``write_groups`` of one)."""
-    return write_groups(settings, [(kind, day, records, aliases)])[0]
+    return write_groups(settings, [(kind, day, records, aliases, None)])[0]
 
 
 def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str, Any]]]:
@@ -78,9 +96,10 @@ def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str,
         connection.execute("BEGIN IMMEDIATE")
         try:
             for number in order:
-                kind, day, records, aliases = groups[number]
+                kind, day, records, aliases, encoded = groups[number]
                 path = layout.day_path(settings.data_dir, kind, day)
-                written[number] = append_new(connection, settings, kind, day, records, aliases, handles[path], path)
+                fd = handles[path]
+                written[number] = append_new(connection, settings, (kind, day, records, aliases, encoded), fd, path)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -89,22 +108,17 @@ def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str,
 
 
 def append_new(
-    connection: sqlite3.Connection,
-    settings: Settings,
-    kind: str,
-    day: str,
-    records: list[dict[str, Any]],
-    aliases: list[str | None] | None,
-    fd: int,
-    path: str,
+    connection: sqlite3.Connection, settings: Settings, group: Group, fd: int, path: str
 ) -> list[dict[str, Any]]:
-    """Append to the locked day file ``fd`` the records the index does not hold, and note them; return those."""
+    """Append to the locked day file ``fd`` the group's records the index does not hold, and note them."""
+    kind, day, records, aliases, encoded = group
     catch_up_window(connection, settings, kind, day, fd, path)
     aliases = aliases or [None] * len(records)
+    given: list[bytes | None] = list(encoded) if encoded else [None] * len(records)
     keys = [str(record[KEY_FIELDS[kind]]) for record in records]
     known = seen_keys(connection, kind, keys + [alias for alias in aliases if alias is not None])
-    fresh, fresh_keys, taken = [], [], set()
-    for key, alias, record in zip(keys, aliases, records):
+    fresh, fresh_keys, fresh_lines, taken = [], [], [], set()
+    for key, alias, record, line in zip(keys, aliases, records, given):
         if key in known:
             if kind == layout.EVENTS:
                 record["repeat_of"] = known[key][1]  # as written the first time: a retry routes the same
@@ -112,11 +126,12 @@ def append_new(
             taken.add(key)
             fresh.append(record)
             fresh_keys.append(key)
+            fresh_lines.append(line)
     if not fresh:
         return fresh
     if kind == layout.EVENTS:
         repeats.mark(connection, fresh, day, settings.repeat_window)
-    lines = [jsonl.encode_line(record) for record in fresh]
+    lines = [line_of(record, line) for record, line in zip(fresh, fresh_lines)]
     offset = jsonl.locked_append(fd, b"".join(lines))
     if settings.fsync:
         os.fdatasync(fd)
