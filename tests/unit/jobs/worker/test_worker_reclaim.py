@@ -124,9 +124,7 @@ def test_a_pop_by_a_dead_worker_is_put_back_at_once_and_a_live_workers_recent_po
     assert reclaim.reclaim(redis_conn, watched(settings)) == 1
 
     assert queue.get_job_ids() == [orphan]
-    assert [pops.parse_record(m.decode())[1:] for m in redis_conn.zrange(keys.POPPED, 0, -1)] == [
-        (kept, "live-worker")
-    ]
+    assert [pops.parse_record(m.decode())[1:] for m in redis_conn.zrange(keys.POPPED, 0, -1)] == [(kept, "live-worker")]
 
 
 def test_an_old_pop_record_without_a_worker_name_is_put_back_once_old_enough(settings, env, redis_conn):
