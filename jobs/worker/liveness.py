@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from rq.utils import now, utcformat
 
 from jobs.worker import reclaim
 from jobs.worker.outage import Resilient
@@ -105,7 +106,22 @@ class Watchful(Resilient):
         return CHECK_EVERY
 
     def register_birth(self) -> None:
-        """Register as RQ does, then start beating: before the first pop, so every pop record names a live worker."""
+        """Register as RQ does, then start beating: before the first pop, so every pop record names a live worker.
+
+        A worker restarted under the name of one that was killed would wait
+        for RQ's registration of it to lapse (a minute and more), and then
+        take its jobs for its own: once the dead one's liveness key has lapsed,
+        it hands them back and takes the name over (a live namesake keeps its
+        key set, and RQ refuses the name as before).
+        """
+        stale = self.connection.exists(self.key) and not self.connection.hexists(self.key, "death")
+        deadline = time.monotonic() + ALIVE_TTL + BEAT_EVERY  # a key the dead one set lapses by then
+        while stale and self.connection.exists(keys.alive(self.name)) and time.monotonic() < deadline:
+            time.sleep(BEAT_EVERY / 4)
+        if stale and not self.connection.exists(keys.alive(self.name)):
+            reclaim.reclaim(self.connection, self.watched, only=self.name)
+            self.connection.hset(self.key, "death", utcformat(now()))
+            log.warning("worker %s had died (no liveness key): its jobs are handed back, its name taken", self.name)
         super().register_birth()
         RememberingQueue.worker_name = self.name
         self.pulse = Pulse(self.connection, self.name)

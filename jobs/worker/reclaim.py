@@ -108,10 +108,18 @@ def hand_back_execution(connection: redis.Redis, queue_name: str, composite_key:
     return done
 
 
-def reclaim(connection: redis.Redis, queue_names: Sequence[str]) -> int:
-    """Put back the jobs dead workers held on ``queue_names``, started or only popped; return how many."""
+def reclaim(connection: redis.Redis, queue_names: Sequence[str], only: str | None = None) -> int:
+    """Put back the jobs dead workers held on ``queue_names``, started or only popped; return how many.
+
+    ``only``: the jobs of that worker alone (a worker taking over the name of one that died).
+    """
     returned = sum(
         hand_back_execution(connection, name, key, worker) == "requeued"
         for name, key, worker in abandoned(connection, queue_names)
+        if only is None or worker == only
     )
-    return returned + pops.sweep(connection, dead=lambda names: dead_workers(connection, names))
+
+    def dead(names: Iterable[str]) -> set[str]:
+        return {worker for worker in dead_workers(connection, names) if only is None or worker == only}
+
+    return returned + pops.sweep(connection, dead=dead)

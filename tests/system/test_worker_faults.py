@@ -23,7 +23,7 @@ from receiver.core import queues as queueing
 from receiver.core.settings import load
 from tests.support.helpers import read_kind, wait_until
 from tests.support.job_payloads import capture_and_queue
-from tests.support.procs import children, start_worker, stop
+from tests.support.procs import BIN, children, logged_popen, start_worker, stop
 
 pytestmark = pytest.mark.slow
 RECOVERY_LIMIT = 150  # RQ's own recovery would be done by then too: the logs tell which one acted
@@ -122,6 +122,25 @@ def test_a_job_popped_by_a_worker_killed_before_its_start_is_put_back_and_comple
         log = stop(worker)
     assert [e["event_id"] for e in read_kind(data_dir, "events")] == ["held-1"]
     assert f"job {capture_id} was popped by worker killed-worker, which died before starting it" in log, log
+    assert Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"
+
+
+def test_a_worker_restarted_under_its_name_after_a_sigkill_runs_its_job_again(worker_env, data_dir, redis_conn):
+    capture_id = capture_and_queue(worker_env)
+    cmd = [os.path.join(BIN, "smartech-dumper"), "worker", "--name", "host-1"]
+    with held_events_file(data_dir):
+        first = logged_popen(cmd, worker_env, start_new_session=True)
+        wait_until(lambda: started_jobs(redis_conn) == 1, timeout=30)
+        os.killpg(first.pid, signal.SIGKILL)  # as systemd's restart after an OOM kill: the same name, at once
+        stop(first)
+    second = logged_popen(cmd, worker_env, start_new_session=True)
+    try:
+        wait_until(lambda: read_kind(data_dir, "events"), timeout=RECOVERY_LIMIT)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        log = stop(second)
+    assert "worker host-1 had died (no liveness key): its jobs are handed back, its name taken" in log, log
+    assert [e["event_id"] for e in read_kind(data_dir, "events")] == ["held-1"]
     assert Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer).get_status() == "finished"
 
 

@@ -10,6 +10,8 @@ import tempfile
 
 import pytest
 import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from jobs.worker import liveness
 from jobs.worker.liveness import Pulse
@@ -124,3 +126,25 @@ def test_a_steady_workers_heartbeat_hands_back_a_dead_workers_job(settings, env,
     finally:
         worker.pulse.stop()
         worker.register_death()
+
+
+def test_a_worker_restarted_under_a_killed_workers_name_hands_back_its_job_and_takes_the_name(
+    settings, env, redis_conn
+):
+    capture_id = capture_and_queue(env)
+    killed = build_worker(settings)
+    killed.register_birth()
+    queue = queueing.get_queue(settings)
+    RememberingQueue.lpop([queue.key], None, connection=redis_conn)
+    job = Job.fetch(capture_id, connection=redis_conn, serializer=JSONSerializer)
+    killed.prepare_execution(job)
+    killed.prepare_job_execution(job)
+    killed.pulse.stop()  # SIGKILL: no death registered, the liveness key gone
+    restarted = build_worker(settings, name=killed.name)
+    restarted.register_birth()  # RQ alone refuses: "There exists an active worker named …"
+    try:
+        assert queue.get_job_ids() == [capture_id] and job.get_status(refresh=True) == "queued"
+        assert redis_conn.exists(keys.alive(killed.name))
+    finally:
+        restarted.pulse.stop()
+        restarted.register_death()
