@@ -24,6 +24,8 @@ import signal
 import subprocess
 import time
 
+from rq.job import Job
+
 from bench.procs import BIN, Redis, base_env, children, scratch_dir
 from jobs.worker.pops import RememberingQueue
 from receiver.capture import record as capture
@@ -68,6 +70,12 @@ def wait_for(test, what):
         time.sleep(POLL)
 
 
+def started(queue):
+    """Say whether a job of ``queue`` is `started` (its execution registered, its status written)."""
+    ids = queue.started_job_registry.get_job_ids(cleanup=False)
+    return any(Job.fetch(job_id, connection=queue.connection).get_status() == "started" for job_id in ids)
+
+
 def worker(env, worker_class, name, workdir):
     """Start ``smartech-dumper worker`` in a session of its own, its output in ``workdir/<name>.log``."""
     cmd = [os.path.join(BIN, "smartech-dumper"), "worker", "--worker-class", worker_class, "--name", name]
@@ -96,7 +104,7 @@ def measure(worker_class, case, workdir):
             held = jsonl.open_for_append(events)
             fcntl.flock(held, fcntl.LOCK_EX)
             enqueue.enqueue_capture(queue, capture.to_record(delivery), settings)
-            wait_for(lambda: queue.started_job_registry.count, "the job to start")
+            wait_for(lambda: started(queue), "the job to start")  # in the fork worker's horse: it exists by then
             pids = family(first.pid)  # the horse is in a session of its own: name it before the parent dies
             kill_all(pids)
             killed = time.monotonic()

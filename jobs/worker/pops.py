@@ -3,7 +3,10 @@
 With several queues RQ dequeues with BLPOP, which leaves no trace: a job
 popped just before Redis fails (or restarts from an AOF that kept the pop but
 not what followed), or just before its worker is killed, is in no queue and no
-registry, and RQ never runs it. So our workers pop with one Lua script that
+registry, and RQ never runs it. With one queue RQ moves the job to an
+intermediate list (BLMOVE) that it cleans up only after a minute, and a
+worker killed in its BLMOVE can still take a job: Redis serves the dead
+client's blocked command before it notices the closed socket. So our workers pop with one Lua script that
 also records the pop, with the worker's name, in ``keys.POPPED`` (a sorted set
 scored by time), and remove the record once the job has started. ``sweep``
 puts back the jobs of records older than ``SWEEP_AFTER``, or whose worker is
@@ -95,6 +98,11 @@ class RememberingQueue(Queue):
             if time.monotonic() >= deadline:
                 raise DequeueTimeout(timeout, queue_keys)
             time.sleep(POLL_INTERVAL)
+
+    @classmethod
+    def lmove(cls, connection, queue_key, timeout):  # type: ignore[no-untyped-def]
+        """Pop from one queue as from several: recorded, never through RQ's intermediate list."""
+        return cls.lpop([queue_key], timeout, connection=connection)
 
     @classmethod
     def dequeue_any(cls, *args, **kwargs):  # type: ignore[no-untyped-def]

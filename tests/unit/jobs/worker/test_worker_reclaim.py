@@ -150,3 +150,17 @@ def test_an_execution_names_its_worker_as_the_check_reads_it(settings, env, redi
     worker, job = start_as_a_worker(settings)
     (execution,) = job.get_executions()
     assert Execution.fetch(execution.id, job.id, connection=redis_conn).worker_name == worker.name
+
+
+def test_a_worker_on_one_queue_records_its_pop_too_and_never_uses_rqs_intermediate_list(settings, env, redis_conn):
+    capture_id = capture_and_queue(env)
+    worker = build_worker(settings, lane=keys.CAPTURES)
+    assert len(worker.queues) == 1  # RQ would BLMOVE into an intermediate list it cleans up after a minute
+    RememberingQueue.worker_name = "one-queue-worker"
+    job, _ = RememberingQueue.dequeue_any(worker.queues, 1, connection=redis_conn, serializer=JSONSerializer)
+    assert job.id == capture_id
+    queue = queueing.get_queue(settings)
+    assert redis_conn.llen(queue.intermediate_queue_key) == 0
+    assert [pops.parse_record(m.decode()) for m in redis_conn.zrange(keys.POPPED, 0, -1)] == [
+        (queue.name, capture_id, "one-queue-worker")
+    ]
