@@ -42,7 +42,8 @@ CONFIGURATIONS = [
     ("ours-fsync-off-no-forwarder", {"DUMPER_FSYNC": "false"}, False),
 ]
 KEEP_DEFAULT_WITHIN = 0.05  # a setting must beat the default by more than this to replace it
-CONNECTIONS = 32
+CONNECTIONS = 16
+GTHREAD = ("gthread", 2, 4)  # the other shipped worker class, both sides: 2 processes of 4 threads
 BACKLOG_PREFILL = 50_000
 PREFILL_CHUNK = 1000
 PROBE_SECONDS = 3
@@ -367,9 +368,31 @@ def run(
         )
         for variant in configs[1:]:
             variant.stop()
+        out["gthread"] = gthread_rounds(bench, rounds)
         out["trouble"] = trouble(bench, bare, ours, trouble_rounds, prefill_count, main)
     finally:
         bench.close()
+    return out
+
+
+def gthread_rounds(bench, rounds):
+    """Ours (as shipped) against bare under gthread 2x4, alternating; return both and the ratios."""
+    print(f"[ack] {GTHREAD[0]} {GTHREAD[1]}x{GTHREAD[2]}: ours against bare", flush=True)
+    bare = bench.start("bare-gthread", BARE_APP, GTHREAD)
+    ours = bench.start("ours-gthread", OUR_APP, GTHREAD, forwarder=True)
+    try:
+        alternate(bench, [bare, ours], rounds, label="gthread", between=bench.empty_queue)
+        out = {"bare": summarize(bare, "gthread"), "ours": summarize(ours, "gthread")}
+        out["ours"]["ratios"] = ratios(out["ours"], out["bare"])
+    finally:
+        bare.stop()
+        ours.stop()
+    table(
+        f"Ack path, {GTHREAD[0]} {GTHREAD[1]}x{GTHREAD[2]} both sides, medians of {rounds} alternating rounds",
+        FIGURE_HEADERS,
+        figure_rows([("bare", out["bare"], None), ("ours", out["ours"], out["ours"]["ratios"])]),
+        digits=2,
+    )
     return out
 
 

@@ -11,8 +11,8 @@ from receiver.replay import samples
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "post.lua")
-# Three events of three channels: 1.9 KB once form-encoded, like a small Smartech batch.
-BATCH = tuple(samples.channel_event(name) for name in ("EMAIL_CLICK", "SMS_DELIVERED", "APN_VIEW"))
+# Four events of three channels: 2.3 KB once form-encoded, like a small Smartech batch.
+BATCH = tuple(samples.channel_event(name) for name in ("EMAIL_CLICK", "SMS_DELIVERED", "APN_VIEW", "EMAIL_OPEN"))
 MARK = "BENCH_JSON "
 
 

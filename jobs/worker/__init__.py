@@ -1,1 +1,1 @@
-"""The RQ worker we run: building it, its lanes, Redis outages, the pop record and the put-back."""
+"""The RQ worker we run: building it, its lanes, Redis outages, the pop record, liveness and the put-back."""

@@ -130,7 +130,7 @@ class Resilient(_Worker):
         """Prepare the execution and remember its key, for ``recover``."""
         execution = super().prepare_execution(job)
         self.in_hand = (job.id, execution.composite_key, job.origin)
-        self.noted(pops.started, self.connection, job.origin, job.id)
+        self.noted(pops.started, self.connection, job.origin, job.id, RememberingQueue.worker_name)
         return execution
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> Any:

@@ -3,18 +3,24 @@
 With several queues RQ dequeues with BLPOP, which leaves no trace: a job
 popped just before Redis fails (or restarts from an AOF that kept the pop but
 not what followed), or just before its worker is killed, is in no queue and no
-registry, and RQ never runs it. So our workers pop with one Lua script that
-also records the pop in ``keys.POPPED`` (a sorted set scored by time), and
-remove the record once the job has started. Any worker's maintenance puts
-back the jobs of records older than ``SWEEP_AFTER`` that are still queued in
-no list. A live worker also remembers what it popped and, once Redis answers,
-puts it back at once, or expires its execution so RQ's own recovery retries
-it. Failure policy: Redis errors propagate to the caller, which retries at its
-next recovery point; nothing else is raised.
+registry, and RQ never runs it. With one queue RQ moves the job to an
+intermediate list (BLMOVE) that it cleans up only after a minute, and a
+worker killed in its BLMOVE can still take a job: Redis serves the dead
+client's blocked command before it notices the closed socket. So our workers pop with one Lua script that
+also records the pop, with the worker's name, in ``keys.POPPED`` (a sorted set
+scored by time), and remove the record once the job has started. ``sweep``
+puts back the jobs of records older than ``SWEEP_AFTER``, or whose worker is
+dead, that are still queued in no list: every live worker's quick check does
+so every few seconds (``reclaim.py``), its maintenance too. A live worker
+also remembers what it popped and, once Redis answers, puts it back at once,
+or expires its execution so RQ's own recovery retries it. Failure policy:
+Redis errors propagate to the caller, which retries at its next recovery
+point; nothing else is raised.
 """
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 
 import redis
 from rq import Queue
@@ -26,7 +32,7 @@ from receiver.core import keys
 
 log = logging.getLogger("receiver.worker")
 POLL_INTERVAL = 0.05  # an idle worker asks every 50 ms: a script cannot block as BLPOP does
-SWEEP_AFTER = 60.0  # a pop is followed by its start within milliseconds; a record this old is an orphan's
+SWEEP_AFTER = 10.0  # a pop is followed by its start within milliseconds; a record this old is an orphan's
 SWEEP_BATCH = 1000
 # Pop the first job of the first non-empty queue and record the pop, in one step nothing can split.
 POP_AND_RECORD = """
@@ -34,11 +40,20 @@ local popped = KEYS[#KEYS]
 for i = 1, #KEYS - 1 do
   local id = redis.call('LPOP', KEYS[i])
   if id then
-    redis.call('ZADD', popped, ARGV[1], KEYS[i] .. '|' .. id)
+    redis.call('ZADD', popped, ARGV[1], KEYS[i] .. '|' .. id .. '|' .. ARGV[2])
     return {KEYS[i], id}
   end
 end
 return false
+"""
+# Drop a pop record and, if its job is `queued` in no list, push it at the front of its queue: one step,
+# so of two workers sweeping at once only the one that removed the record puts the job back.
+PUT_BACK_RECORD = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'queued' then return 0 end
+if redis.call('LPOS', KEYS[3], ARGV[2]) then return 0 end
+redis.call('LPUSH', KEYS[3], ARGV[2])
+return 1
 """
 
 
@@ -47,15 +62,23 @@ def as_text(member: object) -> str:
     return member.decode() if isinstance(member, bytes) else str(member)
 
 
-def record_of(queue_name: str, job_id: str) -> str:
-    """Return the ``keys.POPPED`` member of a job popped from ``queue_name``."""
-    return f"{Queue.redis_queue_namespace_prefix}{queue_name}|{job_id}"
+def record_of(queue_name: str, job_id: str, worker: str = "") -> str:
+    """Return the ``keys.POPPED`` member of a job ``worker`` popped from ``queue_name``."""
+    return f"{Queue.redis_queue_namespace_prefix}{queue_name}|{job_id}|{worker}"
+
+
+def parse_record(member: str) -> tuple[str, str, str]:
+    """Return the queue name, job id and worker name (``""`` in an older record) of a ``keys.POPPED`` member."""
+    key, _, rest = member.partition("|")
+    job_id, _, worker = rest.partition("|")
+    return key.removeprefix(Queue.redis_queue_namespace_prefix), job_id, worker
 
 
 class RememberingQueue(Queue):
     """RQ's queue, noting the last job id its dequeue popped (one worker per process uses it)."""
 
     popped: tuple[str, str] | None = None  # (queue name, job id)
+    worker_name = ""  # the name of the worker that pops, in its pop records (set when the worker starts)
 
     @classmethod
     def lpop(cls, queue_keys, timeout, connection=None):  # type: ignore[no-untyped-def]
@@ -63,7 +86,9 @@ class RememberingQueue(Queue):
         assert connection is not None
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            result = connection.eval(POP_AND_RECORD, len(queue_keys) + 1, *queue_keys, keys.POPPED, time.time())
+            result = connection.eval(
+                POP_AND_RECORD, len(queue_keys) + 1, *queue_keys, keys.POPPED, time.time(), cls.worker_name
+            )
             if result:
                 key, job_id = (part.decode() if isinstance(part, bytes) else part for part in result)
                 RememberingQueue.popped = (key.removeprefix(Queue.redis_queue_namespace_prefix), job_id)
@@ -73,6 +98,11 @@ class RememberingQueue(Queue):
             if time.monotonic() >= deadline:
                 raise DequeueTimeout(timeout, queue_keys)
             time.sleep(POLL_INTERVAL)
+
+    @classmethod
+    def lmove(cls, connection, queue_key, timeout):  # type: ignore[no-untyped-def]
+        """Pop from one queue as from several: recorded, never through RQ's intermediate list."""
+        return cls.lpop([queue_key], timeout, connection=connection)
 
     @classmethod
     def dequeue_any(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -119,21 +149,27 @@ def hand_back(connection: redis.Redis, queue_name: str, job_id: str, execution_k
     return "nothing to do"
 
 
-def started(connection: redis.Redis, queue_name: str, job_id: str) -> None:
+def started(connection: redis.Redis, queue_name: str, job_id: str, worker: str = "") -> None:
     """Drop the record of a pop whose job has started: RQ's registries cover it from here."""
-    connection.zrem(keys.POPPED, record_of(queue_name, job_id))
+    connection.zrem(keys.POPPED, record_of(queue_name, job_id, worker))
 
 
-def sweep(connection: redis.Redis, older_than: float | None = None) -> int:
-    """Put back the jobs of pop records older than ``older_than`` s (``SWEEP_AFTER``) that never started."""
-    returned, age = 0, SWEEP_AFTER if older_than is None else older_than
-    stale = connection.zrangebyscore(keys.POPPED, 0, time.time() - age, start=0, num=SWEEP_BATCH)
-    for member in stale:
-        text = as_text(member)
-        key, _, job_id = text.rpartition("|")
-        queue = Queue(key.removeprefix(Queue.redis_queue_namespace_prefix), connection=connection)
-        if put_back(connection, queue, job_id):
-            log.warning("job %s was popped by a worker that never started it: put back at the front", job_id)
+def sweep(
+    connection: redis.Redis, older_than: float | None = None, dead: Callable[[Iterable[str]], set[str]] | None = None
+) -> int:
+    """Put back the jobs of pop records older than ``older_than`` s (``SWEEP_AFTER``), or whose worker is
+    among the names ``dead`` returns of those it is given, that never started; return how many."""
+    returned, cutoff = 0, time.time() - (SWEEP_AFTER if older_than is None else older_than)
+    oldest: list[tuple[bytes, float]]
+    oldest = connection.zrange(keys.POPPED, 0, SWEEP_BATCH - 1, withscores=True)  # type: ignore[assignment]
+    parsed = [(text, score, *parse_record(text)) for text, score in ((as_text(m), s) for m, s in oldest)]
+    gone = dead({record[-1] for record in parsed if record[-1]}) if dead is not None else set()
+    for member, score, queue_name, job_id, worker in parsed:
+        if score > cutoff and worker not in gone:
+            continue
+        queue = Queue(queue_name, connection=connection)
+        if connection.eval(PUT_BACK_RECORD, 3, keys.POPPED, Job.key_for(job_id), queue.key, member, job_id):
+            who = f"worker {worker}, which died before starting it" if worker in gone else "a worker that never ran it"
+            log.warning("job %s was popped by %s: put back at the front of %s", job_id, who, queue_name)
             returned += 1
-        connection.zrem(keys.POPPED, text)
     return returned

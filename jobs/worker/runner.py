@@ -11,16 +11,19 @@ logs the outage once, waits for Redis with back-off, and starts working
 again. The job it had in hand is handed back to RQ's own recovery at once
 (its execution is marked expired and RQ retries it), instead of after the
 job's heartbeat lapses; a job it had popped but not started is put back at
-the front of its queue (``orphans.py``). Processing a capture twice is harmless: its events
+the front of its queue (``pops.py``). Processing a capture twice is harmless: its events
 are deduplicated (see ``receiver.ledger.writer``). Only SIGTERM/SIGINT (or the end of a
 ``--burst``) stop it.
 
-Recovery timing when a worker is killed outright: RQ notices its job once the
-job's heartbeat lapses (job timeout + 60 s for SimpleWorker, job monitoring
-interval + 60 s for the forking Worker) and a live worker next cleans its
-registries (every maintenance interval). With the defaults (20 s job
-timeout, 10 s monitoring, 20 s maintenance, 20 s worker TTL) a killed job is
-retried within about two minutes.
+Recovery timing when a worker is killed outright (SIGKILL, OOM): its
+liveness key lapses within 5 s, and a live worker, which checks every 2 s
+between jobs and while idle, puts the job back at the front of its queue
+(``liveness.py``, ``reclaim.py``), whether the job had started or was only
+popped: about 9 s from the kill to the job's completion, measured by
+``bench/worker_recovery.py``. RQ's own, slower recovery stays as the
+fallback: the job's heartbeat lapses (job timeout + 60 s for SimpleWorker,
+job monitoring interval + 60 s for the forking Worker) and a live worker's
+maintenance (every maintenance interval) retries it.
 """
 
 import logging
@@ -32,19 +35,20 @@ from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from jobs.worker.lanes import DeliveryLane
-from jobs.worker.outage import Outage, Resilient, popped_in_hand, recover
+from jobs.worker.liveness import Watchful
+from jobs.worker.outage import Outage, popped_in_hand, recover
 from jobs.worker.pops import RememberingQueue
 from receiver.core import queues as queueing
 from receiver.core.keys import ALL, CAPTURES, queue_names
 from receiver.core.settings import Settings
 
 WORKER_CLASSES = {
-    "simple": type("DumperSimpleWorker", (Resilient, SimpleWorker), {}),
-    "fork": type("DumperWorker", (Resilient, Worker), {}),
+    "simple": type("DumperSimpleWorker", (Watchful, SimpleWorker), {}),
+    "fork": type("DumperWorker", (Watchful, Worker), {}),
 }
 DEFAULT_WORKER_CLASS = "simple"
 JOB_MONITORING_INTERVAL = 10
-WORKER_TTL = 20  # also sets the idle dequeue wait (TTL - 15 s), so maintenance runs on time
+WORKER_TTL = 20  # RQ's registration of the worker; the idle dequeue wakes every liveness.CHECK_EVERY
 # Far above the 5 s dequeue wait, so only a Redis that stopped answering trips it.
 SOCKET_TIMEOUT = 30.0
 MAX_CONNECTION_WAIT = 5  # RQ's own back-off while its dequeue cannot reach Redis
@@ -57,7 +61,7 @@ def build_worker(
     name: str | None = None,
     outage: Outage | None = None,
     lane: str = ALL,
-) -> Resilient:
+) -> Watchful:
     """Return an RQ worker of ``worker_class`` listening on the queues of ``lane`` (``all``: every queue)."""
     connection = queueing.connect(settings, blocking=True, read_timeout=SOCKET_TIMEOUT)
     queues = [
@@ -76,6 +80,7 @@ def build_worker(
     )
     built.max_connection_wait_time = MAX_CONNECTION_WAIT
     built.outage = outage or Outage()
+    built.watched = queue_names(settings.queue)  # a dead worker's job is handed back whatever its lane
     return built
 
 

@@ -1,8 +1,9 @@
 """Every Redis key and RQ queue name of ours, spelled once: what each one holds is said beside it.
 
-Our keys start with ``smartech-dumper:`` and, but for the pop records, carry
-the queue (``DUMPER_QUEUE``), so two receivers sharing one Redis under two
-queue names never meet. RQ's own keys (``rq:…``) are RQ's; we name only its
+Our keys start with ``smartech-dumper:`` and, but for the pop records and the
+workers' liveness keys, carry the queue (``DUMPER_QUEUE``), so two receivers
+sharing one Redis under two queue names never meet (RQ's worker names are
+unique in one Redis, and a pop record names its queue). RQ's own keys (``rq:…``) are RQ's; we name only its
 queues and our job ids.
 
 Queues. Captures and deliveries never share a queue: the capture jobs run on
@@ -22,8 +23,14 @@ CHECKS = "checks"  # the delayed checks wait on a queue of their own, so a sched
 DELIVERY_ORDER = ("high", CHECKS, "default", "low")  # a due check decides a hot lead: right after the high queue
 CAPTURES, DELIVERIES, ALL = "captures", "deliveries", "all"  # the worker lanes
 LANES = (ALL, CAPTURES, DELIVERIES)
-# A sorted set of "<RQ queue key>|<job id>", scored by the time a worker popped the job (jobs/worker/pops.py).
+# A sorted set of "<RQ queue key>|<job id>|<worker name>", scored by the time a worker popped the job
+# (jobs/worker/pops.py). Records written before the worker's name was added lack its last part.
 POPPED = f"{PREFIX}:popped"
+
+
+def alive(worker: str) -> str:
+    """A string with a TTL of seconds: set while the RQ worker named ``worker`` lives (jobs/worker/liveness.py)."""
+    return f"{PREFIX}:alive:{worker}"
 
 
 def queue_name(queue: str, priority: str) -> str:
