@@ -23,7 +23,7 @@ from receiver.forwarder import torn
 EXPLAINS = {503: {"disk_full"}, "ConnectionError": {"gunicorn_kill"}}
 REDIS_AWAY = {"redis_kill", "redis_stop"}
 SETTLE_TIMEOUT = 240.0
-NO_PROGRESS_TIMEOUT = 150.0  # a job lost with a SIGKILLed worker is retried once its heartbeat lapses
+NO_PROGRESS_TIMEOUT = 150.0  # generous: a SIGKILLed worker's job runs again within seconds (jobs/worker/reclaim.py)
 
 
 def read_ids(data_dir, kind, field):
