@@ -12,11 +12,21 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import ack, forwarder_cost, inspect_bench, load, replay_bench, sinks_bench, worker_recovery, workers
+from bench import (
+    ack,
+    disk_sync,
+    forwarder_cost,
+    inspect_bench,
+    load,
+    replay_bench,
+    sinks_bench,
+    worker_recovery,
+    workers,
+)
 from bench.procs import RESULTS, ROOT, scratch_dir
 from bench.report import table
 
-STEPS = ("ack", "forwarder", "workers", "recovery", "replay", "sinks", "inspect")
+STEPS = ("disk", "ack", "forwarder", "workers", "recovery", "replay", "sinks", "inspect")
 TROUBLE_P99_MAX = 1.25
 ACK_RATIO_MIN, ACK_P99_MAX = 0.5, 2.0  # issue 22: acks/s >= 0.5 x bare Flask, p99 <= 2 x bare (gthread 2x4)
 WORKER_RATE_MIN, EVENTS_MIN, MEMORY_GROWTH_MAX, RSS_MAX_MB = 5.0, 5000, 1.2, 80
@@ -182,6 +192,9 @@ def recommendations(results):
             f"p99 {probe['p99']:.2f} ms over {probe['ok']:,} requests, every 200 captured: "
             f"{'yes' if down.get('captures_check') and probe['captures_check'] else 'NO'}"
         )
+    d = results.get("disk")
+    if d:
+        print(f"Disk: fdatasync after a {d['bytes']} B append: p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms")
     f = results.get("forwarder")
     if f:
         print(
@@ -225,6 +238,9 @@ def main():
         },
     }
     with scratch_dir("run-") as workdir:
+        if "disk" not in skip:
+            print("=" * 30 + " 0. the disk's sync " + "=" * 30, flush=True)
+            results["disk"] = disk_sync.run(os.path.join(workdir, "disk"), 200 if options.quick else disk_sync.COUNT)
         if "ack" not in skip:
             print("=" * 30 + " 1-2. ack path " + "=" * 30, flush=True)
             results["ack"] = (
