@@ -29,6 +29,16 @@ REDIS_ERRORS = (redis.RedisError, OSError)
 RESULT_TTL = 3600
 # One round trip for "which of these job keys exist?", on the connection that WATCHes them.
 EXISTS_EACH = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
+# Which capture keys name a job that still exists (ARGV[1] is RQ's job key prefix): a key that outlived its
+# job (expired, deleted by hand, lost by Redis) holds nothing, so the capture can be queued again.
+HELD_EACH = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  local job = redis.call('GET', key)
+  found[i] = (job and redis.call('EXISTS', ARGV[1] .. job) == 1) and 1 or 0
+end
+return found
+"""
 # Point each capture key at the job (ARGV[1]) for ARGV[2] seconds: one command however many captures.
 SET_EACH = "for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'EX', ARGV[2]) end return #KEYS"
 # A capture's key lives while its job waits (a day at most: then the audit calls it missing and requeues it);
@@ -160,7 +170,7 @@ def enqueue_batch_absent(
         while True:
             try:
                 pipe.watch(*held)
-                found = pipe.eval(EXISTS_EACH, len(held), *held)
+                found = pipe.eval(HELD_EACH, len(held), *held, Job.redis_job_namespace_prefix)
                 fresh = [position for position, exists in enumerate(found) if not exists]
                 if not fresh:
                     pipe.unwatch()

@@ -61,7 +61,8 @@ ROOMS = {
 # The one module that spells our Redis keys and queue names.
 KEYS_MODULE = "receiver/core/keys.py"
 KEY_TEXT = re.compile(
-    r"smartech-dumper:(?! )|:(delivered|sinks|arrivals|resting|metrics|last-capture|routes-problems|popped|job-of|alive)\b"
+    r"smartech-dumper:(?! )|:(delivered|sinks|arrivals|resting|metrics|last-capture|routes-problems|popped|job-of"
+    r"|alive)\b"
     r"|^-(high|default|low|checks)$"
 )
 # Modules that print for the CLI and are no command themselves.
