@@ -30,11 +30,8 @@ from datetime import datetime
 
 import redis
 from rq.job import Job
-from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from receiver.capture.analyse import Reject, analyse_capture
-from receiver.capture.linehead import item_id
 from receiver.capture.record import parse_line
 from receiver.core import layout
 from receiver.core import queues as queueing
@@ -45,6 +42,7 @@ from receiver.forwarder import enqueue
 from receiver.ledger.index import open_read_only
 from receiver.ledger.repeats import received_seconds
 from receiver.ops.books import Books
+from receiver.ops.deadletters import dead_captures
 from receiver.store.heads import captures, head
 from receiver.store.written import ELSEWHERE, fates
 
@@ -74,20 +72,6 @@ def nothing_to_write(data_dir: str, line: bytes) -> bool:
     return all(fate.state == ELSEWHERE for fate in fates(data_dir, record or {}, analysis.events))
 
 
-def dead_letters(connection: redis.Redis, queue: str) -> set[str]:
-    """Return the ids of the captures in the dead letters of the capture queue (at most ``MAX_DEAD_JOBS`` jobs)."""
-    registry = FailedJobRegistry(queue, connection=connection, serializer=JSONSerializer)
-    job_ids = registry.get_job_ids(0, MAX_DEAD_JOBS - 1)
-    dead = set(job_ids)  # an older version's job: its id is its capture's
-    for job in Job.fetch_many(job_ids, connection=connection, serializer=JSONSerializer):
-        items = job.args[0] if job is not None and job.args else []
-        for item in items if isinstance(items, list) else [items]:
-            capture_id = item_id(item)
-            if capture_id is not None:
-                dead.add(capture_id)
-    return dead
-
-
 class Auditor:
     """Classify the captures of one run; ``Books`` collects them."""
 
@@ -95,7 +79,7 @@ class Auditor:
         self.settings, self.redis, self.now = settings, connection, now.timestamp()
         self.stuck_before = self.now - stuck_after
         self.cursor = cursor_mod.load(settings.data_dir)
-        self.dead = dead_letters(connection, settings.queue)
+        self.dead = dead_captures(connection, settings.queue, MAX_DEAD_JOBS)
         self.index = open_read_only(settings.data_dir)
         self.books = Books()
         self.pending: list[tuple[str, str, str, str, bytes]] = []

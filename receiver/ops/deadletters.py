@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from rq.exceptions import DeserializationError
 from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
 
 from receiver.capture.linehead import item_id
 from receiver.capture.record import parse_line
@@ -74,6 +77,16 @@ def captures_of(job: Job) -> list[Any]:
     if args and isinstance(args[0], list) and str(job.func_name).endswith(".process_batch"):
         return args[0]
     return [args[0]] if args and isinstance(args[0], dict) else []  # an older version's job: (capture,)
+
+
+def dead_captures(connection: redis.Redis, queue: str, limit: int) -> set[str]:
+    """Return the ids of the captures in the first ``limit`` dead letters of the capture queue ``queue``."""
+    job_ids = FailedJobRegistry(queue, connection=connection, serializer=JSONSerializer).get_job_ids(0, limit - 1)
+    dead = set(job_ids)  # an older version's job: its id is its capture's
+    for job in Job.fetch_many(job_ids, connection=connection, serializer=JSONSerializer):
+        if job is not None:
+            dead.update(capture_id for capture_id in map(item_id, captures_of(job)) if capture_id is not None)
+    return dead
 
 
 def capture_of(job: Job) -> dict[str, Any]:
