@@ -62,6 +62,7 @@ ROOMS = {
 KEYS_MODULE = "receiver/core/keys.py"
 KEY_TEXT = re.compile(
     r"smartech-dumper:(?! )|:(delivered|sinks|arrivals|resting|metrics|last-capture|routes-problems|popped|job-of)\b"
+    r"|:(rate|inflight|held|breaker|paused|waiting):"
     r"|^-(high|default|low|checks)$"
 )
 # Modules that print for the CLI and are no command themselves.
