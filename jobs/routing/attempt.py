@@ -96,7 +96,7 @@ def fail_for_good(job: Any, reason: str) -> NoReturn:
     """Fail the running job without a retry: it rests in the dead letters with ``reason``."""
     if job is not None:
         job.retries_left = 0  # RQ retries only a job with retries left
-    raise sinks.Permanent(reason)
+    raise sinks.Permanent(reason) from None
 
 
 def throttled(job: Any, exc: sinks.Throttled, settings: Settings) -> float:

@@ -1,7 +1,9 @@
-"""A sink's rate, Retry-After and circuit breaker with real parts: serve, real workers, Redis, and an HTTP sink
-that answers as told: deliveries wait their turn, nothing is lost or sent twice."""
+"""A sink's rate, Retry-After, circuit breaker and pause with real parts: serve, real workers, Redis, the real
+command line, and an HTTP sink that answers as told: deliveries wait their turn, nothing is lost or sent twice."""
 
+import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -10,6 +12,7 @@ import redis
 from receiver.core.settings import load
 from receiver.routes import sinkstate
 from tests.support.helpers import ROOT, wait_until
+from tests.support.procs import BIN
 from tests.support.routing_helpers import Endpoint
 from tests.system import test_routing_e2e as e2e
 from tests.system.test_routing_e2e import lead, post
@@ -90,3 +93,48 @@ def test_a_sink_down_20_seconds_opens_its_breaker_sees_only_probes_and_then_gets
     assert not sinkstate.breaker(connection, env["DUMPER_QUEUE"], "cc")["open"]
     assert dead_letters(env) == 0
 
+
+def cli(env, *args):
+    """Run ``smartech-dumper ARGS`` as a process of its own with the stack's environment."""
+    return subprocess.run([os.path.join(BIN, "smartech-dumper"), *args], env=env, capture_output=True, text=True)
+
+
+def test_a_paused_sink_gets_nothing_its_deliveries_are_listed_waiting_and_resume_sends_each_once(stack, endpoint):
+    web, env = stack(sink_file(endpoint.to("cc"), retries='"1s"'))
+    assert cli(env, "sinks", "pause", "cc").stdout == "sink cc: paused\n"
+    ids = [f"lead-{index}" for index in range(5)]
+    for guid in ids:
+        post(web, [lead("s1", guid)])
+        time.sleep(2)  # posts keep arriving during the pause
+    assert endpoint.requests_to("cc") == []
+    listed = [json.loads(line) for line in cli(env, "undelivered", "--sink", "cc", "--json").stdout.splitlines()]
+    assert sorted(row["event_id"] for row in listed) == sorted(ids)
+    assert {(row["state"], row["reason"]) for row in listed} == {("waiting", "paused")}
+    assert "paused since" in cli(env, "sinks", "list").stdout
+    resumed = cli(env, "sinks", "resume", "cc")
+    assert resumed.stdout.startswith("sink cc: resumed"), resumed.stdout + resumed.stderr
+    wait_until(lambda: len(ok_keys(endpoint, "cc")) >= 5, timeout=60)
+    time.sleep(1)
+    assert sorted(ok_keys(endpoint, "cc")) == sorted(ids) and len(endpoint.requests_to("cc")) == 5
+    assert cli(env, "undelivered").stdout == "" and dead_letters(env) == 0
+
+
+def test_undelivered_retry_yes_sends_the_dead_letters_again_exactly_once(stack, endpoint):
+    web, env = stack(sink_file(endpoint.to("cc"), retries='"none"'))
+    endpoint.will_answer("cc", 422, 422, 422)
+    ids = [f"lead-{index}" for index in range(3)]
+    for guid in ids:
+        post(web, [lead("s1", guid)])
+    wait_until(lambda: dead_letters(env) == 3, timeout=60)
+    dead = [json.loads(line) for line in cli(env, "undelivered", "--state", "dead", "--json").stdout.splitlines()]
+    assert sorted(row["event_id"] for row in dead) == sorted(ids)
+    assert all("HTTP 422" in row["last_answer"] for row in dead)
+    asked = cli(env, "undelivered", "--retry")
+    assert asked.returncode == 1 and "would retry 3 deliveries (3 events); add --yes" in asked.stdout
+    assert len(endpoint.requests_to("cc")) == 3  # nothing sent without --yes
+    done = cli(env, "undelivered", "--retry", "--yes")
+    assert done.returncode == 0 and "3 deliveries queued" in done.stdout, done.stdout + done.stderr
+    wait_until(lambda: len(ok_keys(endpoint, "cc")) >= 3, timeout=60)
+    time.sleep(2)
+    assert sorted(ok_keys(endpoint, "cc")) == sorted(ids) and len(endpoint.requests_to("cc")) == 6
+    assert dead_letters(env) == 0 and cli(env, "undelivered").stdout == ""
