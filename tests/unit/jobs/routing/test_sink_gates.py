@@ -124,3 +124,34 @@ def test_routes_check_names_the_file_the_sink_and_the_key_of_a_bad_limit(value, 
 
     with pytest.raises(config.RoutesError, match="routes.toml: " + said.replace("(", r"\(")):
         config.read_sink("cc", {"type": "http", "url": "http://cc.example/tasks", **value}, "routes.toml")
+
+
+def test_readyz_the_metrics_and_the_status_show_a_pause_an_open_breaker_and_the_waiting(routed, endpoint):
+    from receiver.metrics import sinkgauges
+    from receiver.ops import readiness
+
+    breaker = {"breaker_after": 1, "retries": "1m"}
+    settings = routed(
+        {
+            "cc": {"type": "http", "url": endpoint.to("cc")},
+            "crm": {"type": "http", "url": endpoint.to("crm"), **breaker},
+        }
+    )
+    connection = queueing.connect(settings)
+    sinkstate.pause(connection, settings.queue, "cc")
+    endpoint.will_answer("crm", 503)
+    send(settings, capture_with(1))
+    drain(settings)
+    queue = queueing.get_queue(settings, connection)
+    sinks = readiness.sinks_status(settings, queue)
+    assert sinks["cc"] == {"delivered": 0, "retrying": 0, "dead": 0, "waiting": 1, "paused": True, "breaker": "closed"}
+    assert sinks["crm"] == {"delivered": 0, "retrying": 0, "dead": 0, "waiting": 1, "paused": False, "breaker": "open"}
+    state = readiness.redis_status(queue)
+    assert (state["retrying"], state["deliveries_waiting"]) == (0, 2)  # waits are not retries
+    found = {
+        family.name: {tuple(s.labels.values()): s.value for s in family.samples}
+        for family in sinkgauges.families(settings, connection)
+    }
+    assert found["smartech_dumper_sink_breaker_open"] == {("cc",): 0, ("crm",): 1}
+    assert found["smartech_dumper_sink_paused"] == {("cc",): 1, ("crm",): 0}
+    assert found["smartech_dumper_deliveries_waiting"] == {(): 2}
