@@ -112,7 +112,7 @@ def select(
     since: datetime | None = None,
     states: tuple[str, ...] = STATES,
 ) -> list[Pending]:
-    """Return the pending delivery jobs that match, each with its undelivered events received since ``since``."""
+    """Return the pending delivery jobs that match, oldest first, each with its events not taken since ``since``."""
     found = []
     for pending in delivery_jobs(settings, connection, sink):
         if pending.state not in states:
@@ -124,7 +124,7 @@ def select(
         ]
         if pending.events:
             found.append(pending)
-    return found
+    return sorted(found, key=lambda each: str(each.events[0].get("received_at")))  # oldest first
 
 
 def rows(pending: list[Pending]) -> Iterator[dict[str, Any]]:
