@@ -3,6 +3,7 @@ command line, and an HTTP sink that answers as told: deliveries wait their turn,
 
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -12,7 +13,7 @@ import redis
 from receiver.core.settings import load
 from receiver.routes import sinkstate
 from tests.support.helpers import ROOT, wait_until
-from tests.support.procs import BIN
+from tests.support.procs import BIN, start_worker, stop
 from tests.support.routing_helpers import Endpoint
 from tests.system import test_routing_e2e as e2e
 from tests.system.test_routing_e2e import lead, post
@@ -99,13 +100,19 @@ def cli(env, *args):
     return subprocess.run([os.path.join(BIN, "smartech-dumper"), *args], env=env, capture_output=True, text=True)
 
 
-def test_a_paused_sink_gets_nothing_its_deliveries_are_listed_waiting_and_resume_sends_each_once(stack, endpoint):
+def test_a_paused_sink_gets_nothing_across_a_restart_its_deliveries_wait_and_resume_sends_each_once(stack, endpoint):
     web, env = stack(sink_file(endpoint.to("cc"), retries='"1s"'))
     assert cli(env, "sinks", "pause", "cc").stdout == "sink cc: paused\n"
     ids = [f"lead-{index}" for index in range(5)]
     for guid in ids:
         post(web, [lead("s1", guid)])
         time.sleep(2)  # posts keep arriving during the pause
+    for worker in list(stack.workers):  # the pause survives a restart of the workers
+        os.killpg(worker.pid, signal.SIGTERM)
+        stop(worker)
+        stack.workers.remove(worker)
+    stack.workers.append(start_worker(env))
+    time.sleep(5)
     assert endpoint.requests_to("cc") == []
     listed = [json.loads(line) for line in cli(env, "undelivered", "--sink", "cc", "--json").stdout.splitlines()]
     assert sorted(row["event_id"] for row in listed) == sorted(ids)
