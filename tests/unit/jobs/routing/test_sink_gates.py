@@ -71,8 +71,7 @@ def test_a_paused_sink_keeps_its_deliveries_waiting_with_their_retries(routed, e
 
 def test_a_429_with_retry_after_holds_the_sink_and_spends_no_retry(routed, endpoint):
     settings = routed({"cc": {"type": "http", "url": endpoint.to("cc"), "retries": "1m,5m"}})
-    endpoint.app.after_request(lambda answer: answer.headers.set("Retry-After", "3") or answer)
-    endpoint.will_answer("cc", 429)
+    endpoint.will_answer("cc", (429, "slow down", {"Retry-After": "3"}))
     capture = capture_with(1)
     send(settings, capture)
     drain(settings)
@@ -155,3 +154,15 @@ def test_readyz_the_metrics_and_the_status_show_a_pause_an_open_breaker_and_the_
     assert found["smartech_dumper_sink_breaker_open"] == {("cc",): 0, ("crm",): 1}
     assert found["smartech_dumper_sink_paused"] == {("cc",): 1, ("crm",): 0}
     assert found["smartech_dumper_deliveries_waiting"] == {(): 2}
+
+
+def test_a_retry_after_longer_than_dumper_retry_after_max_is_cut_to_it(routed, endpoint, monkeypatch):
+    settings = routed({"cc": {"type": "http", "url": endpoint.to("cc")}})
+    monkeypatch.setenv("DUMPER_RETRY_AFTER_MAX", "2s")
+    endpoint.will_answer("cc", (503, "maintenance", {"Retry-After": formatdate(time.time() + 7200, usegmt=True)}))
+    capture = capture_with(1)
+    send(settings, capture)
+    drain(settings)
+    job = delivery_job(settings, capture, "cc")
+    assert job.meta["waiting"] == attempt.RETRY_AFTER and "HTTP 503 (Retry-After: 7" in job.meta["last_answer"]
+    assert 0 < gates.held(job.connection, settings.queue, "cc") <= 2
