@@ -8,7 +8,8 @@ import click
 
 from receiver.core import jsonl, typos
 from receiver.store.safetext import escape
-from scripts.ops import audit, check, failed, quarantine, routes, send, tidy
+from scripts.ops import audit, check, failed, quarantine, routes, send, sinkcmds, tidy
+from scripts.ops import undelivered as undelivered_cmd
 from scripts.replay import command as replay
 from scripts.run import forward, serve, up, worker
 from scripts.variables import known_variables
@@ -69,6 +70,8 @@ COMMANDS = (
     tidy.prune,
     routes.routes,
     routes.db,
+    sinkcmds.sinks_group,
+    undelivered_cmd.undelivered,
 )
 for command in COMMANDS:
     main.add_command(command)

@@ -17,25 +17,26 @@ the last good routes in force (``live``). An http sink that did not answer
 within its ``timeout`` rests as long (``state.rest``): its other deliveries are
 rescheduled at their next retry interval without being tried and without
 spending a retry, so a dead sink holds the delivery lane for one attempt at a
-time, not one per lead. Redis errors propagate, so RQ retries. Each delivery
-job counts its outcome (delivered, retry, failed) for /metrics
+time, not one per lead. A sink's pause, breaker, ``rate``, ``concurrency`` and
+Retry-After make a delivery wait its turn without failing (``attempt``).
+Redis errors propagate, so RQ retries. Each delivery job counts its outcome
+(delivered, retry, failed, throttled, waited) for /metrics
 (``receiver.metrics.tally``), which never raises.
 """
 
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import redis
 from rq import Queue, Retry, get_current_job
 
-from jobs.routing import sinks, state
+from jobs.routing import attempt, state
 from jobs.routing.plan import plan
 from receiver.core import queues as queueing
 from receiver.core.keys import CHECKS, job_id
 from receiver.core.parsers import duration_seconds
 from receiver.core.queues import RESULT_TTL, enqueue_jobs_absent, queue_for
 from receiver.core.settings import Settings, current
-from receiver.metrics import tally
 from receiver.routes import config, live
 from receiver.routes.match import key_value
 
@@ -103,46 +104,16 @@ def route_capture(
     return {"deliveries": sum(len(batch) for batch in planned.deliveries.values()), "checks": len(planned.checks)}
 
 
-def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The delivery job: hand ``events`` to one sink, skipping those it already took."""
+def deliver_events(sink_name: str, events: list[dict[str, Any]]) -> Any:
+    """The delivery job: hand ``events`` to one sink, skipping those it took, within its limits (``attempt``)."""
     settings = current()
     job = get_current_job()
     connection = queueing.job_connection(settings)
     routes = live.current(settings.routes_path, connection, settings.queue) if settings.routes_path else None
     sink = routes.sinks.get(sink_name) if routes else None
     if sink is None:
-        return fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
-    try:
-        todo = state.undelivered(connection, settings.queue, sink_name, settings.dedup_window, events)
-        if todo and job is not None and job.retries_left and state.resting(connection, settings.queue, sink_name):
-            job.retries_left += 1  # not tried: the retry RQ now schedules spends nothing
-            raise sinks.Retryable(f"sink {sink_name!r} did not answer its last attempt: not tried while it rests")
-        sinks.deliver(
-            sink,
-            todo,
-            settings.data_dir,
-            lambda done: state.mark_delivered(connection, settings.queue, sink_name, settings.dedup_window, done),
-        )
-    except sinks.Permanent as exc:
-        tally.count_delivery(connection, settings.queue, sink_name, tally.FAILED)
-        return fail_for_good(job, str(exc))
-    except sinks.Unanswered as exc:
-        state.rest(connection, settings.queue, sink_name, exc.seconds)
-        tally.count_delivery(connection, settings.queue, sink_name, tally.RETRY)
-        raise
-    except Exception:
-        # RQ retries it while retries are left; the last failure makes it a dead letter (dead_letters shows it).
-        tally.count_delivery(connection, settings.queue, sink_name, tally.RETRY)
-        raise
-    tally.count_delivery(connection, settings.queue, sink_name, tally.DELIVERED)
-    return {"sink": sink_name, "delivered": len(todo), "already": len(events) - len(todo)}
-
-
-def fail_for_good(job: Any, reason: str) -> NoReturn:
-    """Fail the running job without a retry: it rests in the dead letters with ``reason``."""
-    if job is not None:
-        job.retries_left = 0  # RQ retries only a job with retries left
-    raise sinks.Permanent(reason)
+        return attempt.fail_for_good(job, f"sink {sink_name!r} is not in the routes file any more")
+    return attempt.run(settings, job, connection, sink, events)
 
 
 def run_check(route_name: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ when the deadline cut the call, requests' own exceptions otherwise; a failure
 while reading the preview keeps what was read and never raises.
 """
 
+import email.utils
 import socket
 import threading
 import time
@@ -150,12 +151,12 @@ def preview(answer: requests.Response) -> str:
     return b"".join(parts)[:ANSWER_PREVIEW].decode(answer.encoding or "utf-8", "replace")
 
 
-def post(session: requests.Session, url: str, seconds: float, **options: Any) -> tuple[int, str]:
-    """POST within ``seconds`` all told; return the status and the answer's first KiB as text."""
+def post(session: requests.Session, url: str, seconds: float, **options: Any) -> tuple[int, str, str | None]:
+    """POST within ``seconds`` all told; return the status, the answer's first KiB as text, and its Retry-After."""
     with Deadline(seconds) as deadline:
         try:
             answer = session.post(url, timeout=(deadline.left(), deadline.left()), stream=True, **options)
-            return answer.status_code, preview(answer)
+            return answer.status_code, preview(answer), answer.headers.get("Retry-After")
         except requests.RequestException:
             if deadline.expired:
                 raise WholeRequestTimeout(f"no complete answer within {seconds:g}s (the sink's timeout)") from None
@@ -163,3 +164,19 @@ def post(session: requests.Session, url: str, seconds: float, **options: Any) ->
         finally:
             if deadline.expired:
                 session.close()  # its pooled sockets may be the ones shut down
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Return the seconds a Retry-After header asks for (a number of seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

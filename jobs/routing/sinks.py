@@ -1,13 +1,16 @@
 """Deliver events to one sink: a SQL table, an HTTP endpoint or a Python function.
 
 Failure policy: a delivery that may work later (a refused or timed-out
-connection, an HTTP 408, 429 or 5xx, a database error, an exception of a
+connection, an HTTP 408, 409, 429 or 5xx, a database error, an exception of a
 Python sink) raises ``Retryable``; one that never will (another 4xx, an
 unset ``${VARIABLE}``, a URL or header that is not one, a Python sink that
 cannot be imported) raises ``Permanent``, with the status and the first KiB
 of the answer (the only part read: ``httpcall``). An http sink's ``timeout``
 bounds each POST as a whole, connect to last byte; a POST it cut raises
-``Unanswered``, the ``Retryable`` after which routing rests the sink. No error
+``Unanswered``, the ``Retryable`` after which routing rests the sink; a 429 or
+503 with Retry-After (seconds or an HTTP date) raises ``Throttled``, whose wait
+routing honours without counting a failure. ``pace`` (the sink's rate) is
+called before each request, call or transaction, and may wait. No error
 text holds a secret of the sink (``redact``): not a ``${VARIABLE}``'s value,
 the auth, a header value, nor the URL's password or query. Each event already
 delivered is reported to ``delivered`` as it goes, so a retry sends only the rest.
@@ -28,7 +31,8 @@ from jobs.routing.sql import insert_events
 from receiver.routes.config import DEFAULT_TIMEOUT, Sink
 from receiver.routes.redact import option_secrets, redact
 
-RETRY_STATUSES = (408, 429)
+RETRY_STATUSES = (408, 409, 429)
+THROTTLE_STATUSES = (429, 503)  # with Retry-After: the sink asks for a pause, it has not failed
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 USER_AGENT = "smartech-dumper-sink"
 # A request that can never be sent (a URL or header value that is not one): no retry makes it valid.
@@ -40,6 +44,11 @@ NEVER_SENDABLE = (
     requests.exceptions.URLRequired,
 )
 Delivered = Callable[[list[dict[str, Any]]], None]
+Pace = Callable[[], None]  # called before each request (http), call (python) or transaction (sql): may wait
+
+
+def no_pace() -> None:
+    """A sink without a rate: nothing to wait for."""
 
 
 class Retryable(Exception):
@@ -48,6 +57,14 @@ class Retryable(Exception):
 
 class Unanswered(Retryable):
     """An http sink did not answer within its timeout (``seconds``): routing rests it as long."""
+
+    def __init__(self, message: str, seconds: float):
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class Throttled(Retryable):
+    """An http sink answered 429 or 503 with Retry-After: no try before ``seconds`` from now."""
 
     def __init__(self, message: str, seconds: float):
         super().__init__(message)
@@ -104,7 +121,7 @@ def http_auth(options: dict[str, Any]) -> tuple[dict[str, str], Any]:
     return {}, None
 
 
-def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered) -> None:
+def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered, pace: Pace = no_pace) -> None:
     """POST each event as JSON, with ``Idempotency-Key: <event_id>``."""
     from receiver.core.parsers import duration_seconds  # the one duration grammar
 
@@ -120,8 +137,9 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
     }
     for event in events:
         headers["Idempotency-Key"] = str(event["event_id"])
+        pace()
         try:
-            status, text = httpcall.post(
+            status, text, asked = httpcall.post(
                 session(),
                 options["url"],
                 timeout,
@@ -136,6 +154,11 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
             raise Unanswered(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets), timeout) from None
         except requests.RequestException as exc:
             raise Retryable(redact(f"sink {sink.name!r}: {type(exc).__name__}: {exc}", secrets)) from None
+        wait = httpcall.retry_after(asked) if status in THROTTLE_STATUSES else None
+        if wait:
+            raise Throttled(
+                redact(f"sink {sink.name!r}: HTTP {status} (Retry-After: {wait:g}s): {text}", secrets), wait
+            )
         if status in RETRY_STATUSES or status >= 500:
             raise Retryable(redact(f"sink {sink.name!r}: HTTP {status}: {text}", secrets))
         if not 200 <= status < 300:
@@ -146,7 +169,7 @@ def deliver_http(sink: Sink, events: list[dict[str, Any]], delivered: Delivered)
 _callables: dict[str, Callable[[dict[str, Any]], Any]] = {}
 
 
-def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivered) -> None:
+def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivered, pace: Pace = no_pace) -> None:
     """Call the sink's ``package.module:function`` with each event."""
     target = str(sink.options["callable"])
     if target not in _callables:
@@ -156,6 +179,7 @@ def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivere
         except (ImportError, AttributeError) as exc:
             raise Permanent(f"sink {sink.name!r}: cannot import {target}: {exc}") from None
     for event in events:
+        pace()
         try:
             _callables[target](event)
         except Exception as exc:  # the client's code: whatever it raises may pass on a retry
@@ -163,9 +187,12 @@ def deliver_python(sink: Sink, events: list[dict[str, Any]], delivered: Delivere
         delivered([event])
 
 
-def deliver(sink: Sink, events: list[dict[str, Any]], data_dir: str, delivered: Delivered) -> None:
-    """Deliver ``events`` to ``sink``; raise ``Retryable`` or ``Permanent`` on failure."""
+def deliver(
+    sink: Sink, events: list[dict[str, Any]], data_dir: str, delivered: Delivered, pace: Pace = no_pace
+) -> None:
+    """Deliver ``events`` to ``sink``, calling ``pace`` before each delivery; raise ``Retryable`` or ``Permanent``."""
     if sink.type == "sql":
+        pace()
         substituted: list[str] = []
         options = interpolate(sink.options, f"sink {sink.name!r}", substituted)
         try:
@@ -177,6 +204,6 @@ def deliver(sink: Sink, events: list[dict[str, Any]], data_dir: str, delivered: 
             raise Retryable(redact(said, option_secrets(options, substituted))) from None
         delivered(events)
     elif sink.type == "http":
-        deliver_http(sink, events, delivered)
+        deliver_http(sink, events, delivered, pace)
     else:
-        deliver_python(sink, events, delivered)
+        deliver_python(sink, events, delivered, pace)

@@ -14,22 +14,12 @@
 Failure policy: Redis errors propagate; the job is retried.
 """
 
-import math
-import time
 from typing import Any
 
 import redis
 
 from receiver.core import keys
-from receiver.core.layout import day_name
-
-DAY = 86400
-
-
-def delivered_keys(queue: str, sink: str, window: float, now: float | None = None) -> list[str]:
-    """Return the keys of the sink's delivered sets in the window, today's first."""
-    now = time.time() if now is None else now
-    return [keys.delivered(queue, sink, day_name(now - back * DAY)) for back in range(math.ceil(window / DAY) + 1)]
+from receiver.routes.sinkstate import DAY, delivered_keys
 
 
 def undelivered(

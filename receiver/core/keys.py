@@ -111,3 +111,33 @@ def arrivals(queue: str, route: str, value: object) -> str:
 def resting(queue: str, sink: str) -> str:
     """A string with a TTL: set while ``sink`` rests after an attempt it did not answer (jobs/routing/state.py)."""
     return f"{PREFIX}:{queue}:resting:{sink}"
+
+
+def sink_rate(queue: str, sink: str) -> str:
+    """A string with a TTL: when (ms) ``sink``'s next delivery may start under its ``rate`` (routing/gates.py)."""
+    return f"{PREFIX}:{queue}:rate:{sink}"
+
+
+def sink_inflight(queue: str, sink: str) -> str:
+    """A sorted set: ``sink``'s deliveries in flight, scored by when each lapses if its worker died (gates.py)."""
+    return f"{PREFIX}:{queue}:inflight:{sink}"
+
+
+def sink_held(queue: str, sink: str) -> str:
+    """A string with a TTL: set while ``sink`` asked, with Retry-After, to be left alone (jobs/routing/gates.py)."""
+    return f"{PREFIX}:{queue}:held:{sink}"
+
+
+def sink_breaker(queue: str, sink: str) -> str:
+    """A hash: ``sink``'s circuit breaker: consecutive failures, open, next probe, probe interval (gates.py)."""
+    return f"{PREFIX}:{queue}:breaker:{sink}"
+
+
+def paused_sinks(queue: str) -> str:
+    """A hash, kept without a TTL: each paused sink -> when it was paused (receiver/routes/sinkstate.py)."""
+    return f"{PREFIX}:{queue}:paused"
+
+
+def waiting_deliveries(queue: str) -> str:
+    """A sorted set: the delivery jobs scheduled to wait their turn (not retries), by when (jobs/routing/attempt.py)."""
+    return f"{PREFIX}:{queue}:waiting"

@@ -52,6 +52,7 @@ DEFAULT_DEDUP_WINDOW = "7d"
 DEFAULT_REPEAT_WINDOW = "10m"
 DEFAULT_RETRY_INTERVALS = "10s,1m,5m,15m,1h"
 DEFAULT_JOB_TIMEOUT = "20s"
+DEFAULT_RETRY_AFTER_MAX = "1h"  # the longest Retry-After a sink's answer may impose on its next try
 DEFAULT_MAINTENANCE_INTERVAL = "20s"
 DEFAULT_SMTP_URL = "smtp://localhost:25"
 DEFAULT_ALERT_EVERY = "15m"
@@ -110,6 +111,7 @@ class Settings:
     repeat_window: float
     silence_after: float | None  # None: no silence alerts
     retry_intervals: tuple[float, ...]  # seconds
+    retry_after_max: float
     job_timeout: float
     maintenance_interval: float
     alert_emails: tuple[str, ...]
@@ -212,6 +214,9 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         silence_after=parse_optional_duration("DUMPER_SILENCE_AFTER", get("DUMPER_SILENCE_AFTER", "")),
         retry_intervals=parse_durations(
             "DUMPER_RETRY_INTERVALS", get("DUMPER_RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS)
+        ),
+        retry_after_max=parse_duration(
+            "DUMPER_RETRY_AFTER_MAX", get("DUMPER_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX)
         ),
         job_timeout=parse_duration("DUMPER_JOB_TIMEOUT", get("DUMPER_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT)),
         maintenance_interval=parse_duration(

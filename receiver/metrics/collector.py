@@ -26,7 +26,7 @@ from receiver.core import keys
 from receiver.core.queues import REDIS_ERRORS
 from receiver.core.settings import Settings
 from receiver.forwarder import sources
-from receiver.metrics import names, tally
+from receiver.metrics import names, sinkgauges, tally
 from receiver.ops import quarantine, watch
 from receiver.ops import readiness as status
 from receiver.routes import status as routing_status
@@ -62,7 +62,7 @@ class StateCollector(Collector):
     def collect(self) -> Iterator[Family]:
         """Yield every family that could be computed now."""
         parts = (self.settings_part, self.disk_part, self.backlog_part, self.forwarder_part, self.redis_part)
-        for part in (*parts, self.quarantine_part, self.audit_part):
+        for part in (*parts, self.quarantine_part, self.audit_part, self.sinks_part):
             try:
                 yield from part()
             except Exception:  # one broken part must not cost the scrape the others
@@ -123,6 +123,10 @@ class StateCollector(Collector):
         yield gauge(names.AUDIT_MISSING, names.AUDIT_MISSING_HELP, counts.get("missing"))
         yield gauge(names.AUDIT_STUCK, names.AUDIT_STUCK_HELP, counts.get("stuck"))
         yield gauge(names.AUDIT_AGE, names.AUDIT_AGE_HELP, max(0.0, self.clock() - books["when"]))
+
+    def sinks_part(self) -> Iterator[Family]:
+        """Yield, with routes, each sink's breaker and pause, and the deliveries waiting their turn."""
+        yield from sinkgauges.families(self.settings, self.queue.connection)
 
     def redis_part(self) -> Iterator[Family]:
         """Yield the queue figures, the workers' heartbeats and the jobs' counts, or ``redis_up 0``."""

@@ -84,6 +84,14 @@ AUDIT_STUCK_HELP = "Captures the last audit found still waiting past DUMPER_AUDI
 AUDIT_AGE = f"{PREFIX}_audit_age_seconds"
 AUDIT_AGE_HELP = "Seconds since the last continuous audit ran (it runs every DUMPER_AUDIT_EVERY in `serve`)."
 
+# Routing's sinks (with DUMPER_ROUTES only, so not in ALL): their breakers, pauses and waiting deliveries.
+SINK_BREAKER_OPEN = f"{PREFIX}_sink_breaker_open"
+SINK_BREAKER_OPEN_HELP = "1 while a sink's circuit breaker is open: its deliveries wait, one probe at a time tries it."
+SINK_PAUSED = f"{PREFIX}_sink_paused"
+SINK_PAUSED_HELP = "1 while a sink is paused (smartech-dumper sinks pause): its deliveries wait, none is lost."
+DELIVERIES_WAITING = f"{PREFIX}_deliveries_waiting"
+DELIVERIES_WAITING_HELP = "Delivery jobs waiting their turn (a limit, pause, breaker or Retry-After): not retries."
+
 # Every name a scrape shows after traffic (counters with their _total); the tests compare the dashboard with it.
 ALL = (
     f"{ACKS}_total",

@@ -27,6 +27,8 @@ log = logging.getLogger("receiver.metrics")
 SEPARATOR = "|"  # the last one splits: every value after it (activity, outcome) is a fixed word
 EVENTS, REJECTS, DELIVERIES = "events", "rejects", "deliveries"
 DELIVERED, RETRY, FAILED = "delivered", "retry", "failed"
+# Not failures: a sink answered 429/503 with Retry-After, or a delivery waited for a limit, a pause or the breaker.
+THROTTLED, WAITED = "throttled", "waited"
 
 
 def add(connection: redis.Redis | None, queue: str, what: str, counts: Counter[str]) -> None:
@@ -63,7 +65,7 @@ def count_rejects(connection: redis.Redis | None, queue: str, reasons: Iterable[
 
 
 def count_delivery(connection: redis.Redis | None, queue: str, sink: str, outcome: str) -> None:
-    """Count one delivery job of ``sink`` that ended with ``outcome`` (delivered, retry or failed)."""
+    """Count one delivery job of ``sink`` that ended with ``outcome`` (delivered, retry, failed, throttled, waited)."""
     add(connection, queue, DELIVERIES, Counter([f"{sink}{SEPARATOR}{outcome}"]))
 
 

@@ -26,6 +26,7 @@ class Found(TypedDict, total=False):
     pending: tuple[int, float]  # (captures waiting, age of the oldest in seconds)
     redis: float  # seconds Redis has been down
     routes: list[str]  # what is wrong with the routes file, per host that met it
+    breakers: list[str]  # the sinks whose circuit breaker is open
     silent: dict[str, float]  # source -> seconds since its last capture, past DUMPER_SILENCE_AFTER
     refused: dict[str, Any]  # the quarantine's summary: posts refused for their credentials, kept
     audit: dict[str, Any]  # the continuous audit's last result, with missing or stuck captures
@@ -62,6 +63,8 @@ def conditions(snapshot: dict[str, Any], settings: Settings) -> Found:
         found["pending"] = (pending, age)
     if snapshot.get("routes_problems"):
         found["routes"] = list(snapshot["routes_problems"])
+    if snapshot.get("breakers_open"):
+        found["breakers"] = list(snapshot["breakers_open"])
     down = snapshot.get("redis_down_for")
     if down is not None and down > settings.alert_redis_after:
         found["redis"] = down
@@ -90,6 +93,8 @@ def subject(found: Found) -> str:
         parts.append(f"Redis down {duration(found['redis'])}")
     if "routes" in found:
         parts.append("routes file unusable")
+    if "breakers" in found:
+        parts.append(f"breaker open: {', '.join(found['breakers'])}")
     if "silent" in found:
         names = ", ".join(found["silent"])
         parts.append(f"no posts from {names} for {duration(max(found['silent'].values()))}")
@@ -163,6 +168,14 @@ def body(found: Found, snapshot: dict[str, Any], settings: Settings, now: float)
             *(f"  {problem}" for problem in found["routes"]),
             "Fix or restore the file; `smartech-dumper routes check` names the mistake. The workers take it "
             "up at their next job, with no restart.",
+            "",
+        ]
+    if "breakers" in found:
+        text += [
+            f"SINK BREAKER OPEN: {', '.join(found['breakers'])}: consecutive deliveries failed, so the deliveries to",
+            "these sinks wait (nothing is lost, no retry is spent) and one probe at a time tries the sink, at growing",
+            "intervals; the first success closes the breaker and the waiting deliveries go out. Fix the sink;",
+            "`smartech-dumper sinks list` shows the sinks; `smartech-dumper undelivered --sink NAME`, what waits.",
             "",
         ]
     for source, age in found.get("silent", {}).items():

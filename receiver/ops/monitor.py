@@ -85,6 +85,7 @@ class Monitor:
             "oldest_pending_age": waiting["oldest_age_seconds"],
             "redis_down_for": None if self.redis_down_since is None else now - self.redis_down_since,
             "routes_problems": self.routes_problems() if redis_state["reachable"] else [],
+            "breakers_open": self.breakers_open() if redis_state["reachable"] else [],
             "silent": sources.silent(
                 sources.last_seen(self.queue.connection, self.settings.queue, now), self.settings.silence_after
             ),
@@ -112,6 +113,21 @@ class Monitor:
         try:
             routing_status.routes_of(self.settings, self.queue.connection)  # this host's own look at the file
             return [problem["error"] for problem in live.recorded(self.queue.connection, self.settings.queue)]
+        except queueing.REDIS_ERRORS:
+            return []
+
+    def breakers_open(self) -> list[str]:
+        """Return the sinks whose circuit breaker is open (their deliveries wait for a probe to succeed)."""
+        if not self.settings.routes_path:
+            return []
+        from receiver.routes import sinkstate
+        from receiver.routes import status as routing_status
+
+        try:
+            routes = routing_status.routes_of(self.settings, self.queue.connection)
+            names = sorted(routes.sinks) if routes else []
+            states = sinkstate.states(self.queue.connection, self.settings.queue, names)
+            return [name for name, state in states.items() if state["breaker"]["open"]]
         except queueing.REDIS_ERRORS:
             return []
 

@@ -55,13 +55,16 @@ def redis_status(queue: Queue) -> dict[str, Any]:
         ]
         depths = {each.name: each.count for each in queues}
         checks = next(each for each in queues if each.name == keys.queue_name(queue.name, keys.CHECKS))
+        scheduled = sum(each.scheduled_job_registry.count for each in queues if each is not checks)
+        waiting = int(queue.connection.zcard(keys.waiting_deliveries(queue.name)))  # scheduled, yet no retries
         return {
             "reachable": True,
             "queue_depth": sum(depths.values()),
             "queues": depths,
             # a check is scheduled by design, not after a failure: only the other queues' schedules are retries
-            "retrying": sum(each.scheduled_job_registry.count for each in queues if each is not checks),
+            "retrying": max(0, scheduled - waiting),
             "checks_scheduled": checks.scheduled_job_registry.count,
+            "deliveries_waiting": waiting,
             "failed_count": sum(each.failed_job_registry.count for each in queues),
             "warnings": redis_config_warnings(queue.connection),
         }
@@ -73,6 +76,7 @@ def redis_status(queue: Queue) -> dict[str, Any]:
             "queues": None,
             "retrying": None,
             "checks_scheduled": None,
+            "deliveries_waiting": None,
             "failed_count": None,
             "warnings": [],
         }
@@ -111,11 +115,15 @@ def forwarder_status(settings: Settings) -> dict[str, Any]:
 
 
 def sinks_status(settings: Settings, queue: Queue) -> dict[str, Any] | None:
-    """Return per sink of the routes file: events delivered, deliveries retrying, dead letters."""
+    """Return per sink of the routes file: events delivered, deliveries retrying, waiting, dead; paused, breaker."""
+    from receiver.routes import sinkstate
     from receiver.routes.status import sink_counts  # only with a routes file
 
     try:
-        return sink_counts(settings, queue.connection)
+        counts: dict[str, Any] = sink_counts(settings, queue.connection, with_waiting=True)
+        for name, state in sinkstate.states(queue.connection, settings.queue, list(counts)).items():
+            counts[name].update(paused=state["paused"], breaker="open" if state["breaker"]["open"] else "closed")
+        return counts
     except REDIS_ERRORS as exc:
         log.warning("readiness: cannot count the sinks' deliveries: %s", exc)
         return None

@@ -47,7 +47,8 @@ def sink_text(sink: Sink) -> str:
     """Return one line about ``sink``: its name, type and URL, with no password or query value in clear."""
     url = sink.options.get("url")
     shown = f" {redact(str(url), url_secrets(url))}" if url is not None else ""
-    return f"sink {sink.name}: {sink.type}{shown}"
+    limits = f" ({sink.limits.describe()})" if sink.limits.describe() else ""
+    return f"sink {sink.name}: {sink.type}{shown}{limits}"
 
 
 def plan_text(planned: PlanView) -> str:

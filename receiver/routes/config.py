@@ -19,13 +19,14 @@ from receiver.core.parsers import duration_seconds
 from receiver.core.settings import DEFAULT_RETRY_INTERVALS
 from receiver.routes.match import ConditionError, Predicate, check_key, compile_condition
 from receiver.routes.sinkcheck import SinkProblem, check_sink
+from receiver.routes.sinklimits import LIMIT_KEYS, SinkLimits, read_limits
 
 SINK_TYPES = ("sql", "http", "python")
 ROUTE_KEYS = ("name", "when", "to", "queue", "after", "unless", "key")
 SINK_KEYS = {
-    "sql": ("type", "url", "table", "retries"),
-    "http": ("type", "url", "headers", "auth", "timeout", "retries"),
-    "python": ("type", "callable", "retries"),
+    "sql": ("type", "url", "table", "retries", *LIMIT_KEYS),
+    "http": ("type", "url", "headers", "auth", "timeout", "retries", *LIMIT_KEYS),
+    "python": ("type", "callable", "retries", *LIMIT_KEYS),
 }
 DEFAULT_KEY = "foreignkey"
 DEFAULT_RETRIES = DEFAULT_RETRY_INTERVALS  # a sink retries on the schedule a capture's job does
@@ -51,6 +52,7 @@ class Sink:
     type: str
     options: dict[str, Any]
     retries: tuple[float, ...]
+    limits: SinkLimits = SinkLimits()  # rate, concurrency and breaker (sinklimits.py)
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ def read_sink(name: str, table: Any, where: str) -> Sink:
         )
     try:
         check_sink(kind, table)
+        limits = read_limits(table)
     except SinkProblem as exc:
         raise RoutesError(f"{where}: sink {name!r}: {exc}") from None
     retries = durations(f"{where}: sink {name!r}: retries", table.get("retries", DEFAULT_RETRIES))
-    return Sink(name, kind, {k: v for k, v in table.items() if k not in ("type", "retries")}, retries)
+    options = {k: v for k, v in table.items() if k not in ("type", "retries", *LIMIT_KEYS)}
+    return Sink(name, kind, options, retries, limits)
 
 
 def read_route(index: int, table: Any, sinks: dict[str, Sink], where: str) -> Route:

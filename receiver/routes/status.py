@@ -16,6 +16,7 @@ from receiver.core.keys import PRIORITIES, job_id
 from receiver.core.queues import queue_for
 from receiver.core.settings import Settings
 from receiver.routes import config, live
+from receiver.routes.sinkstate import WAITING
 
 MAX_SCANNED = 10_000  # jobs looked at per registry when counting retries and dead letters
 
@@ -62,12 +63,19 @@ def delivered_counts(connection: redis.Redis, queue: str) -> dict[str, int]:
     return found
 
 
-def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[str, int]]:
-    """Return per sink: events delivered, delivery jobs waiting for a retry, and dead letters."""
+def sink_counts(settings: Settings, connection: redis.Redis, with_waiting: bool = False) -> dict[str, dict[str, int]]:
+    """Return per sink: events delivered, delivery jobs waiting for a retry, and dead letters.
+
+    A delivery that waits its turn (a limit, a pause, the breaker: its meta says ``waiting``) is no retry;
+    ``with_waiting`` counts those under ``waiting``.
+    """
     routes = routes_of(settings)
     if routes is None:
         return {}
     counts = {name: {"delivered": 0, "retrying": 0, "dead": 0} for name in routes.sinks}
+    if with_waiting:
+        for each in counts.values():
+            each["waiting"] = 0
     for name, delivered in delivered_counts(connection, settings.queue).items():
         if name in counts:
             counts[name]["delivered"] = delivered
@@ -77,6 +85,11 @@ def sink_counts(settings: Settings, connection: redis.Redis) -> dict[str, dict[s
             ids = [i for i in registry.get_job_ids(0, MAX_SCANNED - 1) if i.startswith("deliver-")]
             for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
                 owner = job.meta.get("sink") if job is not None else None
-                if owner in counts:
-                    counts[owner][what] += 1
+                if job is None or owner not in counts:
+                    continue
+                if what == "retrying" and job.meta.get(WAITING):  # not a retry: it waits its turn
+                    if with_waiting:
+                        counts[owner][WAITING] += 1
+                    continue
+                counts[owner][what] += 1
     return counts

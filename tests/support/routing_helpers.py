@@ -89,8 +89,9 @@ class Endpoint:
 
     def __init__(self):
         self.received = []
-        self.scripts = {}  # path -> answers still to give, in order: (status, body); then 200
+        self.scripts = {}  # path -> answers still to give, in order: (status, body[, headers]); then 200
         self.hang = {}  # path -> seconds to wait before answering
+        self.down_until = {}  # path -> monotonic time until which it answers 503
         self.lock = threading.Lock()
         self.app = Flask(__name__)
         self.app.add_url_rule("/<path:path>", "any", self.answer, methods=["POST", "PUT", "GET"])
@@ -98,7 +99,7 @@ class Endpoint:
         self.url = next(self.server)
 
     def will_answer(self, path, *answers):
-        """Answer the next requests to ``/path`` with ``answers`` (a status, or (status, body)), then 200."""
+        """Answer the next requests to ``/path`` with ``answers`` (a status, or (status, body[, headers])), then 200."""
         self.scripts.setdefault("/" + path, []).extend(
             a if isinstance(a, tuple) else (a, f"status {a}") for a in answers
         )
@@ -107,10 +108,14 @@ class Endpoint:
         """Record the request and give the scripted answer."""
         with self.lock:
             self.received.append(Received(request.method, request.path, dict(request.headers), request.get_data()))
+            self.received[-1].at = time.monotonic()
             script = self.scripts.get(request.path)
-            status, body = script.pop(0) if script else (200, '{"status": "ok"}')
+            status, body, *headers = script.pop(0) if script else (200, '{"status": "ok"}')
+            if time.monotonic() < self.down_until.get(request.path, 0):
+                status, body, headers = 503, "down", []
+            self.received[-1].status = status
         time.sleep(self.hang.get(request.path, 0))
-        return body, status
+        return body, status, (headers[0] if headers else {})
 
     def to(self, path=""):
         """Return the URL of ``/path`` on this server."""

@@ -62,7 +62,7 @@ ROOMS = {
 KEYS_MODULE = "receiver/core/keys.py"
 KEY_TEXT = re.compile(
     r"smartech-dumper:(?! )|:(delivered|sinks|arrivals|resting|metrics|last-capture|routes-problems|popped|job-of"
-    r"|alive)\b"
+    r"|alive)\b|:(rate|inflight|held|breaker|paused|waiting):"
     r"|^-(high|default|low|checks)$"
 )
 # Modules that print for the CLI and are no command themselves.

@@ -121,8 +121,8 @@ def test_http_basic_auth_interpolates_the_environment(endpoint, monkeypatch):
     assert base64.b64decode(encoded).decode("utf-8") == "agent:pa:ss wörd"
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 408, 429])
-def test_http_5xx_408_and_429_are_retryable_and_a_later_try_delivers(endpoint, status):
+@pytest.mark.parametrize("status", [500, 502, 503, 408, 409, 429])
+def test_http_5xx_408_409_and_429_are_retryable_and_a_later_try_delivers(endpoint, status):
     target, events = sink({"type": "http", "url": endpoint.to("tasks")}), fresh_events(1)
     endpoint.will_answer("tasks", status)
     exc, done = failure(target, events)
@@ -133,7 +133,7 @@ def test_http_5xx_408_and_429_are_retryable_and_a_later_try_delivers(endpoint, s
     assert endpoint.keys("tasks") == [events[0]["event_id"]] * 2
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_http_another_4xx_is_permanent_with_the_status_and_the_first_kib_of_the_answer(endpoint, status):
     kept, cut = "k" * ANSWER_PREVIEW, "CUT-HERE"
     endpoint.will_answer("tasks", (status, kept + cut))

@@ -178,8 +178,13 @@ def test_nothing_wrong_sends_nothing(smtp, data_dir, snapshot):
             "Redis down 3h 2m",
             "Dead letters cannot be counted while Redis is down.",
         ),
+        (
+            dict(ALL_WELL, breakers_open=["callcenter"]),
+            "breaker open: callcenter",
+            "SINK BREAKER OPEN: callcenter: consecutive deliveries failed",
+        ),
     ],
-    ids=["dead-letter", "stuck-backlog", "redis-down"],
+    ids=["dead-letter", "stuck-backlog", "redis-down", "breaker-open"],
 )
 def test_each_condition_alone_raises_an_alert(smtp, data_dir, snapshot, subject, says):
     port, inbox = smtp
@@ -189,7 +194,7 @@ def test_each_condition_alone_raises_an_alert(smtp, data_dir, snapshot, subject,
     [message] = inbox.messages
     assert message["Subject"] == f"[smartech-dumper] {subject}"
     assert says in message.get_content()
-    others = {"DEAD LETTERS", "CAPTURES WAITING", "REDIS DOWN"}
+    others = {"DEAD LETTERS", "CAPTURES WAITING", "REDIS DOWN", "SINK BREAKER OPEN"}
     assert sum(heading in message.get_content() for heading in others) == 1
 
 

@@ -11,6 +11,7 @@ EXAMPLES = (
     "examples/insurance-hot-leads.toml",
     "examples/travel-no-booking.toml",
     "examples/ecommerce-abandoned-cart.toml",
+    "examples/callcenter-limits.toml",
 )
 SINKS = """
 [sinks.cc]
