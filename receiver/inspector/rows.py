@@ -6,9 +6,10 @@ from the same dict, so a capture looks the same either way.
 
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 
 from receiver.store.filters import Record
+from receiver.store.masking import masked_pair
 from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.summary import status_text, summary
@@ -23,7 +24,8 @@ def shown(values: list[str]) -> str:
 
 
 def row(record: Record, analysis: Reading) -> dict[str, Any]:
-    """Return the summary of a capture with the texts a table row shows, each escaped for people."""
+    """Return the summary of a capture with the texts a table row shows, each escaped for people, masked."""
+    record, analysis = masked_pair(record, analysis, current_app.config.get("MASK"))
     data = summary(record, analysis)
     data["display"] = {
         "time": escape(safe_str(record["received_at"])[:TIME_CHARS].replace("T", " ")),
