@@ -12,7 +12,7 @@ from scripts.ops import audit, check, failed, quarantine, routes, send, tidy
 from scripts.replay import command as replay
 from scripts.run import forward, serve, up, worker
 from scripts.variables import known_variables
-from scripts.view import inspect, listing, show, stats, tail
+from scripts.view import customer, inspect, listing, show, stats, tail
 
 
 def version() -> str:
@@ -63,6 +63,7 @@ COMMANDS = (
     show.show,
     listing.list_captures,
     stats.stats,
+    customer.customer,
     inspect.inspect,
     replay.replay,
     tidy.compress,

@@ -18,7 +18,7 @@ from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
 from receiver.core.logsetup import configure_logging
 from receiver.core.settings import Settings
-from receiver.inspector import api, guard, pages
+from receiver.inspector import api, customers, guard, pages
 from receiver.inspector import scrape as metrics_view
 from receiver.store.masking import Mask
 from receiver.store.safetext import escape
@@ -67,6 +67,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.after_request(guard.secure)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(customers.bp)  # /customers/<id>: a customer's timeline (docs/privacy.md)
     app.register_blueprint(metrics_view.bp)  # GET /metrics for Prometheus (docs/metrics.md)
     app.register_error_handler(404, not_found)
     app.register_error_handler(Exception, unforeseen)
