@@ -8,7 +8,7 @@ import click
 
 from receiver.core import jsonl, typos
 from receiver.store.safetext import escape
-from scripts.ops import audit, check, failed, quarantine, routes, send, tidy
+from scripts.ops import audit, check, failed, forget, quarantine, routes, send, tidy
 from scripts.replay import command as replay
 from scripts.run import forward, serve, up, worker
 from scripts.variables import known_variables
@@ -68,6 +68,7 @@ COMMANDS = (
     replay.replay,
     tidy.compress,
     tidy.prune,
+    forget.forget_command,
     routes.routes,
     routes.db,
 )
