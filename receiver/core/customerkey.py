@@ -27,13 +27,15 @@ def key_path(data_dir: str) -> str:
     return layout.spool_path(data_dir, layout.PRIVACY_KEY)
 
 
-def load_key(data_dir: str) -> bytes:
-    """Return the data dir's privacy key, making it first when there is none."""
+def load_key(data_dir: str, create: bool = True) -> bytes:
+    """Return the data dir's privacy key, making it when there is none (or, without ``create``, raising)."""
     path = key_path(data_dir)
     try:
         with open(path, "rb") as handle:
             key = handle.read()
     except FileNotFoundError:
+        if not create:
+            raise
         jsonl.ensure_dir(os.path.dirname(path))
         temporary = f"{path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, jsonl.FILE_MODE)

@@ -27,9 +27,9 @@ def shown(values: list[str]) -> str:
 def customer_url(customer: str) -> str | None:
     """Return the URL of ``customer``'s timeline, naming them by their keyed hash only; None without a key."""
     try:
-        key = customerkey.load_key(current_app.config["SETTINGS"].data_dir)
+        key = customerkey.load_key(current_app.config["SETTINGS"].data_dir, create=False)
     except OSError:
-        return None  # a data dir the inspector cannot write the key to: no link, the list still shows
+        return None  # no key yet (no worker wrote an event): no link; listing never writes to the data dir
     return url_for("customers.page", customer=customerkey.HASH_PREFIX + customerkey.customer_hash(key, customer))
 
 
