@@ -18,6 +18,7 @@ from urllib.parse import quote, quote_plus
 
 FILL = b"*"
 MIN_TERM = 3  # shorter values (an initial, "NA") are everywhere: never searched for
+KEPT_FIELDS = ("id", "capture_id", "event_id", "received_at", "repeat_of", "rejected_at", "found_at")
 
 
 def escaped(text: str, ascii_only: bool) -> str:
@@ -62,8 +63,25 @@ def is_json(line: bytes) -> bool:
     return True
 
 
+def kept(line: bytes) -> list[bytes]:
+    """Return the values of a JSON line that point into the files and must never change (ids, times)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return []
+    if not isinstance(record, dict):
+        return []
+    return [str(record[name]).encode("utf-8", "surrogatepass") for name in KEPT_FIELDS if record.get(name) is not None]
+
+
 def redact_line(line: bytes, forms: list[bytes]) -> bytes:
-    """Return ``line`` with ``forms`` blanked, the same length; a JSON line stays JSON when it can."""
+    """Return ``line`` with ``forms`` blanked, the same length; a JSON line stays JSON when it can.
+
+    A spelling found inside a line's own ids or times (``KEPT_FIELDS``: a short value can be part of a
+    capture id) is left alone there: those are what the cursor and the ledger find lines by.
+    """
+    protected = kept(line)
+    forms = [form for form in forms if not any(form in value for value in protected)]
     done = blank(line, forms)
     if done != line and not is_json(done) and is_json(line):
         done = blank(line, forms, numbers=True)

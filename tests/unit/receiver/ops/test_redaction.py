@@ -33,3 +33,9 @@ def test_only_lines_naming_an_id_change():
     data = b'{"fk":"7000000001","name":"Asha"}\n{"fk":"8000000002","name":"Asha"}\n'
     done, changed = redact_lines(data, spellings(["7000000001"]), spellings(["7000000001", "Asha"]))
     assert changed == 1 and done.split(b"\n")[1] == b'{"fk":"8000000002","name":"Asha"}' and len(done) == len(data)
+
+
+def test_a_value_that_is_part_of_a_lines_own_id_or_time_is_left_alone_there():
+    line = b'{"id":"01KB3Q6E0M8ZJ7V6Q2W5T9X4YR","received_at":"2026-11-29T08:30:01.123Z","name":"Q6E"}'
+    done = redact_line(line, spellings(["Q6E", "2026"]))
+    assert json.loads(done)["id"] == "01KB3Q6E0M8ZJ7V6Q2W5T9X4YR" and json.loads(done)["received_at"].startswith("2026")
