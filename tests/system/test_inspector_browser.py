@@ -148,6 +148,12 @@ def test_the_pages_show_the_customer_masked_by_default(browser, masked_stack):
     assert page.inner_text("td.event-foreignkey") == "99••••••97" and "+91•••••••997" in shown
     assert CUSTOMER not in shown and samples.MOBILE not in shown and "%2B919999999997" not in shown
     assert "+91•••••••997" in page.inner_text("#payload-json") and "%E2%80%A2" in page.inner_text("#raw-body")
+    run_burst_worker(env)  # its first event makes the privacy key: the rows link to their customer's timeline
+    page.goto(inspector.url + "/")
+    page.click(f'tr[data-id="{capture_id}"] td.customer a')
+    page.wait_for_selector("#timeline")
+    assert "/customers/k:" in page.url and CUSTOMER not in page.url and CUSTOMER not in page.inner_text("main")
+    assert page.inner_text("#timeline td.channel") == "sms" and page.inner_text("#timeline td.id") == capture_id
     assert page.evaluate("window.__calls") == []
 
 
