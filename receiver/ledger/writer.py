@@ -89,9 +89,9 @@ def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str,
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    note_in_timeline(
-        settings.data_dir, [day for (kind, day, _, _), fresh in zip(groups, written) if fresh and kind == layout.EVENTS]
-    )
+    # group[0] and group[1] are the kind and the day, whatever else a group carries
+    events_days = [group[1] for group, fresh in zip(groups, written) if fresh and group[0] == layout.EVENTS]
+    note_in_timeline(settings.data_dir, events_days)
     return written
 
 
