@@ -8,12 +8,12 @@ import click
 
 from receiver.core import jsonl, typos
 from receiver.store.safetext import escape
-from scripts.ops import audit, check, failed, quarantine, routes, send, sinkcmds, tidy
+from scripts.ops import audit, check, failed, forget, quarantine, routes, send, sinkcmds, tidy
 from scripts.ops import undelivered as undelivered_cmd
 from scripts.replay import command as replay
 from scripts.run import forward, serve, up, worker
 from scripts.variables import known_variables
-from scripts.view import inspect, listing, show, stats, tail
+from scripts.view import customer, inspect, listing, show, stats, tail
 
 
 def version() -> str:
@@ -64,10 +64,12 @@ COMMANDS = (
     show.show,
     listing.list_captures,
     stats.stats,
+    customer.customer,
     inspect.inspect,
     replay.replay,
     tidy.compress,
     tidy.prune,
+    forget.forget_command,
     routes.routes,
     routes.db,
     sinkcmds.sinks_group,

@@ -45,6 +45,9 @@ UP_INSPECT_CREDENTIALS = "inspect-credentials"  # the inspector's, likewise
 METRICS_DIR = "metrics"
 QUARANTINE_DIR = "quarantine"  # refused posts, one file each: ``<id>.post``, ``<id>.released`` once released
 QUARANTINE_LOCK = ".release.lock"  # in QUARANTINE_DIR: one writer or releaser at a time
+TIMELINE_FILE = "timeline.sqlite3"  # each customer's events, by a keyed hash of the id (receiver/ledger/timeline.py)
+PRIVACY_KEY = "privacy.key"  # the secret of those keyed hashes and of the erasure records (core/customerkey.py)
+ERASURES_FILE = "erasures.jsonl"  # one line per `forget` run, without the customer's id
 REDIS_DIR = "redis"
 
 

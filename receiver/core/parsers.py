@@ -31,6 +31,16 @@ def split_list(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+def parse_mask_fields(name: str, value: str | None) -> tuple[str, ...]:
+    """Parse a list of field names to mask: comma-separated; ``none`` alone masks nothing."""
+    fields = split_list(value)
+    if [field.lower() for field in fields] == ["none"]:
+        return ()
+    if not fields:
+        raise SettingsError(f"{name}: expected field names separated by commas, or none, got {value!r}")
+    return tuple(fields)
+
+
 def parse_bool(name: str, value: str | None) -> bool:
     """Parse a yes/no setting."""
     word = (value or "").strip().lower()

@@ -24,11 +24,13 @@ from receiver.core.parsers import (
     parse_hostports,
     parse_int,
     parse_log_level,
+    parse_mask_fields,
     parse_name,
     parse_networks,
     parse_optional_duration,
     parse_url,
     parse_window,
+    split_list,
 )
 
 __all__ = ["Settings", "SettingsError", "load"]
@@ -81,6 +83,11 @@ DEFAULT_AUDIT_WINDOW = "50m"
 MAX_AUDIT_WINDOW = 55 * 60
 DEFAULT_AUDIT_EVERY = "5m"
 DEFAULT_AUDIT_STUCK_AFTER = "10m"
+# Fields the inspector and the CLI views show masked (receiver/store/masking.py, docs/privacy.md); "none": no field.
+DEFAULT_MASK_FIELDS = (
+    "email, e-mail, email_id, mobile, mobile_no, mobile_number, phone, phone_no, phone_number, whatsapp, name, "
+    "first_name, last_name, full_name, fname, lname, dob, date_of_birth, birth_date, birthday, identity, foreignkey"
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,8 @@ class Settings:
     audit_window: float | None = None  # None: no continuous audit
     audit_every: float = parse_duration("DUMPER_AUDIT_EVERY", DEFAULT_AUDIT_EVERY)
     audit_stuck_after: float = parse_duration("DUMPER_AUDIT_STUCK_AFTER", DEFAULT_AUDIT_STUCK_AFTER)
+    mask_fields: tuple[str, ...] = tuple(split_list(DEFAULT_MASK_FIELDS))  # shown masked (DUMPER_MASK_FIELDS)
+    inspect_unmask: bool = False  # the inspector shows the masked fields as they are (DUMPER_INSPECT_UNMASK)
 
     def __post_init__(self) -> None:
         """Refuse sentinels without the name of the master they watch."""
@@ -262,6 +271,8 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, str] 
         audit_stuck_after=parse_duration(
             "DUMPER_AUDIT_STUCK_AFTER", get("DUMPER_AUDIT_STUCK_AFTER", DEFAULT_AUDIT_STUCK_AFTER)
         ),
+        mask_fields=parse_mask_fields("DUMPER_MASK_FIELDS", get("DUMPER_MASK_FIELDS", DEFAULT_MASK_FIELDS)),
+        inspect_unmask=parse_bool("DUMPER_INSPECT_UNMASK", get("DUMPER_INSPECT_UNMASK", "false")),
     )
 
 

@@ -77,7 +77,9 @@ def captures() -> Response:
 def capture(capture_id: str) -> Response:
     """Return everything about one capture."""
     try:
-        detail = capture_detail(current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id))
+        detail = capture_detail(
+            current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id), current_app.config["MASK"]
+        )
     except (BadCaptureId, UnknownCaptureError) as exc:
         return as_json({"error": str(exc)}, 404)
     return as_json({**detail.api(), "url": url_for("pages.capture", capture_id=detail.record["id"])})

@@ -18,8 +18,9 @@ from receiver.core import queues as queueing
 from receiver.core import settings as settings_mod
 from receiver.core.logsetup import configure_logging
 from receiver.core.settings import Settings
-from receiver.inspector import api, guard, pages, waitlist
+from receiver.inspector import api, customers, guard, pages, waitlist
 from receiver.inspector import scrape as metrics_view
+from receiver.store.masking import Mask
 from receiver.store.safetext import escape
 
 EXTENSION = "smartech_dumper_inspector"
@@ -57,6 +58,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=0, JSON_SORT_KEYS=False)
+    app.config["MASK"] = None if settings.inspect_unmask else Mask(settings.mask_fields)  # docs/privacy.md
     app.jinja_env.autoescape = True  # every template, whatever its name
     app.jinja_env.filters["visible"] = escape
     app.jinja_env.filters["visible_block"] = lambda value: escape(value, multiline=True)
@@ -66,6 +68,7 @@ def build_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(waitlist.bp)  # GET /undelivered (docs/inspector.md)
+    app.register_blueprint(customers.bp)  # /customers/<id>: a customer's timeline (docs/privacy.md)
     app.register_blueprint(metrics_view.bp)  # GET /metrics for Prometheus (docs/metrics.md)
     app.register_error_handler(404, not_found)
     app.register_error_handler(Exception, unforeseen)

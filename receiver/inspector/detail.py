@@ -20,6 +20,7 @@ from receiver.inspector import replaycmd, whereabouts
 from receiver.store.bodies import BodyView, body_view
 from receiver.store.filters import Record
 from receiver.store.lookup import find_capture
+from receiver.store.masking import Mask, masked_pair
 from receiver.store.reading import Reading
 from receiver.store.safetext import json_text
 from receiver.store.select import capture_reader
@@ -96,10 +97,10 @@ def analysed(analysis: Reading) -> str | None:
     return None
 
 
-def capture_detail(settings: Settings, connection: redis.Redis, capture_id: str) -> Detail:
-    """Return the ``Detail`` of capture ``capture_id`` (a normalised id)."""
-    record = find_capture(settings.data_dir, capture_id, capture_reader(log.warning))
-    analysis = Reading(record, settings.data_dir)
+def capture_detail(settings: Settings, connection: redis.Redis, capture_id: str, mask: Mask | None = None) -> Detail:
+    """Return the ``Detail`` of capture ``capture_id`` (a normalised id), masked with ``mask``: body and curl too."""
+    found = find_capture(settings.data_dir, capture_id, capture_reader(log.warning))
+    record, analysis = masked_pair(found, Reading(found, settings.data_dir), mask)
     body = body_view(record)
     receiver_url = settings.inspect_receiver_url
     return Detail(

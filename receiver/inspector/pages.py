@@ -94,7 +94,9 @@ def index() -> tuple[str, int]:
 def capture(capture_id: str) -> tuple[str, int]:
     """Show one capture: body, form, payload, events, status, where it went, and how to replay it."""
     try:
-        detail = capture_detail(current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id))
+        detail = capture_detail(
+            current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id), current_app.config["MASK"]
+        )
     except (BadCaptureId, UnknownCaptureError) as exc:
         return render_template("missing.html", error=str(exc)), 404
     return render_template("detail.html", d=detail, raw_name=raw_file_name(detail.record)), 200
@@ -104,7 +106,9 @@ def capture(capture_id: str) -> tuple[str, int]:
 def raw(capture_id: str) -> Response:
     """Send the capture's body, byte for byte, as a download."""
     try:
-        detail = capture_detail(current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id))
+        detail = capture_detail(
+            current_app.config["SETTINGS"], runtime().redis, normal_id(capture_id), current_app.config["MASK"]
+        )
     except (BadCaptureId, UnknownCaptureError) as exc:
         return Response(f"{exc}\n", 404, mimetype="text/plain")
     if detail.body.raw is None:

@@ -12,11 +12,13 @@ window; a file that lost its tail in a power cut gives up the ids it no longer
 holds, so they are written again; a file replaced by its ``.gz`` keeps its ids.
 Events written get ``repeat_of`` (``repeats``); an old id given as an alias
 (``upgrade``) counts as written too. ``lookup`` lets the readers ask, read-only.
+The events written are then read into the customers' timeline (``timeline``).
 
 Failure policy: OS and SQLite errors propagate, so RQ retries the job.
 """
 
 import json
+import logging
 import os
 import sqlite3
 from contextlib import ExitStack
@@ -24,8 +26,10 @@ from typing import Any
 
 from receiver.core import jsonl, layout
 from receiver.core.settings import Settings
-from receiver.ledger import repeats
+from receiver.ledger import repeats, timeline
 from receiver.ledger.index import KEY_FIELDS, Seen, catch_up_window, connect, open_read_only, prune, seen_keys
+
+log = logging.getLogger("receiver.ledger")
 
 
 def lookup(data_dir: str, kind: str, keys: list[str]) -> dict[str, Seen]:
@@ -104,7 +108,20 @@ def write_groups(settings: Settings, groups: list[Group]) -> list[list[dict[str,
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+    # group[0] and group[1] are the kind and the day, whatever else a group carries
+    events_days = [group[1] for group, fresh in zip(groups, written) if fresh and group[0] == layout.EVENTS]
+    note_in_timeline(settings.data_dir, events_days)
     return written
+
+
+def note_in_timeline(data_dir: str, days: list[str]) -> None:
+    """Bring the customers' timeline index up to the events just written; a failure is logged, never raised."""
+    if not days:
+        return
+    try:
+        timeline.catch_up(data_dir, days)
+    except (OSError, sqlite3.Error) as exc:  # the events are written: the next reader of the timeline catches up
+        log.warning("timeline index not updated (%s: %s); the next reader catches up", type(exc).__name__, exc)
 
 
 def append_new(

@@ -9,6 +9,10 @@ holds the lock, and appends to the file that has the name now (see
 ``receiver.core.jsonl``), which every reader reads after the ``.gz``: no sleep, no
 line written into a file nobody reads.
 
+A ``.gz`` that ``forget`` rewrote meanwhile (it holds the same lock) is seen
+once the lock is held, and the copy starts again from the new one, so a blanked
+line never comes back.
+
 Failure policy: any error removes the temporary file and propagates; the
 ``.jsonl`` is unlinked only once the ``.gz`` that holds all of it has its name.
 """
@@ -23,6 +27,7 @@ from receiver.core.statefile import fsync_dir
 
 CHUNK = 1024 * 1024
 GZIP_LEVEL = 6
+REPLACED_ATTEMPTS = 3  # the .gz replaced by `forget` while it was copied: start again, this many times at most
 
 
 def copy_range(fd: int, start: int, sink: gzip.GzipFile) -> int:
@@ -36,9 +41,19 @@ def copy_range(fd: int, start: int, sink: gzip.GzipFile) -> int:
         offset += len(chunk)
 
 
-def compress(plain: str) -> int:
+def signature(path: str) -> tuple[int, int, int] | None:
+    """Return what tells that a file was replaced or changed: inode, size, modification time; None if missing."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def compress(plain: str, attempts: int = REPLACED_ATTEMPTS) -> int:
     """Replace ``plain`` (``.jsonl``) by ``plain + '.gz'``; return the size of the ``.gz``."""
     target = plain + ".gz"
+    earlier_signature = signature(target)
     folder, name = os.path.split(plain)
     temp = os.path.join(folder, f".{name}.gz.{os.getpid()}.tmp")
     source = os.open(plain, os.O_RDONLY | os.O_CLOEXEC)
@@ -53,6 +68,12 @@ def compress(plain: str) -> int:
                 copied = copy_range(source, 0, member)
                 fcntl.flock(source, fcntl.LOCK_EX)
                 try:
+                    if signature(target) != earlier_signature:  # `forget` rewrote the .gz: copy the new one
+                        if attempts <= 1:
+                            raise OSError(f"{target}: replaced while it was being compressed into; try again")
+                        os.unlink(temp)
+                        fcntl.flock(source, fcntl.LOCK_UN)
+                        return compress(plain, attempts - 1)
                     copied = copy_range(source, copied, member)
                     member.close()
                     out.flush()

@@ -1,7 +1,8 @@
 """Render one capture: a table row or a JSON line for ``list``/``tail``, a full view for ``show``.
 
 Every value shown comes from the capture file and its payload, so every value
-is escaped (``safetext``).
+is escaped (``safetext``); the fields of DUMPER_MASK_FIELDS are masked unless
+``--unmask`` (``receiver.store.masking``).
 
 Failure policy: a capture that still cannot be rendered becomes a warning on
 stderr and the listing carries on; ``show_text`` lets the error through (after
@@ -12,6 +13,7 @@ import click
 
 from receiver.store.bodies import shown_body
 from receiver.store.files import Record
+from receiver.store.masking import Mask, masked_pair
 from receiver.store.reading import OK, REJECTED, WARNINGS, Reading
 from receiver.store.safetext import escape
 from receiver.store.summary import capture_name, full_view, status_text, summary
@@ -39,14 +41,16 @@ NONE = "-"
 class CaptureLines:
     """Print captures one per line, as a table or as JSON lines."""
 
-    def __init__(self, as_json: bool) -> None:
+    def __init__(self, as_json: bool, mask: Mask | None = None) -> None:
         self.as_json = as_json
+        self.mask = mask
         self.table = None if as_json else Table(COLUMNS)
         self.count = 0
 
     def add(self, record: Record, analysis: Reading) -> None:
         """Print one capture (and the header before the first), or a warning when it cannot be shown."""
         with each_item(capture_name(record)):
+            record, analysis = masked_pair(record, analysis, self.mask)
             if self.table is None:
                 json_line(summary(record, analysis))
             else:

@@ -7,10 +7,11 @@ a capture that cannot be matched or shown is a warning, and the rest go on.
 import click
 
 from receiver.store.filters import Filters
+from receiver.store.masking import Mask
 from receiver.store.select import capture_reader, select
 from scripts.errors import reading_errors
 from scripts.view.captureview import CaptureLines
-from scripts.view.options import data_dir_option, filter_options, json_option
+from scripts.view.options import data_dir_option, filter_options, json_option, mask_option
 from scripts.view.output import warn
 
 LIST_EPILOG = """\b
@@ -25,10 +26,11 @@ Examples:
 @data_dir_option
 @filter_options()
 @json_option
-def list_captures(data_dir: str, filters: Filters, as_json: bool) -> None:
+@mask_option
+def list_captures(data_dir: str, filters: Filters, as_json: bool, mask: Mask | None) -> None:
     """List the captures that match the filters, oldest first."""
     reader = capture_reader(warn)
-    out = CaptureLines(as_json)
+    out = CaptureLines(as_json, mask)
     with reading_errors():
         for record, analysis in select(data_dir, filters, reader, warn=warn):
             out.add(record, analysis)

@@ -15,6 +15,7 @@ import click
 from receiver.core.parsers import duration_seconds
 from receiver.core.settings import DEFAULT_DATA_DIR
 from receiver.store.filters import Filters, WindowError
+from receiver.store.masking import environment_mask
 from receiver.store.reading import STATUSES
 from receiver.store.select import BadCaptureId
 from receiver.store.select import normal_id as library_normal_id
@@ -79,6 +80,20 @@ data_dir_option = click.option(
 )
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines (for jq) instead of a table.")
+
+
+def mask_option(command: Command) -> Command:
+    """Add ``--unmask`` to a command, which gets the ``mask`` of DUMPER_MASK_FIELDS (None with ``--unmask``)."""
+
+    @functools.wraps(command)
+    def wrapper(unmask: bool, **kwargs: Any) -> Any:
+        return command(mask=environment_mask(unmask), **kwargs)
+
+    return click.option(
+        "--unmask",
+        is_flag=True,
+        help="Show the fields of DUMPER_MASK_FIELDS (e-mail, mobile, name...) as they are, not masked.",
+    )(wrapper)
 
 
 def normal_id(text: str) -> str:

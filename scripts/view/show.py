@@ -3,6 +3,7 @@
 Failure policy: an unknown id or an unreadable file is one error line (exit
 1); a hostile capture that cannot be shown is one error line too, never a
 traceback; the raw body bytes are refused on a terminal unless forced.
+The fields of DUMPER_MASK_FIELDS are masked, in the raw bytes too, unless ``--unmask``.
 """
 
 import sys
@@ -11,6 +12,7 @@ import click
 
 from receiver.capture.record import body_bytes
 from receiver.store.files import Record
+from receiver.store.masking import Mask, masked_pair
 from receiver.store.reading import Reading
 from receiver.store.safetext import escape
 from receiver.store.select import capture_reader, find_capture
@@ -18,7 +20,7 @@ from receiver.store.summary import capture_name
 from receiver.store.text import describe_error
 from scripts.errors import reading_errors
 from scripts.view.captureview import show_json, show_text
-from scripts.view.options import data_dir_option, normal_id
+from scripts.view.options import data_dir_option, mask_option, normal_id
 from scripts.view.output import colour_enabled, warn
 
 
@@ -48,7 +50,10 @@ def write_body_bytes(record: Record, force: bool) -> None:
 )
 @click.option("--force", is_flag=True, help="With --raw-bytes: write the bytes even when stdout is a terminal.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: capture, payload, events, warnings.")
-def show(capture_id: str, data_dir: str, raw: bool, raw_bytes: bool, force: bool, as_json: bool) -> None:
+@mask_option
+def show(
+    capture_id: str, data_dir: str, raw: bool, raw_bytes: bool, force: bool, as_json: bool, mask: Mask | None
+) -> None:
     """Show one capture: decoded payload, normalised events and parse warnings."""
     if force and not raw_bytes:
         raise click.UsageError("--force goes with --raw-bytes")
@@ -58,12 +63,13 @@ def show(capture_id: str, data_dir: str, raw: bool, raw_bytes: bool, force: bool
     with reading_errors():
         record = find_capture(data_dir, capture_id, capture_reader(warn))
         try:
+            shown, analysis = masked_pair(record, Reading(record, data_dir), mask)
             if raw_bytes:
-                write_body_bytes(record, force)
+                write_body_bytes(shown, force)
             elif as_json:
-                show_json(record, Reading(record, data_dir))
+                show_json(shown, analysis)
             else:
-                show_text(record, Reading(record, data_dir), raw=raw, colour=colour_enabled())
+                show_text(shown, analysis, raw=raw, colour=colour_enabled())
         except (OSError, click.ClickException):
             raise
         except Exception as exc:  # noqa: BLE001 - a hostile capture ends in one line, never a traceback

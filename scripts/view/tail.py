@@ -15,10 +15,11 @@ import click
 from receiver.store.filters import Filters
 from receiver.store.follow import Follower
 from receiver.store.latest import last_matching, new_matching, skip_to_end
+from receiver.store.masking import Mask
 from receiver.store.select import capture_reader
 from scripts.errors import reading_errors
 from scripts.view.captureview import CaptureLines
-from scripts.view.options import data_dir_option, filter_options, json_option
+from scripts.view.options import data_dir_option, filter_options, json_option, mask_option
 from scripts.view.output import warn
 
 DEFAULT_TAIL_LINES = 10
@@ -45,11 +46,12 @@ DEFAULT_TAIL_LINES = 10
     "(also across midnight, when the receiver starts a new day file). Ctrl-C stops.",
 )
 @json_option
-def tail(data_dir: str, filters: Filters, count: int, follow: bool, as_json: bool) -> None:
+@mask_option
+def tail(data_dir: str, filters: Filters, count: int, follow: bool, as_json: bool, mask: Mask | None) -> None:
     """Show the latest captures, one line each; -f follows new ones as they arrive."""
     reader = capture_reader(warn)
     follower = Follower(data_dir, reader)
-    out = CaptureLines(as_json)
+    out = CaptureLines(as_json, mask)
     with reading_errors():
         if count:
             for record, analysis in last_matching(follower, filters, count, warn):

@@ -41,15 +41,27 @@ def browser():
         launched.close()
 
 
-@pytest.fixture
-def stack(env):
+def run_stack(env, unmask):
     """Run a receiver (serve, with its forwarder) and the inspector over one data dir; yield both."""
     shared = {**os.environ, **env, "DUMPER_FORWARDER": "true", "DUMPER_INSPECT_AUTH": f"{VIEWER}:{SECRET}"}
+    shared["DUMPER_INSPECT_UNMASK"] = unmask
     web = Web(shared)
     inspector = Inspector({**shared, "DUMPER_INSPECT_RECEIVER_URL": web.url}, free_port())
     yield web, inspector, shared
     inspector.stop()
     web.stop()
+
+
+@pytest.fixture
+def stack(env):
+    """The receiver and an inspector that unmasks: these tests read the customer's values on the pages."""
+    yield from run_stack(env, "true")
+
+
+@pytest.fixture
+def masked_stack(env):
+    """The receiver and an inspector as configured by default: masked."""
+    yield from run_stack(env, "false")
 
 
 def new_page(browser, javascript=True):
@@ -116,6 +128,32 @@ def test_a_capture_appears_live_opens_and_shows_what_smartech_sent(browser, stac
     page.wait_for_selector(".copied")
     assert page.evaluate("navigator.clipboard.readText()") == page.inner_text("#curl-command")
     screenshot(page, "inspector-detail.png")
+    assert page.evaluate("window.__calls") == []
+
+
+def test_the_pages_show_the_customer_masked_by_default(browser, masked_stack):
+    web, inspector, env = masked_stack
+    page = new_page(browser)
+    page.goto(inspector.url + "/")
+    capture_id = post(web, smartech_body("SMS_CLICK", foreignkey=CUSTOMER))
+    row = page.wait_for_selector(f'tr[data-id="{capture_id}"]', timeout=WAIT_MS)  # a live row, masked too
+    assert "99••••••97" in row.inner_text() and CUSTOMER not in row.inner_text()
+    page.fill('input[name="foreignkey"]', CUSTOMER)  # the filter matches the real value
+    page.click('button[type="submit"]')
+    row = page.wait_for_selector(f'tr[data-id="{capture_id}"]', timeout=WAIT_MS)
+    assert "99••••••97" in row.inner_text() and CUSTOMER not in page.inner_text("#captures")
+    page.click(f'a[href="/captures/{capture_id}"]')
+    page.wait_for_selector("#payload-json")
+    shown = page.inner_text("main")
+    assert page.inner_text("td.event-foreignkey") == "99••••••97" and "+91•••••••997" in shown
+    assert CUSTOMER not in shown and samples.MOBILE not in shown and "%2B919999999997" not in shown
+    assert "+91•••••••997" in page.inner_text("#payload-json") and "%E2%80%A2" in page.inner_text("#raw-body")
+    run_burst_worker(env)  # its first event makes the privacy key: the rows link to their customer's timeline
+    page.goto(inspector.url + "/")
+    page.click(f'tr[data-id="{capture_id}"] td.customer a')
+    page.wait_for_selector("#timeline")
+    assert "/customers/k:" in page.url and CUSTOMER not in page.url and CUSTOMER not in page.inner_text("main")
+    assert page.inner_text("#timeline td.channel") == "sms" and page.inner_text("#timeline td.id") == capture_id
     assert page.evaluate("window.__calls") == []
 
 

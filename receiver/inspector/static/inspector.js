@@ -10,9 +10,10 @@ const NUMERIC = new Set(["events", "size"]);
 function cell(row, name) {
   const td = document.createElement("td");
   const text = row.display[name];
-  if (name === "id") {
+  const href = name === "id" ? row.url : name === "foreignkeys" ? row.customer_url : null;
+  if (href) {
     const a = document.createElement("a");
-    a.href = row.url;
+    a.href = href;
     a.textContent = text;
     td.appendChild(a);
   } else {

@@ -46,8 +46,8 @@ def headers(user="viewer", password="look"):
 
 @pytest.fixture
 def inspector_env(env):
-    """Return the settings of an inspector over the test data dir."""
-    return {**env, "DUMPER_INSPECT_AUTH": AUTH}
+    """Return the settings of an inspector over the test data dir, unmasked (test_masked_views.py masks)."""
+    return {**env, "DUMPER_INSPECT_AUTH": AUTH, "DUMPER_INSPECT_UNMASK": "true"}
 
 
 @pytest.fixture

@@ -62,8 +62,8 @@ def dataset(data_dir):
 
 
 def invoke(command, data_dir, *args, env=None):
-    """Run ``command`` with ``--data-dir`` and return the result."""
-    return CliRunner(env=env).invoke(command, ["--data-dir", data_dir, *args])
+    """Run ``command`` with ``--data-dir``, nothing masked (test_masking.py masks), and return the result."""
+    return CliRunner(env={"DUMPER_MASK_FIELDS": "none", **(env or {})}).invoke(command, ["--data-dir", data_dir, *args])
 
 
 def listed(result):
