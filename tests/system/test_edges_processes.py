@@ -12,6 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from receiver.core import keys
 from receiver.metrics import names
 from receiver.procs.stack import free_port
 from tests.support.helpers import PASSWORD, USER, backlog, read_kind, wait_until
@@ -116,7 +117,8 @@ def test_jobs_flushed_from_redis_before_any_worker_are_found_by_the_monitor(stac
         assert answer.status_code == 200
         ids.append(answer.json()["id"])
     wait_until(lambda: backlog(data_dir) == 0)
-    wait_until(lambda: redis_conn.llen(f"rq:queue:{proc_env['DUMPER_QUEUE']}") == 2)
+    queue = proc_env["DUMPER_QUEUE"]
+    wait_until(lambda: all(redis_conn.exists(keys.capture_job(queue, capture_id)) for capture_id in ids))
     redis_conn.flushdb()  # Redis lost its data before any worker ran
 
     wait_until(lambda: inbox.messages, timeout=40)

@@ -177,10 +177,11 @@ def missing_report(stack, ok):
         for index, host in enumerate(stack["hosts"]):
             for capture in read_kind(host, "captures"):
                 if guid in capture["body"]:
-                    job = connection.hgetall(Job.key_for(capture["id"]))
+                    job_id = queueing.jobs_of(connection, load(stack["env"]).queue, [capture["id"]])[0]
+                    job = connection.hgetall(Job.key_for(job_id))
                     fields = ("status", "enqueued_at", "started_at", "ended_at", "worker_name", "exc_info")
                     state = {key: job.get(key.encode(), b"")[-300:] for key in fields}
-                    where = holders(connection, capture["id"])
+                    where = holders(connection, job_id)
                     lines.append(f"{guid}: host {index}, capture {capture['id']}, job {state}, in {where}")
                     if state["status"] == b"queued" and not where:
                         lines.append(ORPHAN)
